@@ -1,0 +1,212 @@
+use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
+use crate::{CreditCode, Email, Id, Phone, ValidationErrors};
+use serde::{Deserialize, Serialize};
+
+str_enum! {
+    /// An organisation, or a private person buying for themselves (B2C).
+    pub enum AccountKind { Organisation = "organisation", Individual = "individual" }
+}
+
+str_enum! {
+    pub enum Relationship {
+        Customer = "customer",
+        Prospect = "prospect",
+        Partner = "partner",
+        Supplier = "supplier",
+        Competitor = "competitor",
+    }
+}
+
+str_enum! {
+    /// What a partner does for us; dealers sell, service stations repair.
+    pub enum PartnerType {
+        Dealer = "dealer",
+        Distributor = "distributor",
+        ServiceStation = "service_station",
+        Agent = "agent",
+    }
+}
+
+str_enum! {
+    pub enum CompanySize {
+        Micro = "micro",
+        Small = "small",
+        Medium = "medium",
+        Large = "large",
+        Enterprise = "enterprise",
+    }
+}
+
+str_enum! {
+    pub enum CreditStatus { Good = "good", Watch = "watch", Hold = "hold", Blocked = "blocked" }
+}
+
+str_enum! {
+    /// Service tier; `key` marks a key account (大客户).
+    pub enum Tier { Key = "key", Major = "major", Standard = "standard", Small = "small" }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    pub kind: AccountKind,
+    pub name: String,
+    pub relationship: Relationship,
+    #[serde(default)]
+    pub partner_type: Option<PartnerType>,
+    #[serde(default)]
+    pub parent_id: Option<Id>,
+    #[serde(default)]
+    pub industry: Option<String>,
+    #[serde(default)]
+    pub size: Option<CompanySize>,
+    #[serde(default)]
+    pub credit_code: Option<CreditCode>,
+    #[serde(default)]
+    pub phone: Option<Phone>,
+    #[serde(default)]
+    pub email: Option<Email>,
+    #[serde(default)]
+    pub website: Option<String>,
+    #[serde(default)]
+    pub province: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default)]
+    pub district: Option<String>,
+    /// The 12-digit administrative division code of the district (or city).
+    #[serde(default)]
+    pub adcode: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub latitude: Option<f64>,
+    #[serde(default)]
+    pub longitude: Option<f64>,
+    #[serde(default)]
+    pub credit_status: Option<CreditStatus>,
+    /// The dealer or service station that serves this account.
+    #[serde(default)]
+    pub serving_partner_id: Option<Id>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub tier: Option<Tier>,
+}
+
+impl Account {
+    pub fn new(kind: AccountKind, name: impl Into<String>, relationship: Relationship) -> Self {
+        Self {
+            kind,
+            name: name.into(),
+            relationship,
+            partner_type: None,
+            parent_id: None,
+            industry: None,
+            size: None,
+            credit_code: None,
+            phone: None,
+            email: None,
+            website: None,
+            province: None,
+            city: None,
+            district: None,
+            adcode: None,
+            address: None,
+            latitude: None,
+            longitude: None,
+            credit_status: None,
+            serving_partner_id: None,
+            tags: Vec::new(),
+            tier: None,
+        }
+    }
+}
+
+pub(crate) fn check_tags(e: &mut ValidationErrors, tags: &[String]) {
+    if tags.len() > 50 {
+        e.add("tags", "too_long", "at most 50 tags");
+    }
+    for t in tags {
+        if t.trim().is_empty() || t.chars().count() > 50 {
+            e.add("tags", "invalid", "each tag has 1 to 50 characters");
+            break;
+        }
+    }
+}
+
+impl Entity for Account {
+    const DEF: &'static EntityDef = &EntityDef {
+        name: "account",
+        table: "accounts",
+        scoped: true,
+        fields: &[
+            FieldDef::new("kind", Enum(AccountKind::VALUES)),
+            FieldDef::new("name", Text),
+            FieldDef::new("relationship", Enum(Relationship::VALUES)),
+            FieldDef::new("partner_type", Enum(PartnerType::VALUES)),
+            FieldDef::new("parent_id", Ref("accounts")),
+            FieldDef::new("industry", Text),
+            FieldDef::new("size", Enum(CompanySize::VALUES)),
+            FieldDef::new("credit_code", Text),
+            FieldDef::new("phone", Text),
+            FieldDef::new("email", Text),
+            FieldDef::new("website", Text),
+            FieldDef::new("province", Text),
+            FieldDef::new("city", Text),
+            FieldDef::new("district", Text),
+            FieldDef::new("adcode", Text),
+            FieldDef::new("address", Text),
+            FieldDef::new("latitude", Float),
+            FieldDef::new("longitude", Float),
+            FieldDef::new("credit_status", Enum(CreditStatus::VALUES)),
+            FieldDef::new("serving_partner_id", Ref("accounts")),
+            FieldDef::new("tags", Tags),
+            FieldDef::new("tier", Enum(Tier::VALUES)),
+        ],
+    };
+
+    fn normalize(&mut self) {
+        self.name = self.name.trim().to_string();
+        if self.relationship != Relationship::Partner {
+            self.partner_type = None;
+        }
+    }
+
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut e = ValidationErrors::new();
+        e.text("name", &self.name, 200);
+        e.opt_text("industry", &self.industry, 100);
+        e.opt_text("website", &self.website, 300);
+        e.opt_text("address", &self.address, 500);
+        for (field, v) in [
+            ("province", &self.province),
+            ("city", &self.city),
+            ("district", &self.district),
+        ] {
+            e.opt_text(field, v, 50);
+        }
+        if let Some(code) = &self.adcode
+            && (code.len() != 12 || !code.bytes().all(|b| b.is_ascii_digit()))
+        {
+            e.add(
+                "adcode",
+                "invalid",
+                "an administrative division code has 12 digits",
+            );
+        }
+        if self.relationship == Relationship::Partner && self.partner_type.is_none() {
+            e.add("partner_type", "required", "a partner needs a partner type");
+        }
+        if self.kind == AccountKind::Individual && self.credit_code.is_some() {
+            e.add(
+                "credit_code",
+                "invalid",
+                "an individual has no unified social credit code",
+            );
+        }
+        super::check_coordinates(&mut e, self.latitude, self.longitude);
+        check_tags(&mut e, &self.tags);
+        e.into_result()
+    }
+}

@@ -1,0 +1,187 @@
+use super::account::check_tags;
+use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
+use crate::{Email, Id, Phone, ValidationErrors};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+str_enum! {
+    /// The part a person plays in a B2B purchase (the buying centre).
+    pub enum BuyingRole {
+        DecisionMaker = "decision_maker",
+        Influencer = "influencer",
+        Executor = "executor",
+        Negotiator = "negotiator",
+        User = "user",
+    }
+}
+
+str_enum! {
+    /// How a person stands toward us.
+    pub enum Stance { Supporter = "supporter", Neutral = "neutral", Opponent = "opponent" }
+}
+
+/// A person. Consent per channel is tri-state: `None` means never asked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    #[serde(default)]
+    pub account_id: Option<Id>,
+    pub name: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub department: Option<String>,
+    #[serde(default)]
+    pub buying_role: Option<BuyingRole>,
+    #[serde(default)]
+    pub stance: Option<Stance>,
+    #[serde(default)]
+    pub mobile: Option<Phone>,
+    #[serde(default)]
+    pub phone: Option<Phone>,
+    #[serde(default)]
+    pub email: Option<Email>,
+    #[serde(default)]
+    pub wechat: Option<String>,
+    #[serde(default)]
+    pub fax: Option<Phone>,
+    #[serde(default)]
+    pub consent_sms: Option<bool>,
+    #[serde(default)]
+    pub consent_call: Option<bool>,
+    #[serde(default)]
+    pub consent_email: Option<bool>,
+    #[serde(default)]
+    pub consent_wechat: Option<bool>,
+    #[serde(default)]
+    pub consent_fax: Option<bool>,
+    #[serde(default)]
+    pub birthday: Option<NaiveDate>,
+    /// 身份证号: sensitive, masked for roles without the right to see it.
+    #[serde(default)]
+    pub national_id: Option<String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+impl Contact {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            account_id: None,
+            name: name.into(),
+            title: None,
+            department: None,
+            buying_role: None,
+            stance: None,
+            mobile: None,
+            phone: None,
+            email: None,
+            wechat: None,
+            fax: None,
+            consent_sms: None,
+            consent_call: None,
+            consent_email: None,
+            consent_wechat: None,
+            consent_fax: None,
+            birthday: None,
+            national_id: None,
+            notes: None,
+            tags: Vec::new(),
+        }
+    }
+}
+
+/// China's resident identity number: 17 digits and a check character (ISO 7064 MOD 11-2).
+pub fn valid_national_id(s: &str) -> bool {
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: &[u8; 11] = b"10X98765432";
+    let b = s.as_bytes();
+    if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let sum: u32 = b[..17]
+        .iter()
+        .zip(W)
+        .map(|(d, w)| (d - b'0') as u32 * w)
+        .sum();
+    b[17].to_ascii_uppercase() == CHECK[(sum % 11) as usize]
+}
+
+impl Entity for Contact {
+    const DEF: &'static EntityDef = &EntityDef {
+        name: "contact",
+        table: "contacts",
+        scoped: true,
+        fields: &[
+            FieldDef::new("account_id", Ref("accounts")),
+            FieldDef::new("name", Text),
+            FieldDef::new("title", Text),
+            FieldDef::new("department", Text),
+            FieldDef::new("buying_role", Enum(BuyingRole::VALUES)),
+            FieldDef::new("stance", Enum(Stance::VALUES)),
+            FieldDef::sensitive("mobile", Text),
+            FieldDef::new("phone", Text),
+            FieldDef::new("email", Text),
+            FieldDef::new("wechat", Text),
+            FieldDef::new("fax", Text),
+            FieldDef::new("consent_sms", Bool),
+            FieldDef::new("consent_call", Bool),
+            FieldDef::new("consent_email", Bool),
+            FieldDef::new("consent_wechat", Bool),
+            FieldDef::new("consent_fax", Bool),
+            FieldDef::new("birthday", Date),
+            FieldDef::sensitive("national_id", Text),
+            FieldDef::new("notes", Text),
+            FieldDef::new("tags", Tags),
+        ],
+    };
+
+    fn normalize(&mut self) {
+        self.name = self.name.trim().to_string();
+        if let Some(id) = &mut self.national_id {
+            *id = id.trim().to_ascii_uppercase();
+        }
+    }
+
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut e = ValidationErrors::new();
+        e.text("name", &self.name, 100);
+        e.opt_text("title", &self.title, 100);
+        e.opt_text("department", &self.department, 100);
+        e.opt_text("wechat", &self.wechat, 100);
+        e.opt_text("notes", &self.notes, 10_000);
+        if let Some(id) = &self.national_id
+            && !valid_national_id(id)
+        {
+            e.add(
+                "national_id",
+                "invalid",
+                "not a valid resident identity number (check digit)",
+            );
+        }
+        check_tags(&mut e, &self.tags);
+        e.into_result()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn national_id_check_digit() {
+        // GB 11643 example number.
+        assert!(valid_national_id("11010519491231002X"));
+        assert!(valid_national_id("11010519491231002x"));
+        assert!(!valid_national_id("110105194912310021"));
+        assert!(!valid_national_id("1101051949123100"));
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let err = serde_json::from_str::<Contact>(r#"{"name":"张伟","nmae":"x"}"#).unwrap_err();
+        assert!(err.to_string().contains("nmae"));
+    }
+}

@@ -1,0 +1,94 @@
+use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
+use crate::{Id, ValidationErrors};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+str_enum! {
+    /// Every way we touch a customer; `task` is a to-do with a due time.
+    pub enum InteractionKind {
+        Call = "call",
+        Email = "email",
+        Meeting = "meeting",
+        Visit = "visit",
+        Fax = "fax",
+        Wechat = "wechat",
+        Sms = "sms",
+        WebVisit = "web_visit",
+        Note = "note",
+        Task = "task",
+    }
+}
+
+str_enum! {
+    pub enum Direction { Inbound = "inbound", Outbound = "outbound", Internal = "internal" }
+}
+
+str_enum! {
+    pub enum InteractionStatus { Planned = "planned", Done = "done", Cancelled = "cancelled" }
+}
+
+/// A touchpoint. `at` is when it happened, or when it is due while planned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interaction {
+    pub kind: InteractionKind,
+    #[serde(default)]
+    pub direction: Option<Direction>,
+    pub status: InteractionStatus,
+    pub at: DateTime<Utc>,
+    pub subject: String,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub outcome: Option<String>,
+    #[serde(default)]
+    pub account_id: Option<Id>,
+    #[serde(default)]
+    pub contact_id: Option<Id>,
+    #[serde(default)]
+    pub opportunity_id: Option<Id>,
+    #[serde(default)]
+    pub case_id: Option<Id>,
+}
+
+impl Entity for Interaction {
+    const DEF: &'static EntityDef = &EntityDef {
+        name: "interaction",
+        table: "interactions",
+        scoped: true,
+        fields: &[
+            FieldDef::new("kind", Enum(InteractionKind::VALUES)),
+            FieldDef::new("direction", Enum(Direction::VALUES)),
+            FieldDef::new("status", Enum(InteractionStatus::VALUES)),
+            FieldDef::new("at", Timestamp),
+            FieldDef::new("subject", Text),
+            FieldDef::new("body", Text),
+            FieldDef::new("outcome", Text),
+            FieldDef::new("account_id", Ref("accounts")),
+            FieldDef::new("contact_id", Ref("contacts")),
+            FieldDef::new("opportunity_id", Ref("opportunities")),
+            FieldDef::new("case_id", Ref("cases")),
+        ],
+    };
+
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut e = ValidationErrors::new();
+        e.text("subject", &self.subject, 300);
+        e.opt_text("body", &self.body, 100_000);
+        e.opt_text("outcome", &self.outcome, 2_000);
+        if self.account_id.is_none()
+            && self.contact_id.is_none()
+            && self.opportunity_id.is_none()
+            && self.case_id.is_none()
+            && self.kind != InteractionKind::Task
+            && self.kind != InteractionKind::Note
+        {
+            e.add(
+                "account_id",
+                "required",
+                "an interaction concerns an account, contact, opportunity or case",
+            );
+        }
+        e.into_result()
+    }
+}

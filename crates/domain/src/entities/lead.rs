@@ -1,0 +1,106 @@
+use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
+use crate::{Email, Id, Phone, ValidationErrors};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+str_enum! {
+    pub enum LeadSource {
+        Web = "web",
+        Referral = "referral",
+        Event = "event",
+        ColdCall = "cold_call",
+        Advertising = "advertising",
+        Partner = "partner",
+        Social = "social",
+        Other = "other",
+    }
+}
+
+str_enum! {
+    pub enum LeadStatus {
+        New = "new",
+        Working = "working",
+        Qualified = "qualified",
+        Unqualified = "unqualified",
+        Converted = "converted",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lead {
+    pub name: String,
+    #[serde(default)]
+    pub company: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub mobile: Option<Phone>,
+    #[serde(default)]
+    pub phone: Option<Phone>,
+    #[serde(default)]
+    pub email: Option<Email>,
+    pub source: LeadSource,
+    pub status: LeadStatus,
+    /// 0–100: how promising, by a scoring model or by hand.
+    #[serde(default)]
+    pub score: i64,
+    #[serde(default)]
+    pub province: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub converted_account_id: Option<Id>,
+    #[serde(default)]
+    pub converted_contact_id: Option<Id>,
+    #[serde(default)]
+    pub converted_opportunity_id: Option<Id>,
+    #[serde(default)]
+    pub converted_at: Option<DateTime<Utc>>,
+}
+
+impl Entity for Lead {
+    const DEF: &'static EntityDef = &EntityDef {
+        name: "lead",
+        table: "leads",
+        scoped: true,
+        fields: &[
+            FieldDef::new("name", Text),
+            FieldDef::new("company", Text),
+            FieldDef::new("title", Text),
+            FieldDef::sensitive("mobile", Text),
+            FieldDef::new("phone", Text),
+            FieldDef::new("email", Text),
+            FieldDef::new("source", Enum(LeadSource::VALUES)),
+            FieldDef::new("status", Enum(LeadStatus::VALUES)),
+            FieldDef::new("score", Int),
+            FieldDef::new("province", Text),
+            FieldDef::new("city", Text),
+            FieldDef::new("notes", Text),
+            FieldDef::new("converted_account_id", Ref("accounts")),
+            FieldDef::new("converted_contact_id", Ref("contacts")),
+            FieldDef::new("converted_opportunity_id", Ref("opportunities")),
+            FieldDef::new("converted_at", Timestamp),
+        ],
+    };
+
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut e = ValidationErrors::new();
+        e.text("name", &self.name, 100);
+        e.opt_text("company", &self.company, 200);
+        e.opt_text("title", &self.title, 100);
+        e.opt_text("notes", &self.notes, 10_000);
+        e.range("score", self.score, 0, 100);
+        let converted = self.converted_account_id.is_some() || self.converted_at.is_some();
+        if (self.status == LeadStatus::Converted) != converted {
+            e.add(
+                "status",
+                "invalid",
+                "a lead is converted exactly when it has conversion links",
+            );
+        }
+        e.into_result()
+    }
+}

@@ -1,0 +1,42 @@
+//! The CRM's entities: each a plain struct of its own fields, a field description for the
+//! store, and its validation rules.
+
+mod account;
+mod campaign;
+mod case;
+mod contact;
+mod interaction;
+mod lead;
+mod opportunity;
+mod order;
+mod org;
+mod product;
+
+pub use account::*;
+pub use campaign::*;
+pub use case::*;
+pub use contact::*;
+pub use interaction::*;
+pub use lead::*;
+pub use opportunity::*;
+pub use order::*;
+pub use org::*;
+pub use product::*;
+
+pub use crate::custom::CustomFieldDef;
+
+/// Validate a latitude/longitude pair: both or neither, within range.
+pub(crate) fn check_coordinates(
+    e: &mut crate::ValidationErrors,
+    lat: Option<f64>,
+    lon: Option<f64>,
+) {
+    match (lat, lon) {
+        (Some(lat), Some(lon)) => {
+            e.range("latitude", lat, -90.0, 90.0);
+            e.range("longitude", lon, -180.0, 180.0);
+        }
+        (None, None) => {}
+        _ => e.add("latitude", "invalid", "latitude and longitude go together"),
+    }
+}

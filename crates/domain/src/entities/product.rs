@@ -1,0 +1,56 @@
+use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
+use crate::{Money, ValidationErrors};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Product {
+    pub sku: String,
+    pub name: String,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub unit: Option<String>,
+    pub list_price: Money,
+    pub cost: Money,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Entity for Product {
+    const DEF: &'static EntityDef = &EntityDef {
+        name: "product",
+        table: "products",
+        scoped: false,
+        fields: &[
+            FieldDef::new("sku", Text),
+            FieldDef::new("name", Text),
+            FieldDef::new("category", Text),
+            FieldDef::new("unit", Text),
+            FieldDef::new("list_price", Money),
+            FieldDef::new("cost", Money),
+            FieldDef::new("active", Bool),
+        ],
+    };
+
+    fn normalize(&mut self) {
+        self.sku = self.sku.trim().to_string();
+    }
+
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut e = ValidationErrors::new();
+        e.text("sku", &self.sku, 64);
+        e.text("name", &self.name, 200);
+        e.opt_text("category", &self.category, 100);
+        e.non_negative("list_price", self.list_price.minor);
+        e.non_negative("cost", self.cost.minor);
+        if self.cost.currency != self.list_price.currency {
+            e.add("cost", "invalid", "cost and list price share one currency");
+        }
+        e.into_result()
+    }
+}

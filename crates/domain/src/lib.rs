@@ -1,0 +1,28 @@
+//! Guanxi's domain: entities, value types, validation and the permission policy.
+//!
+//! Pure: no I/O, no async. The store persists what this crate defines and validates.
+
+#[macro_use]
+mod macros;
+
+pub mod credit_code;
+pub mod custom;
+pub mod email;
+pub mod entities;
+pub mod entity;
+pub mod error;
+pub mod filter;
+pub mod money;
+pub mod phone;
+pub mod policy;
+pub mod record;
+
+pub use credit_code::CreditCode;
+pub use email::Email;
+pub use entities::Locale;
+pub use entity::{Entity, EntityDef, FieldDef, FieldType};
+pub use error::{FieldError, ValidationErrors};
+pub use money::{Currency, Money};
+pub use phone::Phone;
+pub use policy::{Actor, Right, Scope};
+pub use record::{Id, Meta, NewRecord, Record};

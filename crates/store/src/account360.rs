@@ -1,0 +1,198 @@
+//! The 360° view of an account: everything about one customer in one read, each part
+//! limited to what the actor may see.
+
+use crate::codec::{all_cols, decode_record, kinds, select_list};
+use crate::db::{Kind, Val};
+use crate::query::{self, Sql};
+use crate::{Result, Store};
+use chrono::{DateTime, Utc};
+use guanxi_domain::entities::{Account, Case, Contact, Interaction, Opportunity, Order};
+use guanxi_domain::{Actor, Entity, Id, Record, Right};
+use serde::Serialize;
+
+/// How many of each related kind the view carries; lists have the rest.
+const LATEST: u32 = 20;
+const PEOPLE: u32 = 100;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccountSummary {
+    /// Orders that count as revenue (not drafts, not cancelled).
+    pub order_count: i64,
+    /// In minor units of the account's order currency (CNY by default).
+    pub lifetime_revenue: i64,
+    pub lifetime_margin: i64,
+    pub last_order_at: Option<DateTime<Utc>>,
+    pub open_cases: i64,
+    pub open_opportunities: i64,
+    /// Σ amount × probability of open deals, minor units.
+    pub weighted_pipeline: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Account360 {
+    pub account: Record<Account>,
+    pub parent: Option<Record<Account>>,
+    pub subsidiaries: Vec<Record<Account>>,
+    pub contacts: Vec<Record<Contact>>,
+    pub interactions: Vec<Record<Interaction>>,
+    pub orders: Vec<Record<Order>>,
+    pub cases: Vec<Record<Case>>,
+    pub open_opportunities: Vec<Record<Opportunity>>,
+    pub summary: AccountSummary,
+}
+
+impl Store {
+    pub async fn account_360(&self, actor: &Actor, id: Id) -> Result<Account360> {
+        let account = self.get::<Account>(actor, id).await?;
+        let parent = match account.data.parent_id {
+            Some(p) => self
+                .related::<Account>(actor, "id", p, "", 1)
+                .await?
+                .into_iter()
+                .next(),
+            None => None,
+        };
+        let subsidiaries = self
+            .related::<Account>(actor, "parent_id", id, "ORDER BY \"name\", id", PEOPLE)
+            .await?;
+        let contacts = self
+            .related::<Contact>(actor, "account_id", id, "ORDER BY \"name\", id", PEOPLE)
+            .await?;
+        let interactions = self
+            .related::<Interaction>(
+                actor,
+                "account_id",
+                id,
+                "ORDER BY \"at\" DESC, id DESC",
+                LATEST,
+            )
+            .await?;
+        let orders = self
+            .related::<Order>(
+                actor,
+                "account_id",
+                id,
+                "ORDER BY \"ordered_at\" DESC, id DESC",
+                LATEST,
+            )
+            .await?;
+        let cases = self
+            .related::<Case>(actor, "account_id", id, "ORDER BY id DESC", LATEST)
+            .await?;
+        let open_opportunities = self
+            .related::<Opportunity>(
+                actor,
+                "account_id",
+                id,
+                "AND \"status\" = 'open' ORDER BY id DESC",
+                LATEST,
+            )
+            .await?;
+        let summary = self.summary(actor, id).await?;
+        Ok(Account360 {
+            account,
+            parent,
+            subsidiaries,
+            contacts,
+            interactions,
+            orders,
+            cases,
+            open_opportunities,
+            summary,
+        })
+    }
+
+    /// Live records of `T` whose `column` is `id`, within the actor's scope; empty when the
+    /// actor may not read `T` at all. `tail` continues the WHERE clause and orders.
+    async fn related<T: Entity>(
+        &self,
+        actor: &Actor,
+        column: &str,
+        id: Id,
+        tail: &str,
+        limit: u32,
+    ) -> Result<Vec<Record<T>>> {
+        if !actor.may(T::DEF.name, Right::Read) {
+            return Ok(vec![]);
+        }
+        let cols = all_cols(T::DEF);
+        let mut sql = Sql::default();
+        let pid = sql.bind(Val::Uuid(id.0));
+        let scope = query::scope(T::DEF, actor, &mut sql);
+        let text = format!(
+            "SELECT {} FROM {} WHERE \"{column}\" = {pid} AND deleted_at IS NULL AND {scope} {tail} LIMIT {limit}",
+            select_list(&cols),
+            T::DEF.table
+        );
+        self.db
+            .fetch(&text, sql.params, &kinds(&cols))
+            .await?
+            .into_iter()
+            .map(decode_record)
+            .collect()
+    }
+
+    async fn summary(&self, actor: &Actor, id: Id) -> Result<AccountSummary> {
+        let mut sql = Sql::default();
+        let pid = sql.bind(Val::Uuid(id.0));
+        let scope = query::scope(Order::DEF, actor, &mut sql);
+        let orders = if actor.may("order", Right::Read) {
+            let text = format!(
+                "SELECT COUNT(*), CAST(COALESCE(SUM(total), 0) AS BIGINT), CAST(COALESCE(SUM(total - cost_total), 0) AS BIGINT), MAX(ordered_at) \
+                 FROM orders WHERE account_id = {pid} AND deleted_at IS NULL AND status NOT IN ('draft', 'cancelled') AND {scope}"
+            );
+            self.db
+                .fetch(
+                    &text,
+                    sql.params,
+                    &[Kind::Int, Kind::Int, Kind::Int, Kind::Ts],
+                )
+                .await?
+                .pop()
+                .unwrap_or_default()
+        } else {
+            vec![]
+        };
+        let mut sql = Sql::default();
+        let pid = sql.bind(Val::Uuid(id.0));
+        let scope = query::scope(Case::DEF, actor, &mut sql);
+        let cases = if actor.may("case", Right::Read) {
+            let text = format!(
+                "SELECT COUNT(*) FROM cases WHERE account_id = {pid} AND deleted_at IS NULL AND status NOT IN ('resolved', 'closed') AND {scope}"
+            );
+            self.db
+                .fetch(&text, sql.params, &[Kind::Int])
+                .await?
+                .pop()
+                .unwrap_or_default()
+        } else {
+            vec![]
+        };
+        let mut sql = Sql::default();
+        let pid = sql.bind(Val::Uuid(id.0));
+        let scope = query::scope(Opportunity::DEF, actor, &mut sql);
+        let deals = if actor.may("opportunity", Right::Read) {
+            let text = format!(
+                "SELECT COUNT(*), CAST(COALESCE(SUM(amount * probability / 100), 0) AS BIGINT) FROM opportunities \
+                 WHERE account_id = {pid} AND deleted_at IS NULL AND status = 'open' AND {scope}"
+            );
+            self.db
+                .fetch(&text, sql.params, &[Kind::Int, Kind::Int])
+                .await?
+                .pop()
+                .unwrap_or_default()
+        } else {
+            vec![]
+        };
+        let int = |row: &[Val], i: usize| row.get(i).and_then(Val::as_i64).unwrap_or(0);
+        Ok(AccountSummary {
+            order_count: int(&orders, 0),
+            lifetime_revenue: int(&orders, 1),
+            lifetime_margin: int(&orders, 2),
+            last_order_at: orders.get(3).and_then(Val::as_ts),
+            open_cases: int(&cases, 0),
+            open_opportunities: int(&deals, 0),
+            weighted_pipeline: int(&deals, 1),
+        })
+    }
+}

@@ -1,0 +1,280 @@
+//! The change log: every write appends one entry in its own transaction. Entries are
+//! numbered without gaps and hash-chained (each hash covers the previous one), so editing,
+//! removing or reordering any entry is detected by [`verify`].
+
+use crate::db::{Backend, Db, Kind, Result, Tx, Val};
+use chrono::{DateTime, Utc};
+use guanxi_domain::Id;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChangeEntry {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub actor_id: Id,
+    pub entity: String,
+    pub record_id: Id,
+    /// `create`, `update`, `delete`, `restore`, or `import` for a bulk load.
+    pub action: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    #[serde(skip)]
+    pub prev_hash: String,
+    #[serde(skip)]
+    pub hash: String,
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainReport {
+    pub entries: i64,
+    /// The first entry whose number, link or hash is wrong; `None` if the chain is intact.
+    pub first_broken: Option<i64>,
+    pub reason: Option<String>,
+}
+
+struct Raw<'a> {
+    seq: i64,
+    at: DateTime<Utc>,
+    actor: Id,
+    entity: &'a str,
+    record: Id,
+    action: &'a str,
+    before: Option<&'a str>,
+    after: Option<&'a str>,
+}
+
+fn digest(prev: &str, r: &Raw<'_>) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        prev,
+        &r.seq.to_string(),
+        &r.at.timestamp_micros().to_string(),
+        &r.actor.to_string(),
+        r.entity,
+        &r.record.to_string(),
+        r.action,
+        r.before.unwrap_or(""),
+        r.after.unwrap_or(""),
+    ] {
+        h.update(part.as_bytes());
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn append(
+    tx: &mut Tx,
+    at: DateTime<Utc>,
+    actor: Id,
+    entity: &str,
+    record: Id,
+    action: &str,
+    before: Option<&Value>,
+    after: Option<&Value>,
+) -> Result<i64> {
+    let lock = match tx.backend() {
+        Backend::Sqlite => "",
+        Backend::Postgres => " FOR UPDATE",
+    };
+    let head = tx
+        .fetch(
+            &format!("SELECT seq, hash FROM chain_head WHERE one = 1{lock}"),
+            vec![],
+            &[Kind::Int, Kind::Text],
+        )
+        .await?;
+    let mut head = head.into_iter().next().unwrap_or_default().into_iter();
+    let prev_seq = head.next().and_then(|v| v.as_i64()).unwrap_or(0);
+    let prev_hash = head.next().and_then(Val::into_text).unwrap_or_default();
+    let (before, after) = (before.map(Value::to_string), after.map(Value::to_string));
+    let raw = Raw {
+        seq: prev_seq + 1,
+        at,
+        actor,
+        entity,
+        record,
+        action,
+        before: before.as_deref(),
+        after: after.as_deref(),
+    };
+    let hash = digest(&prev_hash, &raw);
+    let text = |s: &Option<String>| s.clone().map_or(Val::Null(Kind::Text), Val::Text);
+    tx.exec(
+        "INSERT INTO changes (seq, at, actor_id, entity, record_id, action, before, after, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        vec![
+            Val::Int(raw.seq),
+            Val::Ts(at),
+            Val::Uuid(actor.0),
+            Val::Text(entity.into()),
+            Val::Uuid(record.0),
+            Val::Text(action.into()),
+            text(&before),
+            text(&after),
+            Val::Text(prev_hash),
+            Val::Text(hash.clone()),
+        ],
+    )
+    .await?;
+    tx.exec(
+        "UPDATE chain_head SET seq = $1, hash = $2 WHERE one = 1",
+        vec![Val::Int(raw.seq), Val::Text(hash)],
+    )
+    .await?;
+    Ok(raw.seq)
+}
+
+const COLS: &str = "seq, at, actor_id, entity, record_id, action, before, after, prev_hash, hash";
+const KINDS: [Kind; 10] = [
+    Kind::Int,
+    Kind::Ts,
+    Kind::Uuid,
+    Kind::Text,
+    Kind::Uuid,
+    Kind::Text,
+    Kind::Text,
+    Kind::Text,
+    Kind::Text,
+    Kind::Text,
+];
+
+struct Stored {
+    seq: i64,
+    at: DateTime<Utc>,
+    actor: Id,
+    entity: String,
+    record: Id,
+    action: String,
+    before: Option<String>,
+    after: Option<String>,
+    prev_hash: String,
+    hash: String,
+}
+
+fn stored(row: Vec<Val>) -> Stored {
+    let mut it = row.into_iter();
+    let mut next = || it.next().unwrap_or(Val::Null(Kind::Text));
+    Stored {
+        seq: next().as_i64().unwrap_or(0),
+        at: next().as_ts().unwrap_or_default(),
+        actor: Id(next().as_uuid().unwrap_or_default()),
+        entity: next().into_text().unwrap_or_default(),
+        record: Id(next().as_uuid().unwrap_or_default()),
+        action: next().into_text().unwrap_or_default(),
+        before: next().into_text(),
+        after: next().into_text(),
+        prev_hash: next().into_text().unwrap_or_default(),
+        hash: next().into_text().unwrap_or_default(),
+    }
+}
+
+fn parse(s: &Option<String>) -> Option<Value> {
+    s.as_deref().and_then(|s| serde_json::from_str(s).ok())
+}
+
+impl From<Stored> for ChangeEntry {
+    fn from(s: Stored) -> Self {
+        ChangeEntry {
+            before: parse(&s.before),
+            after: parse(&s.after),
+            seq: s.seq,
+            at: s.at,
+            actor_id: s.actor,
+            entity: s.entity,
+            record_id: s.record,
+            action: s.action,
+            prev_hash: s.prev_hash,
+            hash: s.hash,
+        }
+    }
+}
+
+/// The entries about one record, oldest first.
+pub(crate) async fn for_record(db: &Db, record: Id) -> Result<Vec<ChangeEntry>> {
+    let rows = db
+        .fetch(
+            &format!("SELECT {COLS} FROM changes WHERE record_id = $1 ORDER BY seq"),
+            vec![Val::Uuid(record.0)],
+            &KINDS,
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| stored(r).into()).collect())
+}
+
+/// Walk the whole chain in order and recompute every link.
+pub(crate) async fn verify(db: &Db) -> Result<ChainReport> {
+    const BATCH: i64 = 5_000;
+    let mut prev_hash = String::new();
+    let mut expected = 1i64;
+    loop {
+        let rows = db
+            .fetch(
+                &format!("SELECT {COLS} FROM changes WHERE seq >= $1 ORDER BY seq LIMIT {BATCH}"),
+                vec![Val::Int(expected)],
+                &KINDS,
+            )
+            .await?;
+        let n = rows.len() as i64;
+        for row in rows {
+            let s = stored(row);
+            let broken = |reason: &str| ChainReport {
+                entries: s.seq,
+                first_broken: Some(s.seq.min(expected)),
+                reason: Some(reason.into()),
+            };
+            if s.seq != expected {
+                return Ok(broken(&format!("entry {expected} is missing")));
+            }
+            if s.prev_hash != prev_hash {
+                return Ok(broken("link to the previous entry does not match"));
+            }
+            let raw = Raw {
+                seq: s.seq,
+                at: s.at,
+                actor: s.actor,
+                entity: &s.entity,
+                record: s.record,
+                action: &s.action,
+                before: s.before.as_deref(),
+                after: s.after.as_deref(),
+            };
+            if digest(&prev_hash, &raw) != s.hash {
+                return Ok(broken("content does not match its hash"));
+            }
+            prev_hash = s.hash;
+            expected += 1;
+        }
+        if n < BATCH {
+            break;
+        }
+    }
+    let head = db
+        .fetch(
+            "SELECT seq, hash FROM chain_head WHERE one = 1",
+            vec![],
+            &[Kind::Int, Kind::Text],
+        )
+        .await?;
+    let mut head = head.into_iter().next().unwrap_or_default().into_iter();
+    let head_seq = head.next().and_then(|v| v.as_i64()).unwrap_or(0);
+    let head_hash = head.next().and_then(Val::into_text).unwrap_or_default();
+    if head_seq != expected - 1 || head_hash != prev_hash {
+        return Ok(ChainReport {
+            entries: expected - 1,
+            first_broken: Some(expected),
+            reason: Some(
+                "the chain's head does not match its last entry (entries removed from the end)"
+                    .into(),
+            ),
+        });
+    }
+    Ok(ChainReport {
+        entries: expected - 1,
+        first_broken: None,
+        reason: None,
+    })
+}

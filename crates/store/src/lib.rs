@@ -1,0 +1,177 @@
+//! The Store: Guanxi's one customer database, on SQLite or PostgreSQL.
+//!
+//! Every write goes one way: check the right → validate → write the row and append its
+//! change-log entry in one transaction. Every read takes the acting user and applies their
+//! scope inside the query.
+
+mod account360;
+mod changelog;
+mod codec;
+mod db;
+mod error;
+mod migrate;
+mod query;
+mod records;
+
+pub use account360::{Account360, AccountSummary};
+pub use changelog::{ChainReport, ChangeEntry};
+pub use db::Backend;
+pub use error::StoreError;
+
+use db::{Db, Kind, Val};
+use guanxi_domain::entities::{Pipeline, Role, Team, User};
+use guanxi_domain::policy::{default_roles, team_subtree};
+use guanxi_domain::{Actor, Id, NewRecord};
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Clone)]
+pub struct Store {
+    db: Db,
+}
+
+impl Store {
+    /// Connect to `sqlite:PATH`, `sqlite::memory:` or `postgres://…`, apply migrations and
+    /// make sure the built-in roles and a default pipeline exist.
+    pub async fn open(url: &str) -> Result<Store> {
+        let store = Store {
+            db: Db::connect(url).await?,
+        };
+        migrate::run(&store.db).await?;
+        store.bootstrap().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    pub async fn close(&self) {
+        self.db.close().await
+    }
+
+    async fn bootstrap(&self) -> Result<()> {
+        let system = Actor::system();
+        let existing: Vec<String> = self
+            .db
+            .fetch("SELECT \"key\" FROM roles", vec![], &[Kind::Text])
+            .await?
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().and_then(Val::into_text))
+            .collect();
+        for role in default_roles()
+            .into_iter()
+            .filter(|r| !existing.contains(&r.key))
+        {
+            match self.create(&system, NewRecord::new(role)).await {
+                // Another instance created it first.
+                Ok(_) | Err(StoreError::Duplicate { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let pipelines = self
+            .db
+            .fetch("SELECT COUNT(*) FROM pipelines", vec![], &[Kind::Int])
+            .await?;
+        if pipelines[0][0].as_i64() == Some(0) {
+            self.create(&system, NewRecord::new(Pipeline::standard()))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Resolve a user into an [`Actor`]: their role and the team subtree they see.
+    pub async fn actor_for(&self, user_id: Id) -> Result<Actor> {
+        let system = Actor::system();
+        let user = self.get::<User>(&system, user_id).await?;
+        if !user.data.active {
+            return Err(StoreError::Forbidden {
+                entity: "user",
+                right: guanxi_domain::Right::Read,
+            });
+        }
+        let role = self
+            .find_one::<Role>(&system, "key", &user.data.role)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "user {user_id} has unknown role '{}'",
+                    user.data.role
+                ))
+            })?;
+        let teams = match user.data.team_id {
+            Some(team) => {
+                let all = self
+                    .db
+                    .fetch(
+                        "SELECT id, parent_id FROM teams WHERE deleted_at IS NULL",
+                        vec![],
+                        &[Kind::Uuid, Kind::Uuid],
+                    )
+                    .await?;
+                let pairs: Vec<(Id, Option<Id>)> = all
+                    .iter()
+                    .filter_map(|r| Some((Id(r[0].as_uuid()?), r[1].as_uuid().map(Id))))
+                    .collect();
+                team_subtree(team, &pairs)
+            }
+            None => vec![],
+        };
+        Ok(Actor {
+            user_id,
+            role: role.data,
+            team_id: user.data.team_id,
+            teams,
+            partner_id: user.data.partner_id,
+        })
+    }
+
+    /// All live teams, for building trees in the UI and the demo data.
+    pub async fn teams(&self) -> Result<Vec<guanxi_domain::Record<Team>>> {
+        let q = guanxi_domain::filter::ListQuery::default().limit(guanxi_domain::filter::MAX_LIMIT);
+        Ok(self.list::<Team>(&Actor::system(), &q).await?.items)
+    }
+
+    /// The change-log entries about one record the actor may see, oldest first.
+    pub async fn changes_for<T: guanxi_domain::Entity>(
+        &self,
+        actor: &Actor,
+        id: Id,
+    ) -> Result<Vec<ChangeEntry>> {
+        self.get_any::<T>(actor, id).await?;
+        changelog::for_record(&self.db, id).await
+    }
+
+    /// Recompute the change log's hash chain from its first entry.
+    pub async fn verify_chain(&self) -> Result<ChainReport> {
+        changelog::verify(&self.db).await
+    }
+
+    /// Sizes of the main tables, for `guanxi` status output and benchmarks.
+    pub async fn table_counts(&self) -> Result<Vec<(&'static str, i64)>> {
+        let mut out = vec![];
+        for def in guanxi_domain::entity::all_defs() {
+            let n = self
+                .db
+                .fetch(
+                    &format!("SELECT COUNT(*) FROM {}", def.table),
+                    vec![],
+                    &[Kind::Int],
+                )
+                .await?;
+            out.push((def.table, n[0][0].as_i64().unwrap_or(0)));
+        }
+        let n = self
+            .db
+            .fetch("SELECT COUNT(*) FROM changes", vec![], &[Kind::Int])
+            .await?;
+        out.push(("changes", n[0][0].as_i64().unwrap_or(0)));
+        Ok(out)
+    }
+
+    /// Raw SQL for tests and maintenance tools (tamper simulation, benchmarks' setup).
+    #[doc(hidden)]
+    pub async fn execute_unchecked(&self, sql: &str) -> Result<()> {
+        self.db.exec_raw(sql).await
+    }
+}

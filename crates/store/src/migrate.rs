@@ -1,0 +1,67 @@
+//! Versioned migrations, one folder per backend, embedded in the binary and applied at
+//! start. Each runs in its own transaction with its row in `schema_migrations`.
+
+use crate::db::{Backend, Db, Kind, Result, Val};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+    postgres: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
+/// Apply every migration not applied yet; returns how many ran.
+pub(crate) async fn run(db: &Db) -> Result<usize> {
+    let ts = match db.backend() {
+        Backend::Sqlite => "INTEGER",
+        Backend::Postgres => "TIMESTAMPTZ",
+    };
+    db.exec_raw(&format!(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at {ts} NOT NULL)"
+    ))
+    .await?;
+    let mut ran = 0;
+    for m in MIGRATIONS {
+        let mut tx = db.begin().await?;
+        if tx.backend() == Backend::Postgres {
+            // Two instances starting together: the second waits, then sees the migration applied.
+            tx.exec_raw("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
+                .await?;
+        }
+        let done = tx
+            .fetch(
+                "SELECT version FROM schema_migrations WHERE version = $1",
+                vec![Val::Int(m.version)],
+                &[Kind::Int],
+            )
+            .await?;
+        if !done.is_empty() {
+            continue;
+        }
+        let sql = match tx.backend() {
+            Backend::Sqlite => m.sqlite,
+            Backend::Postgres => m.postgres,
+        };
+        tx.exec_raw(sql).await?;
+        tx.exec(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            vec![
+                Val::Int(m.version),
+                Val::Text(m.name.into()),
+                Val::Ts(chrono::Utc::now()),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(version = m.version, name = m.name, "applied migration");
+        ran += 1;
+    }
+    Ok(ran)
+}

@@ -1,0 +1,668 @@
+//! Create, read, update, delete and list for every entity, through one generic path.
+
+use crate::changelog;
+use crate::codec::{
+    all_cols, canonical, decode_record, encode_fields, field_cols, kinds, meta_cols, quote,
+    select_list,
+};
+use crate::db::{Backend, Kind, Tx, Val};
+use crate::query::{self, Sql};
+use crate::{Result, Store, StoreError};
+use chrono::{DateTime, Utc};
+use guanxi_domain::custom::{CustomFieldDef, validate_custom};
+use guanxi_domain::entities::{Opportunity, Pipeline};
+use guanxi_domain::filter::{Filter, ListQuery, MAX_LIMIT, Op, Page};
+use guanxi_domain::{
+    Actor, Entity, FieldType, Id, Meta, NewRecord, Record, Right, ValidationErrors,
+};
+use std::any::Any;
+
+/// Storage keeps microseconds; truncating up front makes what a write returns equal what a
+/// later read returns.
+fn now() -> DateTime<Utc> {
+    let t = Utc::now();
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+fn for_update(tx: &Tx) -> &'static str {
+    match tx.backend() {
+        Backend::Sqlite => "",
+        Backend::Postgres => " FOR UPDATE",
+    }
+}
+
+impl Store {
+    fn require(&self, actor: &Actor, entity: &'static str, right: Right) -> Result<()> {
+        if actor.may(entity, right) {
+            Ok(())
+        } else {
+            Err(StoreError::Forbidden { entity, right })
+        }
+    }
+
+    /// The custom field definitions of an entity. Read before a write transaction starts:
+    /// an in-memory SQLite database has one connection, which the transaction holds.
+    pub async fn custom_fields(&self, entity: &str) -> Result<Vec<CustomFieldDef>> {
+        if entity == CustomFieldDef::DEF.name {
+            return Ok(vec![]);
+        }
+        let q = ListQuery::default()
+            .filter(Filter::new("entity", Op::Eq, entity))
+            .limit(MAX_LIMIT);
+        Ok(self
+            .list_inner::<CustomFieldDef>(&Actor::system(), &q, &[])
+            .await?
+            .items
+            .into_iter()
+            .map(|r| r.data)
+            .collect())
+    }
+
+    fn check<T: Entity>(
+        data: &mut T,
+        custom: &guanxi_domain::record::CustomValues,
+        defs: &[CustomFieldDef],
+    ) -> Result<()> {
+        data.normalize();
+        *data = canonical(data.clone())?;
+        let mut errors = data.validate().err().unwrap_or_default();
+        if let Err(e) = validate_custom(defs, custom) {
+            errors.0.extend(e.0);
+        }
+        errors.into_result().map_err(StoreError::Invalid)
+    }
+
+    /// References must point at live records; deals must sit on a stage of their pipeline.
+    async fn check_references<T: Entity>(tx: &mut Tx, id: Id, data: &T) -> Result<()> {
+        let encoded = encode_fields(data)?;
+        let mut errors = ValidationErrors::new();
+        for f in T::DEF.fields {
+            let FieldType::Ref(table) = f.ty else {
+                continue;
+            };
+            let idx = field_index(T::DEF, f.name);
+            let Some(target) = encoded.get(idx).and_then(Val::as_uuid) else {
+                continue;
+            };
+            if table == T::DEF.table && target == id.0 {
+                errors.add(f.name, "invalid", "a record cannot refer to itself");
+                continue;
+            }
+            let found = tx
+                .fetch(
+                    &format!("SELECT 1 FROM {table} WHERE id = $1 AND deleted_at IS NULL"),
+                    vec![Val::Uuid(target)],
+                    &[Kind::Int],
+                )
+                .await?;
+            if found.is_empty() {
+                errors.add(
+                    f.name,
+                    "not_found",
+                    format!("no record in {table} with id {target}"),
+                );
+            }
+        }
+        if let Some(opp) = (data as &dyn Any).downcast_ref::<Opportunity>() {
+            let rows = tx
+                .fetch(
+                    &format!(
+                        "SELECT {} FROM pipelines WHERE id = $1",
+                        select_list(&all_cols(Pipeline::DEF))
+                    ),
+                    vec![Val::Uuid(opp.pipeline_id.0)],
+                    &kinds(&all_cols(Pipeline::DEF)),
+                )
+                .await?;
+            if let Some(row) = rows.into_iter().next() {
+                let pipeline: Record<Pipeline> = decode_record(row)?;
+                if let Err(e) = opp.check_against(&pipeline.data) {
+                    errors.0.extend(e.0);
+                }
+            }
+        }
+        errors.into_result().map_err(StoreError::Invalid)
+    }
+
+    /// The team a record owned by `owner` belongs to: the owner's team.
+    async fn team_of(tx: &mut Tx, owner: Id) -> Result<Option<Id>> {
+        let rows = tx
+            .fetch(
+                "SELECT team_id FROM users WHERE id = $1",
+                vec![Val::Uuid(owner.0)],
+                &[Kind::Uuid],
+            )
+            .await?;
+        Ok(rows.into_iter().next().and_then(|r| r[0].as_uuid()).map(Id))
+    }
+
+    pub async fn create<T: Entity>(&self, actor: &Actor, new: NewRecord<T>) -> Result<Record<T>> {
+        let def = T::DEF;
+        self.require(actor, def.name, Right::Create)?;
+        let defs = self.custom_fields(def.name).await?;
+        let NewRecord {
+            mut data,
+            custom,
+            owner_id,
+            team_id,
+            id,
+        } = new;
+        Self::check(&mut data, &custom, &defs)?;
+        let id = id.unwrap_or_default();
+        let mut tx = self.db.begin().await?;
+        let (owner, team) = if def.scoped {
+            let owner = owner_id.unwrap_or(actor.user_id);
+            let team = match team_id {
+                Some(t) => Some(t),
+                None if owner == actor.user_id => actor.team_id,
+                None => Self::team_of(&mut tx, owner).await?,
+            };
+            if actor.scope() != guanxi_domain::Scope::Partner
+                && !actor.sees(Some(owner), team, None)
+            {
+                return Err(StoreError::Forbidden {
+                    entity: def.name,
+                    right: Right::Create,
+                });
+            }
+            (Some(owner), team)
+        } else {
+            (None, None)
+        };
+        Self::check_references(&mut tx, id, &data).await?;
+        let at = now();
+        let meta = Meta {
+            id,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+            deleted_at: None,
+            owner_id: owner,
+            team_id: team,
+        };
+        let record = Record { meta, data, custom };
+        insert_rows(&mut tx, std::slice::from_ref(&record))
+            .await
+            .map_err(|e| StoreError::from_write(e, def.name))?;
+        changelog::append(
+            &mut tx,
+            at,
+            actor.user_id,
+            def.name,
+            id,
+            "create",
+            None,
+            Some(&record.to_json()),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::from_write(e, def.name))?;
+        Ok(record)
+    }
+
+    /// A live record the actor may see.
+    pub async fn get<T: Entity>(&self, actor: &Actor, id: Id) -> Result<Record<T>> {
+        self.fetch_one::<T>(actor, id, "\"deleted_at\" IS NULL")
+            .await
+    }
+
+    /// A record the actor may see, live or deleted.
+    pub async fn get_any<T: Entity>(&self, actor: &Actor, id: Id) -> Result<Record<T>> {
+        self.fetch_one::<T>(actor, id, "1=1").await
+    }
+
+    async fn fetch_one<T: Entity>(&self, actor: &Actor, id: Id, extra: &str) -> Result<Record<T>> {
+        let def = T::DEF;
+        self.require(actor, def.name, Right::Read)?;
+        let cols = all_cols(def);
+        let mut sql = Sql::default();
+        let pid = sql.bind(Val::Uuid(id.0));
+        let scope = query::scope(def, actor, &mut sql);
+        let text = format!(
+            "SELECT {} FROM {} WHERE id = {pid} AND {extra} AND {scope}",
+            select_list(&cols),
+            def.table
+        );
+        let row = self
+            .db
+            .fetch(&text, sql.params, &kinds(&cols))
+            .await?
+            .into_iter()
+            .next();
+        row.map(decode_record)
+            .transpose()?
+            .ok_or(StoreError::NotFound {
+                entity: def.name,
+                id,
+            })
+    }
+
+    /// The first live record whose `field` equals `value` (system lookups: role by key).
+    pub async fn find_one<T: Entity>(
+        &self,
+        actor: &Actor,
+        field: &str,
+        value: &str,
+    ) -> Result<Option<Record<T>>> {
+        let q = ListQuery::default()
+            .filter(Filter::new(field, Op::Eq, value))
+            .limit(1);
+        Ok(self.list::<T>(actor, &q).await?.items.into_iter().next())
+    }
+
+    /// Read the record, let `edit` change it, validate and write it back — all in one
+    /// transaction, and only if its version is still `expected_version`. `edit` may change
+    /// the fields, the custom values and the owner; other bookkeeping is kept.
+    pub async fn update<T, F>(
+        &self,
+        actor: &Actor,
+        id: Id,
+        expected_version: i64,
+        edit: F,
+    ) -> Result<Record<T>>
+    where
+        T: Entity,
+        F: FnOnce(&mut Record<T>) -> std::result::Result<(), ValidationErrors> + Send,
+    {
+        let def = T::DEF;
+        self.require(actor, def.name, Right::Update)?;
+        let defs = self.custom_fields(def.name).await?;
+        let mut tx = self.db.begin().await?;
+        let before = self
+            .locked::<T>(&mut tx, actor, id, expected_version, false)
+            .await?;
+        let mut after = before.clone();
+        edit(&mut after)?;
+        Self::check(&mut after.data, &after.custom, &defs)?;
+        if def.scoped && after.meta.owner_id != before.meta.owner_id {
+            let owner = after.meta.owner_id.ok_or_else(|| {
+                StoreError::invalid("owner_id", "required", "a record needs an owner")
+            })?;
+            if after.meta.team_id == before.meta.team_id {
+                after.meta.team_id = Self::team_of(&mut tx, owner).await?;
+            }
+        }
+        Self::check_references(&mut tx, id, &after.data).await?;
+        let at = now();
+        after.meta = Meta {
+            version: before.meta.version + 1,
+            updated_at: at,
+            owner_id: if def.scoped {
+                after.meta.owner_id
+            } else {
+                None
+            },
+            team_id: if def.scoped { after.meta.team_id } else { None },
+            ..before.meta.clone()
+        };
+        let mut sql = Sql::default();
+        let mut sets: Vec<String> = field_cols(def)
+            .iter()
+            .zip(encode_fields(&after.data)?)
+            .map(|(c, v)| format!("{} = {}", c.name, sql.bind(v)))
+            .collect();
+        sets.push(format!(
+            "\"custom\" = {}",
+            sql.bind(Val::Json(after.custom.clone().into()))
+        ));
+        if def.scoped {
+            sets.push(format!(
+                "\"owner_id\" = {}",
+                sql.bind(Val::opt_uuid(after.meta.owner_id.map(|i| i.0)))
+            ));
+            sets.push(format!(
+                "\"team_id\" = {}",
+                sql.bind(Val::opt_uuid(after.meta.team_id.map(|i| i.0)))
+            ));
+        }
+        sets.push(format!(
+            "\"version\" = {}",
+            sql.bind(Val::Int(after.meta.version))
+        ));
+        sets.push(format!("\"updated_at\" = {}", sql.bind(Val::Ts(at))));
+        let pid = sql.bind(Val::Uuid(id.0));
+        let pv = sql.bind(Val::Int(expected_version));
+        let text = format!(
+            "UPDATE {} SET {} WHERE id = {pid} AND version = {pv}",
+            def.table,
+            sets.join(", ")
+        );
+        tx.exec(&text, sql.params)
+            .await
+            .map_err(|e| StoreError::from_write(e, def.name))?;
+        changelog::append(
+            &mut tx,
+            at,
+            actor.user_id,
+            def.name,
+            id,
+            "update",
+            Some(&before.to_json()),
+            Some(&after.to_json()),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::from_write(e, def.name))?;
+        Ok(after)
+    }
+
+    /// Inside a write transaction: the record as the actor sees it, locked, at the expected
+    /// version. `deleted` selects the recycle bin instead of live records.
+    async fn locked<T: Entity>(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        id: Id,
+        expected: i64,
+        deleted: bool,
+    ) -> Result<Record<T>> {
+        let def = T::DEF;
+        let cols = all_cols(def);
+        let mut sql = Sql::default();
+        let pid = sql.bind(Val::Uuid(id.0));
+        let scope = query::scope(def, actor, &mut sql);
+        let state = if deleted { "IS NOT NULL" } else { "IS NULL" };
+        let text = format!(
+            "SELECT {} FROM {} WHERE id = {pid} AND deleted_at {state} AND {scope}{}",
+            select_list(&cols),
+            def.table,
+            for_update(tx)
+        );
+        let row = tx
+            .fetch(&text, sql.params, &kinds(&cols))
+            .await?
+            .into_iter()
+            .next();
+        let record: Record<T> =
+            row.map(decode_record)
+                .transpose()?
+                .ok_or(StoreError::NotFound {
+                    entity: def.name,
+                    id,
+                })?;
+        if record.meta.version != expected {
+            return Err(StoreError::Conflict {
+                entity: def.name,
+                id,
+                expected,
+                actual: record.meta.version,
+            });
+        }
+        Ok(record)
+    }
+
+    /// Move a record to the recycle bin.
+    pub async fn delete<T: Entity>(
+        &self,
+        actor: &Actor,
+        id: Id,
+        expected_version: i64,
+    ) -> Result<Record<T>> {
+        self.set_deleted::<T>(actor, id, expected_version, true)
+            .await
+    }
+
+    /// Bring a record back from the recycle bin.
+    pub async fn restore<T: Entity>(
+        &self,
+        actor: &Actor,
+        id: Id,
+        expected_version: i64,
+    ) -> Result<Record<T>> {
+        self.set_deleted::<T>(actor, id, expected_version, false)
+            .await
+    }
+
+    async fn set_deleted<T: Entity>(
+        &self,
+        actor: &Actor,
+        id: Id,
+        expected: i64,
+        delete: bool,
+    ) -> Result<Record<T>> {
+        let def = T::DEF;
+        self.require(actor, def.name, Right::Delete)?;
+        let mut tx = self.db.begin().await?;
+        let before = self
+            .locked::<T>(&mut tx, actor, id, expected, !delete)
+            .await?;
+        let at = now();
+        let mut after = before.clone();
+        after.meta.version += 1;
+        after.meta.updated_at = at;
+        after.meta.deleted_at = delete.then_some(at);
+        tx.exec(
+            &format!(
+                "UPDATE {} SET deleted_at = $1, version = $2, updated_at = $3 WHERE id = $4",
+                def.table
+            ),
+            vec![
+                Val::opt_ts(after.meta.deleted_at),
+                Val::Int(after.meta.version),
+                Val::Ts(at),
+                Val::Uuid(id.0),
+            ],
+        )
+        .await?;
+        let action = if delete { "delete" } else { "restore" };
+        changelog::append(
+            &mut tx,
+            at,
+            actor.user_id,
+            def.name,
+            id,
+            action,
+            Some(&before.to_json()),
+            Some(&after.to_json()),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// A page of records the actor may see, filtered and sorted, with the cursor of the next
+    /// page and, on request, the total count.
+    pub async fn list<T: Entity>(&self, actor: &Actor, q: &ListQuery) -> Result<Page<Record<T>>> {
+        self.require(actor, T::DEF.name, Right::Read)?;
+        let defs = self.custom_fields(T::DEF.name).await?;
+        self.list_inner(actor, q, &defs).await
+    }
+
+    async fn list_inner<T: Entity>(
+        &self,
+        actor: &Actor,
+        q: &ListQuery,
+        custom: &[CustomFieldDef],
+    ) -> Result<Page<Record<T>>> {
+        let def = T::DEF;
+        let backend = self.backend();
+        if q.limit == 0 || q.limit > MAX_LIMIT {
+            return Err(StoreError::invalid(
+                "limit",
+                "out_of_range",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
+        }
+        let mut sql = Sql::default();
+        let mut preds = vec![if q.deleted {
+            "\"deleted_at\" IS NOT NULL".to_string()
+        } else {
+            "\"deleted_at\" IS NULL".to_string()
+        }];
+        preds.push(query::scope(def, actor, &mut sql));
+        for f in &q.filters {
+            preds.push(query::filter(def, custom, backend, f, &mut sql)?);
+        }
+        let order = query::order(def, custom, backend, q)?;
+        let total = if q.with_count {
+            let text = format!(
+                "SELECT COUNT(*) FROM {} WHERE {}",
+                def.table,
+                preds.join(" AND ")
+            );
+            let rows = self
+                .db
+                .fetch(&text, sql.params.clone(), &[Kind::Int])
+                .await?;
+            rows.first().and_then(|r| r[0].as_i64())
+        } else {
+            None
+        };
+        if let Some(c) = &q.cursor {
+            preds.push(order.after(c, &mut sql)?);
+        }
+        let cols = all_cols(def);
+        let mut kinds = kinds(&cols);
+        kinds.push(order.kind());
+        let text = format!(
+            "SELECT {}, {} FROM {} WHERE {} ORDER BY {} LIMIT {}",
+            select_list(&cols),
+            order.target.expr,
+            def.table,
+            preds.join(" AND "),
+            order.clause(backend),
+            q.limit + 1
+        );
+        let mut rows = self.db.fetch(&text, sql.params, &kinds).await?;
+        let more = rows.len() > q.limit as usize;
+        rows.truncate(q.limit as usize);
+        let mut next_cursor = None;
+        let mut items = Vec::with_capacity(rows.len());
+        let last = rows.len();
+        for (i, mut row) in rows.into_iter().enumerate() {
+            let sort_value = row.pop().unwrap_or(Val::Null(Kind::Text));
+            let record: Record<T> = decode_record(row)?;
+            if more && i + 1 == last {
+                next_cursor = Some(order.cursor(sort_value, record.meta.id.0));
+            }
+            items.push(record);
+        }
+        Ok(Page {
+            items,
+            next_cursor,
+            total,
+        })
+    }
+
+    /// Bulk load (demo data, migrations from other systems): validated records written in
+    /// one transaction with multi-row inserts, recorded as one `import` change-log entry
+    /// listing the count and id range. References are not checked: the caller vouches for
+    /// them. Owner and team must be set on scoped records.
+    pub async fn import<T: Entity>(
+        &self,
+        actor: &Actor,
+        mut records: Vec<NewRecord<T>>,
+    ) -> Result<Vec<Id>> {
+        let def = T::DEF;
+        self.require(actor, def.name, Right::Create)?;
+        if records.is_empty() {
+            return Ok(vec![]);
+        }
+        let at = now();
+        let mut rows = Vec::with_capacity(records.len());
+        for (i, r) in records.iter_mut().enumerate() {
+            r.data.normalize();
+            r.data.validate().map_err(|mut e| {
+                for fe in &mut e.0 {
+                    fe.field = format!("[{i}].{}", fe.field);
+                }
+                StoreError::Invalid(e)
+            })?;
+        }
+        for r in records {
+            let meta = Meta {
+                id: r.id.unwrap_or_default(),
+                version: 1,
+                created_at: at,
+                updated_at: at,
+                deleted_at: None,
+                owner_id: if def.scoped {
+                    r.owner_id.or(Some(actor.user_id))
+                } else {
+                    None
+                },
+                team_id: if def.scoped { r.team_id } else { None },
+            };
+            rows.push(Record {
+                meta,
+                data: r.data,
+                custom: r.custom,
+            });
+        }
+        let ids: Vec<Id> = rows.iter().map(|r| r.meta.id).collect();
+        let mut tx = self.db.begin().await?;
+        insert_rows(&mut tx, &rows)
+            .await
+            .map_err(|e| StoreError::from_write(e, def.name))?;
+        let summary = serde_json::json!({ "count": ids.len(), "first_id": ids[0], "last_id": ids[ids.len() - 1] });
+        changelog::append(
+            &mut tx,
+            at,
+            actor.user_id,
+            def.name,
+            Id::SYSTEM,
+            "import",
+            None,
+            Some(&summary),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+}
+
+fn field_index(def: &guanxi_domain::EntityDef, name: &str) -> usize {
+    let mut i = 0;
+    for f in def.fields {
+        if f.name == name {
+            return i;
+        }
+        i += if f.ty == FieldType::Money { 2 } else { 1 };
+    }
+    i
+}
+
+/// Insert records with as few statements as the parameter limit allows.
+async fn insert_rows<T: Entity>(tx: &mut Tx, records: &[Record<T>]) -> Result<()> {
+    let def = T::DEF;
+    let mut cols = meta_cols(def);
+    cols.extend(field_cols(def));
+    cols.push(crate::codec::Col {
+        name: quote("custom"),
+        kind: Kind::Json,
+    });
+    let per_row = cols.len();
+    let rows_per_stmt = (30_000 / per_row).clamp(1, 200);
+    for chunk in records.chunks(rows_per_stmt) {
+        let mut sql = Sql::default();
+        let mut tuples = Vec::with_capacity(chunk.len());
+        for r in chunk {
+            let m = &r.meta;
+            let mut vals = vec![
+                Val::Uuid(m.id.0),
+                Val::Int(m.version),
+                Val::Ts(m.created_at),
+                Val::Ts(m.updated_at),
+                Val::opt_ts(m.deleted_at),
+            ];
+            if def.scoped {
+                vals.push(Val::opt_uuid(m.owner_id.map(|i| i.0)));
+                vals.push(Val::opt_uuid(m.team_id.map(|i| i.0)));
+            }
+            vals.extend(encode_fields(&r.data)?);
+            vals.push(Val::Json(r.custom.clone().into()));
+            let ps: Vec<String> = vals.into_iter().map(|v| sql.bind(v)).collect();
+            tuples.push(format!("({})", ps.join(", ")));
+        }
+        let text = format!(
+            "INSERT INTO {} ({}) VALUES {}",
+            def.table,
+            select_list(&cols),
+            tuples.join(", ")
+        );
+        tx.exec(&text, sql.params).await?;
+    }
+    Ok(())
+}

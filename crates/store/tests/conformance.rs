@@ -1,0 +1,982 @@
+//! The store conformance suite: every test runs on SQLite (a fresh file each) and on
+//! PostgreSQL (a fresh database each) when `GUANXI_TEST_POSTGRES` names a server, e.g.
+//! `postgres://postgres@127.0.0.1:54329/postgres`. Under CI the PostgreSQL half must run.
+
+mod common;
+
+use common::*;
+use guanxi_domain::custom::CustomType;
+use guanxi_domain::entities::*;
+use guanxi_domain::filter::{Filter, ListQuery, Op};
+use guanxi_domain::{Actor, Currency, Entity, Id, Money, NewRecord, Record};
+use guanxi_store::{Store, StoreError};
+use serde_json::json;
+
+conformance!(every_entity_round_trips, |s: Store| async move {
+    let w = World::build(&s).await;
+    let sys = Actor::system();
+    let account = w.account(&s, &w.rep_a, "上海华为技术有限公司").await;
+    let mut c = Contact::new("张伟");
+    c.account_id = Some(account.meta.id);
+    c.mobile = Some("13812345678".parse_phone());
+    c.email = Some(guanxi_domain::Email::parse("zhang.wei@Example.COM").unwrap());
+    c.buying_role = Some(BuyingRole::DecisionMaker);
+    c.stance = Some(Stance::Supporter);
+    c.consent_sms = Some(true);
+    c.birthday = Some(chrono::NaiveDate::from_ymd_opt(1985, 3, 14).unwrap());
+    c.national_id = Some("11010519491231002x".into());
+    c.tags = vec!["vip".into(), "决策人".into()];
+    let contact = s.create(&w.rep_a, NewRecord::new(c.clone())).await.unwrap();
+    assert_eq!(
+        contact.data.national_id.as_deref(),
+        Some("11010519491231002X"),
+        "normalised on write"
+    );
+    let back = s.get::<Contact>(&w.rep_a, contact.meta.id).await.unwrap();
+    assert_eq!(back, contact);
+    assert_eq!(back.meta.owner_id, Some(w.rep_a.user_id));
+    assert_eq!(back.meta.team_id, w.rep_a.team_id);
+
+    let product = s
+        .create(&sys, NewRecord::new(product("SKU-1", 150_00, 90_00)))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get::<Product>(&sys, product.meta.id).await.unwrap(),
+        product
+    );
+    let order = w
+        .order(
+            &s,
+            &w.rep_a,
+            account.meta.id,
+            "SO-1",
+            OrderStatus::Confirmed,
+            &[(2, 150_00, 90_00)],
+        )
+        .await;
+    assert_eq!((order.data.total, order.data.cost_total), (300_00, 180_00));
+    assert_eq!(
+        s.get::<Order>(&w.rep_a, order.meta.id).await.unwrap(),
+        order
+    );
+
+    let pipeline = s.find_one::<Pipeline>(&sys, "is_default", "x").await;
+    assert!(pipeline.is_err(), "a bool filter rejects a string");
+    let pipeline = default_pipeline(&s).await;
+    let opp = s
+        .create(
+            &w.rep_a,
+            NewRecord::new(opportunity(account.meta.id, pipeline.meta.id)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get::<Opportunity>(&w.rep_a, opp.meta.id).await.unwrap(),
+        opp
+    );
+
+    let i = s
+        .create(
+            &w.rep_a,
+            NewRecord::new(interaction(account.meta.id, InteractionKind::Wechat)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.get::<Interaction>(&w.rep_a, i.meta.id).await.unwrap(), i);
+    let case = s
+        .create(&w.rep_a, NewRecord::new(case(account.meta.id, "CS-1")))
+        .await
+        .unwrap();
+    assert_eq!(s.get::<Case>(&w.rep_a, case.meta.id).await.unwrap(), case);
+    let lead = Lead {
+        name: "李娜".into(),
+        company: Some("北京字节跳动".into()),
+        title: None,
+        mobile: Some("+86 139 0000 1111".parse_phone()),
+        phone: None,
+        email: None,
+        source: LeadSource::Web,
+        status: LeadStatus::New,
+        score: 70,
+        province: Some("北京市".into()),
+        city: None,
+        notes: None,
+        converted_account_id: None,
+        converted_contact_id: None,
+        converted_opportunity_id: None,
+        converted_at: None,
+    };
+    let lead = s.create(&w.rep_a, NewRecord::new(lead)).await.unwrap();
+    assert_eq!(s.get::<Lead>(&w.rep_a, lead.meta.id).await.unwrap(), lead);
+    let campaign = Campaign {
+        name: "双十一".into(),
+        channel: CampaignChannel::Wechat,
+        status: CampaignStatus::Planned,
+        starts_on: None,
+        ends_on: None,
+        budget: Money::new(5_000_00, Currency::CNY),
+        description: None,
+    };
+    let campaign = s.create(&w.admin, NewRecord::new(campaign)).await.unwrap();
+    assert_eq!(
+        s.get::<Campaign>(&w.admin, campaign.meta.id).await.unwrap(),
+        campaign
+    );
+
+    // Every write above is in the change log, and the chain is intact.
+    let changes = s
+        .changes_for::<Contact>(&w.rep_a, contact.meta.id)
+        .await
+        .unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].action, "create");
+    assert_eq!(changes[0].actor_id, w.rep_a.user_id);
+    assert_eq!(changes[0].after.as_ref().unwrap()["name"], "张伟");
+    let report = s.verify_chain().await.unwrap();
+    assert_eq!(report.first_broken, None);
+    assert!(report.entries >= 10);
+});
+
+conformance!(updates_are_versioned_and_logged, |s: Store| async move {
+    let w = World::build(&s).await;
+    let a = w.account(&s, &w.rep_a, "Acme Ltd.").await;
+    let updated = s
+        .update::<Account, _>(&w.rep_a, a.meta.id, 1, |r| {
+            r.data.industry = Some("制造业".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated.meta.version, 2);
+    assert!(updated.meta.updated_at >= a.meta.updated_at);
+    assert_eq!(updated.meta.created_at, a.meta.created_at);
+    assert_eq!(
+        s.get::<Account>(&w.rep_a, a.meta.id).await.unwrap(),
+        updated
+    );
+
+    // A stale version changes nothing.
+    let err = s
+        .update::<Account, _>(&w.rep_a, a.meta.id, 1, |r| {
+            r.data.industry = Some("零售".into());
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                expected: 1,
+                actual: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        s.get::<Account>(&w.rep_a, a.meta.id)
+            .await
+            .unwrap()
+            .data
+            .industry
+            .as_deref(),
+        Some("制造业")
+    );
+
+    let log = s.changes_for::<Account>(&w.rep_a, a.meta.id).await.unwrap();
+    assert_eq!(
+        log.iter().map(|c| c.action.as_str()).collect::<Vec<_>>(),
+        ["create", "update"]
+    );
+    assert_eq!(
+        log[1].before.as_ref().unwrap()["industry"],
+        serde_json::Value::Null
+    );
+    assert_eq!(log[1].after.as_ref().unwrap()["industry"], "制造业");
+
+    // Invalid edits are rejected whole, naming the field.
+    let err = s
+        .update::<Account, _>(&w.rep_a, a.meta.id, 2, |r| {
+            r.data.name = "  ".into();
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    match err {
+        StoreError::Invalid(e) => assert_eq!(e.0[0].field, "name"),
+        e => panic!("{e:?}"),
+    }
+    assert_eq!(
+        s.get::<Account>(&w.rep_a, a.meta.id)
+            .await
+            .unwrap()
+            .meta
+            .version,
+        2
+    );
+});
+
+conformance!(
+    two_writers_same_version_exactly_one_wins,
+    |s: Store| async move {
+        let w = World::build(&s).await;
+        let a = w.account(&s, &w.rep_a, "Race Co.").await;
+        for round in 0..5 {
+            let v = s
+                .get::<Account>(&w.rep_a, a.meta.id)
+                .await
+                .unwrap()
+                .meta
+                .version;
+            let edit = |name: String| {
+                let s = s.clone();
+                let actor = w.rep_a.clone();
+                async move {
+                    s.update::<Account, _>(&actor, a.meta.id, v, move |r| {
+                        r.data.industry = Some(name);
+                        Ok(())
+                    })
+                    .await
+                }
+            };
+            let (x, y) = tokio::join!(
+                tokio::spawn(edit(format!("x{round}"))),
+                tokio::spawn(edit(format!("y{round}")))
+            );
+            let results = [x.unwrap(), y.unwrap()];
+            let wins = results.iter().filter(|r| r.is_ok()).count();
+            let conflicts = results
+                .iter()
+                .filter(|r| matches!(r, Err(StoreError::Conflict { .. })))
+                .count();
+            assert_eq!((wins, conflicts), (1, 1), "round {round}: {results:?}");
+            let now = s.get::<Account>(&w.rep_a, a.meta.id).await.unwrap();
+            assert_eq!(now.meta.version, v + 1);
+            let winner = results.iter().find_map(|r| r.as_ref().ok()).unwrap();
+            assert_eq!(now.data.industry, winner.data.industry);
+        }
+    }
+);
+
+conformance!(
+    many_concurrent_writers_none_fails_none_lost,
+    |s: Store| async move {
+        let w = World::build(&s).await;
+        let a = w.account(&s, &w.rep_a, "Busy Co.").await;
+        const TASKS: usize = 8;
+        const EACH: usize = 25;
+        let mut handles = vec![];
+        for t in 0..TASKS {
+            let (s, actor, account) = (s.clone(), w.rep_a.clone(), a.meta.id);
+            handles.push(tokio::spawn(async move {
+                for i in 0..EACH {
+                    let mut c = Contact::new(format!("writer {t} contact {i}"));
+                    c.account_id = Some(account);
+                    let c = s.create(&actor, NewRecord::new(c)).await?;
+                    s.update::<Contact, _>(&actor, c.meta.id, 1, |r| {
+                        r.data.title = Some("经理".into());
+                        Ok(())
+                    })
+                    .await?;
+                }
+                Ok::<_, StoreError>(())
+            }));
+        }
+        for h in handles {
+            h.await.unwrap().expect("no writer fails");
+        }
+        let q = ListQuery::default()
+            .filter(Filter::new("account_id", Op::Eq, a.meta.id.to_string()))
+            .counted();
+        let page = s.list::<Contact>(&w.rep_a, &q).await.unwrap();
+        assert_eq!(page.total, Some((TASKS * EACH) as i64));
+        let titled = ListQuery::default()
+            .filter(Filter::new("title", Op::Eq, "经理"))
+            .counted();
+        assert_eq!(
+            s.list::<Contact>(&w.rep_a, &titled).await.unwrap().total,
+            Some((TASKS * EACH) as i64)
+        );
+        let report = s.verify_chain().await.unwrap();
+        assert_eq!(report.first_broken, None);
+    }
+);
+
+conformance!(soft_delete_and_restore, |s: Store| async move {
+    let w = World::build(&s).await;
+    let a = w.account(&s, &w.manager, "Gone Soon").await;
+    let deleted = s.delete::<Account>(&w.manager, a.meta.id, 1).await.unwrap();
+    assert!(deleted.meta.deleted_at.is_some());
+    assert!(matches!(
+        s.get::<Account>(&w.manager, a.meta.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let live = ListQuery::default()
+        .filter(Filter::new("name", Op::Eq, "Gone Soon"))
+        .counted();
+    assert_eq!(
+        s.list::<Account>(&w.manager, &live).await.unwrap().total,
+        Some(0)
+    );
+    let bin = ListQuery {
+        deleted: true,
+        ..live.clone()
+    };
+    assert_eq!(
+        s.list::<Account>(&w.manager, &bin).await.unwrap().total,
+        Some(1)
+    );
+    // Deleting twice, or restoring with a stale version, fails and changes nothing.
+    assert!(matches!(
+        s.delete::<Account>(&w.manager, a.meta.id, 2).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.restore::<Account>(&w.manager, a.meta.id, 1).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let restored = s
+        .restore::<Account>(&w.manager, a.meta.id, 2)
+        .await
+        .unwrap();
+    assert_eq!((restored.meta.version, restored.meta.deleted_at), (3, None));
+    assert_eq!(
+        s.get::<Account>(&w.manager, a.meta.id).await.unwrap(),
+        restored
+    );
+    // A sales rep may not delete.
+    let mine = w.account(&s, &w.rep_a, "Mine").await;
+    assert!(matches!(
+        s.delete::<Account>(&w.rep_a, mine.meta.id, 1).await,
+        Err(StoreError::Forbidden { .. })
+    ));
+    let actions: Vec<_> = s
+        .changes_for::<Account>(&w.manager, a.meta.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.action)
+        .collect();
+    assert_eq!(actions, ["create", "delete", "restore"]);
+});
+
+conformance!(
+    scope_limits_lists_counts_gets_and_360,
+    |s: Store| async move {
+        let w = World::build(&s).await;
+        let a = w.account(&s, &w.rep_a, "A's customer").await;
+        let b = w.account(&s, &w.rep_b, "B's customer").await;
+        let c = w.account(&s, &w.rep_c, "C's customer (other region)").await;
+        for (actor, account) in [(&w.rep_a, &a), (&w.rep_b, &b), (&w.rep_c, &c)] {
+            let mut ct = Contact::new(format!("contact of {}", account.data.name));
+            ct.account_id = Some(account.meta.id);
+            s.create(actor, NewRecord::new(ct)).await.unwrap();
+            w.order(
+                &s,
+                actor,
+                account.meta.id,
+                &format!("SO-{}", account.meta.id),
+                OrderStatus::Delivered,
+                &[(1, 100_00, 60_00)],
+            )
+            .await;
+        }
+        // A record owned by rep B but attached to A's account: A must not see it, not even in A's 360.
+        let mut foreign = Contact::new("B's contact at A's customer");
+        foreign.account_id = Some(a.meta.id);
+        s.create(&w.rep_b, NewRecord::new(foreign)).await.unwrap();
+        w.order(
+            &s,
+            &w.rep_b,
+            a.meta.id,
+            "SO-foreign",
+            OrderStatus::Delivered,
+            &[(1, 999_00, 1_00)],
+        )
+        .await;
+
+        let visible = |actor: Actor| {
+            let s = s.clone();
+            async move {
+                let page = s
+                    .list::<Account>(&actor, &ListQuery::default().counted())
+                    .await
+                    .unwrap();
+                let mut names: Vec<String> = page.items.into_iter().map(|r| r.data.name).collect();
+                names.sort();
+                (names, page.total.unwrap())
+            }
+        };
+        let (names, n) = visible(w.rep_a.clone()).await;
+        assert_eq!((names, n), (vec!["A's customer".to_string()], 1));
+        let (names, n) = visible(w.manager.clone()).await;
+        assert_eq!(
+            (names, n),
+            (
+                vec!["A's customer".to_string(), "B's customer".to_string()],
+                2
+            ),
+            "manager sees the team subtree"
+        );
+        assert_eq!(visible(w.admin.clone()).await.1, 3);
+
+        assert!(matches!(
+            s.get::<Account>(&w.rep_a, b.meta.id).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(matches!(
+            s.account_360(&w.rep_a, b.meta.id).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(matches!(
+            s.account_360(&w.manager, c.meta.id).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(matches!(
+            s.changes_for::<Account>(&w.rep_a, b.meta.id).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        let err = s
+            .update::<Account, _>(&w.rep_a, b.meta.id, 1, |r| {
+                r.data.industry = Some("x".into());
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::NotFound { .. }),
+            "out of scope looks like absent: {err:?}"
+        );
+
+        let view = s.account_360(&w.rep_a, a.meta.id).await.unwrap();
+        assert_eq!(
+            view.contacts.len(),
+            1,
+            "B's contact at A's customer stays hidden"
+        );
+        assert_eq!(view.orders.len(), 1);
+        assert_eq!(view.summary.order_count, 1);
+        assert_eq!(view.summary.lifetime_revenue, 100_00);
+        let view = s.account_360(&w.admin, a.meta.id).await.unwrap();
+        assert_eq!(
+            (
+                view.contacts.len(),
+                view.summary.order_count,
+                view.summary.lifetime_revenue
+            ),
+            (2, 2, 1099_00)
+        );
+
+        // Creating a record owned by someone outside one's scope is refused.
+        let mut stolen = NewRecord::new(Account::new(
+            AccountKind::Organisation,
+            "Not yours",
+            Relationship::Prospect,
+        ));
+        stolen.owner_id = Some(w.rep_b.user_id);
+        assert!(matches!(
+            s.create(&w.rep_a, stolen).await,
+            Err(StoreError::Forbidden { .. })
+        ));
+    }
+);
+
+conformance!(account_360_gathers_everything, |s: Store| async move {
+    let w = World::build(&s).await;
+    let parent = w.account(&s, &w.rep_a, "华为集团").await;
+    let mut child = Account::new(
+        AccountKind::Organisation,
+        "华为上海子公司",
+        Relationship::Customer,
+    );
+    child.parent_id = Some(parent.meta.id);
+    let child = s.create(&w.rep_a, NewRecord::new(child)).await.unwrap();
+    let id = child.meta.id;
+    for i in 0..3 {
+        let mut c = Contact::new(format!("联系人{i}"));
+        c.account_id = Some(id);
+        s.create(&w.rep_a, NewRecord::new(c)).await.unwrap();
+    }
+    for i in 0..25 {
+        let mut it = interaction(id, InteractionKind::Call);
+        it.at = chrono::Utc::now() - chrono::Duration::days(i);
+        s.create(&w.rep_a, NewRecord::new(it)).await.unwrap();
+    }
+    w.order(
+        &s,
+        &w.rep_a,
+        id,
+        "SO-a",
+        OrderStatus::Delivered,
+        &[(2, 100_00, 70_00)],
+    )
+    .await;
+    w.order(
+        &s,
+        &w.rep_a,
+        id,
+        "SO-b",
+        OrderStatus::Closed,
+        &[(1, 50_00, 20_00), (3, 10_00, 5_00)],
+    )
+    .await;
+    w.order(
+        &s,
+        &w.rep_a,
+        id,
+        "SO-c",
+        OrderStatus::Cancelled,
+        &[(1, 1_000_00, 1_00)],
+    )
+    .await;
+    w.order(&s, &w.rep_a, id, "SO-d", OrderStatus::Draft, &[])
+        .await;
+    s.create(&w.rep_a, NewRecord::new(case(id, "CS-open")))
+        .await
+        .unwrap();
+    let mut closed = case(id, "CS-closed");
+    closed.status = CaseStatus::Closed;
+    closed.resolved_at = Some(chrono::Utc::now());
+    s.create(&w.rep_a, NewRecord::new(closed)).await.unwrap();
+    let p = default_pipeline(&s).await;
+    s.create(&w.rep_a, NewRecord::new(opportunity(id, p.meta.id)))
+        .await
+        .unwrap();
+
+    let v = s.account_360(&w.rep_a, id).await.unwrap();
+    assert_eq!(v.account, child);
+    assert_eq!(v.parent.as_ref().map(|p| p.meta.id), Some(parent.meta.id));
+    assert_eq!(
+        s.account_360(&w.rep_a, parent.meta.id)
+            .await
+            .unwrap()
+            .subsidiaries
+            .len(),
+        1
+    );
+    assert_eq!(v.contacts.len(), 3);
+    assert_eq!(v.interactions.len(), 20, "the latest 20");
+    assert!(
+        v.interactions
+            .windows(2)
+            .all(|w| w[0].data.at >= w[1].data.at),
+        "newest first"
+    );
+    assert_eq!(v.orders.len(), 4);
+    assert_eq!(v.cases.len(), 2);
+    assert_eq!(v.open_opportunities.len(), 1);
+    let sum = &v.summary;
+    assert_eq!(
+        sum.order_count, 2,
+        "drafts and cancelled orders are not revenue"
+    );
+    assert_eq!(sum.lifetime_revenue, 200_00 + 50_00 + 30_00);
+    assert_eq!(
+        sum.lifetime_margin,
+        (200_00 - 140_00) + (50_00 - 20_00) + (30_00 - 15_00)
+    );
+    assert!(sum.last_order_at.is_some());
+    assert_eq!((sum.open_cases, sum.open_opportunities), (1, 1));
+    assert_eq!(sum.weighted_pipeline, 100_000_00 * 10 / 100);
+});
+
+conformance!(filters_sort_and_cursor_pagination, |s: Store| async move {
+    let w = World::build(&s).await;
+    let sys = Actor::system();
+    s.create(
+        &sys,
+        NewRecord::new(custom_def("account", "region_code", CustomType::Text)),
+    )
+    .await
+    .unwrap();
+    s.create(
+        &sys,
+        NewRecord::new(custom_def("account", "employees", CustomType::Number)),
+    )
+    .await
+    .unwrap();
+    let cities = ["上海", "北京", "深圳", "杭州"];
+    for i in 0..40 {
+        let mut a = Account::new(
+            AccountKind::Organisation,
+            format!("公司{i:02}"),
+            Relationship::Customer,
+        );
+        a.city = (i % 5 != 0).then(|| cities[i % 4].to_string());
+        a.latitude = Some(30.0 + i as f64 / 10.0);
+        a.longitude = Some(120.0);
+        a.tags = if i % 3 == 0 {
+            vec!["vip".into()]
+        } else {
+            vec![]
+        };
+        a.tier = Some(if i % 2 == 0 {
+            Tier::Key
+        } else {
+            Tier::Standard
+        });
+        let custom = json!({"region_code": format!("R{}", i % 3), "employees": i * 10});
+        let rec = NewRecord::new(a).with_custom(custom.as_object().unwrap().clone());
+        s.create(&w.rep_a, rec).await.unwrap();
+    }
+    let count = |filters: Vec<Filter>| {
+        let s = s.clone();
+        let actor = w.rep_a.clone();
+        async move {
+            let q = ListQuery {
+                filters,
+                with_count: true,
+                ..Default::default()
+            };
+            s.list::<Account>(&actor, &q)
+                .await
+                .map(|p| p.total.unwrap())
+        }
+    };
+    assert_eq!(
+        count(vec![Filter::new("city", Op::Eq, "上海")])
+            .await
+            .unwrap(),
+        8
+    );
+    assert_eq!(
+        count(vec![Filter::new("city", Op::Ne, "上海")])
+            .await
+            .unwrap(),
+        32,
+        "ne includes empty values"
+    );
+    assert_eq!(
+        count(vec![Filter::new("city", Op::IsNull, true)])
+            .await
+            .unwrap(),
+        8
+    );
+    assert_eq!(
+        count(vec![Filter::new("city", Op::In, json!(["北京", "深圳"]))])
+            .await
+            .unwrap(),
+        16
+    );
+    assert_eq!(
+        count(vec![Filter::new("name", Op::Contains, "司1")])
+            .await
+            .unwrap(),
+        10
+    );
+    assert_eq!(
+        count(vec![Filter::new("name", Op::StartsWith, "公司3")])
+            .await
+            .unwrap(),
+        10
+    );
+    assert_eq!(
+        count(vec![Filter::new("name", Op::Contains, "%")])
+            .await
+            .unwrap(),
+        0,
+        "wildcards are literal"
+    );
+    assert_eq!(
+        count(vec![Filter::new("latitude", Op::Ge, 33.0)])
+            .await
+            .unwrap(),
+        10
+    );
+    assert_eq!(
+        count(vec![Filter::new("latitude", Op::Lt, 31.0)])
+            .await
+            .unwrap(),
+        10
+    );
+    assert_eq!(
+        count(vec![Filter::new("tags", Op::Contains, "vip")])
+            .await
+            .unwrap(),
+        14
+    );
+    assert_eq!(
+        count(vec![Filter::new("tags", Op::IsNull, true)])
+            .await
+            .unwrap(),
+        26
+    );
+    assert_eq!(
+        count(vec![
+            Filter::new("tier", Op::Eq, "key"),
+            Filter::new("tags", Op::Contains, "vip")
+        ])
+        .await
+        .unwrap(),
+        7
+    );
+    assert_eq!(
+        count(vec![Filter::new("custom.region_code", Op::Eq, "R1")])
+            .await
+            .unwrap(),
+        13
+    );
+    assert_eq!(
+        count(vec![Filter::new("employees", Op::Gt, 250)])
+            .await
+            .unwrap(),
+        14
+    );
+    assert_eq!(
+        count(vec![Filter::new(
+            "created_at",
+            Op::Le,
+            chrono::Utc::now().to_rfc3339()
+        )])
+        .await
+        .unwrap(),
+        40
+    );
+    assert_eq!(
+        count(vec![Filter::new(
+            "owner_id",
+            Op::Eq,
+            w.rep_a.user_id.to_string()
+        )])
+        .await
+        .unwrap(),
+        40
+    );
+    // Bad filters name the field and never reach the database.
+    for (f, field) in [
+        (Filter::new("nope", Op::Eq, 1), "nope"),
+        (Filter::new("tier", Op::Eq, "platinum"), "tier"),
+        (Filter::new("tier", Op::Gt, "key"), "tier"),
+        (Filter::new("latitude", Op::Eq, "north"), "latitude"),
+        (Filter::new("city", Op::In, json!([])), "city"),
+        (Filter::new("created_at", Op::Gt, "yesterday"), "created_at"),
+    ] {
+        match count(vec![f]).await {
+            Err(StoreError::Invalid(e)) => assert_eq!(e.0[0].field, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+
+    // Walk pages sorted by city (with empty values) while new rows arrive between pages:
+    // every row that existed at the start is seen exactly once, in order.
+    for desc in [false, true] {
+        let mut seen = vec![];
+        let mut cursor = None;
+        let mut pages = 0;
+        loop {
+            let q = ListQuery::default()
+                .sort_by("city", desc)
+                .limit(7)
+                .after(cursor);
+            let page = s.list::<Account>(&w.rep_a, &q).await.unwrap();
+            seen.extend(page.items.iter().map(|r| (r.data.city.clone(), r.meta.id)));
+            pages += 1;
+            let mut a = Account::new(
+                AccountKind::Organisation,
+                format!("late {pages} {desc}"),
+                Relationship::Prospect,
+            );
+            a.city = Some("上海".into());
+            s.create(&w.rep_a, NewRecord::new(a)).await.unwrap();
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        let originals: Vec<_> = seen
+            .iter()
+            .filter(|(_, id)| !seen.iter().filter(|(_, i)| i == id).skip(1).any(|_| true))
+            .collect();
+        assert_eq!(originals.len(), seen.len(), "no row twice");
+        let mut sorted = seen.clone();
+        sorted.sort_by(|x, y| {
+            let o = x.0.cmp(&y.0).then(x.1.cmp(&y.1));
+            if desc { o.reverse() } else { o }
+        });
+        assert_eq!(seen, sorted, "pages keep the order (desc={desc})");
+        assert!(seen.len() >= 40);
+    }
+    // Sorting by a custom number field.
+    let q = ListQuery::default().sort_by("employees", true).limit(3);
+    let top: Vec<_> = s
+        .list::<Account>(&w.rep_a, &q)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|r| r.custom["employees"].clone())
+        .collect();
+    assert_eq!(top, [json!(390), json!(380), json!(370)]);
+    assert!(
+        s.list::<Account>(&w.rep_a, &ListQuery::default().after(Some("zz".into())))
+            .await
+            .is_err()
+    );
+});
+
+conformance!(
+    references_custom_fields_and_uniqueness_are_enforced,
+    |s: Store| async move {
+        let w = World::build(&s).await;
+        let sys = Actor::system();
+        let mut c = Contact::new("Nobody");
+        c.account_id = Some(Id::new());
+        match s.create(&w.rep_a, NewRecord::new(c)).await {
+            Err(StoreError::Invalid(e)) => assert_eq!(
+                (e.0[0].field.as_str(), e.0[0].code),
+                ("account_id", "not_found")
+            ),
+            other => panic!("{other:?}"),
+        }
+        s.create(&sys, NewRecord::new(product("SKU-9", 1_00, 50)))
+            .await
+            .unwrap();
+        match s
+            .create(&sys, NewRecord::new(product("SKU-9", 2_00, 50)))
+            .await
+        {
+            Err(StoreError::Duplicate { field, .. }) => assert_eq!(field, "sku"),
+            other => panic!("{other:?}"),
+        }
+        let mut level = custom_def("contact", "level", CustomType::Choice);
+        level.choices = vec!["gold".into(), "silver".into()];
+        level.required = true;
+        s.create(&sys, NewRecord::new(level)).await.unwrap();
+        let bad = NewRecord::new(Contact::new("X"))
+            .with_custom(json!({"level": "bronze"}).as_object().unwrap().clone());
+        match s.create(&w.rep_a, bad).await {
+            Err(StoreError::Invalid(e)) => assert_eq!(e.0[0].field, "custom.level"),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(
+                s.create(&w.rep_a, NewRecord::new(Contact::new("Y"))).await,
+                Err(StoreError::Invalid(_))
+            ),
+            "required"
+        );
+        let ok = NewRecord::new(Contact::new("Z"))
+            .with_custom(json!({"level": "gold"}).as_object().unwrap().clone());
+        let z = s.create(&w.rep_a, ok).await.unwrap();
+        assert_eq!(
+            s.get::<Contact>(&w.rep_a, z.meta.id).await.unwrap().custom["level"],
+            "gold"
+        );
+        // A deal must sit on a stage of its pipeline, and closing it needs a reason.
+        let a = w.account(&s, &w.rep_a, "Deals Inc.").await;
+        let p = default_pipeline(&s).await;
+        let mut o = opportunity(a.meta.id, p.meta.id);
+        o.stage = "nonsense".into();
+        assert!(matches!(
+            s.create(&w.rep_a, NewRecord::new(o)).await,
+            Err(StoreError::Invalid(_))
+        ));
+        let o = s
+            .create(&w.rep_a, NewRecord::new(opportunity(a.meta.id, p.meta.id)))
+            .await
+            .unwrap();
+        let by = w.rep_a.user_id;
+        let pipeline = p.data.clone();
+        let won = s
+            .update::<Opportunity, _>(&w.rep_a, o.meta.id, 1, move |r| {
+                r.data.move_to(
+                    &pipeline,
+                    "won",
+                    Some("价格优势".into()),
+                    by,
+                    chrono::Utc::now(),
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            (won.data.status, won.data.stage_history.len()),
+            (OpportunityStatus::Won, 1)
+        );
+    }
+);
+
+conformance!(
+    tampering_with_the_change_log_is_detected,
+    |s: Store| async move {
+        let w = World::build(&s).await;
+        for i in 0..5 {
+            w.account(&s, &w.rep_a, &format!("Chain {i}")).await;
+        }
+        let intact = s.verify_chain().await.unwrap();
+        assert_eq!(intact.first_broken, None);
+        let target = intact.entries - 2;
+        s.execute_unchecked(&format!(
+            "UPDATE changes SET after = replace(after, 'Chain', 'Chayn') WHERE seq = {target}"
+        ))
+        .await
+        .unwrap();
+        let report = s.verify_chain().await.unwrap();
+        assert_eq!(report.first_broken, Some(target), "{report:?}");
+    }
+);
+
+conformance!(
+    removing_the_last_entries_is_detected,
+    |s: Store| async move {
+        let w = World::build(&s).await;
+        w.account(&s, &w.rep_a, "Tail").await;
+        let n = s.verify_chain().await.unwrap().entries;
+        s.execute_unchecked(&format!("DELETE FROM changes WHERE seq = {n}"))
+            .await
+            .unwrap();
+        let report = s.verify_chain().await.unwrap();
+        assert_eq!(report.first_broken, Some(n), "{report:?}");
+        s.execute_unchecked(&format!("DELETE FROM changes WHERE seq = {}", n - 3))
+            .await
+            .unwrap();
+        assert_eq!(s.verify_chain().await.unwrap().first_broken, Some(n - 3));
+    }
+);
+
+conformance!(bulk_import_is_one_logged_batch, |s: Store| async move {
+    let w = World::build(&s).await;
+    let before = s.verify_chain().await.unwrap().entries;
+    let rows: Vec<_> = (0..1000)
+        .map(|i| {
+            NewRecord::new(Account::new(
+                AccountKind::Individual,
+                format!("个人客户{i}"),
+                Relationship::Customer,
+            ))
+            .owned_by(w.rep_a.user_id, w.rep_a.team_id)
+        })
+        .collect();
+    let ids = s.import(&Actor::system(), rows).await.unwrap();
+    assert_eq!(ids.len(), 1000);
+    let page = s
+        .list::<Account>(&w.rep_a, &ListQuery::default().counted())
+        .await
+        .unwrap();
+    assert_eq!(page.total, Some(1000));
+    let after = s.verify_chain().await.unwrap();
+    assert_eq!((after.entries, after.first_broken), (before + 1, None));
+    let bad = vec![NewRecord::new(Account::new(
+        AccountKind::Individual,
+        "",
+        Relationship::Customer,
+    ))];
+    assert!(matches!(
+        s.import(&Actor::system(), bad).await,
+        Err(StoreError::Invalid(_))
+    ));
+});
+
+// Keep the helpers honest: a record's JSON has bookkeeping, fields and custom side by side.
+conformance!(record_json_is_flat, |s: Store| async move {
+    let w = World::build(&s).await;
+    let a: Record<Account> = w.account(&s, &w.rep_a, "Flat").await;
+    let j = a.to_json();
+    assert_eq!(j["name"], "Flat");
+    assert_eq!(j["version"], 1);
+    assert_eq!(j["owner_id"], w.rep_a.user_id.to_string());
+    assert!(j["custom"].is_object());
+    assert_eq!(Account::DEF.name, "account");
+});
