@@ -1,1 +1,355 @@
-fn main() {}
+//! `guanxi`: the one binary. See `guanxi --help`, and [`config`] for where settings come from.
+
+mod config;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use config::{Action, Cli, Config};
+use guanxi::seed;
+use guanxi_domain::Actor;
+use guanxi_domain::entities::User;
+use guanxi_domain::filter::ListQuery;
+use guanxi_store::{Backend, Store};
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the cause chain: "what we were doing: why it failed: …".
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr, filtered by `GUANXI_LOG` (e.g. `debug`, `guanxi_store=debug`);
+/// command output goes to stdout.
+fn init_logging() {
+    let filter = EnvFilter::builder()
+        .with_default_directive(LevelFilter::INFO.into())
+        .with_env_var("GUANXI_LOG")
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let env = |key: &str| std::env::var(key).ok();
+    let file = config::load_file(cli.config.as_deref(), env, Path::new("."))?;
+    let Config { database, action } = config::resolve(cli, env, file)?;
+    match action {
+        Action::Serve { bind } => serve(&database, &bind).await,
+        Action::Migrate => migrate(&database).await,
+        Action::Seed { customers, seed } => run_seed(&database, customers, seed).await,
+        Action::Demo { bind } => demo(&database, &bind).await,
+        Action::AuditVerify => audit_verify(&database).await,
+    }
+}
+
+async fn open(url: &str) -> anyhow::Result<Store> {
+    tracing::debug!("opening {}", redact(url));
+    Store::open(url)
+        .await
+        .with_context(|| format!("cannot open database {}", redact(url)))
+}
+
+async fn bind(addr: &str) -> anyhow::Result<(tokio::net::TcpListener, String)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let url = url_for(listener.local_addr()?);
+    Ok((listener, url))
+}
+
+async fn serve(database: &str, addr: &str) -> anyhow::Result<()> {
+    let store = open(database).await?;
+    let (listener, url) = bind(addr).await?;
+    run_server(store, listener, &url, database).await
+}
+
+async fn run_server(
+    store: Store,
+    listener: tokio::net::TcpListener,
+    url: &str,
+    database: &str,
+) -> anyhow::Result<()> {
+    tracing::info!(database = %redact(database), "Guanxi is listening on {url}");
+    let served = guanxi_server::serve(store.clone(), listener).await;
+    store.close().await;
+    served.context("HTTP server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(database: &str) -> anyhow::Result<()> {
+    let store = open(database).await?;
+    let counts = store.table_counts().await.context("counting rows")?;
+    println!(
+        "{} ({}): schema up to date",
+        redact(database),
+        backend_name(store.backend())
+    );
+    print_table(counts.iter().map(|(t, n)| (*t, *n as u64)));
+    store.close().await;
+    Ok(())
+}
+
+async fn run_seed(database: &str, customers: u64, seed: u64) -> anyhow::Result<()> {
+    let store = open(database).await?;
+    let report = seed_store(&store, customers, seed).await;
+    store.close().await;
+    let report = report?;
+    let total: u64 = report.rows.iter().map(|(_, n)| n).sum();
+    println!(
+        "seeded {} with {} customers (seed {seed}): {} rows in {:.1} s, {} rows/s",
+        redact(database),
+        thousands(customers),
+        thousands(total),
+        report.seconds,
+        thousands(per_second(total, report.seconds)),
+    );
+    print_table(report.rows.iter().copied());
+    Ok(())
+}
+
+async fn seed_store(store: &Store, customers: u64, seed: u64) -> anyhow::Result<seed::SeedReport> {
+    let opts = seed::SeedOptions {
+        customers,
+        seed,
+        progress: std::io::stderr().is_terminal(),
+        as_of: None,
+    };
+    seed::run(store, &opts)
+        .await
+        .context("generating demo data")
+}
+
+/// A login to print: (email, role, name).
+type Login = (String, String, String);
+
+async fn demo(database: &str, addr: &str) -> anyhow::Result<()> {
+    // A SQLite file we are about to create is removed again if seeding it fails, so the
+    // next `guanxi demo` starts over instead of serving half a data set.
+    let new_file = sqlite_file(database).filter(|p| !p.exists());
+    let store = open(database).await?;
+    let (listener, url) = bind(addr).await?;
+    let mut logins = users(&store).await?;
+    let created = logins.is_empty();
+    if created {
+        println!(
+            "Creating the demo database {} with {} customers…",
+            redact(database),
+            thousands(config::DEMO_CUSTOMERS)
+        );
+        match seed_store(&store, config::DEMO_CUSTOMERS, config::DEFAULT_SEED).await {
+            Ok(report) => {
+                logins = report
+                    .users
+                    .into_iter()
+                    .map(|u| (u.email, u.role, u.name))
+                    .collect();
+            }
+            Err(e) => {
+                store.close().await;
+                if let Some(path) = new_file {
+                    remove_sqlite_file(&path);
+                }
+                return Err(e);
+            }
+        }
+    }
+    println!();
+    println!("Guanxi demo: {url}");
+    println!(
+        "Database: {} ({})",
+        redact(database),
+        if created { "new" } else { "existing" }
+    );
+    println!();
+    println!("Demo logins:");
+    let width = logins.iter().map(|l| l.0.len()).max().unwrap_or(0);
+    for (email, role, name) in &logins {
+        println!("  {email:<width$}  {role:<12}  {name}");
+    }
+    println!("Passwords come with sign-in, which a later release adds: for now no login is asked.");
+    println!();
+    run_server(store, listener, &url, database).await
+}
+
+/// The first hundred users, oldest first (the order the generator created them in).
+async fn users(store: &Store) -> anyhow::Result<Vec<Login>> {
+    let q = ListQuery::default().sort_by("created_at", false).limit(100);
+    let page = store
+        .list::<User>(&Actor::system(), &q)
+        .await
+        .context("listing users")?;
+    Ok(page
+        .items
+        .into_iter()
+        .map(|r| (r.data.email.to_string(), r.data.role, r.data.name))
+        .collect())
+}
+
+async fn audit_verify(database: &str) -> anyhow::Result<()> {
+    let store = open(database).await?;
+    let report = store.verify_chain().await;
+    store.close().await;
+    let report = report.context("reading the change log")?;
+    match report.first_broken {
+        None => {
+            println!(
+                "change log: {} entries, hash chain intact",
+                thousands(report.entries as u64)
+            );
+            Ok(())
+        }
+        Some(seq) => {
+            let reason = report.reason.as_deref().unwrap_or("hash mismatch");
+            println!(
+                "change log: {} entries, hash chain BROKEN at entry #{seq}: {reason}",
+                thousands(report.entries as u64)
+            );
+            bail!("the change log was altered: the first broken entry is #{seq} ({reason})")
+        }
+    }
+}
+
+fn backend_name(b: Backend) -> &'static str {
+    match b {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    }
+}
+
+fn print_table<'a>(rows: impl Iterator<Item = (&'a str, u64)>) {
+    let rows: Vec<_> = rows.collect();
+    let width = rows.iter().map(|(t, _)| t.len()).max().unwrap_or(0);
+    for (table, n) in rows {
+        println!("  {table:<width$}  {:>12}", thousands(n));
+    }
+}
+
+fn per_second(n: u64, seconds: f64) -> u64 {
+    if seconds > 0.0 {
+        (n as f64 / seconds).round() as u64
+    } else {
+        n
+    }
+}
+
+/// `1234567` → `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The URL a person can open: a wildcard bind address is reachable on loopback.
+fn url_for(addr: SocketAddr) -> String {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("http://{addr}")
+}
+
+/// A database URL fit for logs: any password replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+        None => url.to_string(),
+    }
+}
+
+/// The file behind a `sqlite:PATH` URL; `None` for other backends and in-memory databases.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    // As the store reads it.
+    let path = url.strip_prefix("sqlite:")?.trim_start_matches("//");
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+fn remove_sqlite_file(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://gx:s3cret@db.example:5432/crm?sslmode=require"),
+            "postgres://gx:***@db.example:5432/crm?sslmode=require"
+        );
+        assert_eq!(redact("postgres://gx@db/crm"), "postgres://gx@db/crm");
+        assert_eq!(redact("postgres://db/crm"), "postgres://db/crm");
+        assert_eq!(redact("sqlite:guanxi.db"), "sqlite:guanxi.db");
+        assert_eq!(redact("nonsense://x"), "nonsense://x");
+    }
+
+    #[test]
+    fn numbers_get_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn wildcard_binds_print_a_loopback_url() {
+        assert_eq!(
+            url_for("0.0.0.0:8080".parse().unwrap()),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(url_for("[::]:80".parse().unwrap()), "http://[::1]:80");
+        assert_eq!(
+            url_for("192.0.2.1:8080".parse().unwrap()),
+            "http://192.0.2.1:8080"
+        );
+    }
+
+    #[test]
+    fn sqlite_files_are_recognised() {
+        assert_eq!(sqlite_file("sqlite:a.db"), Some(PathBuf::from("a.db")));
+        assert_eq!(
+            sqlite_file("sqlite:///tmp/a.db"),
+            Some(PathBuf::from("/tmp/a.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://h/db"), None);
+    }
+}

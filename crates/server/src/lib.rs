@@ -1,1 +1,190 @@
+//! The HTTP front of Guanxi. For now: the health check that load balancers and the
+//! integration tests poll. Handlers stay thin: parse, call the store, render.
 
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use guanxi_store::{Backend, Store};
+use serde::Serialize;
+use std::time::Duration;
+
+/// How long `/healthz` waits for the database before answering 503. Well under the pool's
+/// own acquire timeout, so a load balancer's probe gets an answer rather than a hang.
+const PING_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The application: every route, sharing one [`Store`].
+pub fn router(store: Store) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .with_state(store)
+}
+
+/// Serve [`router`] on `listener` until Ctrl-C or SIGTERM, then let in-flight requests
+/// finish and return.
+pub async fn serve(store: Store, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    axum::serve(listener, router(store))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down: finishing open requests");
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    database: &'static str,
+}
+
+/// `GET /healthz`: 200 when the database answers a round-trip, 503 otherwise.
+async fn healthz(State(store): State<Store>) -> Response {
+    let database = match store.backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let detail = match tokio::time::timeout(PING_TIMEOUT, store.ping()).await {
+        Ok(Ok(())) => {
+            return Json(Health {
+                status: "ok",
+                database,
+            })
+            .into_response();
+        }
+        Ok(Err(e)) => format!("the {database} database did not answer: {e}"),
+        Err(_) => format!(
+            "the {database} database did not answer within {} s",
+            PING_TIMEOUT.as_secs()
+        ),
+    };
+    tracing::warn!("health check failed: {detail}");
+    Problem::new(StatusCode::SERVICE_UNAVAILABLE, detail).into_response()
+}
+
+async fn not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "no such page")
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            Json(self),
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    async fn get_json(store: Store, path: &str) -> (StatusCode, String, serde_json::Value) {
+        let res = router(store)
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let ct = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, ct, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn healthz_is_ok_when_the_database_answers() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let (status, ct, body) = get_json(store, "/healthz").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(ct, "application/json");
+        assert_eq!(
+            body,
+            serde_json::json!({"status": "ok", "database": "sqlite"})
+        );
+    }
+
+    #[tokio::test]
+    async fn healthz_is_a_503_problem_when_the_database_is_gone() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        store.close().await;
+        let (status, ct, body) = get_json(store, "/healthz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(ct, "application/problem+json");
+        assert_eq!(body["type"], "about:blank");
+        assert_eq!(body["title"], "Service Unavailable");
+        assert_eq!(body["status"], 503);
+        assert!(
+            body["detail"].as_str().unwrap().contains("sqlite"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_are_a_404_problem() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let (status, ct, body) = get_json(store, "/no/such/page").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(ct, "application/problem+json");
+        assert_eq!(body["status"], 404);
+        assert_eq!(body["title"], "Not Found");
+    }
+}

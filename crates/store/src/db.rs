@@ -70,14 +70,6 @@ impl Val {
         }
     }
 
-    pub fn as_f64(&self) -> Option<f64> {
-        match self {
-            Val::Float(f) => Some(*f),
-            Val::Int(i) => Some(*i as f64),
-            _ => None,
-        }
-    }
-
     pub fn as_ts(&self) -> Option<DateTime<Utc>> {
         match self {
             Val::Ts(t) => Some(*t),
@@ -296,7 +288,7 @@ mod sqlite {
         sql: &str,
         params: Vec<Val>,
     ) -> sqlx::query::Query<'static, Sqlite, SqliteArguments> {
-        let mut q = sqlx::query(AssertSqlSafe(sql.to_string()));
+        let mut q = sqlx::query(AssertSqlSafe(positional(sql)));
         for p in params {
             q = match p {
                 Val::Null(Kind::Int | Kind::Ts | Kind::Bool) => q.bind(None::<i64>),
@@ -314,6 +306,39 @@ mod sqlite {
             };
         }
         q
+    }
+
+    /// `$1, $2, …` in order, each once, become anonymous `?`s. Binding a numbered parameter
+    /// makes SQLite walk its list of parameter names, so a statement with thousands of them
+    /// (multi-row inserts) binds in quadratic time; anonymous ones bind in constant time.
+    /// Any other use of numbers is left as it is.
+    pub(super) fn positional(sql: &str) -> String {
+        let mut out = String::with_capacity(sql.len());
+        let mut expected = 1u32;
+        let mut in_string = false;
+        let mut chars = sql.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c == '\'' {
+                in_string = !in_string;
+            }
+            if c == '$' && !in_string && chars.peek().is_some_and(|(_, d)| d.is_ascii_digit()) {
+                let digits: String = sql[i + 1..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                if digits.parse::<u32>() != Ok(expected) {
+                    return sql.to_string();
+                }
+                expected += 1;
+                for _ in 0..digits.len() {
+                    chars.next();
+                }
+                out.push('?');
+            } else {
+                out.push(c);
+            }
+        }
+        out
     }
 
     pub fn decode_row(row: &SqliteRow, kinds: &[Kind]) -> Result<Vec<Val>> {
@@ -424,5 +449,34 @@ mod pg {
                 .try_get::<Option<Json<Value>>, _>(i)?
                 .map_or(null, |j| Val::Json(j.0)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite::positional;
+
+    #[test]
+    fn numbered_parameters_in_order_become_anonymous() {
+        assert_eq!(
+            positional("SELECT $1, '$.a', $2 FROM t WHERE x = $3"),
+            "SELECT ?, '$.a', ? FROM t WHERE x = ?"
+        );
+        assert_eq!(
+            positional("VALUES ($9, $10)"),
+            "VALUES ($9, $10)",
+            "not starting at 1: unchanged"
+        );
+        assert_eq!(
+            positional("SELECT $2, $1"),
+            "SELECT $2, $1",
+            "out of order: unchanged"
+        );
+        assert_eq!(
+            positional("SELECT $1, $1"),
+            "SELECT $1, $1",
+            "reused: unchanged"
+        );
+        assert_eq!(positional("SELECT '$1', $1"), "SELECT '$1', ?");
     }
 }

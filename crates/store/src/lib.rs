@@ -50,6 +50,12 @@ impl Store {
         self.db.close().await
     }
 
+    /// One cheap round-trip (`SELECT 1`), for health checks.
+    pub async fn ping(&self) -> Result<()> {
+        self.db.fetch("SELECT 1", vec![], &[Kind::Int]).await?;
+        Ok(())
+    }
+
     async fn bootstrap(&self) -> Result<()> {
         let system = Actor::system();
         let existing: Vec<String> = self
@@ -167,6 +173,23 @@ impl Store {
             .await?;
         out.push(("changes", n[0][0].as_i64().unwrap_or(0)));
         Ok(out)
+    }
+
+    /// Refresh the query planner's statistics (after bulk loads).
+    pub async fn optimize(&self) -> Result<()> {
+        self.db.exec_raw("ANALYZE").await
+    }
+
+    /// The database's size on disk, in bytes.
+    pub async fn database_bytes(&self) -> Result<i64> {
+        let sql = match self.backend() {
+            Backend::Sqlite => {
+                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+            }
+            Backend::Postgres => "SELECT pg_database_size(current_database())",
+        };
+        let rows = self.db.fetch(sql, vec![], &[Kind::Int]).await?;
+        Ok(rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0))
     }
 
     /// Raw SQL for tests and maintenance tools (tamper simulation, benchmarks' setup).

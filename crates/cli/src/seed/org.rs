@@ -1,0 +1,292 @@
+//! The company behind the demo: teams, users of every role, the partner network and the
+//! product catalogue.
+
+use super::names::{self, PRODUCT_LINES};
+use super::regions::Regions;
+use super::{DemoUser, customers::det_id};
+use anyhow::bail;
+use guanxi_domain::entities::*;
+use guanxi_domain::filter::{Filter, ListQuery, Op};
+use guanxi_domain::{Actor, Currency, Email, Id, Money, NewRecord, Phone, Record};
+use guanxi_store::Store;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+#[derive(Debug, Clone)]
+pub struct Rep {
+    pub user: Id,
+    pub team: Id,
+}
+
+#[derive(Debug, Clone)]
+pub struct Partner {
+    pub id: Id,
+    pub province: String,
+    pub lat: f64,
+    pub lon: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProductInfo {
+    pub id: Id,
+    pub sku: String,
+    pub name: String,
+    pub line: usize,
+    pub price: i64,
+    pub cost: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub reps: Vec<Rep>,
+    pub service_agents: Vec<Id>,
+    pub stations: Vec<Partner>,
+    pub products: Vec<ProductInfo>,
+    pub pipeline: Record<Pipeline>,
+    pub users: Vec<DemoUser>,
+    pub rows: Vec<(&'static str, u64)>,
+}
+
+const REGIONS: &[(&str, &str)] = &[
+    ("华东大区", "east"),
+    ("华北大区", "north"),
+    ("华南大区", "south"),
+    ("西部大区", "west"),
+];
+
+pub async fn build(store: &Store, sys: &Actor, seed: u64, customers: u64) -> anyhow::Result<Org> {
+    let existing = store
+        .list::<User>(sys, &ListQuery::default().limit(1))
+        .await?;
+    if !existing.items.is_empty() {
+        bail!("this database already has users: seed an empty database");
+    }
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x0123_4567_89ab_cdef);
+    let team = |name: String, parent: Option<Id>| {
+        NewRecord::new(Team {
+            name,
+            parent_id: parent,
+        })
+    };
+    let root = store
+        .create(sys, team("销售部".into(), None))
+        .await?
+        .meta
+        .id;
+    let n_reps = (customers / 2_000).clamp(8, 500) as usize;
+    let mut users = vec![];
+    let mut reps = vec![];
+    let mut user_rows = 0u64;
+    let mut add_user =
+        |email: String, role: &str, team: Option<Id>, partner: Option<Id>, rng: &mut StdRng| {
+            let person = names::chinese_person(rng);
+            users.push(DemoUser {
+                email: email.clone(),
+                role: role.into(),
+                name: person.name.clone(),
+            });
+            user_rows += 1;
+            NewRecord::new(User {
+                email: Email::parse(&email).expect("demo e-mails are valid"),
+                name: person.name,
+                role: role.into(),
+                team_id: team,
+                partner_id: partner,
+                locale: if rng.random_bool(0.8) {
+                    Locale::ZhCn
+                } else {
+                    Locale::En
+                },
+                active: true,
+            })
+        };
+    store
+        .create(
+            sys,
+            add_user("admin@guanxi.demo".into(), "admin", None, None, &mut rng),
+        )
+        .await?;
+    let mut sub_teams = vec![];
+    let teams_per_region = n_reps.div_ceil(8 * REGIONS.len()).max(1);
+    for (zh, key) in REGIONS {
+        let region = store
+            .create(sys, team((*zh).into(), Some(root)))
+            .await?
+            .meta
+            .id;
+        store
+            .create(
+                sys,
+                add_user(
+                    format!("manager.{key}@guanxi.demo"),
+                    "manager",
+                    Some(region),
+                    None,
+                    &mut rng,
+                ),
+            )
+            .await?;
+        for k in 1..=teams_per_region {
+            let name = format!("{}{}组", zh.trim_end_matches("大区"), k);
+            sub_teams.push(store.create(sys, team(name, Some(region))).await?.meta.id);
+        }
+    }
+    for i in 0..n_reps {
+        let t = sub_teams[i % sub_teams.len()];
+        let u = store
+            .create(
+                sys,
+                add_user(
+                    format!("rep{:03}@guanxi.demo", i + 1),
+                    "sales",
+                    Some(t),
+                    None,
+                    &mut rng,
+                ),
+            )
+            .await?;
+        reps.push(Rep {
+            user: u.meta.id,
+            team: t,
+        });
+    }
+    let mut service_agents = vec![];
+    for (email, role) in [
+        ("marketing@guanxi.demo", "marketing"),
+        ("service1@guanxi.demo", "service"),
+        ("service2@guanxi.demo", "service"),
+        ("analyst@guanxi.demo", "analyst"),
+        ("readonly@guanxi.demo", "readonly"),
+    ] {
+        let u = store
+            .create(sys, add_user(email.into(), role, None, None, &mut rng))
+            .await?;
+        if role == "service" {
+            service_agents.push(u.meta.id);
+        }
+    }
+
+    // The partner network: service stations and dealers across the country.
+    let regions = Regions::load();
+    let n_stations = (customers / 500).clamp(10, 2_000) as usize;
+    let mut stations = vec![];
+    let mut partner_rows = vec![];
+    for i in 0..n_stations * 3 / 2 {
+        let place = regions.pick(&mut rng);
+        let station = i < n_stations;
+        let (kind_zh, ptype) = if station {
+            ("服务站", PartnerType::ServiceStation)
+        } else {
+            ("经销商", PartnerType::Dealer)
+        };
+        let name = format!(
+            "{}{}{kind_zh}{:03}",
+            place.city.trim_end_matches('市'),
+            place.district,
+            i + 1
+        );
+        let mut a = Account::new(AccountKind::Organisation, name, Relationship::Partner);
+        a.partner_type = Some(ptype);
+        a.province = Some(place.province.clone());
+        a.city = Some(place.city.clone());
+        a.district = Some(place.district.clone());
+        a.adcode = Some(place.adcode.clone());
+        a.latitude = Some(place.lat);
+        a.longitude = Some(place.lon);
+        a.phone = Phone::parse(&format!(
+            "0{}{:08}",
+            10 + rng.random_range(0..90),
+            rng.random_range(0..100_000_000u32)
+        ))
+        .ok();
+        a.tier = Some(Tier::Standard);
+        let id = det_id(&mut rng, 1_600_000_000_000 + i as u64);
+        if station {
+            stations.push(Partner {
+                id,
+                province: place.province.clone(),
+                lat: place.lat,
+                lon: place.lon,
+            });
+        }
+        partner_rows.push(
+            NewRecord::new(a)
+                .with_id(id)
+                .owned_by(reps[0].user, Some(reps[0].team)),
+        );
+    }
+    let n_partners = partner_rows.len() as u64;
+    store.import(sys, partner_rows).await?;
+    // A partner login for the first three service stations.
+    for (i, s) in stations.iter().take(3).enumerate() {
+        store
+            .create(
+                sys,
+                add_user(
+                    format!("station{}@guanxi.demo", i + 1),
+                    "partner",
+                    None,
+                    Some(s.id),
+                    &mut rng,
+                ),
+            )
+            .await?;
+    }
+
+    let mut products = vec![];
+    let mut product_rows = vec![];
+    for i in 0..200u32 {
+        let line = i as usize % PRODUCT_LINES.len();
+        let (_, _, lo, hi) = PRODUCT_LINES[line];
+        let price = rng.random_range(lo..=hi) as i64 * 100;
+        let cost = price * rng.random_range(45..80) / 100;
+        let (name, sku) = names::product_name(&mut rng, line, i);
+        let id = det_id(&mut rng, 1_600_000_000_000 + i as u64);
+        products.push(ProductInfo {
+            id,
+            sku: sku.clone(),
+            name: name.clone(),
+            line,
+            price,
+            cost,
+        });
+        product_rows.push(
+            NewRecord::new(Product {
+                sku,
+                name,
+                category: Some(PRODUCT_LINES[line].0.into()),
+                unit: Some(if line == 5 || line == 6 { "套" } else { "台" }.into()),
+                list_price: Money::new(price, Currency::CNY),
+                cost: Money::new(cost, Currency::CNY),
+                active: true,
+            })
+            .with_id(id),
+        );
+    }
+    store.import(sys, product_rows).await?;
+
+    let q = ListQuery::default()
+        .filter(Filter::new("is_default", Op::Eq, true))
+        .limit(1);
+    let pipeline = store
+        .list::<Pipeline>(sys, &q)
+        .await?
+        .items
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("no default pipeline"))?;
+    let rows = vec![
+        ("teams", (1 + REGIONS.len() + sub_teams.len()) as u64),
+        ("users", user_rows),
+        ("partners", n_partners),
+        ("products", 200),
+    ];
+    Ok(Org {
+        reps,
+        service_agents,
+        stations,
+        products,
+        pipeline,
+        users,
+        rows,
+    })
+}
