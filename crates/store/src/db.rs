@@ -137,7 +137,8 @@ impl Db {
                 write: pool,
             });
         }
-        // FULL: a committed write survives a power cut, as on PostgreSQL.
+        // FULL: a committed write survives a power cut, as on PostgreSQL. The writer gets a
+        // large page cache (bulk loads touch indexes all over); readers map the file instead.
         let opts = base
             .filename(path)
             .create_if_missing(true)
@@ -145,12 +146,12 @@ impl Db {
             .synchronous(SqliteSynchronous::Full);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(opts.clone())
+            .connect_with(opts.clone().pragma("cache_size", "-1048576"))
             .await?;
         let readers = std::thread::available_parallelism().map_or(4, |n| n.get().max(4)) as u32;
         let read = SqlitePoolOptions::new()
             .max_connections(readers)
-            .connect_with(opts.read_only(true))
+            .connect_with(opts.read_only(true).pragma("mmap_size", "17179869184"))
             .await?;
         Ok(Db::Sqlite { read, write })
     }

@@ -200,6 +200,9 @@ impl Context {
     fn customer(&self, i: u64, b: &mut Batch) {
         let mut rng = StdRng::seed_from_u64(mix(self.seed ^ mix(i)));
         let rng = &mut rng;
+        // Ids follow creation order, as UUIDv7s made by a live system do: one millisecond
+        // per customer, counting up to the as-of time. (Business times are in the fields.)
+        let id_ms = (self.as_of.timestamp_millis() as u64).saturating_sub(10_000_000) + i;
         let now = self.as_of.timestamp_millis();
         let rep = &self.org.reps[rng.random_range(0..self.org.reps.len())];
         let place = self.regions.pick(rng);
@@ -207,7 +210,7 @@ impl Context {
         let prospect = rng.random_bool(0.15);
         // When the relationship began: up to three years back.
         let born = now - rng.random_range(1..3 * 365) * DAY_MS;
-        let account_id = det_id(rng, born as u64);
+        let account_id = det_id(rng, id_ms);
 
         // The account.
         let company = names::company(rng, &place.city, i);
@@ -364,7 +367,7 @@ impl Context {
                 rng.random_range(1..=12),
                 rng.random_range(1..=28),
             );
-            let cid = det_id(rng, (born + k as i64) as u64);
+            let cid = det_id(rng, id_ms);
             contact_ids.push(cid);
             let r = NewRecord::new(c)
                 .with_id(cid)
@@ -462,7 +465,7 @@ impl Context {
                 status_history: history,
             };
             let r = NewRecord::new(order)
-                .with_id(det_id(rng, t as u64))
+                .with_id(det_id(rng, id_ms))
                 .owned_by(rep.user, Some(rep.team));
             b.orders.push(r);
         }
@@ -517,7 +520,7 @@ impl Context {
                 case_id: None,
             };
             let r = NewRecord::new(it)
-                .with_id(det_id(rng, t.max(0) as u64))
+                .with_id(det_id(rng, id_ms))
                 .owned_by(rep.user, Some(rep.team));
             b.interactions.push(r);
         }
@@ -569,7 +572,7 @@ impl Context {
                 }],
             };
             let r = NewRecord::new(opp)
-                .with_id(det_id(rng, created as u64))
+                .with_id(det_id(rng, id_ms))
                 .owned_by(rep.user, Some(rep.team));
             b.opportunities.push(r);
         }
@@ -648,7 +651,7 @@ impl Context {
                 satisfaction: done.then(|| *[5, 5, 4, 4, 4, 3, 2, 1].choose(rng).unwrap()),
             };
             let r = NewRecord::new(c)
-                .with_id(det_id(rng, opened as u64))
+                .with_id(det_id(rng, id_ms))
                 .owned_by(rep.user, Some(rep.team));
             b.cases.push(r);
         }
@@ -709,13 +712,8 @@ impl Context {
                 converted_opportunity_id: None,
                 converted_at: converted.then(|| at(born)),
             };
-            let t = if converted {
-                born - 7 * DAY_MS
-            } else {
-                rng.random_range(now - 180 * DAY_MS..now)
-            };
             let r = NewRecord::new(lead)
-                .with_id(det_id(rng, t as u64))
+                .with_id(det_id(rng, id_ms))
                 .owned_by(rep.user, Some(rep.team));
             b.leads.push(r);
         }

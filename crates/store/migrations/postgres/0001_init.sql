@@ -33,13 +33,17 @@ CREATE TABLE accounts (
     tier TEXT,
     custom JSONB NOT NULL DEFAULT '{}'
 );
-CREATE INDEX accounts__owner_id ON accounts (owner_id);
-CREATE INDEX accounts__team_id ON accounts (team_id);
+-- Lists filter on scope and a field and sort by id (newest first) or name: each index
+-- ends in its sort key, so a page is read in order and stops after its last row.
+CREATE INDEX accounts__owner_id ON accounts (owner_id, id);
+CREATE INDEX accounts__team_id ON accounts (team_id, id);
 CREATE INDEX accounts__name ON accounts (name NULLS FIRST, id);
-CREATE INDEX accounts__parent_id ON accounts (parent_id);
+CREATE INDEX accounts__province_name ON accounts (province, name NULLS FIRST, id);
+CREATE INDEX accounts__city ON accounts (city, id);
+CREATE INDEX accounts__relationship ON accounts (relationship, id);
+-- Partial: most accounts have no parent, and an index full of NULLs misleads the planner.
+CREATE INDEX accounts__parent_id ON accounts (parent_id) WHERE parent_id IS NOT NULL;
 CREATE INDEX accounts__serving_partner_id ON accounts (serving_partner_id);
-CREATE INDEX accounts__province_city ON accounts (province, city);
-CREATE INDEX accounts__relationship ON accounts (relationship);
 
 CREATE TABLE contacts (
     id UUID PRIMARY KEY,
