@@ -133,57 +133,34 @@ impl Store {
     }
 
     async fn summary(&self, actor: &Actor, id: Id) -> Result<AccountSummary> {
-        let mut sql = Sql::default();
-        let pid = sql.bind(Val::Uuid(id.0));
-        let scope = query::scope(Order::DEF, actor, &mut sql);
-        let orders = if actor.may("order", Right::Read) {
-            let text = format!(
-                "SELECT COUNT(*), CAST(COALESCE(SUM(total), 0) AS BIGINT), CAST(COALESCE(SUM(total - cost_total), 0) AS BIGINT), MAX(ordered_at) \
-                 FROM orders WHERE account_id = {pid} AND deleted_at IS NULL AND status NOT IN ('draft', 'cancelled') AND {scope}"
-            );
-            self.db
-                .fetch(
-                    &text,
-                    sql.params,
-                    &[Kind::Int, Kind::Int, Kind::Int, Kind::Ts],
-                )
-                .await?
-                .pop()
-                .unwrap_or_default()
-        } else {
-            vec![]
-        };
-        let mut sql = Sql::default();
-        let pid = sql.bind(Val::Uuid(id.0));
-        let scope = query::scope(Case::DEF, actor, &mut sql);
-        let cases = if actor.may("case", Right::Read) {
-            let text = format!(
-                "SELECT COUNT(*) FROM cases WHERE account_id = {pid} AND deleted_at IS NULL AND status NOT IN ('resolved', 'closed') AND {scope}"
-            );
-            self.db
-                .fetch(&text, sql.params, &[Kind::Int])
-                .await?
-                .pop()
-                .unwrap_or_default()
-        } else {
-            vec![]
-        };
-        let mut sql = Sql::default();
-        let pid = sql.bind(Val::Uuid(id.0));
-        let scope = query::scope(Opportunity::DEF, actor, &mut sql);
-        let deals = if actor.may("opportunity", Right::Read) {
-            let text = format!(
-                "SELECT COUNT(*), CAST(COALESCE(SUM(amount * probability / 100), 0) AS BIGINT) FROM opportunities \
-                 WHERE account_id = {pid} AND deleted_at IS NULL AND status = 'open' AND {scope}"
-            );
-            self.db
-                .fetch(&text, sql.params, &[Kind::Int, Kind::Int])
-                .await?
-                .pop()
-                .unwrap_or_default()
-        } else {
-            vec![]
-        };
+        let orders = self
+            .aggregate::<Order>(
+                actor,
+                id,
+                "COUNT(*), CAST(COALESCE(SUM(total), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(total - cost_total), 0) AS BIGINT), MAX(ordered_at)",
+                "status NOT IN ('draft', 'cancelled')",
+                &[Kind::Int, Kind::Int, Kind::Int, Kind::Ts],
+            )
+            .await?;
+        let cases = self
+            .aggregate::<Case>(
+                actor,
+                id,
+                "COUNT(*)",
+                "status NOT IN ('resolved', 'closed')",
+                &[Kind::Int],
+            )
+            .await?;
+        let deals = self
+            .aggregate::<Opportunity>(
+                actor,
+                id,
+                "COUNT(*), CAST(COALESCE(SUM(amount * probability / 100), 0) AS BIGINT)",
+                "status = 'open'",
+                &[Kind::Int, Kind::Int],
+            )
+            .await?;
         let int = |row: &[Val], i: usize| row.get(i).and_then(Val::as_i64).unwrap_or(0);
         Ok(AccountSummary {
             order_count: int(&orders, 0),
@@ -194,5 +171,33 @@ impl Store {
             open_opportunities: int(&deals, 0),
             weighted_pipeline: int(&deals, 1),
         })
+    }
+
+    /// One row of aggregates over the live `T` records of an account that the actor may see;
+    /// empty when the actor may not read `T` at all.
+    async fn aggregate<T: Entity>(
+        &self,
+        actor: &Actor,
+        id: Id,
+        select: &str,
+        condition: &str,
+        kinds: &[Kind],
+    ) -> Result<Vec<Val>> {
+        if !actor.may(T::DEF.name, Right::Read) {
+            return Ok(vec![]);
+        }
+        let mut sql = Sql::default();
+        let pid = sql.bind(Val::Uuid(id.0));
+        let scope = query::scope(T::DEF, actor, &mut sql);
+        let text = format!(
+            "SELECT {select} FROM {} WHERE account_id = {pid} AND deleted_at IS NULL AND {condition} AND {scope}",
+            T::DEF.table
+        );
+        Ok(self
+            .db
+            .fetch(&text, sql.params, kinds)
+            .await?
+            .pop()
+            .unwrap_or_default())
     }
 }

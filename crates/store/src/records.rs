@@ -184,10 +184,10 @@ impl Store {
         insert_rows(&mut tx, std::slice::from_ref(&record))
             .await
             .map_err(|e| StoreError::from_write(e, def.name))?;
-        changelog::append(
-            &mut tx,
+        Self::log_and_commit(
+            tx,
             at,
-            actor.user_id,
+            actor,
             def.name,
             id,
             "create",
@@ -195,9 +195,6 @@ impl Store {
             Some(&record.to_json()),
         )
         .await?;
-        tx.commit()
-            .await
-            .map_err(|e| StoreError::from_write(e, def.name))?;
         Ok(record)
     }
 
@@ -249,6 +246,35 @@ impl Store {
             .filter(Filter::new(field, Op::Eq, value))
             .limit(1);
         Ok(self.list::<T>(actor, &q).await?.items.into_iter().next())
+    }
+
+    /// Append the write's change-log entry and commit; a unique index violated at commit
+    /// becomes [`StoreError::Duplicate`].
+    #[allow(clippy::too_many_arguments)]
+    async fn log_and_commit(
+        mut tx: Tx,
+        at: DateTime<Utc>,
+        actor: &Actor,
+        entity: &'static str,
+        id: Id,
+        action: &str,
+        before: Option<&serde_json::Value>,
+        after: Option<&serde_json::Value>,
+    ) -> Result<()> {
+        changelog::append(
+            &mut tx,
+            at,
+            actor.user_id,
+            entity,
+            id,
+            action,
+            before,
+            after,
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::from_write(e, entity))
     }
 
     /// Read the record, let `edit` change it, validate and write it back — all in one
@@ -331,10 +357,10 @@ impl Store {
         tx.exec(&text, sql.params)
             .await
             .map_err(|e| StoreError::from_write(e, def.name))?;
-        changelog::append(
-            &mut tx,
+        Self::log_and_commit(
+            tx,
             at,
-            actor.user_id,
+            actor,
             def.name,
             id,
             "update",
@@ -342,9 +368,6 @@ impl Store {
             Some(&after.to_json()),
         )
         .await?;
-        tx.commit()
-            .await
-            .map_err(|e| StoreError::from_write(e, def.name))?;
         Ok(after)
     }
 
@@ -447,10 +470,10 @@ impl Store {
         )
         .await?;
         let action = if delete { "delete" } else { "restore" };
-        changelog::append(
-            &mut tx,
+        Self::log_and_commit(
+            tx,
             at,
-            actor.user_id,
+            actor,
             def.name,
             id,
             action,
@@ -458,7 +481,6 @@ impl Store {
             Some(&after.to_json()),
         )
         .await?;
-        tx.commit().await?;
         Ok(after)
     }
 
