@@ -22,6 +22,8 @@ pub const DEFAULT_SEED: u64 = 42;
 pub const DEFAULT_CONFIG_FILE: &str = "guanxi.toml";
 /// The size of the data set `guanxi demo` creates.
 pub const DEMO_CUSTOMERS: u64 = 2_000;
+/// Every demo login's password: a demo database holds nothing worth protecting.
+pub const DEMO_PASSWORD: &str = "guanxi-demo";
 
 const ENV_DATABASE: &str = "GUANXI_DATABASE";
 const ENV_CONFIG: &str = "GUANXI_CONFIG";
@@ -69,6 +71,35 @@ pub enum Command {
     /// Check the change log
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Manage users
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user who can sign in; prints a generated password once unless
+    /// --password-stdin is given
+    Add(UserAddArgs),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct UserAddArgs {
+    /// The sign-in e-mail
+    #[arg(long)]
+    pub email: String,
+    /// Role key: admin, manager, sales, marketing, service, analyst, readonly, partner
+    #[arg(long)]
+    pub role: String,
+    /// Team, by name or id
+    #[arg(long)]
+    pub team: Option<String>,
+    /// Display name [default: the e-mail's local part]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Read the password from the first line of standard input
+    #[arg(long)]
+    pub password_stdin: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,6 +156,7 @@ pub enum Action {
     Seed { customers: u64, seed: u64 },
     Demo { bind: String },
     AuditVerify,
+    UserAdd(UserAddArgs),
 }
 
 /// Read the config file: the one named by `--config` or `GUANXI_CONFIG` (which must
@@ -190,6 +222,7 @@ pub fn resolve(
             Some(cli.database.clone().unwrap_or(DEMO_DATABASE.into())),
         ),
         Command::Audit(AuditCommand::Verify) => (Action::AuditVerify, None),
+        Command::User(UserCommand::Add(a)) => (Action::UserAdd(a), None),
     };
     let database = match database {
         Some(db) => db,
@@ -510,5 +543,45 @@ mod tests {
     fn the_command_line_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+}
+
+#[cfg(test)]
+mod user_tests {
+    use super::*;
+
+    #[test]
+    fn user_add_takes_its_arguments_and_the_usual_database() {
+        let cli = Cli::try_parse_from([
+            "guanxi",
+            "user",
+            "add",
+            "--email",
+            "li@x.cn",
+            "--role",
+            "sales",
+            "--team",
+            "华东1组",
+            "--password-stdin",
+        ])
+        .unwrap();
+        let c = resolve(cli, |_| None, None).unwrap();
+        assert_eq!(c.database, DEFAULT_DATABASE);
+        let Action::UserAdd(a) = c.action else {
+            panic!("{:?}", c.action)
+        };
+        assert_eq!(
+            (
+                a.email.as_str(),
+                a.role.as_str(),
+                a.team.as_deref(),
+                a.password_stdin
+            ),
+            ("li@x.cn", "sales", Some("华东1组"), true)
+        );
+        assert!(
+            Cli::try_parse_from(["guanxi", "user", "add", "--email", "x@y.cn"]).is_err(),
+            "role is required"
+        );
     }
 }

@@ -55,6 +55,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Action::Seed { customers, seed } => run_seed(&database, customers, seed).await,
         Action::Demo { bind } => demo(&database, &bind).await,
         Action::AuditVerify => audit_verify(&database).await,
+        Action::UserAdd(args) => user_add(&database, args).await,
     }
 }
 
@@ -155,6 +156,7 @@ async fn demo(database: &str, addr: &str) -> anyhow::Result<()> {
         );
         match seed_store(&store, config::DEMO_CUSTOMERS, config::DEFAULT_SEED).await {
             Ok(report) => {
+                set_demo_passwords(&store).await?;
                 logins = report
                     .users
                     .into_iter()
@@ -178,14 +180,113 @@ async fn demo(database: &str, addr: &str) -> anyhow::Result<()> {
         if created { "new" } else { "existing" }
     );
     println!();
-    println!("Demo logins:");
+    println!(
+        "Demo logins (password for each: {}):",
+        config::DEMO_PASSWORD
+    );
     let width = logins.iter().map(|l| l.0.len()).max().unwrap_or(0);
     for (email, role, name) in &logins {
         println!("  {email:<width$}  {role:<12}  {name}");
     }
-    println!("Passwords come with sign-in, which a later release adds: for now no login is asked.");
     println!();
     run_server(store, listener, &url, database).await
+}
+
+/// Give every demo user the demo password, so each role can sign in.
+async fn set_demo_passwords(store: &Store) -> anyhow::Result<()> {
+    let system = Actor::system();
+    let q = ListQuery::default().limit(guanxi_domain::filter::MAX_LIMIT);
+    for user in store.list::<User>(&system, &q).await?.items {
+        store
+            .set_password(&system, user.meta.id, config::DEMO_PASSWORD)
+            .await
+            .with_context(|| format!("setting the demo password of {}", user.data.email))?;
+    }
+    Ok(())
+}
+
+/// `guanxi user add`: the first administrator, and users for scripts.
+async fn user_add(database: &str, args: config::UserAddArgs) -> anyhow::Result<()> {
+    use guanxi_domain::entities::{Locale, Role, Team};
+    let store = open(database).await?;
+    let system = Actor::system();
+    if store
+        .find_one::<Role>(&system, "key", &args.role)
+        .await?
+        .is_none()
+    {
+        bail!("there is no role '{}'", args.role);
+    }
+    let team_id = match &args.team {
+        None => None,
+        Some(t) => {
+            let by_id = match guanxi_domain::Id::parse(t) {
+                Ok(id) => store.get::<Team>(&system, id).await.ok(),
+                Err(_) => None,
+            };
+            let team = match by_id {
+                Some(team) => Some(team),
+                None => store.find_one::<Team>(&system, "name", t).await?,
+            };
+            Some(
+                team.with_context(|| format!("there is no team '{t}'"))?
+                    .meta
+                    .id,
+            )
+        }
+    };
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        let line = line.trim_end_matches(['\r', '\n']).to_string();
+        guanxi_store::check_password_strength(&line)?;
+        Some(line)
+    } else {
+        None
+    };
+    let email =
+        guanxi_domain::Email::parse(&args.email).with_context(|| format!("'{}'", args.email))?;
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| email.local_part().to_string());
+    let user = User {
+        email,
+        name,
+        role: args.role.clone(),
+        team_id,
+        partner_id: None,
+        locale: Locale::ZhCn,
+        active: true,
+    };
+    let created = store
+        .create(&system, guanxi_domain::NewRecord::new(user))
+        .await?;
+    let generated = password.is_none();
+    let password = password.unwrap_or_else(generate_password);
+    store
+        .set_password(&system, created.meta.id, &password)
+        .await?;
+    println!(
+        "added {} ({}) as {}",
+        created.data.email, created.meta.id, created.data.role
+    );
+    if generated {
+        println!("password (shown once): {password}");
+    }
+    Ok(())
+}
+
+/// 20 characters from an alphabet without look-alikes: about 115 bits.
+fn generate_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..20)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// The first hundred users, oldest first (the order the generator created them in).

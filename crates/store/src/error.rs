@@ -22,6 +22,15 @@ pub enum StoreError {
     Invalid(#[from] ValidationErrors),
     #[error("not allowed to {right} {entity}")]
     Forbidden { entity: &'static str, right: Right },
+    /// Wrong e-mail or password, or an unknown, expired or revoked session or token: one
+    /// answer for all, so a caller learns nothing about which.
+    #[error("not signed in: wrong credentials, or the session or token is not valid")]
+    Unauthorized,
+    /// Too many failed sign-ins in a row; try again after `until`.
+    #[error("sign-in locked after repeated failures until {until}")]
+    Locked {
+        until: chrono::DateTime<chrono::Utc>,
+    },
     #[error("configuration: {0}")]
     Config(String),
     #[error("stored data is corrupt: {0}")]

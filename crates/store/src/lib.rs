@@ -5,6 +5,7 @@
 //! scope inside the query.
 
 mod account360;
+mod auth;
 mod changelog;
 mod codec;
 mod db;
@@ -14,6 +15,9 @@ mod query;
 mod records;
 
 pub use account360::{Account360, AccountSummary};
+pub use auth::{
+    ApiToken, LOCKOUT, MAX_FAILED_LOGINS, MIN_PASSWORD_CHARS, Session, check_password_strength,
+};
 pub use changelog::{ChainReport, ChangeEntry};
 pub use db::Backend;
 pub use error::StoreError;

@@ -980,3 +980,172 @@ conformance!(record_json_is_flat, |s: Store| async move {
     assert!(j["custom"].is_object());
     assert_eq!(Account::DEF.name, "account");
 });
+
+conformance!(
+    passwords_lockout_sessions_and_tokens,
+    |s: Store| async move {
+        let w = World::build(&s).await;
+        let me = w.rep_a.user_id;
+        let email = "a@gx.test";
+        let password = "correct horse battery";
+        // Too short; someone else's without the right; then the user's own.
+        assert!(matches!(
+            s.set_password(&w.rep_a, me, "short").await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            s.set_password(&w.rep_b, me, password).await,
+            Err(StoreError::Forbidden { .. })
+        ));
+        s.set_password(&w.rep_a, me, password).await.unwrap();
+        assert_eq!(
+            s.login("A@GX.test", password).await.unwrap(),
+            me,
+            "domain case does not matter"
+        );
+        assert!(matches!(
+            s.login(email, "wrong password!").await,
+            Err(StoreError::Unauthorized)
+        ));
+        assert!(matches!(
+            s.login("nobody@gx.test", password).await,
+            Err(StoreError::Unauthorized)
+        ));
+        assert!(
+            matches!(s.login(email, password).await, Ok(id) if id == me),
+            "a success clears the count"
+        );
+        for _ in 0..guanxi_store::MAX_FAILED_LOGINS {
+            assert!(matches!(
+                s.login(email, "wrong password!").await,
+                Err(StoreError::Unauthorized)
+            ));
+        }
+        assert!(
+            matches!(
+                s.login(email, password).await,
+                Err(StoreError::Locked { .. })
+            ),
+            "locked even with the right one"
+        );
+        // An administrator resets the password; the change log says so without the hash.
+        s.set_password(&w.admin, w.rep_b.user_id, "another long password")
+            .await
+            .unwrap();
+        let log = s
+            .changes_for::<guanxi_domain::entities::User>(&w.admin, w.rep_b.user_id)
+            .await
+            .unwrap();
+        let last = log.last().unwrap();
+        assert_eq!(
+            (last.action.as_str(), last.actor_id),
+            ("password", w.admin.user_id)
+        );
+        assert!(!serde_json::to_string(&log).unwrap().contains("argon2"));
+
+        // Sessions.
+        let session = s
+            .open_session(w.rep_b.user_id, chrono::Duration::hours(8))
+            .await
+            .unwrap();
+        let (actor, csrf) = s.session(&session.token).await.unwrap();
+        assert_eq!(
+            (actor.user_id, csrf),
+            (w.rep_b.user_id, session.csrf_token.clone())
+        );
+        assert!(matches!(
+            s.session("not a token").await,
+            Err(StoreError::Unauthorized)
+        ));
+        s.close_session(&session.token).await.unwrap();
+        assert!(matches!(
+            s.session(&session.token).await,
+            Err(StoreError::Unauthorized)
+        ));
+        let stale = s
+            .open_session(w.rep_b.user_id, chrono::Duration::seconds(-1))
+            .await
+            .unwrap();
+        assert!(
+            matches!(s.session(&stale.token).await, Err(StoreError::Unauthorized)),
+            "expired"
+        );
+
+        // API tokens: shown once, stored hashed, revocable, expiring.
+        let (token, secret) = s.issue_token(&w.rep_b, "ERP sync", None).await.unwrap();
+        assert!(secret.starts_with("gx_") && secret.len() > 60);
+        assert_eq!(
+            s.token_actor(&secret).await.unwrap().user_id,
+            w.rep_b.user_id
+        );
+        let listed = s.tokens(&w.rep_b).await.unwrap();
+        assert_eq!(listed, vec![token.clone()]);
+        assert!(
+            !serde_json::to_string(&listed)
+                .unwrap()
+                .contains(&secret[3..])
+        );
+        assert!(
+            matches!(
+                s.revoke_token(&w.rep_c, token.id).await,
+                Err(StoreError::NotFound { .. })
+            ),
+            "not theirs"
+        );
+        s.revoke_token(&w.rep_b, token.id).await.unwrap();
+        assert!(matches!(
+            s.token_actor(&secret).await,
+            Err(StoreError::Unauthorized)
+        ));
+        let past = chrono::Utc::now() - chrono::Duration::days(1);
+        assert!(matches!(
+            s.issue_token(&w.rep_b, "old", Some(past)).await,
+            Err(StoreError::Invalid(_))
+        ));
+        let (_, short_lived) = s
+            .issue_token(
+                &w.rep_b,
+                "soon",
+                Some(chrono::Utc::now() + chrono::Duration::milliseconds(300)),
+            )
+            .await
+            .unwrap();
+        assert!(s.token_actor(&short_lived).await.is_ok());
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert!(
+            matches!(
+                s.token_actor(&short_lived).await,
+                Err(StoreError::Unauthorized)
+            ),
+            "expired"
+        );
+
+        // A deactivated user is signed out everywhere.
+        let (_, live) = s.issue_token(&w.rep_c, "phone", None).await.unwrap();
+        let c_session = s
+            .open_session(w.rep_c.user_id, chrono::Duration::hours(1))
+            .await
+            .unwrap();
+        let v = s
+            .get::<guanxi_domain::entities::User>(&Actor::system(), w.rep_c.user_id)
+            .await
+            .unwrap()
+            .meta
+            .version;
+        s.update::<guanxi_domain::entities::User, _>(&Actor::system(), w.rep_c.user_id, v, |u| {
+            u.data.active = false;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert!(matches!(
+            s.token_actor(&live).await,
+            Err(StoreError::Unauthorized)
+        ));
+        assert!(matches!(
+            s.session(&c_session.token).await,
+            Err(StoreError::Unauthorized)
+        ));
+        assert_eq!(s.verify_chain().await.unwrap().first_broken, None);
+    }
+);

@@ -47,6 +47,14 @@ impl Entity for User {
         ],
     };
 
+    /// A login e-mail is matched without regard to case: `A@x.cn` and `a@x.cn` are one user.
+    fn normalize(&mut self) {
+        if let Ok(lower) = Email::parse(&self.email.as_str().to_lowercase()) {
+            self.email = lower;
+        }
+        self.name = self.name.trim().to_string();
+    }
+
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut e = ValidationErrors::new();
         e.text("name", &self.name, 100);
