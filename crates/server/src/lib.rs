@@ -2,13 +2,18 @@
 //! integration tests poll. Handlers stay thin: parse, call the store, render.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use guanxi_store::{Backend, Store};
 use serde::Serialize;
 use std::time::Duration;
+
+mod api;
+mod problem;
+
+pub use problem::Problem;
 
 /// How long `/healthz` waits for the database before answering 503. Well under the pool's
 /// own acquire timeout, so a load balancer's probe gets an answer rather than a hang.
@@ -18,6 +23,7 @@ const PING_TIMEOUT: Duration = Duration::from_secs(3);
 pub fn router(store: Store) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .nest("/api/v1", api::routes())
         .fallback(not_found)
         .with_state(store)
 }
@@ -93,44 +99,12 @@ async fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "no such page")
 }
 
-/// An RFC 9457 problem document.
-#[derive(Debug, Serialize)]
-pub struct Problem {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub title: &'static str,
-    pub status: u16,
-    pub detail: String,
-}
-
-impl Problem {
-    pub fn new(status: StatusCode, detail: impl Into<String>) -> Problem {
-        Problem {
-            kind: "about:blank",
-            title: status.canonical_reason().unwrap_or("Error"),
-            status: status.as_u16(),
-            detail: detail.into(),
-        }
-    }
-}
-
-impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (
-            status,
-            [(header::CONTENT_TYPE, "application/problem+json")],
-            Json(self),
-        )
-            .into_response()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::body::Body;
     use axum::http::Request;
+    use axum::http::header;
     use tower::ServiceExt;
 
     async fn get_json(store: Store, path: &str) -> (StatusCode, String, serde_json::Value) {

@@ -129,7 +129,18 @@ pub(crate) fn resolve(
 }
 
 fn value(field: &str, ty: FieldType, v: &Value) -> Result<Val> {
-    match val_from_json(ty, v) {
+    // Query strings carry every value as text: read numbers and booleans from it too.
+    let from_text = || {
+        let s = v.as_str()?.trim();
+        let parsed = match ty {
+            FieldType::Int | FieldType::Money => Value::from(s.parse::<i64>().ok()?),
+            FieldType::Float => Value::from(s.parse::<f64>().ok()?),
+            FieldType::Bool => Value::from(s.parse::<bool>().ok()?),
+            _ => return None,
+        };
+        val_from_json(ty, &parsed)
+    };
+    match val_from_json(ty, v).or_else(from_text) {
         Some(Val::Null(_)) | None => Err(StoreError::invalid(
             field,
             "invalid_filter",

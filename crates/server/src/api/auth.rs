@@ -1,0 +1,129 @@
+//! Who is calling: a bearer API token, or a session cookie with its CSRF token on writes.
+
+use crate::problem::Problem;
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use guanxi_domain::Actor;
+use guanxi_store::Store;
+use serde::Deserialize;
+
+pub const SESSION_COOKIE: &str = "guanxi_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+const SESSION_HOURS: i64 = 12;
+
+/// The signed-in caller. Every handler that touches data takes one.
+pub struct Authed(pub Actor);
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+impl FromRequestParts<Store> for Authed {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, store: &Store) -> Result<Self, Problem> {
+        if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
+            let token = auth
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or_else(Problem::unauthorized)?;
+            return Ok(Authed(store.token_actor(token.trim()).await?));
+        }
+        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(Problem::unauthorized)?;
+        let (actor, csrf) = store.session(token).await?;
+        // A cookie rides along on any request the browser makes, so a write must also prove
+        // it comes from our pages: the CSRF token they were given at sign-in.
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe
+            && parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) != Some(csrf.as_str())
+        {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "missing or wrong X-CSRF-Token header",
+            ));
+        }
+        Ok(Authed(actor))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    email: String,
+    password: String,
+}
+
+/// `Secure` only when the request came over TLS (directly or through a proxy that says so),
+/// so the cookie still works on plain-HTTP development servers.
+fn over_tls(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        == Some("https")
+}
+
+pub async fn login(
+    State(store): State<Store>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    let Login { email, password } = super::records::parse_body(&body)?;
+    let user = store.login(&email, &password).await?;
+    let session = store
+        .open_session(user, chrono::Duration::hours(SESSION_HOURS))
+        .await?;
+    let secure = if over_tls(&headers) { "; Secure" } else { "" };
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        session.token,
+        SESSION_HOURS * 3600
+    );
+    let body = serde_json::json!({
+        "user_id": user,
+        "csrf_token": session.csrf_token,
+        "expires_at": session.expires_at,
+    });
+    let mut res = Json(body).into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|_| Problem::unauthorized())?,
+    );
+    Ok(res)
+}
+
+pub async fn logout(
+    State(store): State<Store>,
+    headers: HeaderMap,
+    _: Authed,
+) -> Result<Response, Problem> {
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        store.close_session(token).await?;
+    }
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("guanxi_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    Ok(res)
+}
+
+/// The caller: their user id, role and scope.
+pub async fn me(Authed(actor): Authed) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "user_id": actor.user_id,
+        "role": actor.role.key,
+        "scope": actor.role.scope,
+        "team_id": actor.team_id,
+    }))
+}

@@ -1,0 +1,501 @@
+//! One set of handlers for every entity: list, get, create, merge-patch, delete, restore.
+//! Responses carry the record version as `ETag`; writes to an existing record need it back
+//! as `If-Match`, so an edit made on a stale copy is refused (412) instead of overwriting.
+
+use super::auth::Authed;
+use crate::problem::Problem;
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Router, body::Bytes};
+use guanxi_domain::custom::CustomFieldDef;
+use guanxi_domain::filter::{Filter, ListQuery, Op, Sort};
+use guanxi_domain::{Actor, Entity, EntityDef, Id, NewRecord, Record, ValidationErrors};
+use guanxi_store::Store;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+pub fn collection<T: Entity>(r: Router<Store>, name: &str) -> Router<Store> {
+    r.route(&format!("/{name}"), get(list::<T>).post(create::<T>))
+        .route(
+            &format!("/{name}/{{id}}"),
+            get(get_one::<T>).patch(patch::<T>).delete(delete::<T>),
+        )
+        .route(&format!("/{name}/{{id}}/restore"), post(restore::<T>))
+}
+
+/// Parse a JSON body: bad syntax is a 400, a wrong field a 422 naming it.
+pub fn parse_body<D: DeserializeOwned>(body: &[u8]) -> Result<D, Problem> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            Problem::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {inner}"))
+        } else {
+            let field = if path == "." {
+                unknown_field(&inner.to_string()).unwrap_or(path)
+            } else {
+                path
+            };
+            Problem::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                field,
+                "invalid",
+                inner.to_string(),
+            )
+        }
+    })
+}
+
+/// serde names an unknown or missing field only in its message: "unknown field `nmae`, …".
+fn unknown_field(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(message[start..end].to_string())
+}
+
+fn id_of(raw: &str) -> Result<Id, Problem> {
+    Id::parse(raw).map_err(|_| {
+        Problem::field(
+            StatusCode::NOT_FOUND,
+            "id",
+            "invalid",
+            format!("'{raw}' is not an id"),
+        )
+    })
+}
+
+fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+/// The version the caller last saw, from `If-Match: "7"` (weak tags accepted).
+fn if_match(headers: &HeaderMap) -> Result<i64, Problem> {
+    let raw = headers.get(header::IF_MATCH).ok_or_else(|| {
+        Problem::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "send If-Match with the ETag you read, so no edit is lost",
+        )
+    })?;
+    raw.to_str()
+        .ok()
+        .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            Problem::field(
+                StatusCode::BAD_REQUEST,
+                "If-Match",
+                "invalid",
+                "If-Match must be an ETag of this API",
+            )
+        })
+}
+
+/// Keep the first three and last four characters (fewer for short values).
+fn mask(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let (head, tail) = if chars.len() >= 10 {
+        (3, 4)
+    } else {
+        (1, 1.min(chars.len().saturating_sub(2)))
+    };
+    let hidden = chars.len().saturating_sub(head + tail);
+    chars[..head.min(chars.len())].iter().collect::<String>()
+        + &"*".repeat(hidden.max(3))
+        + &chars[chars.len() - tail.min(chars.len())..]
+            .iter()
+            .collect::<String>()
+}
+
+/// A record as the caller may see it: sensitive fields masked for roles without the right.
+fn present<T: Entity>(actor: &Actor, custom: &[CustomFieldDef], r: &Record<T>) -> Value {
+    let mut json = r.to_json();
+    if actor.role.see_sensitive {
+        return json;
+    }
+    for f in T::DEF.fields.iter().filter(|f| f.sensitive) {
+        if let Some(Value::String(s)) = json.get(f.name) {
+            json[f.name] = Value::String(mask(s));
+        }
+    }
+    for c in custom.iter().filter(|c| c.sensitive) {
+        if let Some(v) = json["custom"].get_mut(&c.key).filter(|v| !v.is_null()) {
+            let text = match &*v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            *v = Value::String(mask(&text));
+        }
+    }
+    json
+}
+
+fn is_sensitive(def: &EntityDef, custom: &[CustomFieldDef], field: &str) -> bool {
+    def.field(field).is_some_and(|f| f.sensitive)
+        || custom
+            .iter()
+            .any(|c| c.sensitive && (c.key == field || format!("custom.{}", c.key) == field))
+}
+
+/// `?filter=city:eq:上海&filter=tags:contains:vip&sort=-name&limit=50&cursor=…&count=true`
+fn list_query(raw: Option<&str>) -> Result<ListQuery, Problem> {
+    let mut q = ListQuery::default();
+    let bad = |field: &str, msg: String| {
+        Problem::field(StatusCode::BAD_REQUEST, field.to_string(), "invalid", msg)
+    };
+    for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        match k.as_ref() {
+            "filter" => {
+                let mut parts = v.splitn(3, ':');
+                let (Some(field), Some(op), value) = (parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(bad("filter", format!("'{v}' is not field:op:value")));
+                };
+                let op: Op = op
+                    .parse()
+                    .map_err(|e: String| bad("filter", format!("'{op}': {e}")))?;
+                let value = value.unwrap_or("");
+                let value = match op {
+                    Op::In => Value::Array(
+                        value
+                            .split(',')
+                            .map(|s| Value::String(s.to_string()))
+                            .collect(),
+                    ),
+                    Op::IsNull => Value::Bool(value != "false"),
+                    _ => Value::String(value.to_string()),
+                };
+                q.filters.push(Filter {
+                    field: field.to_string(),
+                    op,
+                    value,
+                });
+            }
+            "sort" => {
+                let (field, desc) = match v.strip_prefix('-') {
+                    Some(f) => (f, true),
+                    None => (v.as_ref(), false),
+                };
+                q.sort = Some(Sort {
+                    field: field.to_string(),
+                    desc,
+                });
+            }
+            "limit" => {
+                q.limit = v
+                    .parse()
+                    .map_err(|_| bad("limit", "a whole number".into()))?
+            }
+            "cursor" => q.cursor = Some(v.into_owned()),
+            "count" => {
+                q.with_count = v
+                    .parse()
+                    .map_err(|_| bad("count", "true or false".into()))?
+            }
+            "deleted" => {
+                q.deleted = v
+                    .parse()
+                    .map_err(|_| bad("deleted", "true or false".into()))?
+            }
+            other => return Err(bad(other, format!("unknown parameter '{other}'"))),
+        }
+    }
+    Ok(q)
+}
+
+async fn list<T: Entity>(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, Problem> {
+    let q = list_query(raw.as_deref())?;
+    let custom = store.custom_fields(T::DEF.name).await?;
+    if !actor.role.see_sensitive
+        && let Some(f) = q
+            .filters
+            .iter()
+            .find(|f| is_sensitive(T::DEF, &custom, &f.field))
+    {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            format!("filtering on {} needs the right to see it", f.field),
+        ));
+    }
+    let page = store.list::<T>(&actor, &q).await?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|r| present(&actor, &custom, r))
+        .collect();
+    let mut body = serde_json::json!({ "items": items, "next_cursor": page.next_cursor });
+    if let Some(total) = page.total {
+        body["total"] = total.into();
+    }
+    Ok(Json(body))
+}
+
+fn one<T: Entity>(
+    actor: &Actor,
+    custom: &[CustomFieldDef],
+    r: &Record<T>,
+    status: StatusCode,
+) -> Response {
+    let mut res = (status, Json(present(actor, custom, r))).into_response();
+    res.headers_mut().insert(header::ETAG, etag(r.meta.version));
+    res
+}
+
+async fn get_one<T: Entity>(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let r = store.get::<T>(&actor, id_of(&id)?).await?;
+    let custom = store.custom_fields(T::DEF.name).await?;
+    Ok(one(&actor, &custom, &r, StatusCode::OK))
+}
+
+/// Bookkeeping the caller may not write.
+const READ_ONLY: &[&str] = &[
+    "id",
+    "version",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "team_id",
+];
+
+/// A request body taken apart: the entity's own fields, `custom` and `owner_id`.
+struct Body {
+    fields: Map<String, Value>,
+    custom: Option<Value>,
+    owner: Option<Value>,
+}
+
+/// Split a body into the entity's fields, `custom` and `owner_id`; refuse bookkeeping.
+fn split(body: Value) -> Result<Body, Problem> {
+    let Value::Object(mut fields) = body else {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the body is a JSON object",
+        ));
+    };
+    if let Some(k) = READ_ONLY.iter().find(|k| fields.contains_key(**k)) {
+        return Err(Problem::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            *k,
+            "read_only",
+            format!("{k} is set by the server"),
+        ));
+    }
+    let custom = fields.remove("custom");
+    let owner = fields.remove("owner_id");
+    Ok(Body {
+        fields,
+        custom,
+        owner,
+    })
+}
+
+fn owner_of(v: Option<Value>) -> Result<Option<Id>, ValidationErrors> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Id::parse(&s)
+            .map(Some)
+            .map_err(|_| ValidationErrors::single("owner_id", "invalid", "an owner is a user id")),
+        Some(_) => Err(ValidationErrors::single(
+            "owner_id",
+            "invalid",
+            "an owner is a user id",
+        )),
+    }
+}
+
+fn custom_of(v: Option<Value>) -> Result<Map<String, Value>, ValidationErrors> {
+    match v {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(m)) => Ok(m),
+        Some(_) => Err(ValidationErrors::single(
+            "custom",
+            "invalid",
+            "custom values are an object",
+        )),
+    }
+}
+
+/// Deserialize entity fields, naming the field that does not fit.
+fn data_of<T: Entity>(fields: Map<String, Value>) -> Result<T, ValidationErrors> {
+    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = e.into_inner().to_string();
+        let field = if path == "." {
+            unknown_field(&msg).unwrap_or(path)
+        } else {
+            path
+        };
+        ValidationErrors::single(field, "invalid", msg)
+    })
+}
+
+async fn create<T: Entity>(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let Body {
+        fields,
+        custom,
+        owner,
+    } = split(parse_body(&body)?)?;
+    let invalid = |e| Problem::invalid(StatusCode::UNPROCESSABLE_ENTITY, e);
+    let mut new = NewRecord::new(data_of::<T>(fields).map_err(invalid)?)
+        .with_custom(custom_of(custom).map_err(invalid)?);
+    new.owner_id = owner_of(owner).map_err(invalid)?;
+    let r = store.create(&actor, new).await?;
+    let defs = store.custom_fields(T::DEF.name).await?;
+    let mut res = one(&actor, &defs, &r, StatusCode::CREATED);
+    if let Ok(loc) = HeaderValue::from_str(&r.meta.id.to_string()) {
+        res.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(res)
+}
+
+/// RFC 7396: objects merge key by key, `null` removes, anything else replaces.
+fn merge_patch(target: &mut Value, patch: Value) {
+    match patch {
+        Value::Object(p) => {
+            if !target.is_object() {
+                *target = Value::Object(Map::new());
+            }
+            let t = target.as_object_mut().expect("made an object above");
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(&k);
+                } else {
+                    merge_patch(t.entry(k).or_insert(Value::Null), v);
+                }
+            }
+        }
+        other => *target = other,
+    }
+}
+
+async fn patch<T: Entity>(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let id = id_of(&id)?;
+    let version = if_match(&headers)?;
+    let Body {
+        fields,
+        custom,
+        owner,
+    } = split(parse_body(&body)?)?;
+    let r = store
+        .update::<T, _>(&actor, id, version, move |rec| {
+            let mut data = serde_json::to_value(&rec.data).unwrap_or_default();
+            merge_patch(&mut data, Value::Object(fields));
+            rec.data = data_of::<T>(data.as_object().cloned().unwrap_or_default())?;
+            if let Some(c) = custom {
+                let mut current = Value::Object(std::mem::take(&mut rec.custom));
+                merge_patch(&mut current, c);
+                rec.custom = custom_of(Some(current))?;
+            }
+            if owner.is_some() {
+                rec.meta.owner_id = owner_of(owner)?.or(rec.meta.owner_id);
+            }
+            Ok(())
+        })
+        .await?;
+    let defs = store.custom_fields(T::DEF.name).await?;
+    Ok(one(&actor, &defs, &r, StatusCode::OK))
+}
+
+async fn delete<T: Entity>(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, Problem> {
+    store
+        .delete::<T>(&actor, id_of(&id)?, if_match(&headers)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn restore<T: Entity>(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let r = store
+        .restore::<T>(&actor, id_of(&id)?, if_match(&headers)?)
+        .await?;
+    let defs = store.custom_fields(T::DEF.name).await?;
+    Ok(one(&actor, &defs, &r, StatusCode::OK))
+}
+
+/// `GET /accounts/{id}/360`: the whole customer in one response, masked like everything else.
+pub async fn account_360(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let v = store.account_360(&actor, id_of(&id)?).await?;
+    fn all<T: Entity>(actor: &Actor, rs: &[Record<T>]) -> Vec<Value> {
+        rs.iter().map(|r| present(actor, &[], r)).collect()
+    }
+    let account_custom = store.custom_fields("account").await?;
+    Ok(Json(serde_json::json!({
+        "account": present(&actor, &account_custom, &v.account),
+        "parent": v.parent.as_ref().map(|p| present(&actor, &account_custom, p)),
+        "subsidiaries": all(&actor, &v.subsidiaries),
+        "contacts": all(&actor, &v.contacts),
+        "interactions": all(&actor, &v.interactions),
+        "orders": all(&actor, &v.orders),
+        "cases": all(&actor, &v.cases),
+        "open_opportunities": all(&actor, &v.open_opportunities),
+        "summary": v.summary,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_keep_the_ends() {
+        assert_eq!(mask("+8613812345678"), "+86*******5678");
+        assert_eq!(mask("11010519491231002X"), "110***********002X");
+        assert_eq!(mask("ab"), "a***");
+    }
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut t = serde_json::json!({"a": "b", "c": {"d": "e", "f": "g"}});
+        merge_patch(&mut t, serde_json::json!({"a": "z", "c": {"f": null}}));
+        assert_eq!(t, serde_json::json!({"a": "z", "c": {"d": "e"}}));
+    }
+
+    #[test]
+    fn query_strings_become_list_queries() {
+        let q = list_query(Some("filter=city:eq:%E4%B8%8A%E6%B5%B7&filter=tier:in:key,major&sort=-name&limit=20&count=true")).unwrap();
+        assert_eq!(q.filters.len(), 2);
+        assert_eq!(q.filters[0].value, Value::String("上海".into()));
+        assert_eq!(q.filters[1].value, serde_json::json!(["key", "major"]));
+        assert_eq!(
+            (q.sort.unwrap().desc, q.limit, q.with_count),
+            (true, 20, true)
+        );
+        assert!(list_query(Some("filter=city")).is_err());
+        assert!(list_query(Some("filter=city:like:x")).is_err());
+        assert!(list_query(Some("bogus=1")).is_err());
+    }
+}

@@ -1,0 +1,112 @@
+//! Errors as RFC 9457 problem documents (`application/problem+json`), with the offending
+//! fields for validation failures. Every store error maps to one status here, once.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use guanxi_domain::{FieldError, ValidationErrors};
+use guanxi_store::StoreError;
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    /// The fields that are wrong, for 400 and 422.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: vec![],
+            retry_after: None,
+        }
+    }
+
+    pub fn invalid(status: StatusCode, errors: ValidationErrors) -> Problem {
+        let mut p = Problem::new(status, errors.to_string());
+        p.errors = errors.0;
+        p
+    }
+
+    /// One wrong field.
+    pub fn field(
+        status: StatusCode,
+        field: impl Into<String>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Problem {
+        Problem::invalid(status, ValidationErrors::single(field, code, message))
+    }
+
+    pub fn unauthorized() -> Problem {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "sign in, or send a valid API token as Authorization: Bearer",
+        )
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(e: StoreError) -> Problem {
+        match e {
+            StoreError::NotFound { .. } => Problem::new(StatusCode::NOT_FOUND, e.to_string()),
+            StoreError::Conflict { .. } => {
+                Problem::new(StatusCode::PRECONDITION_FAILED, e.to_string())
+            }
+            StoreError::Duplicate { ref field, .. } => {
+                let field = field.clone();
+                Problem::field(StatusCode::CONFLICT, field, "duplicate", e.to_string())
+            }
+            StoreError::Invalid(errors) => {
+                Problem::invalid(StatusCode::UNPROCESSABLE_ENTITY, errors)
+            }
+            StoreError::Forbidden { .. } => Problem::new(StatusCode::FORBIDDEN, e.to_string()),
+            StoreError::Unauthorized => Problem::unauthorized(),
+            StoreError::Locked { until } => {
+                let mut p = Problem::new(StatusCode::TOO_MANY_REQUESTS, e.to_string());
+                p.retry_after = Some((until - chrono::Utc::now()).num_seconds().max(1) as u64);
+                p
+            }
+            StoreError::Config(_) | StoreError::Corrupt(_) | StoreError::Database(_) => {
+                tracing::error!("request failed: {e}");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the server could not complete the request",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut res = (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            Json(&self),
+        )
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}

@@ -1,0 +1,381 @@
+//! The REST API on a real server on a free port: sign-in, CSRF, tokens, every write path's
+//! errors as problem+json naming the field, versions through ETag/If-Match, scope and masking.
+
+use guanxi_domain::entities::{Locale, Team, User};
+use guanxi_domain::{Actor, Email, NewRecord};
+use guanxi_store::Store;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "a password long enough";
+
+struct Server {
+    base: String,
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite:{}", dir.path().join("api.db").display()))
+        .await
+        .unwrap();
+    let sys = Actor::system();
+    let team = |name: &str| {
+        NewRecord::new(Team {
+            name: name.into(),
+            parent_id: None,
+        })
+    };
+    let east = store.create(&sys, team("East")).await.unwrap().meta.id;
+    let west = store.create(&sys, team("West")).await.unwrap().meta.id;
+    for (email, role, team) in [
+        ("admin@t.cn", "admin", None),
+        ("a@t.cn", "sales", Some(east)),
+        ("b@t.cn", "sales", Some(west)),
+    ] {
+        let u = User {
+            email: Email::parse(email).unwrap(),
+            name: email.into(),
+            role: role.into(),
+            team_id: team,
+            partner_id: None,
+            locale: Locale::ZhCn,
+            active: true,
+        };
+        let u = store.create(&sys, NewRecord::new(u)).await.unwrap();
+        store.set_password(&sys, u.meta.id, PASSWORD).await.unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
+    tokio::spawn(guanxi_server::serve(store.clone(), listener));
+    Server {
+        base,
+        store,
+        _dir: dir,
+    }
+}
+
+/// A signed-in browser: its session cookie and CSRF token.
+async fn sign_in(s: &Server, email: &str) -> HeaderMap {
+    let res = reqwest::Client::new()
+        .post(format!("{}/auth/login", s.base))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let body: Value = res.json().await.unwrap();
+    let mut h = HeaderMap::new();
+    h.insert(
+        "cookie",
+        HeaderValue::from_str(cookie.split(';').next().unwrap()).unwrap(),
+    );
+    h.insert(
+        "x-csrf-token",
+        HeaderValue::from_str(body["csrf_token"].as_str().unwrap()).unwrap(),
+    );
+    h
+}
+
+async fn call(
+    method: &str,
+    url: String,
+    headers: &HeaderMap,
+    body: Option<Value>,
+) -> (StatusCode, HeaderMap, Value) {
+    let client = reqwest::Client::new();
+    let mut req = client
+        .request(method.parse().unwrap(), url)
+        .headers(headers.clone());
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    let text = res.text().await.unwrap();
+    (
+        status,
+        headers,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
+}
+
+fn problem_field(h: &HeaderMap, body: &Value) -> String {
+    assert_eq!(h["content-type"], "application/problem+json", "{body}");
+    body["errors"][0]["field"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_end_to_end() {
+    let s = start().await;
+    let none = HeaderMap::new();
+    let (st, h, body) = call("GET", format!("{}/accounts", s.base), &none, None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(h["www-authenticate"], "Bearer");
+    assert_eq!(body["status"], 401);
+
+    let a = sign_in(&s, "A@t.cn").await;
+    let mut no_csrf = a.clone();
+    no_csrf.remove("x-csrf-token");
+    let account = json!({"kind": "organisation", "name": "上海华信科技有限公司", "relationship": "customer", "city": "上海市"});
+    let (st, _, _) = call(
+        "POST",
+        format!("{}/accounts", s.base),
+        &no_csrf,
+        Some(account.clone()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "a cookie alone cannot write");
+    let (st, h, created) = call("POST", format!("{}/accounts", s.base), &a, Some(account)).await;
+    assert_eq!(st, StatusCode::CREATED, "{created}");
+    assert_eq!(h["etag"], "\"1\"");
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(h["location"], id.as_str());
+
+    // Bad input: a clear 4xx naming the field, nothing written.
+    for (body, status, field) in [
+        (
+            json!({"kind": "organisation", "name": " ", "relationship": "customer"}),
+            422,
+            "name",
+        ),
+        (
+            json!({"kind": "organisation", "nmae": "x", "name": "x", "relationship": "customer"}),
+            422,
+            "nmae",
+        ),
+        (
+            json!({"kind": 5, "name": "x", "relationship": "customer"}),
+            422,
+            "kind",
+        ),
+        (
+            json!({"kind": "organisation", "name": "x", "relationship": "customer", "version": 9}),
+            422,
+            "version",
+        ),
+        (
+            json!({"kind": "organisation", "name": "x", "relationship": "customer", "parent_id": "01a20000-0000-7000-8000-000000000000"}),
+            422,
+            "parent_id",
+        ),
+    ] {
+        let (st, h, p) = call("POST", format!("{}/accounts", s.base), &a, Some(body)).await;
+        assert_eq!(
+            (st.as_u16(), problem_field(&h, &p).as_str()),
+            (status, field),
+            "{p}"
+        );
+    }
+    let res = reqwest::Client::new()
+        .post(format!("{}/accounts", s.base))
+        .headers(a.clone())
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let (_, _, list) = call("GET", format!("{}/accounts?count=true", s.base), &a, None).await;
+    assert_eq!(list["total"], 1, "no partial writes");
+
+    // Versions: If-Match required, stale refused, nothing overwritten.
+    let url = format!("{}/accounts/{id}", s.base);
+    let (st, _, _) = call(
+        "PATCH",
+        url.clone(),
+        &a,
+        Some(json!({"industry": "制造业"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::PRECONDITION_REQUIRED);
+    let mut v1 = a.clone();
+    v1.insert("if-match", HeaderValue::from_static("\"1\""));
+    let (st, h, patched) = call(
+        "PATCH",
+        url.clone(),
+        &v1,
+        Some(json!({"industry": "制造业", "custom": {}})),
+    )
+    .await;
+    assert_eq!(
+        (st, &h["etag"]),
+        (StatusCode::OK, &HeaderValue::from_static("\"2\"")),
+        "{patched}"
+    );
+    assert_eq!(patched["industry"], "制造业");
+    let (st, _, p) = call("PATCH", url.clone(), &v1, Some(json!({"industry": "零售"}))).await;
+    assert_eq!(st, StatusCode::PRECONDITION_FAILED, "{p}");
+    let (_, h, now) = call("GET", url.clone(), &a, None).await;
+    assert_eq!(
+        (now["industry"].as_str(), &h["etag"]),
+        (Some("制造业"), &HeaderValue::from_static("\"2\""))
+    );
+    let mut v2 = a.clone();
+    v2.insert("if-match", HeaderValue::from_static("\"2\""));
+    let (st, h, p) = call(
+        "PATCH",
+        url.clone(),
+        &v2,
+        Some(json!({"industry": null, "name": ""})),
+    )
+    .await;
+    assert_eq!(
+        (st, problem_field(&h, &p).as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "name")
+    );
+
+    // Another rep's token sees nothing of it.
+    let sys = Actor::system();
+    let b_user = s
+        .store
+        .find_one::<User>(&sys, "email", "b@t.cn")
+        .await
+        .unwrap()
+        .unwrap();
+    let b_actor = s.store.actor_for(b_user.meta.id).await.unwrap();
+    let (_, secret) = s.store.issue_token(&b_actor, "script", None).await.unwrap();
+    let mut b = HeaderMap::new();
+    b.insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {secret}")).unwrap(),
+    );
+    let (st, _, _) = call("GET", url.clone(), &b, None).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (_, _, list) = call("GET", format!("{}/accounts?count=true", s.base), &b, None).await;
+    assert_eq!(list["total"], 0);
+    let mut bad = HeaderMap::new();
+    bad.insert("authorization", HeaderValue::from_static("Bearer gx_nope"));
+    assert_eq!(
+        call("GET", url.clone(), &bad, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Sensitive fields: masked for a sales rep, clear for an administrator; no filtering on them.
+    let contact = json!({"name": "张伟", "account_id": id, "mobile": "138 1234 5678", "national_id": "11010519491231002X"});
+    let (st, _, c) = call("POST", format!("{}/contacts", s.base), &a, Some(contact)).await;
+    assert_eq!(st, StatusCode::CREATED, "{c}");
+    assert_eq!(
+        (c["mobile"].as_str(), c["national_id"].as_str()),
+        (Some("+86*******5678"), Some("110***********002X"))
+    );
+    let (st, _, _) = call(
+        "GET",
+        format!("{}/contacts?filter=mobile:eq:%2B8613812345678", s.base),
+        &a,
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let admin = sign_in(&s, "admin@t.cn").await;
+    let (_, _, full) = call(
+        "GET",
+        format!("{}/contacts/{}", s.base, c["id"].as_str().unwrap()),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(full["mobile"], "+8613812345678");
+    let (_, _, found) = call(
+        "GET",
+        format!(
+            "{}/contacts?filter=mobile:eq:%2B8613812345678&count=true",
+            s.base
+        ),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(found["total"], 1);
+
+    // Lists: filters from the query string, errors naming the filter.
+    let (_, _, l) = call(
+        "GET",
+        format!(
+            "{}/accounts?filter=city:eq:%E4%B8%8A%E6%B5%B7%E5%B8%82&count=true&sort=-name",
+            s.base
+        ),
+        &a,
+        None,
+    )
+    .await;
+    assert_eq!(l["total"], 1);
+    let (st, h, p) = call(
+        "GET",
+        format!("{}/accounts?filter=colour:eq:red", s.base),
+        &a,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (st, problem_field(&h, &p).as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "colour")
+    );
+
+    // The 360 view.
+    let (st, _, v) = call("GET", format!("{url}/360"), &a, None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["contacts"][0]["mobile"], "+86*******5678");
+    assert_eq!(v["summary"]["order_count"], 0);
+
+    // A sales rep may not delete; a manager-level admin may, and restore.
+    let (st, _, _) = call("DELETE", url.clone(), &v2, None).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let mut admin_v2 = admin.clone();
+    admin_v2.insert("if-match", HeaderValue::from_static("\"2\""));
+    assert_eq!(
+        call("DELETE", url.clone(), &admin_v2, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call("GET", url.clone(), &admin, None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let mut admin_v3 = admin.clone();
+    admin_v3.insert("if-match", HeaderValue::from_static("\"3\""));
+    let (st, h, _) = call("POST", format!("{url}/restore"), &admin_v3, None).await;
+    assert_eq!(
+        (st, &h["etag"]),
+        (StatusCode::OK, &HeaderValue::from_static("\"4\""))
+    );
+
+    // Sign-out ends the session; repeated wrong passwords lock the sign-in.
+    assert_eq!(
+        call("POST", format!("{}/auth/logout", s.base), &a, None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call("GET", url.clone(), &a, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let wrong = json!({"email": "b@t.cn", "password": "not the password"});
+    for _ in 0..guanxi_store::MAX_FAILED_LOGINS {
+        assert_eq!(
+            call(
+                "POST",
+                format!("{}/auth/login", s.base),
+                &none,
+                Some(wrong.clone())
+            )
+            .await
+            .0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let right = json!({"email": "b@t.cn", "password": PASSWORD});
+    let (st, h, _) = call("POST", format!("{}/auth/login", s.base), &none, Some(right)).await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
+    assert!(h.contains_key("retry-after"));
+}
