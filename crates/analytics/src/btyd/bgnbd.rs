@@ -5,7 +5,6 @@
 use statrs::function::gamma::ln_gamma;
 
 use super::{Fit, FitError, Summary, aggregate, hyp2f1};
-use crate::optimize::{Options, minimize};
 
 /// BG/NBD parameters: λ ~ Gamma(shape `r`, rate `alpha`), p ~ Beta(`a`, `b`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,20 +82,11 @@ impl BgNbd {
             a: t[2].exp(),
             b: t[3].exp(),
         };
-        let m = minimize(
-            |t| -params(t).weighted_ll(&groups),
-            &[0.0; 4],
-            Options::default(),
-        );
-        if !m.converged || !m.f.is_finite() {
-            return Err(FitError::NotConverged);
-        }
-        let p = params(&m.x);
-        Ok(Fit {
-            params: p,
-            log_likelihood: p.log_likelihood(data),
-            evaluations: m.evaluations,
-        })
+        super::fit_positive::<_, 4>(
+            params,
+            |m| -m.weighted_ll(&groups),
+            |m| m.log_likelihood(data),
+        )
     }
 
     /// P(alive | x, tₓ, T), FHL 2005:

@@ -6,7 +6,6 @@
 use statrs::function::gamma::ln_gamma;
 
 use super::{Fit, FitError};
-use crate::optimize::{Options, minimize};
 
 /// Gamma-Gamma parameters. `gamma` is in the units of the spend it was fitted on.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,20 +53,11 @@ impl GammaGamma {
             q: t[1].exp(),
             gamma: t[2].exp(),
         };
-        let m = minimize(
-            |t| -params(t).log_likelihood(&repeat),
-            &[0.0; 3],
-            Options::default(),
-        );
-        if !m.converged || !m.f.is_finite() {
-            return Err(FitError::NotConverged);
-        }
-        let p = params(&m.x);
-        Ok(Fit {
-            params: p,
-            log_likelihood: p.log_likelihood(&repeat),
-            evaluations: m.evaluations,
-        })
+        super::fit_positive::<_, 3>(
+            params,
+            |m| -m.log_likelihood(&repeat),
+            |m| m.log_likelihood(&repeat),
+        )
     }
 
     /// E[Z | x, z̄], the expected spend per transaction (Fader & Hardie 2013):

@@ -7,7 +7,6 @@ use statrs::function::gamma::ln_gamma;
 
 use super::bgnbd::log_add_exp;
 use super::{Fit, FitError, Summary, aggregate, hyp2f1};
-use crate::optimize::{Options, minimize};
 
 /// MBG/NBD parameters: λ ~ Gamma(shape `r`, rate `alpha`), p ~ Beta(`a`, `b`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,23 +52,16 @@ impl MbgNbd {
             a: t[2].exp(),
             b: t[3].exp(),
         };
-        let neg_ll = |t: &[f64]| {
-            let m = params(t);
-            -groups
-                .iter()
-                .map(|(s, w)| w * m.log_likelihood_one(s))
-                .sum::<f64>()
-        };
-        let m = minimize(neg_ll, &[0.0; 4], Options::default());
-        if !m.converged || !m.f.is_finite() {
-            return Err(FitError::NotConverged);
-        }
-        let p = params(&m.x);
-        Ok(Fit {
-            params: p,
-            log_likelihood: p.log_likelihood(data),
-            evaluations: m.evaluations,
-        })
+        super::fit_positive::<_, 4>(
+            params,
+            |m| {
+                -groups
+                    .iter()
+                    .map(|(s, w)| w * m.log_likelihood_one(s))
+                    .sum::<f64>()
+            },
+            |m| m.log_likelihood(data),
+        )
     }
 
     /// P(alive | x, tₓ, T) = 1 / (1 + a/(b+x) · ((α+T)/(α+tₓ))^(r+x)); below 1 even for

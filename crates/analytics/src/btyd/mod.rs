@@ -219,6 +219,30 @@ impl std::error::Error for FitError {}
 
 /// Identical summaries with their counts: the likelihood is a sum over customers, and
 /// real data repeat `(x, t_x, T)` often (everyone with `x = 0` and the same first day).
+/// Maximum likelihood over log-parameters (every parameter stays positive and the surface
+/// is better scaled), from all parameters = 1. `params` builds the model from log-values;
+/// the fit reports `ll`, the log-likelihood of the data at the optimum.
+fn fit_positive<M: Copy, const N: usize>(
+    params: impl Fn(&[f64]) -> M,
+    neg_ll: impl Fn(&M) -> f64,
+    ll: impl Fn(&M) -> f64,
+) -> Result<Fit<M>, FitError> {
+    let m = crate::optimize::minimize(
+        |t| neg_ll(&params(t)),
+        &[0.0; N],
+        crate::optimize::Options::default(),
+    );
+    if !m.converged || !m.f.is_finite() {
+        return Err(FitError::NotConverged);
+    }
+    let p = params(&m.x);
+    Ok(Fit {
+        params: p,
+        log_likelihood: ll(&p),
+        evaluations: m.evaluations,
+    })
+}
+
 fn aggregate(data: &[Summary]) -> Result<Vec<(Summary, f64)>, FitError> {
     if data.is_empty() {
         return Err(FitError::Empty);

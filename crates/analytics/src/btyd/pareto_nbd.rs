@@ -7,7 +7,6 @@ use statrs::function::gamma::ln_gamma;
 
 use super::bgnbd::log_add_exp;
 use super::{Fit, FitError, Summary, aggregate, hyp2f1};
-use crate::optimize::{Options, minimize};
 
 /// Pareto/NBD parameters: λ ~ Gamma(shape `r`, rate `alpha`), μ ~ Gamma(shape `s`, rate
 /// `beta`).
@@ -90,23 +89,16 @@ impl ParetoNbd {
             s: t[2].exp(),
             beta: t[3].exp(),
         };
-        let neg_ll = |t: &[f64]| {
-            let m = params(t);
-            -groups
-                .iter()
-                .map(|(s, w)| w * m.log_likelihood_one(s))
-                .sum::<f64>()
-        };
-        let m = minimize(neg_ll, &[0.0; 4], Options::default());
-        if !m.converged || !m.f.is_finite() {
-            return Err(FitError::NotConverged);
-        }
-        let p = params(&m.x);
-        Ok(Fit {
-            params: p,
-            log_likelihood: p.log_likelihood(data),
-            evaluations: m.evaluations,
-        })
+        super::fit_positive::<_, 4>(
+            params,
+            |m| {
+                -groups
+                    .iter()
+                    .map(|(s, w)| w * m.log_likelihood_one(s))
+                    .sum::<f64>()
+            },
+            |m| m.log_likelihood(data),
+        )
     }
 
     /// P(alive | x, tₓ, T) = 1 / (1 + (s/(r+s+x)) (α+T)^(r+x) (β+T)^s A₀) (Fader & Hardie
