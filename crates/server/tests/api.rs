@@ -379,3 +379,134 @@ async fn the_api_end_to_end() {
     assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
     assert!(h.contains_key("retry-after"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deals_move_through_stages_and_every_change_is_on_record() {
+    let s = start().await;
+    let a = sign_in(&s, "a@t.cn").await;
+    let (_, _, account) = call(
+        "POST",
+        format!("{}/accounts", s.base),
+        &a,
+        Some(json!({"kind": "organisation", "name": "Deals Co.", "relationship": "customer"})),
+    )
+    .await;
+    let (_, _, pipelines) = call("GET", format!("{}/pipelines", s.base), &a, None).await;
+    let pipeline = pipelines["items"][0]["id"].as_str().unwrap().to_string();
+    let deal = json!({
+        "name": "ERP", "account_id": account["id"], "pipeline_id": pipeline, "stage": "prospecting",
+        "status": "open", "amount": {"minor": 100_000_00, "currency": "CNY"}, "probability": 10
+    });
+    let (st, _, deal) = call("POST", format!("{}/opportunities", s.base), &a, Some(deal)).await;
+    assert_eq!(st, StatusCode::CREATED, "{deal}");
+    let stage_url = format!(
+        "{}/opportunities/{}/stage",
+        s.base,
+        deal["id"].as_str().unwrap()
+    );
+    let mut v1 = a.clone();
+    v1.insert("if-match", HeaderValue::from_static("\"1\""));
+    let (st, h, p) = call(
+        "POST",
+        stage_url.clone(),
+        &v1,
+        Some(json!({"stage": "won"})),
+    )
+    .await;
+    assert_eq!(
+        (st, problem_field(&h, &p).as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "close_reason")
+    );
+    let (st, _, p) = call(
+        "POST",
+        stage_url.clone(),
+        &v1,
+        Some(json!({"stage": "nowhere"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    let (st, h, won) = call(
+        "POST",
+        stage_url.clone(),
+        &v1,
+        Some(json!({"stage": "won", "reason": "价格优势"})),
+    )
+    .await;
+    assert_eq!(
+        (st, &h["etag"]),
+        (StatusCode::OK, &HeaderValue::from_static("\"2\"")),
+        "{won}"
+    );
+    assert_eq!(
+        (won["status"].as_str(), won["probability"].as_i64()),
+        (Some("won"), Some(100))
+    );
+    assert_eq!(won["stage_history"][0]["stage"], "won");
+    let (st, _, _) = call(
+        "POST",
+        stage_url,
+        &v1,
+        Some(json!({"stage": "lost", "reason": "late"})),
+    )
+    .await;
+    assert_eq!(
+        st,
+        StatusCode::PRECONDITION_FAILED,
+        "a stale move changes nothing"
+    );
+
+    let changes = format!(
+        "{}/changes?entity=opportunity&id={}",
+        s.base,
+        deal["id"].as_str().unwrap()
+    );
+    let (st, _, log) = call("GET", changes.clone(), &a, None).await;
+    assert_eq!(st, StatusCode::OK);
+    let actions: Vec<_> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["create", "update"]);
+    assert_eq!(log["items"][1]["before"]["stage"], "prospecting");
+    assert_eq!(log["items"][1]["after"]["stage"], "won");
+    let b = sign_in(&s, "b@t.cn").await;
+    assert_eq!(
+        call("GET", changes, &b, None).await.0,
+        StatusCode::NOT_FOUND,
+        "not in b's scope"
+    );
+    let (st, h, p) = call(
+        "GET",
+        format!("{}/changes?entity=opportunity", s.base),
+        &a,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (st, problem_field(&h, &p).as_str()),
+        (StatusCode::BAD_REQUEST, "id")
+    );
+
+    // The change log masks what the record masks.
+    let (_, _, c) = call(
+        "POST",
+        format!("{}/contacts", s.base),
+        &a,
+        Some(json!({"name": "王芳", "mobile": "13912345678"})),
+    )
+    .await;
+    let (_, _, log) = call(
+        "GET",
+        format!(
+            "{}/changes?entity=contact&id={}",
+            s.base,
+            c["id"].as_str().unwrap()
+        ),
+        &a,
+        None,
+    )
+    .await;
+    assert_eq!(log["items"][0]["after"]["mobile"], "+86*******5678");
+}

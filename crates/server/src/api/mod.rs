@@ -14,7 +14,9 @@ pub fn routes() -> Router<Store> {
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))
-        .route("/accounts/{id}/360", get(records::account_360));
+        .route("/accounts/{id}/360", get(records::account_360))
+        .route("/opportunities/{id}/stage", post(records::move_stage))
+        .route("/changes", get(records::changes));
     let r = records::collection::<Account>(r, "accounts");
     let r = records::collection::<Contact>(r, "contacts");
     let r = records::collection::<Interaction>(r, "interactions");

@@ -113,16 +113,25 @@ fn mask(s: &str) -> String {
 /// A record as the caller may see it: sensitive fields masked for roles without the right.
 fn present<T: Entity>(actor: &Actor, custom: &[CustomFieldDef], r: &Record<T>) -> Value {
     let mut json = r.to_json();
-    if actor.role.see_sensitive {
-        return json;
+    if !actor.role.see_sensitive {
+        mask_json(T::DEF, custom, &mut json);
     }
-    for f in T::DEF.fields.iter().filter(|f| f.sensitive) {
+    json
+}
+
+/// Mask the sensitive built-in and custom fields of a record's JSON.
+fn mask_json(def: &EntityDef, custom: &[CustomFieldDef], json: &mut Value) {
+    for f in def.fields.iter().filter(|f| f.sensitive) {
         if let Some(Value::String(s)) = json.get(f.name) {
             json[f.name] = Value::String(mask(s));
         }
     }
     for c in custom.iter().filter(|c| c.sensitive) {
-        if let Some(v) = json["custom"].get_mut(&c.key).filter(|v| !v.is_null()) {
+        if let Some(v) = json
+            .get_mut("custom")
+            .and_then(|m| m.get_mut(&c.key))
+            .filter(|v| !v.is_null())
+        {
             let text = match &*v {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
@@ -130,7 +139,6 @@ fn present<T: Entity>(actor: &Actor, custom: &[CustomFieldDef], r: &Record<T>) -
             *v = Value::String(mask(&text));
         }
     }
-    json
 }
 
 fn is_sensitive(def: &EntityDef, custom: &[CustomFieldDef], field: &str) -> bool {
@@ -464,6 +472,115 @@ pub async fn account_360(
         "open_opportunities": all(&actor, &v.open_opportunities),
         "summary": v.summary,
     })))
+}
+
+/// `GET /changes?entity=account&id=…`: a record's change log, oldest first, for callers who
+/// may see the record.
+pub async fn changes(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, Problem> {
+    use guanxi_domain::entities::*;
+    let (mut entity, mut id) = (None, None);
+    for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "entity" => entity = Some(v.into_owned()),
+            "id" => id = Some(v.into_owned()),
+            other => {
+                return Err(Problem::field(
+                    StatusCode::BAD_REQUEST,
+                    other,
+                    "invalid",
+                    format!("unknown parameter '{other}'"),
+                ));
+            }
+        }
+    }
+    let missing = |f: &str| {
+        Problem::field(
+            StatusCode::BAD_REQUEST,
+            f,
+            "required",
+            format!("{f} is required"),
+        )
+    };
+    let entity = entity.ok_or_else(|| missing("entity"))?;
+    let id = id_of(&id.ok_or_else(|| missing("id"))?)?;
+    let log = match entity.as_str() {
+        "account" => store.changes_for::<Account>(&actor, id).await,
+        "contact" => store.changes_for::<Contact>(&actor, id).await,
+        "interaction" => store.changes_for::<Interaction>(&actor, id).await,
+        "lead" => store.changes_for::<Lead>(&actor, id).await,
+        "opportunity" => store.changes_for::<Opportunity>(&actor, id).await,
+        "product" => store.changes_for::<Product>(&actor, id).await,
+        "order" => store.changes_for::<Order>(&actor, id).await,
+        "case" => store.changes_for::<Case>(&actor, id).await,
+        "campaign" => store.changes_for::<Campaign>(&actor, id).await,
+        "pipeline" => store.changes_for::<Pipeline>(&actor, id).await,
+        "team" => store.changes_for::<Team>(&actor, id).await,
+        "user" => store.changes_for::<User>(&actor, id).await,
+        "custom_field" => store.changes_for::<CustomFieldDef>(&actor, id).await,
+        other => {
+            return Err(Problem::field(
+                StatusCode::BAD_REQUEST,
+                "entity",
+                "invalid",
+                format!("no entity '{other}'"),
+            ));
+        }
+    }?;
+    // Before/after hold whole records: mask them as the records themselves would be.
+    let def = guanxi_domain::entity::def_by_name(&entity).ok_or_else(|| missing("entity"))?;
+    let custom = store.custom_fields(&entity).await?;
+    let items: Vec<Value> = log
+        .into_iter()
+        .map(|mut c| {
+            if !actor.role.see_sensitive {
+                for side in [&mut c.before, &mut c.after].into_iter().flatten() {
+                    mask_json(def, &custom, side);
+                }
+            }
+            serde_json::to_value(c).unwrap_or_default()
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items })))
+}
+
+/// `POST /opportunities/{id}/stage` `{"stage": "won", "reason": "…"}` with If-Match: move a
+/// deal, recording the step in its stage history (won and lost need a reason).
+pub async fn move_stage(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    use guanxi_domain::entities::{Opportunity, Pipeline};
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Move {
+        stage: String,
+        #[serde(default)]
+        reason: Option<String>,
+    }
+    let id = id_of(&id)?;
+    let version = if_match(&headers)?;
+    let Move { stage, reason } = parse_body(&body)?;
+    let opp = store.get::<Opportunity>(&actor, id).await?;
+    let pipeline = store
+        .get::<Pipeline>(&guanxi_domain::Actor::system(), opp.data.pipeline_id)
+        .await?
+        .data;
+    let by = actor.user_id;
+    let r = store
+        .update::<Opportunity, _>(&actor, id, version, move |rec| {
+            rec.data
+                .move_to(&pipeline, &stage, reason, by, chrono::Utc::now())
+        })
+        .await?;
+    let custom = store.custom_fields("opportunity").await?;
+    Ok(one(&actor, &custom, &r, StatusCode::OK))
 }
 
 #[cfg(test)]
