@@ -322,6 +322,35 @@ async fn the_api_end_to_end() {
         (StatusCode::UNPROCESSABLE_ENTITY, "colour")
     );
 
+    // The timeline: the account's own changes (and its records' events), newest first.
+    let (st, _, t) = call("GET", format!("{url}/timeline?limit=1"), &a, None).await;
+    assert_eq!(st, StatusCode::OK, "{t}");
+    assert_eq!(
+        (
+            t["items"][0]["kind"].as_str(),
+            t["items"][0]["record"]["action"].as_str()
+        ),
+        (Some("change"), Some("update"))
+    );
+    let next = t["next_before"].as_str().unwrap();
+    let (_, _, t2) = call(
+        "GET",
+        format!(
+            "{url}/timeline?limit=10&before={}",
+            next.replace('+', "%2B")
+        ),
+        &a,
+        None,
+    )
+    .await;
+    assert_eq!(t2["items"][0]["record"]["action"], "create");
+    assert_eq!(
+        call("GET", format!("{url}/timeline?before=yesterday"), &a, None)
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+
     // The 360 view.
     let (st, _, v) = call("GET", format!("{url}/360"), &a, None).await;
     assert_eq!(st, StatusCode::OK);

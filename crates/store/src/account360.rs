@@ -104,11 +104,25 @@ impl Store {
 
     /// Live records of `T` whose `column` is `id`, within the actor's scope; empty when the
     /// actor may not read `T` at all. `tail` continues the WHERE clause and orders.
-    async fn related<T: Entity>(
+    pub(crate) async fn related<T: Entity>(
         &self,
         actor: &Actor,
         column: &str,
         id: Id,
+        tail: &str,
+        limit: u32,
+    ) -> Result<Vec<Record<T>>> {
+        self.related_before::<T>(actor, column, id, None, tail, limit)
+            .await
+    }
+
+    /// [`Self::related`], limited to rows whose `time` column is before a point in time.
+    pub(crate) async fn related_before<T: Entity>(
+        &self,
+        actor: &Actor,
+        column: &str,
+        id: Id,
+        before: Option<(&str, DateTime<Utc>)>,
         tail: &str,
         limit: u32,
     ) -> Result<Vec<Record<T>>> {
@@ -119,8 +133,12 @@ impl Store {
         let mut sql = Sql::default();
         let pid = sql.bind(Val::Uuid(id.0));
         let scope = query::scope(T::DEF, actor, &mut sql);
+        let time = match before {
+            Some((col, t)) => format!(" AND \"{col}\" < {}", sql.bind(Val::Ts(t))),
+            None => String::new(),
+        };
         let text = format!(
-            "SELECT {} FROM {} WHERE \"{column}\" = {pid} AND deleted_at IS NULL AND {scope} {tail} LIMIT {limit}",
+            "SELECT {} FROM {} WHERE \"{column}\" = {pid} AND deleted_at IS NULL AND {scope}{time} {tail} LIMIT {limit}",
             select_list(&cols),
             T::DEF.table
         );

@@ -205,6 +205,31 @@ pub(crate) async fn for_record(db: &Db, record: Id) -> Result<Vec<ChangeEntry>> 
     Ok(rows.into_iter().map(|r| stored(r).into()).collect())
 }
 
+/// The newest entries about one record made before `before`, newest first.
+pub(crate) async fn for_record_before(
+    db: &Db,
+    record: Id,
+    before: Option<DateTime<Utc>>,
+    limit: u32,
+) -> Result<Vec<ChangeEntry>> {
+    let mut params = vec![Val::Uuid(record.0)];
+    let time = match before {
+        Some(t) => {
+            params.push(Val::Ts(t));
+            " AND at < $2"
+        }
+        None => "",
+    };
+    let rows = db
+        .fetch(
+            &format!("SELECT {COLS} FROM changes WHERE record_id = $1{time} ORDER BY seq DESC LIMIT {limit}"),
+            params,
+            &KINDS,
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| stored(r).into()).collect())
+}
+
 /// Walk the whole chain in order and recompute every link.
 pub(crate) async fn verify(db: &Db) -> Result<ChainReport> {
     const BATCH: i64 = 5_000;

@@ -13,6 +13,7 @@ mod error;
 mod migrate;
 mod query;
 mod records;
+mod timeline;
 
 pub use account360::{Account360, AccountSummary};
 pub use auth::{
@@ -21,6 +22,7 @@ pub use auth::{
 pub use changelog::{ChainReport, ChangeEntry};
 pub use db::Backend;
 pub use error::StoreError;
+pub use timeline::{MAX_TIMELINE_PAGE, Timeline, TimelineItem, item_def};
 
 use db::{Db, Kind, Val};
 use guanxi_domain::entities::{Pipeline, Role, Team, User};

@@ -1149,3 +1149,85 @@ conformance!(
         assert_eq!(s.verify_chain().await.unwrap().first_broken, None);
     }
 );
+
+conformance!(
+    timeline_merges_everything_newest_first_in_pages,
+    |s: Store| async move {
+        let w = World::build(&s).await;
+        let a = w.account(&s, &w.rep_a, "Timeline Co.").await;
+        let id = a.meta.id;
+        let now = chrono::Utc::now();
+        for i in 0..7 {
+            let mut it = interaction(id, InteractionKind::Visit);
+            it.at = now - chrono::Duration::days(i * 3);
+            s.create(&w.rep_a, NewRecord::new(it)).await.unwrap();
+        }
+        // Two at the very same instant must never be split across pages.
+        let same = now - chrono::Duration::days(10);
+        for _ in 0..2 {
+            let mut it = interaction(id, InteractionKind::Call);
+            it.at = same;
+            s.create(&w.rep_a, NewRecord::new(it)).await.unwrap();
+        }
+        w.order(
+            &s,
+            &w.rep_a,
+            id,
+            "SO-t1",
+            OrderStatus::Delivered,
+            &[(1, 10_00, 5_00)],
+        )
+        .await;
+        s.create(&w.rep_a, NewRecord::new(case(id, "CS-t1")))
+            .await
+            .unwrap();
+        s.update::<Account, _>(&w.rep_a, id, 1, |r| {
+            r.data.industry = Some("零售".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+        // Someone else's interaction on this account stays out of rep A's timeline.
+        let mut hidden = interaction(id, InteractionKind::Note);
+        hidden.subject = "hidden".into();
+        s.create(&w.manager, NewRecord::new(hidden)).await.unwrap();
+
+        let mut seen = vec![];
+        let mut before = None;
+        loop {
+            let page = s.timeline(&w.rep_a, id, before, 4).await.unwrap();
+            assert!(!page.items.is_empty());
+            seen.extend(page.items);
+            match page.next_before {
+                Some(t) => before = Some(t),
+                None => break,
+            }
+        }
+        // 9 interactions, 1 order, 1 case, 2 changes (create, update) of the account.
+        let kinds = |k: &str| seen.iter().filter(|i| i.kind == k).count();
+        assert_eq!(
+            (
+                kinds("interaction"),
+                kinds("order"),
+                kinds("case"),
+                kinds("change")
+            ),
+            (9, 1, 1, 2)
+        );
+        assert!(
+            seen.windows(2).all(|p| p[0].at >= p[1].at),
+            "newest first across pages"
+        );
+        assert!(!seen.iter().any(|i| i.record["subject"] == "hidden"));
+        let all = s.timeline(&w.admin, id, None, 100).await.unwrap();
+        assert_eq!((all.items.len(), all.next_before), (14, None));
+        assert!(matches!(
+            s.timeline(&w.rep_b, id, None, 10).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(matches!(
+            s.timeline(&w.rep_a, id, None, 0).await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+);

@@ -15,6 +15,7 @@ pub fn routes() -> Router<Store> {
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))
         .route("/accounts/{id}/360", get(records::account_360))
+        .route("/accounts/{id}/timeline", get(records::timeline))
         .route("/opportunities/{id}/stage", post(records::move_stage))
         .route("/changes", get(records::changes));
     let r = records::collection::<Account>(r, "accounts");

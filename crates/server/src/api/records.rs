@@ -583,6 +583,52 @@ pub async fn move_stage(
     Ok(one(&actor, &custom, &r, StatusCode::OK))
 }
 
+/// `GET /accounts/{id}/timeline?before=…&limit=50`: interactions, orders, cases and changes,
+/// newest first; `next_before` continues.
+pub async fn timeline(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, Problem> {
+    let (mut before, mut limit) = (None, 50);
+    for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        let bad = |msg: &str| {
+            Problem::field(
+                StatusCode::BAD_REQUEST,
+                k.to_string(),
+                "invalid",
+                msg.to_string(),
+            )
+        };
+        match k.as_ref() {
+            "before" => {
+                let t = chrono::DateTime::parse_from_rfc3339(&v)
+                    .map_err(|_| bad("an RFC 3339 time"))?;
+                before = Some(t.with_timezone(&chrono::Utc));
+            }
+            "limit" => limit = v.parse().map_err(|_| bad("a whole number"))?,
+            _ => return Err(bad("unknown parameter")),
+        }
+    }
+    let mut page = store.timeline(&actor, id_of(&id)?, before, limit).await?;
+    if !actor.role.see_sensitive {
+        for item in &mut page.items {
+            let def = guanxi_store::item_def(item.kind);
+            if item.kind == "change" {
+                for side in ["before", "after"] {
+                    if let Some(v) = item.record.get_mut(side) {
+                        mask_json(def, &[], v);
+                    }
+                }
+            } else {
+                mask_json(def, &[], &mut item.record);
+            }
+        }
+    }
+    Ok(Json(serde_json::to_value(page).unwrap_or_default()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
