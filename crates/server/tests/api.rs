@@ -538,4 +538,30 @@ async fn deals_move_through_stages_and_every_change_is_on_record() {
     )
     .await;
     assert_eq!(log["items"][0]["after"]["mobile"], "+86*******5678");
+
+    // Converting a lead: account, contact and deal at once.
+    let lead = json!({"name": "李娜", "company": "杭州新创科技有限公司", "source": "event", "status": "qualified", "score": 80});
+    let (st, _, lead) = call("POST", format!("{}/leads", s.base), &a, Some(lead)).await;
+    assert_eq!(st, StatusCode::CREATED, "{lead}");
+    let convert = format!("{}/leads/{}/convert", s.base, lead["id"].as_str().unwrap());
+    let body = json!({"opportunity": {"name": "仓储项目", "amount": {"minor": 300_000_00, "currency": "CNY"}}});
+    assert_eq!(
+        call("POST", convert.clone(), &a, Some(body.clone()))
+            .await
+            .0,
+        StatusCode::PRECONDITION_REQUIRED
+    );
+    let (st, _, done) = call("POST", convert.clone(), &v1, Some(body.clone())).await;
+    assert_eq!(st, StatusCode::OK, "{done}");
+    assert_eq!(done["lead"]["status"], "converted");
+    assert_eq!(done["opportunity"]["account_id"], done["account_id"]);
+    assert_eq!(done["contact"]["account_id"], done["account_id"]);
+    let mut v2 = a.clone();
+    v2.insert("if-match", HeaderValue::from_static("\"2\""));
+    let (st, h, p) = call("POST", convert, &v2, Some(body)).await;
+    assert_eq!(
+        (st, problem_field(&h, &p).as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "status"),
+        "only once"
+    );
 }

@@ -8,6 +8,7 @@ mod account360;
 mod auth;
 mod changelog;
 mod codec;
+mod convert;
 mod db;
 mod error;
 mod migrate;
@@ -20,6 +21,7 @@ pub use auth::{
     ApiToken, LOCKOUT, MAX_FAILED_LOGINS, MIN_PASSWORD_CHARS, Session, check_password_strength,
 };
 pub use changelog::{ChainReport, ChangeEntry};
+pub use convert::{Conversion, Converted};
 pub use db::Backend;
 pub use error::StoreError;
 pub use timeline::{MAX_TIMELINE_PAGE, Timeline, TimelineItem, item_def};

@@ -58,7 +58,7 @@ impl Store {
             .collect())
     }
 
-    fn check<T: Entity>(
+    pub(crate) fn check<T: Entity>(
         data: &mut T,
         custom: &guanxi_domain::record::CustomValues,
         defs: &[CustomFieldDef],
@@ -138,24 +138,49 @@ impl Store {
 
     pub async fn create<T: Entity>(&self, actor: &Actor, new: NewRecord<T>) -> Result<Record<T>> {
         let def = T::DEF;
-        self.require(actor, def.name, Right::Create)?;
-        let defs = self.custom_fields(def.name).await?;
+        let new = self.prepare(actor, new).await?;
+        let mut tx = self.db.begin().await?;
+        let record = Self::insert_in(&mut tx, actor, new).await?;
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::from_write(e, def.name))?;
+        Ok(record)
+    }
+
+    /// Before a write transaction: the right to create, normalised and validated fields.
+    pub(crate) async fn prepare<T: Entity>(
+        &self,
+        actor: &Actor,
+        mut new: NewRecord<T>,
+    ) -> Result<NewRecord<T>> {
+        self.require(actor, T::DEF.name, Right::Create)?;
+        let defs = self.custom_fields(T::DEF.name).await?;
+        Self::check(&mut new.data, &new.custom, &defs)?;
+        Ok(new)
+    }
+
+    /// Inside a write transaction: insert a [`prepare`](Self::prepare)d record with its
+    /// owner, team and checked references, and log it.
+    pub(crate) async fn insert_in<T: Entity>(
+        tx: &mut Tx,
+        actor: &Actor,
+        new: NewRecord<T>,
+    ) -> Result<Record<T>> {
+        let def = T::DEF;
         let NewRecord {
-            mut data,
+            data,
             custom,
             owner_id,
             team_id,
             id,
         } = new;
-        Self::check(&mut data, &custom, &defs)?;
         let id = id.unwrap_or_default();
-        let mut tx = self.db.begin().await?;
         let (owner, team) = if def.scoped {
             let owner = owner_id.unwrap_or(actor.user_id);
             let team = match team_id {
                 Some(t) => Some(t),
                 None if owner == actor.user_id => actor.team_id,
-                None => Self::team_of(&mut tx, owner).await?,
+                None => Self::team_of(tx, owner).await?,
             };
             if actor.scope() != guanxi_domain::Scope::Partner
                 && !actor.sees(Some(owner), team, None)
@@ -169,7 +194,7 @@ impl Store {
         } else {
             (None, None)
         };
-        Self::check_references(&mut tx, id, &data).await?;
+        Self::check_references(tx, id, &data).await?;
         let at = now();
         let meta = Meta {
             id,
@@ -181,13 +206,13 @@ impl Store {
             team_id: team,
         };
         let record = Record { meta, data, custom };
-        insert_rows(&mut tx, std::slice::from_ref(&record))
+        insert_rows(tx, std::slice::from_ref(&record))
             .await
             .map_err(|e| StoreError::from_write(e, def.name))?;
-        Self::log_and_commit(
+        changelog::append(
             tx,
             at,
-            actor,
+            actor.user_id,
             def.name,
             id,
             "create",
@@ -301,15 +326,32 @@ impl Store {
         let mut after = before.clone();
         edit(&mut after)?;
         Self::check(&mut after.data, &after.custom, &defs)?;
+        let after = Self::rewrite_in(&mut tx, actor, &before, after).await?;
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::from_write(e, def.name))?;
+        Ok(after)
+    }
+
+    /// Inside a write transaction: write `after` over the locked and checked `before`,
+    /// bumping the version, and log it.
+    pub(crate) async fn rewrite_in<T: Entity>(
+        tx: &mut Tx,
+        actor: &Actor,
+        before: &Record<T>,
+        mut after: Record<T>,
+    ) -> Result<Record<T>> {
+        let def = T::DEF;
+        let id = before.meta.id;
         if def.scoped && after.meta.owner_id != before.meta.owner_id {
             let owner = after.meta.owner_id.ok_or_else(|| {
                 StoreError::invalid("owner_id", "required", "a record needs an owner")
             })?;
             if after.meta.team_id == before.meta.team_id {
-                after.meta.team_id = Self::team_of(&mut tx, owner).await?;
+                after.meta.team_id = Self::team_of(tx, owner).await?;
             }
         }
-        Self::check_references(&mut tx, id, &after.data).await?;
+        Self::check_references(tx, id, &after.data).await?;
         let at = now();
         after.meta = Meta {
             version: before.meta.version + 1,
@@ -348,7 +390,7 @@ impl Store {
         ));
         sets.push(format!("\"updated_at\" = {}", sql.bind(Val::Ts(at))));
         let pid = sql.bind(Val::Uuid(id.0));
-        let pv = sql.bind(Val::Int(expected_version));
+        let pv = sql.bind(Val::Int(before.meta.version));
         let text = format!(
             "UPDATE {} SET {} WHERE id = {pid} AND version = {pv}",
             def.table,
@@ -357,10 +399,10 @@ impl Store {
         tx.exec(&text, sql.params)
             .await
             .map_err(|e| StoreError::from_write(e, def.name))?;
-        Self::log_and_commit(
+        changelog::append(
             tx,
             at,
-            actor,
+            actor.user_id,
             def.name,
             id,
             "update",
@@ -373,7 +415,7 @@ impl Store {
 
     /// Inside a write transaction: the record as the actor sees it, locked, at the expected
     /// version. `deleted` selects the recycle bin instead of live records.
-    async fn locked<T: Entity>(
+    pub(crate) async fn locked<T: Entity>(
         &self,
         tx: &mut Tx,
         actor: &Actor,

@@ -1231,3 +1231,130 @@ conformance!(
         ));
     }
 );
+
+conformance!(lead_conversion_is_one_transaction, |s: Store| async move {
+    use guanxi_store::Conversion;
+    let w = World::build(&s).await;
+    let lead = |name: &str, company: Option<&str>| Lead {
+        name: name.into(),
+        company: company.map(Into::into),
+        title: Some("采购经理".into()),
+        mobile: Some("13900001111".parse_phone()),
+        phone: None,
+        email: Some(guanxi_domain::Email::parse("li.na@example.cn").unwrap()),
+        source: LeadSource::Event,
+        status: LeadStatus::Qualified,
+        score: 80,
+        province: Some("浙江省".into()),
+        city: Some("杭州市".into()),
+        notes: None,
+        converted_account_id: None,
+        converted_contact_id: None,
+        converted_opportunity_id: None,
+        converted_at: None,
+    };
+    let l = s
+        .create(
+            &w.rep_a,
+            NewRecord::new(lead("李娜", Some("杭州新创科技有限公司"))),
+        )
+        .await
+        .unwrap();
+    let conv = Conversion {
+        account_id: None,
+        opportunity: Some(("智能仓储项目".into(), Money::new(500_000_00, Currency::CNY))),
+    };
+    assert!(matches!(
+        s.convert_lead(&w.rep_a, l.meta.id, 9, conv.clone()).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let before = s.verify_chain().await.unwrap().entries;
+    let done = s
+        .convert_lead(&w.rep_a, l.meta.id, 1, conv.clone())
+        .await
+        .unwrap();
+    assert_eq!(done.lead.data.status, LeadStatus::Converted);
+    assert_eq!(done.lead.meta.version, 2);
+    let account = s.get::<Account>(&w.rep_a, done.account_id).await.unwrap();
+    assert_eq!(
+        (account.data.name.as_str(), account.data.city.as_deref()),
+        ("杭州新创科技有限公司", Some("杭州市"))
+    );
+    assert_eq!(done.contact.data.account_id, Some(done.account_id));
+    assert_eq!(done.contact.data.mobile, l.data.mobile);
+    let deal = done.opportunity.as_ref().unwrap();
+    assert_eq!(
+        (deal.data.lead_id, deal.data.stage.as_str()),
+        (Some(l.meta.id), "prospecting")
+    );
+    assert_eq!(done.lead.data.converted_opportunity_id, Some(deal.meta.id));
+    assert_eq!(
+        account.meta.owner_id,
+        Some(w.rep_a.user_id),
+        "owned by the lead's owner"
+    );
+    assert_eq!(
+        s.verify_chain().await.unwrap().entries,
+        before + 4,
+        "account, contact, deal, lead"
+    );
+    // Converting twice is refused and changes nothing.
+    assert!(matches!(
+        s.convert_lead(&w.rep_a, l.meta.id, 2, conv).await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    // Onto an existing account, without a deal; a failure part-way leaves nothing behind.
+    let other = s
+        .create(&w.rep_a, NewRecord::new(lead("王强", None)))
+        .await
+        .unwrap();
+    let into = Conversion {
+        account_id: Some(w.account(&s, &w.rep_b, "B's").await.meta.id),
+        opportunity: None,
+    };
+    assert!(
+        matches!(
+            s.convert_lead(&w.rep_a, other.meta.id, 1, into).await,
+            Err(StoreError::Invalid(_))
+        ),
+        "an account rep A cannot see"
+    );
+    let contacts = |s: Store| async move {
+        s.list::<Contact>(&Actor::system(), &ListQuery::default().counted())
+            .await
+            .unwrap()
+            .total
+            .unwrap()
+    };
+    let n = contacts(s.clone()).await;
+    let into = Conversion {
+        account_id: Some(done.account_id),
+        opportunity: None,
+    };
+    let second = s
+        .convert_lead(&w.rep_a, other.meta.id, 1, into)
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.account_id, second.opportunity),
+        (done.account_id, None)
+    );
+    assert_eq!(contacts(s.clone()).await, n + 1);
+    // A role without the right to create contacts cannot convert.
+    let l3 = s
+        .create(&Actor::system(), NewRecord::new(lead("赵六", None)))
+        .await
+        .unwrap();
+    let ro = w.admin.clone();
+    let mut readonly = ro.clone();
+    readonly.role = guanxi_domain::policy::default_roles()
+        .into_iter()
+        .find(|r| r.key == "readonly")
+        .unwrap();
+    assert!(matches!(
+        s.convert_lead(&readonly, l3.meta.id, 1, Conversion::default())
+            .await,
+        Err(StoreError::Forbidden { .. })
+    ));
+});

@@ -17,6 +17,7 @@ pub fn routes() -> Router<Store> {
         .route("/accounts/{id}/360", get(records::account_360))
         .route("/accounts/{id}/timeline", get(records::timeline))
         .route("/opportunities/{id}/stage", post(records::move_stage))
+        .route("/leads/{id}/convert", post(records::convert_lead))
         .route("/changes", get(records::changes));
     let r = records::collection::<Account>(r, "accounts");
     let r = records::collection::<Contact>(r, "contacts");

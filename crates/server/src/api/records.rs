@@ -629,6 +629,51 @@ pub async fn timeline(
     Ok(Json(serde_json::to_value(page).unwrap_or_default()))
 }
 
+/// `POST /leads/{id}/convert` with If-Match and
+/// `{"account_id"?: …, "opportunity"?: {"name": …, "amount": {"minor": …, "currency": "CNY"}}}`:
+/// account (or the given one), contact and deal in one transaction.
+pub async fn convert_lead(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, Problem> {
+    use guanxi_domain::entities::{Contact, Lead, Opportunity};
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Deal {
+        name: String,
+        amount: guanxi_domain::Money,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Convert {
+        #[serde(default)]
+        account_id: Option<Id>,
+        #[serde(default)]
+        opportunity: Option<Deal>,
+    }
+    let id = id_of(&id)?;
+    let version = if_match(&headers)?;
+    let c: Convert = if body.is_empty() {
+        Convert::default()
+    } else {
+        parse_body(&body)?
+    };
+    let conversion = guanxi_store::Conversion {
+        account_id: c.account_id,
+        opportunity: c.opportunity.map(|d| (d.name, d.amount)),
+    };
+    let done = store.convert_lead(&actor, id, version, conversion).await?;
+    Ok(Json(serde_json::json!({
+        "lead": present::<Lead>(&actor, &[], &done.lead),
+        "account_id": done.account_id,
+        "contact": present::<Contact>(&actor, &[], &done.contact),
+        "opportunity": done.opportunity.as_ref().map(|o| present::<Opportunity>(&actor, &[], o)),
+    })))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
