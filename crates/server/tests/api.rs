@@ -16,11 +16,32 @@ struct Server {
     _dir: tempfile::TempDir,
 }
 
-async fn start() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite:{}", dir.path().join("api.db").display()))
+/// A fresh database: a SQLite file, or a new database on `GUANXI_TEST_POSTGRES`.
+async fn database(postgres: bool, dir: &std::path::Path) -> Option<String> {
+    if !postgres {
+        return Some(format!("sqlite:{}", dir.join("api.db").display()));
+    }
+    let Ok(admin) = std::env::var("GUANXI_TEST_POSTGRES") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run the PostgreSQL half: set GUANXI_TEST_POSTGRES"
+        );
+        return None;
+    };
+    let name = format!("gx_api_{}", guanxi_domain::Id::new().0.simple());
+    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
         .await
         .unwrap();
+    pool.close().await;
+    Some(format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
+}
+
+async fn start(postgres: bool) -> Option<Server> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(postgres, dir.path()).await?;
+    let store = Store::open(&url).await.unwrap();
     let sys = Actor::system();
     let team = |name: &str| {
         NewRecord::new(Team {
@@ -50,12 +71,37 @@ async fn start() -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
     tokio::spawn(guanxi_server::serve(store.clone(), listener));
-    Server {
+    Some(Server {
         base,
         store,
         _dir: dir,
-    }
+    })
 }
+
+/// Each journey runs on SQLite and on PostgreSQL.
+macro_rules! on_both {
+    ($name:ident, $journey:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$journey(super::start(false).await.unwrap()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(s) = super::start(true).await {
+                    super::$journey(s).await;
+                }
+            }
+        }
+    };
+}
+
+on_both!(the_api_end_to_end, api_end_to_end);
+on_both!(
+    deals_and_changes,
+    deals_move_through_stages_and_every_change_is_on_record
+);
 
 /// A signed-in browser: its session cookie and CSRF token.
 async fn sign_in(s: &Server, email: &str) -> HeaderMap {
@@ -115,9 +161,7 @@ fn problem_field(h: &HeaderMap, body: &Value) -> String {
         .to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_api_end_to_end() {
-    let s = start().await;
+async fn api_end_to_end(s: Server) {
     let none = HeaderMap::new();
     let (st, h, body) = call("GET", format!("{}/accounts", s.base), &none, None).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
@@ -351,10 +395,37 @@ async fn the_api_end_to_end() {
         StatusCode::BAD_REQUEST
     );
 
+    // A sensitive custom field is masked too, wherever the record appears.
+    let field = json!({"entity": "contact", "key": "passport", "label": "护照", "type": "text", "sensitive": true});
+    let (st, _, p) = call(
+        "POST",
+        format!("{}/custom-fields", s.base),
+        &admin,
+        Some(field),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    let mut c1 = a.clone();
+    c1.insert("if-match", HeaderValue::from_static("\"1\""));
+    let contact_url = format!("{}/contacts/{}", s.base, c["id"].as_str().unwrap());
+    let (st, _, p) = call(
+        "PATCH",
+        contact_url,
+        &c1,
+        Some(json!({"custom": {"passport": "E12345678"}})),
+    )
+    .await;
+    assert_eq!(
+        (st, p["custom"]["passport"].as_str()),
+        (StatusCode::OK, Some("E*******8")),
+        "{p}"
+    );
+
     // The 360 view.
     let (st, _, v) = call("GET", format!("{url}/360"), &a, None).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["contacts"][0]["mobile"], "+86*******5678");
+    assert_eq!(v["contacts"][0]["custom"]["passport"], "E*******8");
     assert_eq!(v["summary"]["order_count"], 0);
 
     // A sales rep may not delete; a manager-level admin may, and restore.
@@ -409,9 +480,7 @@ async fn the_api_end_to_end() {
     assert!(h.contains_key("retry-after"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deals_move_through_stages_and_every_change_is_on_record() {
-    let s = start().await;
+async fn deals_move_through_stages_and_every_change_is_on_record(s: Server) {
     let a = sign_in(&s, "a@t.cn").await;
     let (_, _, account) = call(
         "POST",

@@ -119,6 +119,38 @@ fn present<T: Entity>(actor: &Actor, custom: &[CustomFieldDef], r: &Record<T>) -
     json
 }
 
+/// The custom field definitions needed to mask several entities in one response; empty
+/// (and never loaded) for roles that see sensitive data.
+struct Masks(std::collections::HashMap<&'static str, Vec<CustomFieldDef>>);
+
+impl Masks {
+    async fn load(
+        store: &Store,
+        actor: &Actor,
+        entities: &[&'static str],
+    ) -> Result<Masks, Problem> {
+        let mut m = std::collections::HashMap::new();
+        if !actor.role.see_sensitive {
+            for e in entities {
+                m.insert(*e, store.custom_fields(e).await?);
+            }
+        }
+        Ok(Masks(m))
+    }
+
+    fn custom(&self, entity: &str) -> &[CustomFieldDef] {
+        self.0.get(entity).map_or(&[], |v| v.as_slice())
+    }
+
+    fn present<T: Entity>(&self, actor: &Actor, r: &Record<T>) -> Value {
+        present(actor, self.custom(T::DEF.name), r)
+    }
+
+    fn all<T: Entity>(&self, actor: &Actor, rs: &[Record<T>]) -> Vec<Value> {
+        rs.iter().map(|r| self.present(actor, r)).collect()
+    }
+}
+
 /// Mask the sensitive built-in and custom fields of a record's JSON.
 fn mask_json(def: &EntityDef, custom: &[CustomFieldDef], json: &mut Value) {
     for f in def.fields.iter().filter(|f| f.sensitive) {
@@ -457,19 +489,28 @@ pub async fn account_360(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
     let v = store.account_360(&actor, id_of(&id)?).await?;
-    fn all<T: Entity>(actor: &Actor, rs: &[Record<T>]) -> Vec<Value> {
-        rs.iter().map(|r| present(actor, &[], r)).collect()
-    }
-    let account_custom = store.custom_fields("account").await?;
+    let m = Masks::load(
+        &store,
+        &actor,
+        &[
+            "account",
+            "contact",
+            "interaction",
+            "order",
+            "case",
+            "opportunity",
+        ],
+    )
+    .await?;
     Ok(Json(serde_json::json!({
-        "account": present(&actor, &account_custom, &v.account),
-        "parent": v.parent.as_ref().map(|p| present(&actor, &account_custom, p)),
-        "subsidiaries": all(&actor, &v.subsidiaries),
-        "contacts": all(&actor, &v.contacts),
-        "interactions": all(&actor, &v.interactions),
-        "orders": all(&actor, &v.orders),
-        "cases": all(&actor, &v.cases),
-        "open_opportunities": all(&actor, &v.open_opportunities),
+        "account": m.present(&actor, &v.account),
+        "parent": v.parent.as_ref().map(|p| m.present(&actor, p)),
+        "subsidiaries": m.all(&actor, &v.subsidiaries),
+        "contacts": m.all(&actor, &v.contacts),
+        "interactions": m.all(&actor, &v.interactions),
+        "orders": m.all(&actor, &v.orders),
+        "cases": m.all(&actor, &v.cases),
+        "open_opportunities": m.all(&actor, &v.open_opportunities),
         "summary": v.summary,
     })))
 }
@@ -612,17 +653,18 @@ pub async fn timeline(
         }
     }
     let mut page = store.timeline(&actor, id_of(&id)?, before, limit).await?;
+    let m = Masks::load(&store, &actor, &["account", "interaction", "order", "case"]).await?;
     if !actor.role.see_sensitive {
         for item in &mut page.items {
             let def = guanxi_store::item_def(item.kind);
             if item.kind == "change" {
                 for side in ["before", "after"] {
                     if let Some(v) = item.record.get_mut(side) {
-                        mask_json(def, &[], v);
+                        mask_json(def, m.custom(def.name), v);
                     }
                 }
             } else {
-                mask_json(def, &[], &mut item.record);
+                mask_json(def, m.custom(def.name), &mut item.record);
             }
         }
     }
@@ -639,7 +681,6 @@ pub async fn convert_lead(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, Problem> {
-    use guanxi_domain::entities::{Contact, Lead, Opportunity};
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Deal {
@@ -666,11 +707,12 @@ pub async fn convert_lead(
         opportunity: c.opportunity.map(|d| (d.name, d.amount)),
     };
     let done = store.convert_lead(&actor, id, version, conversion).await?;
+    let m = Masks::load(&store, &actor, &["lead", "contact", "opportunity"]).await?;
     Ok(Json(serde_json::json!({
-        "lead": present::<Lead>(&actor, &[], &done.lead),
+        "lead": m.present(&actor, &done.lead),
         "account_id": done.account_id,
-        "contact": present::<Contact>(&actor, &[], &done.contact),
-        "opportunity": done.opportunity.as_ref().map(|o| present::<Opportunity>(&actor, &[], o)),
+        "contact": m.present(&actor, &done.contact),
+        "opportunity": done.opportunity.as_ref().map(|o| m.present(&actor, o)),
     })))
 }
 
