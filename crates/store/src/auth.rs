@@ -6,6 +6,7 @@
 
 use crate::changelog;
 use crate::db::{Kind, Val};
+use crate::records::now;
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use guanxi_domain::entities::User;
@@ -50,11 +51,6 @@ fn secret(prefix: &str) -> String {
 
 fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
-}
-
-fn now() -> DateTime<Utc> {
-    let t = Utc::now();
-    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }
 
 /// A hash to verify against when the e-mail is unknown, so that answer takes as long as a

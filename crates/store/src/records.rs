@@ -19,7 +19,7 @@ use std::any::Any;
 
 /// Storage keeps microseconds; truncating up front makes what a write returns equal what a
 /// later read returns.
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     let t = Utc::now();
     DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }
