@@ -23,7 +23,7 @@ pub fn det_id(rng: &mut impl Rng, unix_ms: u64) -> Id {
 
 pub struct Context {
     org: Org,
-    regions: Regions,
+    regions: &'static Regions,
     stations_by_province: HashMap<String, Vec<Partner>>,
     seed: u64,
     as_of: DateTime<Utc>,
@@ -166,7 +166,7 @@ impl Context {
         let as_of = as_of.and_hms_opt(18, 0, 0).unwrap_or_default().and_utc();
         Context {
             org,
-            regions: Regions::load(),
+            regions: Regions::get(),
             stations_by_province,
             seed,
             as_of,

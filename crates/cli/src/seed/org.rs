@@ -167,7 +167,7 @@ pub async fn build(store: &Store, sys: &Actor, seed: u64, customers: u64) -> any
     }
 
     // The partner network: service stations and dealers across the country.
-    let regions = Regions::load();
+    let regions = Regions::get();
     let n_stations = (customers / 500).clamp(10, 2_000) as usize;
     let mut stations = vec![];
     let mut partner_rows = vec![];

@@ -24,7 +24,13 @@ const HUB_CITIES: &[&str] = &[
 ];
 
 impl Regions {
-    pub fn load() -> Regions {
+    /// The embedded data set, parsed once per process.
+    pub fn get() -> &'static Regions {
+        static REGIONS: std::sync::OnceLock<Regions> = std::sync::OnceLock::new();
+        REGIONS.get_or_init(Regions::load)
+    }
+
+    fn load() -> Regions {
         let csv = include_str!("../../data/cn-regions/adcodes.csv");
         let mut provinces = std::collections::HashMap::new();
         let mut cities = std::collections::HashMap::new();
@@ -111,7 +117,7 @@ mod tests {
 
     #[test]
     fn loads_districts_with_provinces_cities_and_coordinates() {
-        let r = Regions::load();
+        let r = Regions::get();
         assert!(r.districts.len() > 2500, "{}", r.districts.len());
         let hongkou = r
             .districts
