@@ -81,6 +81,22 @@ pub enum UserCommand {
     /// Add a user who can sign in; prints a generated password once unless
     /// --password-stdin is given
     Add(UserAddArgs),
+    /// Issue a personal API token for a user and print its secret (only) to stdout, for
+    /// scripts; it is shown once and stored hashed
+    Token(UserTokenArgs),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct UserTokenArgs {
+    /// The user's sign-in e-mail
+    #[arg(long)]
+    pub email: String,
+    /// What the token is for
+    #[arg(long, default_value = "cli")]
+    pub name: String,
+    /// Days until it expires
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(i64).range(1..=366))]
+    pub days: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -157,6 +173,7 @@ pub enum Action {
     Demo { bind: String },
     AuditVerify,
     UserAdd(UserAddArgs),
+    UserToken(UserTokenArgs),
 }
 
 /// Read the config file: the one named by `--config` or `GUANXI_CONFIG` (which must
@@ -223,6 +240,7 @@ pub fn resolve(
         ),
         Command::Audit(AuditCommand::Verify) => (Action::AuditVerify, None),
         Command::User(UserCommand::Add(a)) => (Action::UserAdd(a), None),
+        Command::User(UserCommand::Token(a)) => (Action::UserToken(a), None),
     };
     let database = match database {
         Some(db) => db,

@@ -56,6 +56,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Action::Demo { bind } => demo(&database, &bind).await,
         Action::AuditVerify => audit_verify(&database).await,
         Action::UserAdd(args) => user_add(&database, args).await,
+        Action::UserToken(args) => user_token(&database, args).await,
     }
 }
 
@@ -276,6 +277,33 @@ async fn user_add(database: &str, args: config::UserAddArgs) -> anyhow::Result<(
     if generated {
         println!("password (shown once): {password}");
     }
+    Ok(())
+}
+
+/// `guanxi user token`: a personal API token for scripts; only the secret goes to stdout.
+async fn user_token(database: &str, args: config::UserTokenArgs) -> anyhow::Result<()> {
+    let store = open(database).await?;
+    let system = Actor::system();
+    let email =
+        guanxi_domain::Email::parse(&args.email).with_context(|| format!("'{}'", args.email))?;
+    let user = store
+        // Stored lowercased (see `User::normalize`).
+        .find_one::<User>(&system, "email", &email.as_str().to_lowercase())
+        .await?
+        .with_context(|| format!("there is no user {email}"))?;
+    let actor = store
+        .actor_for(user.meta.id)
+        .await
+        .with_context(|| format!("{email} cannot sign in"))?;
+    let expires = chrono::Utc::now() + chrono::Duration::days(args.days);
+    let (token, secret) = store.issue_token(&actor, &args.name, Some(expires)).await?;
+    eprintln!(
+        "token {} for {email}, expires {}",
+        token.id,
+        expires.format("%Y-%m-%d")
+    );
+    println!("{secret}");
+    store.close().await;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
-//! `guanxi user add` through the real binary: the user can then sign in with the password
-//! given on standard input, or with the one generated and printed once.
+//! `guanxi user add` and `user token` through the real binary: the user can then sign in
+//! with the password given on standard input, or with the one generated and printed once,
+//! or with the printed API token.
 
 use guanxi_store::{Store, StoreError};
 use std::io::Write;
@@ -140,4 +141,29 @@ async fn added_users_can_sign_in() {
         store.login("rep@example.cn", "a long enough secret").await,
         Err(StoreError::Unauthorized)
     ));
+    store.close().await;
+
+    // A token for scripts: only the secret on stdout, and it signs in as that user.
+    let (ok, out, err) = guanxi(
+        &db,
+        &["user", "token", "--email", "REP@example.cn", "--days", "7"],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    let secret = out.trim();
+    assert!(secret.starts_with("gx_") && !secret.contains('\n'), "{out}");
+    let (ok, _, err) = guanxi(
+        &db,
+        &["user", "token", "--email", "nobody@example.cn"],
+        None,
+    );
+    assert!(!ok && err.contains("no user"), "{err}");
+    let (ok, _, _) = guanxi(
+        &db,
+        &["user", "token", "--email", "rep@example.cn", "--days", "0"],
+        None,
+    );
+    assert!(!ok, "a token lives at least a day");
+    let store = Store::open(&db).await.unwrap();
+    assert_eq!(store.token_actor(secret).await.unwrap().user_id, rep);
 }

@@ -1,5 +1,5 @@
-//! The HTTP front of Guanxi. For now: the health check that load balancers and the
-//! integration tests poll. Handlers stay thin: parse, call the store, render.
+//! The HTTP front of Guanxi: the REST API under `/api/v1` and the health check that load
+//! balancers poll. Handlers stay thin: parse, call the store, render.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,8 +12,10 @@ use std::time::Duration;
 
 mod api;
 mod problem;
+mod rate_limit;
 
 pub use problem::Problem;
+pub use rate_limit::LOGIN_BURST;
 
 /// How long `/healthz` waits for the database before answering 503. Well under the pool's
 /// own acquire timeout, so a load balancer's probe gets an answer rather than a hang.
@@ -25,13 +27,15 @@ pub fn router(store: Store) -> Router {
         .route("/healthz", get(healthz))
         .nest("/api/v1", api::routes())
         .fallback(not_found)
+        .layer(axum::Extension(rate_limit::LoginLimiter::default()))
         .with_state(store)
 }
 
 /// Serve [`router`] on `listener` until Ctrl-C or SIGTERM, then let in-flight requests
 /// finish and return.
 pub async fn serve(store: Store, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(store))
+    let app = router(store).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
 }

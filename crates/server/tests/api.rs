@@ -103,6 +103,93 @@ on_both!(
     deals_move_through_stages_and_every_change_is_on_record
 );
 
+on_both!(tokens_and_sign_in_limits, tokens_and_sign_in_limits);
+
+/// Personal API tokens through the API: shown once, usable as Bearer, listed without the
+/// secret, revoked at once. Then a password sprayer from one address is held back.
+async fn tokens_and_sign_in_limits(s: Server) {
+    let b = sign_in(&s, "b@t.cn").await;
+    let url = format!("{}/auth/tokens", s.base);
+    let (st, h, p) = call(
+        "POST",
+        url.clone(),
+        &b,
+        Some(json!({"name": "x", "days": 0})),
+    )
+    .await;
+    assert_eq!(
+        (st, problem_field(&h, &p).as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "days")
+    );
+    let (st, _, t) = call(
+        "POST",
+        url.clone(),
+        &b,
+        Some(json!({"name": "nightly export", "days": 30})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{t}");
+    let secret = t["token"].as_str().unwrap();
+    assert!(secret.starts_with("gx_"), "{t}");
+    let mut bearer = HeaderMap::new();
+    bearer.insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {secret}")).unwrap(),
+    );
+    let (st, _, me) = call("GET", format!("{}/auth/me", s.base), &bearer, None).await;
+    assert_eq!((st, me["role"].as_str()), (StatusCode::OK, Some("sales")));
+    let (_, _, list) = call("GET", url.clone(), &bearer, None).await;
+    assert_eq!(list["items"][0]["name"], "nightly export");
+    assert!(
+        !list.to_string().contains(secret),
+        "the secret is shown once only"
+    );
+    // Someone else cannot revoke it; its owner can, and it stops working at once.
+    let a = sign_in(&s, "a@t.cn").await;
+    let one = format!("{url}/{}", t["id"].as_str().unwrap());
+    assert_eq!(
+        call("DELETE", one.clone(), &a, None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call("DELETE", one.clone(), &bearer, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call("GET", format!("{}/auth/me", s.base), &bearer, None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Sign-in attempts from one address: a burst, then 429 with Retry-After, for any e-mail.
+    let login = format!("{}/auth/login", s.base);
+    let mut statuses = vec![];
+    for i in 0..guanxi_server::LOGIN_BURST + 5 {
+        let body = json!({"email": format!("guess{i}@t.cn"), "password": "wrong password guess"});
+        let (st, h, p) = call("POST", login.clone(), &HeaderMap::new(), Some(body)).await;
+        if st == StatusCode::TOO_MANY_REQUESTS {
+            assert!(h.contains_key("retry-after"), "{p}");
+            assert_eq!(h["content-type"], "application/problem+json");
+        }
+        statuses.push(st.as_u16());
+    }
+    assert!(statuses.contains(&401), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    let (st, _, _) = call(
+        "POST",
+        login,
+        &HeaderMap::new(),
+        Some(json!({"email": "admin@t.cn", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(
+        st,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+}
+
 /// A signed-in browser: its session cookie and CSRF token.
 async fn sign_in(s: &Server, email: &str) -> HeaderMap {
     let res = reqwest::Client::new()

@@ -1,6 +1,7 @@
 //! Who is calling: a bearer API token, or a session cookie with its CSRF token on writes.
 
 use crate::problem::Problem;
+use crate::rate_limit::{ClientIp, LoginLimiter};
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -75,9 +76,12 @@ fn over_tls(headers: &HeaderMap) -> bool {
 
 pub async fn login(
     State(store): State<Store>,
+    axum::Extension(limiter): axum::Extension<LoginLimiter>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, Problem> {
+    limiter.check(ip)?;
     let Login { email, password } = super::records::parse_body(&body)?;
     let user = store.login(&email, &password).await?;
     let session = store
@@ -116,6 +120,64 @@ pub async fn logout(
         HeaderValue::from_static("guanxi_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
     );
     Ok(res)
+}
+
+/// The longest a personal API token may live, and its default.
+const MAX_TOKEN_DAYS: i64 = 366;
+const DEFAULT_TOKEN_DAYS: i64 = 90;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    name: String,
+    /// Days until it expires, 1–366 (default 90).
+    #[serde(default)]
+    days: Option<i64>,
+}
+
+/// `POST /auth/tokens {"name", "days"?}`: a personal API token for the caller. Its secret is
+/// in this response only; the server keeps a hash.
+pub async fn issue_token(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    let NewToken { name, days } = super::records::parse_body(&body)?;
+    let days = days.unwrap_or(DEFAULT_TOKEN_DAYS);
+    if !(1..=MAX_TOKEN_DAYS).contains(&days) {
+        return Err(Problem::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "days",
+            "range",
+            format!("a token lives 1 to {MAX_TOKEN_DAYS} days"),
+        ));
+    }
+    let expires = chrono::Utc::now() + chrono::Duration::days(days);
+    let (token, secret) = store.issue_token(&actor, &name, Some(expires)).await?;
+    let mut body = serde_json::to_value(&token).unwrap_or_default();
+    body["token"] = secret.into();
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `GET /auth/tokens`: the caller's tokens, without their secrets.
+pub async fn tokens(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let items = store.tokens(&actor).await?;
+    Ok(Json(serde_json::json!({ "items": items })))
+}
+
+/// `DELETE /auth/tokens/{id}`: revoke a token at once.
+pub async fn revoke_token(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<StatusCode, Problem> {
+    store
+        .revoke_token(&actor, super::records::id_of(&id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The caller: their user id, role and scope.

@@ -5,7 +5,7 @@ mod auth;
 mod records;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use guanxi_domain::entities::*;
 use guanxi_store::Store;
 
@@ -14,6 +14,8 @@ pub fn routes() -> Router<Store> {
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))
+        .route("/auth/tokens", get(auth::tokens).post(auth::issue_token))
+        .route("/auth/tokens/{id}", delete(auth::revoke_token))
         .route("/accounts/{id}/360", get(records::account_360))
         .route("/accounts/{id}/timeline", get(records::timeline))
         .route("/opportunities/{id}/stage", post(records::move_stage))

@@ -57,7 +57,7 @@ fn unknown_field(message: &str) -> Option<String> {
     Some(message[start..end].to_string())
 }
 
-fn id_of(raw: &str) -> Result<Id, Problem> {
+pub fn id_of(raw: &str) -> Result<Id, Problem> {
     Id::parse(raw).map_err(|_| {
         Problem::field(
             StatusCode::NOT_FOUND,
