@@ -11,7 +11,7 @@ str_enum! {
     pub enum CustomType { Text = "text", Number = "number", Date = "date", Boolean = "boolean", Choice = "choice" }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomFieldDef {
     /// The entity it extends (`account`, `contact`, …).

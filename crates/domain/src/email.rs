@@ -21,7 +21,9 @@ pub enum EmailError {
 /// A validated email address. The local part keeps its case (RFC 5321 lets servers treat it as
 /// case-sensitive); the domain is lowercased since DNS is case-insensitive, so that equality
 /// and duplicate detection work on the stored value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 

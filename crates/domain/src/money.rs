@@ -28,7 +28,19 @@ pub enum MoneyError {
 
 /// ISO 4217-shaped currency code. Only the shape is checked: a closed list would reject
 /// legitimate new or rare codes for no benefit to a CRM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct Currency([u8; 3]);
 
@@ -98,7 +110,7 @@ impl From<Currency> for String {
 }
 
 /// An amount in minor units of `currency` (e.g. `minor: 123456` CNY is ¥1,234.56).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Money {
     pub minor: i64,
     #[serde(default)]

@@ -27,7 +27,9 @@ pub enum PhoneError {
 
 /// A phone number that passed libphonenumber's validity check (right length and prefix for its
 /// country and type), in E.164 form. Numbers without a country code are read as Chinese.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct Phone(String);
 

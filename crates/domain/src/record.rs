@@ -6,7 +6,19 @@ use serde_json::{Map, Value};
 use std::fmt;
 
 /// A record id: a UUIDv7, so ids sort by creation time and index well.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(transparent)]
 pub struct Id(pub uuid::Uuid);
 
@@ -37,7 +49,7 @@ impl fmt::Display for Id {
 
 /// Bookkeeping columns every table has. `owner_id` and `team_id` are set on scoped entities
 /// (those whose visibility depends on who owns them) and absent elsewhere.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Meta {
     pub id: Id,
     /// Starts at 1, increases by one with every write: the optimistic-concurrency token.

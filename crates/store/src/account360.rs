@@ -14,7 +14,7 @@ use serde::Serialize;
 const LATEST: u32 = 20;
 const PEOPLE: u32 = 100;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AccountSummary {
     /// Orders that count as revenue (not drafts, not cancelled).
     pub order_count: i64,

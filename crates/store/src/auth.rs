@@ -32,7 +32,7 @@ pub struct Session {
 }
 
 /// A personal API token as listed: never with its secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ApiToken {
     pub id: Id,
     pub user_id: Id,

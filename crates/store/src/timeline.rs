@@ -9,7 +9,7 @@ use guanxi_domain::{Actor, Entity, Id};
 use serde::Serialize;
 use serde_json::Value;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TimelineItem {
     pub at: DateTime<Utc>,
     /// `interaction`, `order`, `case` or `change`.
@@ -18,7 +18,7 @@ pub struct TimelineItem {
     pub record: Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Timeline {
     pub items: Vec<TimelineItem>,
     /// Pass as `before` for the next page; `None` on the last page.

@@ -46,7 +46,7 @@ str_enum! {
     pub enum Tier { Key = "key", Major = "major", Standard = "standard", Small = "small" }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Account {
     pub kind: AccountKind,

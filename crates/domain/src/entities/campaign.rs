@@ -19,7 +19,7 @@ str_enum! {
     pub enum CampaignStatus { Planned = "planned", Active = "active", Completed = "completed", Cancelled = "cancelled" }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Campaign {
     pub name: String,

@@ -23,7 +23,7 @@ str_enum! {
 
 /// A service case: complaint, request, repair or enquiry, handled by a user or a partner
 /// (a service station) under an SLA.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
     /// The human case number (CS-2026-000123), unique.

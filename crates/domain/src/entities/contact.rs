@@ -21,7 +21,7 @@ str_enum! {
 }
 
 /// A person. Consent per channel is tri-state: `None` means never asked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
     #[serde(default)]

@@ -28,7 +28,7 @@ str_enum! {
 }
 
 /// A touchpoint. `at` is when it happened, or when it is due while planned.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Interaction {
     pub kind: InteractionKind,

@@ -8,7 +8,7 @@ str_enum! {
     pub enum StageOutcome { Open = "open", Won = "won", Lost = "lost" }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Stage {
     pub key: String,
@@ -21,7 +21,7 @@ pub struct Stage {
 }
 
 /// A sales process: an ordered list of stages, configurable per company.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pipeline {
     pub name: String,
@@ -113,7 +113,7 @@ str_enum! {
     pub enum OpportunityStatus { Open = "open", Won = "won", Lost = "lost" }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageChange {
     pub stage: String,
@@ -121,7 +121,7 @@ pub struct StageChange {
     pub by: Id,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Opportunity {
     pub name: String,

@@ -35,7 +35,7 @@ impl OrderStatus {
 }
 
 /// Prices are in the order's currency, in minor units.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderLine {
     #[serde(default)]
@@ -47,7 +47,7 @@ pub struct OrderLine {
     pub unit_cost: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusChange {
     pub status: OrderStatus,
@@ -55,7 +55,7 @@ pub struct StatusChange {
     pub by: Id,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Order {
     /// The human order number (SO-2026-000123), unique.

@@ -10,7 +10,7 @@ str_enum! {
     pub enum Locale { ZhCn = "zh-CN", En = "en" }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct User {
     pub email: Email,
@@ -71,7 +71,7 @@ impl Entity for User {
 }
 
 /// A node of the team tree; a manager of a team sees its whole subtree.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Team {
     pub name: String,
@@ -99,7 +99,7 @@ impl Entity for Team {
 
 /// What a role may do: rights per entity, the record scope, and whether it sees sensitive
 /// fields unmasked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Role {
     pub key: String,

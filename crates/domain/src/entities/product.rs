@@ -2,7 +2,7 @@ use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
 use crate::{Money, ValidationErrors};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Product {
     pub sku: String,
