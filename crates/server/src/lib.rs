@@ -27,6 +27,7 @@ pub fn router(store: Store) -> Router {
         .route("/healthz", get(healthz))
         .nest("/api/v1", api::routes())
         .fallback(not_found)
+        .layer(axum::middleware::map_response(problem::for_every_error))
         .layer(axum::Extension(rate_limit::LoginLimiter::default()))
         .with_state(store)
 }

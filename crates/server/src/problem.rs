@@ -110,3 +110,31 @@ impl IntoResponse for Problem {
         res
     }
 }
+
+/// The framework's own refusals (405, 413, 415, …) come as plain text or empty; rewrite them
+/// as problem documents so every error a client sees has one shape.
+pub async fn for_every_error(res: Response) -> Response {
+    let status = res.status();
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let detail = String::from_utf8_lossy(&text).trim().to_string();
+    let detail = if detail.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        detail
+    };
+    let mut fixed = Problem::new(status, detail).into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(v) = parts.headers.get(&name) {
+            fixed.headers_mut().insert(name, v.clone());
+        }
+    }
+    fixed
+}

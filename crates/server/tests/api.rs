@@ -190,6 +190,75 @@ async fn tokens_and_sign_in_limits(s: Server) {
     );
 }
 
+on_both!(
+    described_and_refusing_cleanly,
+    described_and_refusing_cleanly
+);
+
+/// `/openapi.json` is public and every operation it describes is routed; the framework's
+/// own refusals (too large, wrong method, NUL characters) are problem documents too.
+async fn described_and_refusing_cleanly(s: Server) {
+    let (st, _, doc) = call(
+        "GET",
+        format!("{}/openapi.json", s.base),
+        &HeaderMap::new(),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (st, doc["openapi"].as_str()),
+        (StatusCode::OK, Some("3.1.0"))
+    );
+    let admin = sign_in(&s, "admin@t.cn").await;
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let path = path.replace("{id}", &guanxi_domain::Id::new().to_string());
+        for method in item.as_object().unwrap().keys() {
+            let (st, _, p) = call(
+                &method.to_uppercase(),
+                format!("{}{path}", s.base),
+                &admin,
+                None,
+            )
+            .await;
+            assert!(
+                st != StatusCode::METHOD_NOT_ALLOWED && p["detail"] != "no such page",
+                "{method} {path} is described but not routed: {st} {p}"
+            );
+            operations += 1;
+        }
+    }
+    assert!(operations > 80, "{operations}");
+
+    // (The walk above signed out, through POST /auth/logout.)
+    let admin = sign_in(&s, "admin@t.cn").await;
+
+    let url = format!("{}/accounts", s.base);
+    let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(3 << 20));
+    let res = reqwest::Client::new()
+        .post(&url)
+        .headers(admin.clone())
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let (st, h, _) = call("PUT", url.clone(), &admin, Some(json!({}))).await;
+    assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(h["content-type"], "application/problem+json");
+    assert!(h.contains_key("allow"));
+    let nul = json!({"kind": "organisation", "name": "a\u{0}b", "relationship": "customer"});
+    let (st, h, p) = call("POST", url.clone(), &admin, Some(nul)).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{p}");
+    assert_eq!(h["content-type"], "application/problem+json");
+    let (st, _, _) = call("GET", format!("{url}?filter=name:eq:a%00b"), &admin, None).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (_, _, list) = call("GET", format!("{url}?count=true"), &admin, None).await;
+    assert_eq!(list["total"], 0, "nothing written");
+}
+
 /// A signed-in browser: its session cookie and CSRF token.
 async fn sign_in(s: &Server, email: &str) -> HeaderMap {
     let res = reqwest::Client::new()

@@ -2,15 +2,51 @@
 //! authenticate, parse, call the store, present.
 
 mod auth;
+pub mod openapi;
 mod records;
 
 use axum::Router;
 use axum::routing::{delete, get, post};
+use guanxi_domain::Entity;
+use guanxi_domain::custom::CustomFieldDef;
 use guanxi_domain::entities::*;
 use guanxi_store::Store;
+use schemars::JsonSchema;
+
+/// Something done once per entity served as a collection: routing it, describing it.
+pub trait Collections {
+    fn collection<T: Entity + JsonSchema>(&mut self, path: &'static str);
+}
+
+/// The entities served as collections at `/{path}`: the one list the router and the OpenAPI
+/// description both read.
+pub fn each_collection(c: &mut impl Collections) {
+    c.collection::<Account>("accounts");
+    c.collection::<Contact>("contacts");
+    c.collection::<Interaction>("interactions");
+    c.collection::<Lead>("leads");
+    c.collection::<Opportunity>("opportunities");
+    c.collection::<Product>("products");
+    c.collection::<Order>("orders");
+    c.collection::<Case>("cases");
+    c.collection::<Campaign>("campaigns");
+    c.collection::<Pipeline>("pipelines");
+    c.collection::<Team>("teams");
+    c.collection::<User>("users");
+    c.collection::<CustomFieldDef>("custom-fields");
+}
+
+struct Routes(Option<Router<Store>>);
+
+impl Collections for Routes {
+    fn collection<T: Entity + JsonSchema>(&mut self, path: &'static str) {
+        self.0 = self.0.take().map(|r| records::collection::<T>(r, path));
+    }
+}
 
 pub fn routes() -> Router<Store> {
     let r = Router::new()
+        .route("/openapi.json", get(openapi::serve))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))
@@ -21,17 +57,7 @@ pub fn routes() -> Router<Store> {
         .route("/opportunities/{id}/stage", post(records::move_stage))
         .route("/leads/{id}/convert", post(records::convert_lead))
         .route("/changes", get(records::changes));
-    let r = records::collection::<Account>(r, "accounts");
-    let r = records::collection::<Contact>(r, "contacts");
-    let r = records::collection::<Interaction>(r, "interactions");
-    let r = records::collection::<Lead>(r, "leads");
-    let r = records::collection::<Opportunity>(r, "opportunities");
-    let r = records::collection::<Product>(r, "products");
-    let r = records::collection::<Order>(r, "orders");
-    let r = records::collection::<Case>(r, "cases");
-    let r = records::collection::<Campaign>(r, "campaigns");
-    let r = records::collection::<Pipeline>(r, "pipelines");
-    let r = records::collection::<Team>(r, "teams");
-    let r = records::collection::<User>(r, "users");
-    records::collection::<CustomFieldDef>(r, "custom-fields")
+    let mut routes = Routes(Some(r));
+    each_collection(&mut routes);
+    routes.0.expect("set above")
 }

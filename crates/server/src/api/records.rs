@@ -26,8 +26,23 @@ pub fn collection<T: Entity>(r: Router<Store>, name: &str) -> Router<Store> {
         .route(&format!("/{name}/{{id}}/restore"), post(restore::<T>))
 }
 
+/// Text in a database may not hold the NUL character (PostgreSQL refuses it); JSON can only
+/// carry one escaped, so it is turned away here, before anything is written.
+fn refuse_nul(text: &[u8], what: &str) -> Result<(), Problem> {
+    let raw = text.contains(&0);
+    let escaped = text.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"));
+    if raw || escaped {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            format!("{what} may not contain the NUL character (\\u0000)"),
+        ));
+    }
+    Ok(())
+}
+
 /// Parse a JSON body: bad syntax is a 400, a wrong field a 422 naming it.
 pub fn parse_body<D: DeserializeOwned>(body: &[u8]) -> Result<D, Problem> {
+    refuse_nul(body, "text")?;
     let mut de = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -187,6 +202,7 @@ fn list_query(raw: Option<&str>) -> Result<ListQuery, Problem> {
         Problem::field(StatusCode::BAD_REQUEST, field.to_string(), "invalid", msg)
     };
     for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        refuse_nul(v.as_bytes(), &k)?;
         match k.as_ref() {
             "filter" => {
                 let mut parts = v.splitn(3, ':');

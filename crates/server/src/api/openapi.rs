@@ -1,0 +1,548 @@
+//! The OpenAPI 3.1 description of `/api/v1`, served at `/api/v1/openapi.json`. Schemas come
+//! from the Rust types themselves (schemars reads the same serde attributes that parse the
+//! bodies); paths come from the same collection list the router uses, so neither can drift.
+
+use super::{Collections, each_collection};
+use axum::Json;
+use guanxi_domain::{Entity, Meta, entity::all_defs};
+use schemars::JsonSchema;
+use schemars::generate::{SchemaGenerator, SchemaSettings};
+use serde_json::{Map, Value, json};
+use std::sync::OnceLock;
+
+/// `GET /openapi.json`, built once per process.
+pub async fn serve() -> Json<&'static Value> {
+    Json(document())
+}
+
+pub fn document() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(build)
+}
+
+const REF_PREFIX: &str = "#/components/schemas/";
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("{REF_PREFIX}{name}") })
+}
+
+/// The error responses, each a problem document.
+fn problem(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/problem+json": { "schema": schema_ref("Problem") } },
+    })
+}
+
+fn ok(description: &str, schema: Value) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": schema } } })
+}
+
+fn with_etag(mut response: Value) -> Value {
+    response["headers"] = json!({ "ETag": {
+        "description": "The record's version; send it back as If-Match to change the record",
+        "schema": { "type": "string" },
+    }});
+    response
+}
+
+/// Responses keyed by status, with the errors every authenticated operation can give.
+fn responses(success: &[(&str, Value)], errors: &[&str]) -> Value {
+    let mut r = Map::new();
+    for (status, body) in success {
+        r.insert((*status).into(), body.clone());
+    }
+    for status in ["400", "401", "413", "415"].iter().chain(errors) {
+        let what = match *status {
+            "400" => "Malformed request: bad JSON, an unknown parameter or filter field",
+            "401" => "Not signed in, or the token is unknown, expired or revoked",
+            "403" => {
+                "The role lacks the right, or a cookie-authenticated write lacks its CSRF token"
+            }
+            "404" => "No such record, or not one the caller may see",
+            "409" => "A unique field already holds this value",
+            "412" => "If-Match names a version that is no longer current; nothing was changed",
+            "413" => "The body is too large",
+            "415" => "The body is not JSON",
+            "422" => "A field is missing or wrong; `errors` names each",
+            "428" => "If-Match is required",
+            "429" => "Too many attempts; see Retry-After",
+            _ => "Error",
+        };
+        r.insert((*status).into(), problem(what));
+    }
+    Value::Object(r)
+}
+
+fn param(name: &str, location: &str, required: bool, schema: Value, description: &str) -> Value {
+    json!({ "name": name, "in": location, "required": required, "schema": schema, "description": description })
+}
+
+fn id_param() -> Value {
+    param(
+        "id",
+        "path",
+        true,
+        json!({ "type": "string", "format": "uuid" }),
+        "Record id",
+    )
+}
+
+fn if_match() -> Value {
+    param(
+        "If-Match",
+        "header",
+        true,
+        json!({ "type": "string" }),
+        "The ETag of the version being changed, e.g. \"3\"",
+    )
+}
+
+fn body(schema: Value) -> Value {
+    json!({ "required": true, "content": { "application/json": { "schema": schema } } })
+}
+
+struct Doc {
+    generator: SchemaGenerator,
+    paths: Map<String, Value>,
+    /// Per entity: the names of its record, create and patch schemas.
+    entities: Vec<(String, &'static str)>,
+}
+
+impl Doc {
+    fn schema<T: JsonSchema>(&mut self) -> Value {
+        self.generator.subschema_for::<T>().to_value()
+    }
+
+    fn op(&mut self, path: &str, method: &str, op: Value) {
+        let entry = self
+            .paths
+            .entry(path.to_string())
+            .or_insert_with(|| json!({}));
+        entry[method] = op;
+    }
+}
+
+impl Collections for Doc {
+    fn collection<T: Entity + JsonSchema>(&mut self, path: &'static str) {
+        let name = T::schema_name().into_owned();
+        self.schema::<T>();
+        self.entities.push((name.clone(), T::DEF.name));
+        let record = schema_ref(&format!("{name}Record"));
+        let tag = json!([path]);
+        let list_params = json!([
+            param(
+                "filter",
+                "query",
+                false,
+                json!({ "type": "array", "items": { "type": "string" } }),
+                "field:op:value, repeatable; op is eq, ne, lt, le, gt, ge, contains, starts_with, in (comma-separated values) or is_null; custom fields as custom.key"
+            ),
+            param(
+                "sort",
+                "query",
+                false,
+                json!({ "type": "string" }),
+                "A field, or -field for descending"
+            ),
+            param(
+                "limit",
+                "query",
+                false,
+                json!({ "type": "integer", "minimum": 1, "maximum": guanxi_domain::filter::MAX_LIMIT }),
+                "Page size (default 50)"
+            ),
+            param(
+                "cursor",
+                "query",
+                false,
+                json!({ "type": "string" }),
+                "next_cursor of the previous page"
+            ),
+            param(
+                "count",
+                "query",
+                false,
+                json!({ "type": "boolean" }),
+                "Also count every match"
+            ),
+            param(
+                "deleted",
+                "query",
+                false,
+                json!({ "type": "boolean" }),
+                "List soft-deleted records instead"
+            ),
+        ]);
+        let page = json!({
+            "type": "object",
+            "required": ["items", "next_cursor"],
+            "properties": {
+                "items": { "type": "array", "items": record },
+                "next_cursor": { "type": ["string", "null"] },
+                "total": { "type": "integer" },
+            },
+        });
+        self.op(&format!("/{path}"), "get", json!({
+            "tags": tag, "operationId": format!("list_{path}"), "summary": format!("List {path}"),
+            "parameters": list_params,
+            "responses": responses(&[("200", ok("One page", page))], &["403", "422"]),
+        }));
+        self.op(&format!("/{path}"), "post", json!({
+            "tags": tag, "operationId": format!("create_{path}"), "summary": format!("Create one of {path}"),
+            "requestBody": body(schema_ref(&format!("{name}Create"))),
+            "responses": responses(&[("201", with_etag(ok("Created", record.clone())))], &["403", "409", "422"]),
+        }));
+        let one = format!("/{path}/{{id}}");
+        self.op(&one, "get", json!({
+            "tags": tag, "operationId": format!("get_{path}"), "parameters": [id_param()],
+            "responses": responses(&[("200", with_etag(ok("The record", record.clone())))], &["404"]),
+        }));
+        self.op(&one, "patch", json!({
+            "tags": tag, "operationId": format!("patch_{path}"),
+            "summary": "Change fields (JSON merge patch: null removes)",
+            "parameters": [id_param(), if_match()],
+            "requestBody": body(schema_ref(&format!("{name}Patch"))),
+            "responses": responses(&[("200", with_etag(ok("Changed", record.clone())))], &["403", "404", "409", "412", "422", "428"]),
+        }));
+        self.op(&one, "delete", json!({
+            "tags": tag, "operationId": format!("delete_{path}"), "summary": "Soft-delete",
+            "parameters": [id_param(), if_match()],
+            "responses": responses(&[("204", json!({ "description": "Deleted" }))], &["403", "404", "412", "428"]),
+        }));
+        self.op(&format!("{one}/restore"), "post", json!({
+            "tags": tag, "operationId": format!("restore_{path}"), "summary": "Undo a soft delete",
+            "parameters": [id_param(), if_match()],
+            "responses": responses(&[("200", with_etag(ok("Restored", record)))], &["403", "404", "412", "428"]),
+        }));
+    }
+}
+
+/// `{name}Record` (as read), `{name}Create` and `{name}Patch` from an entity's own schema.
+fn derived_schemas(schemas: &mut Map<String, Value>, meta: &Value, name: &str) {
+    let own = schemas.get(name).cloned().unwrap_or_default();
+    let props = own["properties"].as_object().cloned().unwrap_or_default();
+    let required: Vec<Value> = own["required"].as_array().cloned().unwrap_or_default();
+    let owner = json!({ "type": ["string", "null"], "format": "uuid", "description": "The owning user (default: the caller)" });
+    let custom = json!({ "type": "object", "description": "Values of the custom fields an administrator defined, by key" });
+
+    let mut create = props.clone();
+    create.insert("owner_id".into(), owner);
+    create.insert("custom".into(), custom.clone());
+    schemas.insert(
+        format!("{name}Create"),
+        json!({ "type": "object", "properties": create, "required": required, "additionalProperties": false }),
+    );
+
+    let patch: Map<String, Value> = create
+        .into_iter()
+        .map(|(k, v)| (k, json!({ "anyOf": [v, { "type": "null" }] })))
+        .collect();
+    schemas.insert(
+        format!("{name}Patch"),
+        json!({ "type": "object", "properties": patch, "additionalProperties": false }),
+    );
+
+    let mut record = meta["properties"].as_object().cloned().unwrap_or_default();
+    record.extend(props);
+    record.insert("custom".into(), custom);
+    let mut required_read: Vec<Value> = meta["required"].as_array().cloned().unwrap_or_default();
+    required_read.extend(required);
+    required_read.push("custom".into());
+    schemas.insert(
+        format!("{name}Record"),
+        json!({
+            "type": "object", "properties": record, "required": required_read,
+            "description": format!("A stored {name}: bookkeeping, its fields, custom values. Sensitive fields are masked for roles without the right to see them."),
+        }),
+    );
+}
+
+fn build() -> Value {
+    let settings = SchemaSettings::draft2020_12().with(|s| {
+        s.definitions_path = "/components/schemas".into();
+        s.meta_schema = None;
+    });
+    let mut doc = Doc {
+        generator: settings.into_generator(),
+        paths: Map::new(),
+        entities: vec![],
+    };
+    each_collection(&mut doc);
+    let meta = Meta::json_schema(&mut doc.generator).to_value();
+    let summary = doc.schema::<guanxi_store::AccountSummary>();
+    let timeline = doc.schema::<guanxi_store::Timeline>();
+    let change = doc.schema::<guanxi_store::ChangeEntry>();
+    let token = doc.schema::<guanxi_store::ApiToken>();
+    let money = doc.schema::<guanxi_domain::Money>();
+    special_paths(&mut doc, summary, timeline, change, token, money);
+
+    let mut schemas: Map<String, Value> =
+        doc.generator.take_definitions(true).into_iter().collect();
+    for (name, _) in &doc.entities {
+        derived_schemas(&mut schemas, &meta, name);
+    }
+    schemas.insert("Problem".into(), problem_schema());
+
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Guanxi CRM API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Every channel and department reaches the one customer database through this API. Errors are RFC 9457 problem documents. Writes to an existing record need If-Match with the ETag last read.",
+        },
+        "servers": [{ "url": "/api/v1" }],
+        "security": [{ "bearer": [] }, { "session": [] }],
+        "paths": doc.paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer", "description": "A personal API token (gx_…) from POST /auth/tokens or `guanxi user token`" },
+                "session": { "type": "apiKey", "in": "cookie", "name": "guanxi_session", "description": "The session cookie from POST /auth/login; writes also need the X-CSRF-Token header" },
+            },
+        },
+    })
+}
+
+fn problem_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "RFC 9457 problem details",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": { "type": "string" },
+            "title": { "type": "string" },
+            "status": { "type": "integer" },
+            "detail": { "type": "string" },
+            "errors": {
+                "type": "array",
+                "description": "The fields that are wrong",
+                "items": {
+                    "type": "object",
+                    "required": ["field", "code", "message"],
+                    "properties": {
+                        "field": { "type": "string" },
+                        "code": { "type": "string" },
+                        "message": { "type": "string" },
+                    },
+                },
+            },
+        },
+    })
+}
+
+fn special_paths(
+    doc: &mut Doc,
+    summary: Value,
+    timeline: Value,
+    change: Value,
+    token: Value,
+    money: Value,
+) {
+    let rec = |name: &str| schema_ref(&format!("{name}Record"));
+    let list = |name: &str| json!({ "type": "array", "items": rec(name) });
+    let object = |props: Value, required: &[&str]| json!({ "type": "object", "properties": props, "required": required, "additionalProperties": false });
+    let string = json!({ "type": "string" });
+    let uuid = json!({ "type": "string", "format": "uuid" });
+    let time = json!({ "type": "string", "format": "date-time" });
+
+    doc.op("/openapi.json", "get", json!({
+        "tags": ["meta"], "operationId": "openapi", "summary": "This description", "security": [],
+        "responses": { "200": ok("OpenAPI 3.1", json!({ "type": "object" })) },
+    }));
+    doc.op("/auth/login", "post", json!({
+        "tags": ["auth"], "operationId": "login", "security": [],
+        "summary": "Sign in: sets the session cookie and returns the CSRF token for writes",
+        "requestBody": body(object(json!({ "email": string, "password": string }), &["email", "password"])),
+        "responses": responses(&[("200", ok("Signed in", json!({
+            "type": "object", "required": ["user_id", "csrf_token", "expires_at"],
+            "properties": { "user_id": uuid, "csrf_token": string, "expires_at": time },
+        })))], &["422", "429"]),
+    }));
+    doc.op(
+        "/auth/logout",
+        "post",
+        json!({
+            "tags": ["auth"], "operationId": "logout",
+            "responses": responses(&[("204", json!({ "description": "Signed out" }))], &["403"]),
+        }),
+    );
+    doc.op("/auth/me", "get", json!({
+        "tags": ["auth"], "operationId": "me",
+        "responses": responses(&[("200", ok("The caller", json!({
+            "type": "object", "required": ["user_id", "role", "scope"],
+            "properties": { "user_id": uuid, "role": string, "scope": string, "team_id": { "type": ["string", "null"], "format": "uuid" } },
+        })))], &[]),
+    }));
+    let issued = json!({ "allOf": [token.clone(), { "type": "object", "required": ["token"], "properties": { "token": { "type": "string", "description": "The secret, shown this once" } } }] });
+    doc.op("/auth/tokens", "get", json!({
+        "tags": ["auth"], "operationId": "list_tokens",
+        "responses": responses(&[("200", ok("The caller's tokens, without secrets",
+            json!({ "type": "object", "required": ["items"], "properties": { "items": { "type": "array", "items": token } } })))], &[]),
+    }));
+    doc.op("/auth/tokens", "post", json!({
+        "tags": ["auth"], "operationId": "issue_token",
+        "requestBody": body(object(json!({
+            "name": string,
+            "days": { "type": "integer", "minimum": 1, "maximum": 366, "description": "Days until it expires (default 90)" },
+        }), &["name"])),
+        "responses": responses(&[("201", ok("The token, with its secret shown once", issued))], &["403", "422"]),
+    }));
+    doc.op("/auth/tokens/{id}", "delete", json!({
+        "tags": ["auth"], "operationId": "revoke_token", "parameters": [id_param()],
+        "responses": responses(&[("204", json!({ "description": "Revoked" }))], &["403", "404"]),
+    }));
+    doc.op("/accounts/{id}/360", "get", json!({
+        "tags": ["accounts"], "operationId": "account_360", "summary": "The whole customer in one response",
+        "parameters": [id_param()],
+        "responses": responses(&[("200", ok("The 360° view", json!({
+            "type": "object",
+            "required": ["account", "parent", "subsidiaries", "contacts", "interactions", "orders", "cases", "open_opportunities", "summary"],
+            "properties": {
+                "account": rec("Account"),
+                "parent": { "anyOf": [rec("Account"), { "type": "null" }] },
+                "subsidiaries": list("Account"),
+                "contacts": list("Contact"),
+                "interactions": list("Interaction"),
+                "orders": list("Order"),
+                "cases": list("Case"),
+                "open_opportunities": list("Opportunity"),
+                "summary": summary,
+            },
+        })))], &["404"]),
+    }));
+    doc.op("/accounts/{id}/timeline", "get", json!({
+        "tags": ["accounts"], "operationId": "account_timeline",
+        "summary": "Interactions, orders, cases and changes, newest first",
+        "parameters": [
+            id_param(),
+            param("before", "query", false, json!({ "type": "string", "format": "date-time" }), "next_before of the previous page"),
+            param("limit", "query", false, json!({ "type": "integer", "minimum": 1, "maximum": guanxi_store::MAX_TIMELINE_PAGE }), "Page size (default 50)"),
+        ],
+        "responses": responses(&[("200", ok("One page", timeline))], &["404", "422"]),
+    }));
+    doc.op("/opportunities/{id}/stage", "post", json!({
+        "tags": ["opportunities"], "operationId": "move_stage",
+        "summary": "Move a deal to another stage of its pipeline, recorded in its stage history",
+        "parameters": [id_param(), if_match()],
+        "requestBody": body(object(json!({
+            "stage": { "type": "string", "description": "The stage key" },
+            "reason": { "type": ["string", "null"], "description": "Why it was won or lost (required for those)" },
+        }), &["stage"])),
+        "responses": responses(&[("200", with_etag(ok("Moved", rec("Opportunity"))))], &["403", "404", "412", "422", "428"]),
+    }));
+    doc.op("/leads/{id}/convert", "post", json!({
+        "tags": ["leads"], "operationId": "convert_lead",
+        "summary": "Lead to account, contact and (optionally) deal, in one transaction",
+        "parameters": [id_param(), if_match()],
+        "requestBody": { "required": false, "content": { "application/json": { "schema": object(json!({
+            "account_id": { "type": ["string", "null"], "format": "uuid", "description": "An existing account to attach to" },
+            "opportunity": { "anyOf": [object(json!({ "name": string, "amount": money }), &["name", "amount"]), { "type": "null" }] },
+        }), &[]) } } },
+        "responses": responses(&[("200", ok("Converted", json!({
+            "type": "object", "required": ["lead", "account_id", "contact", "opportunity"],
+            "properties": {
+                "lead": rec("Lead"), "account_id": uuid, "contact": rec("Contact"),
+                "opportunity": { "anyOf": [rec("Opportunity"), { "type": "null" }] },
+            },
+        })))], &["403", "404", "409", "412", "422", "428"]),
+    }));
+    let entities: Vec<&str> = all_defs().iter().map(|d| d.name).collect();
+    doc.op("/changes", "get", json!({
+        "tags": ["changes"], "operationId": "changes", "summary": "A record's change log, oldest first",
+        "parameters": [
+            param("entity", "query", true, json!({ "type": "string", "enum": entities }), "The record's entity"),
+            param("id", "query", true, uuid, "The record's id"),
+        ],
+        "responses": responses(&[("200", ok("Its changes", json!({
+            "type": "object", "required": ["items"], "properties": { "items": { "type": "array", "items": change } },
+        })))], &["404"]),
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `$ref` in the document points at a schema that exists.
+    #[test]
+    fn every_reference_resolves() {
+        let doc = document();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        fn walk(v: &Value, schemas: &Map<String, Value>, seen: &mut usize) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(Value::String(r)) = m.get("$ref") {
+                        let name = r.strip_prefix(REF_PREFIX).unwrap_or_else(|| panic!("{r}"));
+                        assert!(schemas.contains_key(name), "{r} does not resolve");
+                        *seen += 1;
+                    }
+                    m.values().for_each(|v| walk(v, schemas, seen));
+                }
+                Value::Array(a) => a.iter().for_each(|v| walk(v, schemas, seen)),
+                _ => {}
+            }
+        }
+        let mut seen = 0;
+        walk(doc, schemas, &mut seen);
+        assert!(seen > 100, "{seen} references");
+    }
+
+    /// Each entity's record schema names every field its definition has, and the create
+    /// schema requires exactly what deserialising requires.
+    #[test]
+    fn entity_schemas_match_their_definitions() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        let mut c = Check(schemas, 0);
+        each_collection(&mut c);
+        assert_eq!(c.1, 13);
+        struct Check<'a>(&'a Value, usize);
+        impl Collections for Check<'_> {
+            fn collection<T: Entity + JsonSchema>(&mut self, _: &'static str) {
+                let name = T::schema_name();
+                let record = &self.0[format!("{name}Record")]["properties"];
+                for f in T::DEF.fields {
+                    // Money is stored as two columns but travels as one object.
+                    let key = f.name.strip_suffix("_currency").unwrap_or(f.name);
+                    assert!(record.get(key).is_some(), "{name}Record lacks {key}");
+                }
+                for meta in ["id", "version", "created_at", "updated_at", "custom"] {
+                    assert!(record.get(meta).is_some(), "{name}Record lacks {meta}");
+                }
+                assert!(self.0[format!("{name}Create")]["properties"]["owner_id"].is_object());
+                assert_eq!(
+                    self.0[format!("{name}Patch")]["required"],
+                    Value::Null,
+                    "a merge patch requires nothing"
+                );
+                self.1 += 1;
+            }
+        }
+    }
+
+    #[test]
+    fn every_operation_documents_its_errors_as_problems() {
+        let doc = document();
+        let mut ops = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                ops += 1;
+                let responses = op["responses"].as_object().unwrap();
+                assert!(
+                    responses.keys().any(|s| s.starts_with('2')),
+                    "{method} {path}"
+                );
+                if path != "/openapi.json" {
+                    for (status, r) in responses.iter().filter(|(s, _)| !s.starts_with('2')) {
+                        assert!(
+                            r["content"]["application/problem+json"].is_object(),
+                            "{method} {path} {status}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(ops >= 13 * 6 + 11, "{ops} operations");
+    }
+}
