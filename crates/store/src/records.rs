@@ -40,6 +40,17 @@ impl Store {
         }
     }
 
+    /// Before a write to an existing record: refuse outright only a role that may not even
+    /// read the entity. Everyone else is checked after the record was looked up in their
+    /// scope, so a record out of sight is "not found" and a 403 never tells that it exists.
+    fn require_unseen(&self, actor: &Actor, entity: &'static str, right: Right) -> Result<()> {
+        if actor.may(entity, Right::Read) {
+            Ok(())
+        } else {
+            self.require(actor, entity, right)
+        }
+    }
+
     /// The custom field definitions of an entity. Read before a write transaction starts:
     /// an in-memory SQLite database has one connection, which the transaction holds.
     pub async fn custom_fields(&self, entity: &str) -> Result<Vec<CustomFieldDef>> {
@@ -317,12 +328,13 @@ impl Store {
         F: FnOnce(&mut Record<T>) -> std::result::Result<(), ValidationErrors> + Send,
     {
         let def = T::DEF;
-        self.require(actor, def.name, Right::Update)?;
+        self.require_unseen(actor, def.name, Right::Update)?;
         let defs = self.custom_fields(def.name).await?;
         let mut tx = self.db.begin().await?;
         let before = self
             .locked::<T>(&mut tx, actor, id, expected_version, false)
             .await?;
+        self.require(actor, def.name, Right::Update)?;
         let mut after = before.clone();
         edit(&mut after)?;
         Self::check(&mut after.data, &after.custom, &defs)?;
@@ -488,11 +500,12 @@ impl Store {
         delete: bool,
     ) -> Result<Record<T>> {
         let def = T::DEF;
-        self.require(actor, def.name, Right::Delete)?;
+        self.require_unseen(actor, def.name, Right::Delete)?;
         let mut tx = self.db.begin().await?;
         let before = self
             .locked::<T>(&mut tx, actor, id, expected, !delete)
             .await?;
+        self.require(actor, def.name, Right::Delete)?;
         let at = now();
         let mut after = before.clone();
         after.meta.version += 1;

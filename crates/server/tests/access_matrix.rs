@@ -1,9 +1,11 @@
-//! The access matrix, generated: every role × every scoped entity × records owned by the
-//! actor, by someone in their team subtree, by someone in another team, and assigned to a
-//! partner. For each pair the store must allow exactly what the policy says — reads through
-//! get, list, count and the change log (and the 360 view and timeline for accounts): zero
-//! leaks and zero wrong denials. Runs on SQLite and PostgreSQL like the conformance suite.
+//! The access matrix, generated, through the real server: every role × every scoped entity ×
+//! records owned by the actor, by someone in their team subtree, by someone in another team,
+//! and assigned to a partner × every operation — get, list, count, the change log (and the
+//! 360 view and timeline for accounts), update and delete. Each must be allowed exactly when
+//! the policy says: zero leaks, zero wrong denials. Runs on SQLite and PostgreSQL with the
+//! store's conformance fixtures.
 
+#[path = "../../store/tests/common/mod.rs"]
 mod common;
 
 use common::*;
@@ -11,7 +13,8 @@ use guanxi_domain::entities::*;
 use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::policy::default_roles;
 use guanxi_domain::{Actor, Currency, Email, Entity, Id, Money, NewRecord, Right};
-use guanxi_store::{Store, StoreError};
+use guanxi_store::Store;
+use serde_json::{Value, json};
 
 /// Who owns a record, relative to the actor looking at it.
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +33,8 @@ struct Cast {
     partner: Id,
     account: Id,
     pipeline: Id,
+    /// One per actor, in the same order.
+    clients: Vec<Client>,
 }
 
 async fn cast(s: &Store) -> Cast {
@@ -115,7 +120,20 @@ async fn cast(s: &Store) -> Cast {
         .filter(Filter::new("is_default", Op::Eq, true))
         .limit(1);
     let pipeline = s.list::<Pipeline>(&sys, &q).await.unwrap().items[0].meta.id;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
+    tokio::spawn(guanxi_server::serve(s.clone(), listener));
+    let mut clients = vec![];
+    for actor in &actors {
+        let (_, bearer) = s.issue_token(actor, "matrix", None).await.unwrap();
+        clients.push(Client {
+            base: base.clone(),
+            http: reqwest::Client::new(),
+            bearer,
+        });
+    }
     Cast {
+        clients,
         actors,
         teammate: (teammate.meta.id, sh),
         outsider: (outsider.meta.id, west),
@@ -250,49 +268,140 @@ impl Sample for Campaign {
     }
 }
 
-/// What the store shows `actor` of one record, by every read path.
-async fn observed<T: Sample>(s: &Store, actor: &Actor, id: Id) -> Vec<(&'static str, bool)> {
-    let q = ListQuery::default()
-        .filter(Filter::new("id", Op::Eq, id.to_string()))
-        .counted();
-    let listed = match s.list::<T>(actor, &q).await {
-        Ok(p) => {
-            assert_eq!(
-                p.total,
-                Some(p.items.len() as i64),
-                "count agrees with the list"
-            );
-            !p.items.is_empty()
+/// A client signed in as `actor`, with a personal API token.
+struct Client {
+    base: String,
+    http: reqwest::Client,
+    bearer: String,
+}
+
+impl Client {
+    async fn status(&self, method: &str, path: &str, version: Option<i64>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .bearer_auth(&self.bearer);
+        if let Some(v) = version {
+            req = req.header("if-match", format!("\"{v}\"")).json(&json!({}));
         }
-        Err(StoreError::Forbidden { .. }) => false,
-        Err(e) => panic!("list: {e:?}"),
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// The collection each scoped entity is served at.
+fn collection(entity: &str) -> &'static str {
+    match entity {
+        "account" => "accounts",
+        "contact" => "contacts",
+        "interaction" => "interactions",
+        "lead" => "leads",
+        "opportunity" => "opportunities",
+        "order" => "orders",
+        "case" => "cases",
+        "campaign" => "campaigns",
+        other => panic!("no collection for {other}"),
+    }
+}
+
+/// What the API lets `client` do with one record, operation by operation: each read path,
+/// then update and delete (in that order, as the version moves). `Some(true)` allowed,
+/// `Some(false)` refused with 404, `None` refused with 403.
+async fn observed<T: Sample>(c: &Client, id: Id) -> Vec<(&'static str, Option<bool>)> {
+    let name = T::DEF.name;
+    let path = collection(name);
+    let judge = |what: &str, (status, body): (u16, Value)| match status {
+        200 | 204 => Some(true),
+        404 => Some(false),
+        403 => None,
+        other => panic!("{what} {name}: unexpected {other} {body}"),
     };
-    let ok = |r: Result<(), StoreError>, what: &str| match r {
-        Ok(()) => true,
-        Err(StoreError::NotFound { .. } | StoreError::Forbidden { .. }) => false,
-        Err(e) => panic!("{what}: {e:?}"),
+    let (status, page) = c
+        .status(
+            "GET",
+            &format!("/{path}?filter=id:eq:{id}&count=true"),
+            None,
+        )
+        .await;
+    let listed = match status {
+        200 => {
+            let items = page["items"].as_array().unwrap().len();
+            assert_eq!(page["total"], items, "count agrees with the list");
+            Some(items == 1)
+        }
+        403 => None,
+        other => panic!("list {name}: unexpected {other} {page}"),
     };
     let mut out = vec![
-        ("get", ok(s.get::<T>(actor, id).await.map(drop), "get")),
+        (
+            "get",
+            judge("get", c.status("GET", &format!("/{path}/{id}"), None).await),
+        ),
         ("list+count", listed),
         (
             "changes",
-            ok(s.changes_for::<T>(actor, id).await.map(drop), "changes"),
+            judge(
+                "changes",
+                c.status("GET", &format!("/changes?entity={name}&id={id}"), None)
+                    .await,
+            ),
         ),
     ];
-    if T::DEF.name == "account" {
-        out.push(("360", ok(s.account_360(actor, id).await.map(drop), "360")));
-        out.push((
-            "timeline",
-            ok(s.timeline(actor, id, None, 10).await.map(drop), "timeline"),
-        ));
+    if name == "account" {
+        for view in ["360", "timeline"] {
+            let r = c.status("GET", &format!("/{path}/{id}/{view}"), None).await;
+            out.push((view, judge(view, r)));
+        }
     }
+    let updated = judge(
+        "update",
+        c.status("PATCH", &format!("/{path}/{id}"), Some(1)).await,
+    );
+    out.push(("update", updated));
+    let version = if updated == Some(true) { 2 } else { 1 };
+    let r = c
+        .status("DELETE", &format!("/{path}/{id}"), Some(version))
+        .await;
+    out.push(("delete", judge("delete", r)));
     out
 }
 
-async fn check_entity<T: Sample>(s: &Store, c: &Cast, failures: &mut Vec<String>) {
+/// What the policy says `actor` may do with a record by `whose`, operation by operation:
+/// records out of sight are not found (a 403 would tell that they exist); in sight but
+/// without the right, forbidden.
+fn expected(actor: &Actor, entity: &str, op: &str, visible: bool) -> Option<bool> {
+    let right = match op {
+        "update" => Right::Update,
+        "delete" => Right::Delete,
+        _ => Right::Read,
+    };
+    let readable = actor.may(entity, Right::Read);
+    if !readable && right == Right::Read {
+        // Reads of an entity the role may not read at all: refused outright, or not found.
+        return if op == "list+count" {
+            None
+        } else {
+            Some(false)
+        };
+    }
+    if !readable || !visible {
+        return Some(false);
+    }
+    if actor.may(entity, right) {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// Outcomes met, by operation: the matrix must exercise each answer, not just pass.
+type Met = std::collections::BTreeSet<(&'static str, Option<bool>)>;
+
+async fn check_entity<T: Sample>(s: &Store, c: &Cast, failures: &mut Vec<String>, met: &mut Met) {
     let sys = Actor::system();
     for (n, actor) in c.actors.iter().enumerate() {
+        let client = &c.clients[n];
         for whose in [
             Whose::Own,
             Whose::TeamSubtree,
@@ -313,13 +422,22 @@ async fn check_entity<T: Sample>(s: &Store, c: &Cast, failures: &mut Vec<String>
                 .unwrap()
                 .meta
                 .id;
-            let expected =
-                actor.may(T::DEF.name, Right::Read) && actor.sees(Some(owner), Some(team), partner);
-            for (path, seen) in observed::<T>(s, actor, id).await {
-                if seen != expected {
-                    let kind = if seen { "LEAK" } else { "WRONG DENIAL" };
+            let visible = actor.sees(Some(owner), Some(team), partner);
+            for (op, seen) in observed::<T>(client, id).await {
+                met.insert((op, seen));
+                let want = expected(actor, T::DEF.name, op, visible);
+                // Refusing an entity the role cannot read at all may be either answer.
+                let both_refusals = !actor.may(T::DEF.name, Right::Read)
+                    && seen != Some(true)
+                    && want != Some(true);
+                if seen != want && !both_refusals {
+                    let kind = match (seen, want) {
+                        (Some(true), _) => "LEAK",
+                        (None, Some(false)) => "LEAK (403 reveals it exists)",
+                        _ => "WRONG DENIAL",
+                    };
                     failures.push(format!(
-                        "{kind}: role {} {path} {} ({whose:?})",
+                        "{kind}: role {} {op} {} ({whose:?}): got {seen:?}, want {want:?}",
                         actor.role.key,
                         T::DEF.name
                     ));
@@ -334,14 +452,23 @@ conformance!(
     |s: Store| async move {
         let c = cast(&s).await;
         let mut failures = vec![];
-        check_entity::<Account>(&s, &c, &mut failures).await;
-        check_entity::<Contact>(&s, &c, &mut failures).await;
-        check_entity::<Interaction>(&s, &c, &mut failures).await;
-        check_entity::<Lead>(&s, &c, &mut failures).await;
-        check_entity::<Opportunity>(&s, &c, &mut failures).await;
-        check_entity::<Order>(&s, &c, &mut failures).await;
-        check_entity::<Case>(&s, &c, &mut failures).await;
-        check_entity::<Campaign>(&s, &c, &mut failures).await;
+        let mut met = Met::new();
+        check_entity::<Account>(&s, &c, &mut failures, &mut met).await;
+        check_entity::<Contact>(&s, &c, &mut failures, &mut met).await;
+        check_entity::<Interaction>(&s, &c, &mut failures, &mut met).await;
+        check_entity::<Lead>(&s, &c, &mut failures, &mut met).await;
+        check_entity::<Opportunity>(&s, &c, &mut failures, &mut met).await;
+        check_entity::<Order>(&s, &c, &mut failures, &mut met).await;
+        check_entity::<Case>(&s, &c, &mut failures, &mut met).await;
+        check_entity::<Campaign>(&s, &c, &mut failures, &mut met).await;
+        for op in ["get", "list+count", "changes", "360", "update", "delete"] {
+            for outcome in [Some(true), Some(false), None] {
+                // Every role reads accounts; only some may not list some entity at all.
+                if outcome.is_some() || ["list+count", "update", "delete"].contains(&op) {
+                    assert!(met.contains(&(op, outcome)), "never met: {op} {outcome:?}");
+                }
+            }
+        }
         assert!(
             failures.is_empty(),
             "{} violations:\n{}",
