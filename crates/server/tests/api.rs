@@ -140,6 +140,7 @@ async fn tokens_and_sign_in_limits(s: Server) {
     assert_eq!((st, me["role"].as_str()), (StatusCode::OK, Some("sales")));
     let (_, _, list) = call("GET", url.clone(), &bearer, None).await;
     assert_eq!(list["items"][0]["name"], "nightly export");
+    assert!(list["items"][0]["last_used_at"].is_string(), "{list}");
     assert!(
         !list.to_string().contains(secret),
         "the secret is shown once only"

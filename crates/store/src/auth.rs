@@ -21,6 +21,8 @@ use std::sync::OnceLock;
 pub const MAX_FAILED_LOGINS: i64 = 5;
 pub const LOCKOUT: Duration = Duration::minutes(15);
 pub const MIN_PASSWORD_CHARS: usize = 10;
+/// How stale a token's `last_used_at` may get before a use updates it.
+const LAST_USED_INTERVAL: Duration = Duration::minutes(5);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -302,19 +304,31 @@ impl Store {
     /// The actor behind a bearer token; `Unauthorized` when it is unknown, revoked, expired,
     /// or its user deactivated.
     pub async fn token_actor(&self, secret: &str) -> Result<Actor> {
+        let at = now();
         let rows = self
             .db
             .fetch(
-                "SELECT id, user_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL \
-                 AND (expires_at IS NULL OR expires_at > $2)",
-                vec![Val::Text(digest(secret)), Val::Ts(now())],
-                &[Kind::Uuid, Kind::Uuid],
+                "SELECT id, user_id, last_used_at FROM api_tokens WHERE token_hash = $1 \
+                 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+                vec![Val::Text(digest(secret)), Val::Ts(at)],
+                &[Kind::Uuid, Kind::Uuid, Kind::Ts],
             )
             .await?;
         let Some(row) = rows.into_iter().next() else {
             return Err(StoreError::Unauthorized);
         };
         let user = Id(row[1].as_uuid().ok_or(StoreError::Unauthorized)?);
+        // Note the use at most once per interval: a write on every request would queue
+        // behind the single SQLite writer.
+        if row[2].as_ts().is_none_or(|t| at - t > LAST_USED_INTERVAL) {
+            let mut tx = self.db.begin().await?;
+            tx.exec(
+                "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2",
+                vec![Val::Ts(at), Val::Uuid(row[0].as_uuid().unwrap_or_default())],
+            )
+            .await?;
+            tx.commit().await?;
+        }
         self.signed_in(user).await
     }
 
