@@ -9,6 +9,7 @@ mod auth;
 mod changelog;
 mod codec;
 mod convert;
+mod custom_cache;
 mod db;
 mod error;
 mod migrate;
@@ -22,6 +23,7 @@ pub use auth::{
 };
 pub use changelog::{ChainReport, ChangeEntry};
 pub use convert::{Conversion, Converted};
+pub use custom_cache::Defs as CustomDefs;
 pub use db::Backend;
 pub use error::StoreError;
 pub use timeline::{MAX_TIMELINE_PAGE, Timeline, TimelineItem, item_def};
@@ -36,6 +38,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 #[derive(Clone)]
 pub struct Store {
     db: Db,
+    custom: std::sync::Arc<custom_cache::CustomCache>,
 }
 
 impl Store {
@@ -44,6 +47,7 @@ impl Store {
     pub async fn open(url: &str) -> Result<Store> {
         let store = Store {
             db: Db::connect(url).await?,
+            custom: Default::default(),
         };
         migrate::run(&store.db).await?;
         store.bootstrap().await?;

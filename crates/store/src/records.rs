@@ -5,6 +5,7 @@ use crate::codec::{
     all_cols, canonical, decode_record, encode_fields, field_cols, kinds, meta_cols, quote,
     select_list,
 };
+use crate::custom_cache::Defs;
 use crate::db::{Backend, Kind, Tx, Val};
 use crate::query::{self, Sql};
 use crate::{Result, Store, StoreError};
@@ -53,20 +54,26 @@ impl Store {
 
     /// The custom field definitions of an entity. Read before a write transaction starts:
     /// an in-memory SQLite database has one connection, which the transaction holds.
-    pub async fn custom_fields(&self, entity: &str) -> Result<Vec<CustomFieldDef>> {
+    pub async fn custom_fields(&self, entity: &str) -> Result<Defs> {
         if entity == CustomFieldDef::DEF.name {
-            return Ok(vec![]);
+            return Ok(Defs::default());
+        }
+        if let Some(defs) = self.custom.get(entity) {
+            return Ok(defs);
         }
         let q = ListQuery::default()
             .filter(Filter::new("entity", Op::Eq, entity))
             .limit(MAX_LIMIT);
-        Ok(self
-            .list_inner::<CustomFieldDef>(&Actor::system(), &q, &[])
-            .await?
-            .items
-            .into_iter()
-            .map(|r| r.data)
-            .collect())
+        let defs: Defs = std::sync::Arc::new(
+            self.list_inner::<CustomFieldDef>(&Actor::system(), &q, &[])
+                .await?
+                .items
+                .into_iter()
+                .map(|r| r.data)
+                .collect(),
+        );
+        self.custom.put(entity, defs.clone());
+        Ok(defs)
     }
 
     pub(crate) fn check<T: Entity>(
@@ -155,6 +162,7 @@ impl Store {
         tx.commit()
             .await
             .map_err(|e| StoreError::from_write(e, def.name))?;
+        self.custom.written(def.name);
         Ok(record)
     }
 
@@ -342,6 +350,7 @@ impl Store {
         tx.commit()
             .await
             .map_err(|e| StoreError::from_write(e, def.name))?;
+        self.custom.written(def.name);
         Ok(after)
     }
 
@@ -536,6 +545,7 @@ impl Store {
             Some(&after.to_json()),
         )
         .await?;
+        self.custom.written(def.name);
         Ok(after)
     }
 
@@ -686,6 +696,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.custom.written(def.name);
         Ok(ids)
     }
 }

@@ -1079,7 +1079,12 @@ conformance!(
             w.rep_b.user_id
         );
         let listed = s.tokens(&w.rep_b).await.unwrap();
-        assert_eq!(listed, vec![token.clone()]);
+        assert!(listed[0].last_used_at.is_some(), "its use was noted");
+        let unused = guanxi_store::ApiToken {
+            last_used_at: None,
+            ..listed[0].clone()
+        };
+        assert_eq!((listed.len(), unused), (1, token.clone()));
         assert!(
             !serde_json::to_string(&listed)
                 .unwrap()

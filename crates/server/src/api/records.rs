@@ -136,7 +136,7 @@ fn present<T: Entity>(actor: &Actor, custom: &[CustomFieldDef], r: &Record<T>) -
 
 /// The custom field definitions needed to mask several entities in one response; empty
 /// (and never loaded) for roles that see sensitive data.
-struct Masks(std::collections::HashMap<&'static str, Vec<CustomFieldDef>>);
+struct Masks(std::collections::HashMap<&'static str, guanxi_store::CustomDefs>);
 
 impl Masks {
     async fn load(
