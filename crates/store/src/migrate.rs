@@ -23,6 +23,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_auth.sql"),
         postgres: include_str!("../migrations/postgres/0002_auth.sql"),
     },
+    Migration {
+        version: 3,
+        name: "related_order",
+        sqlite: include_str!("../migrations/sqlite/0003_related_order.sql"),
+        postgres: include_str!("../migrations/postgres/0003_related_order.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.
