@@ -2,7 +2,7 @@
 //! limited to what the actor may see.
 
 use crate::codec::{all_cols, decode_record, kinds, select_list};
-use crate::db::{Kind, Val};
+use crate::db::{Conn, Kind, Val};
 use crate::query::{self, Sql};
 use crate::{Result, Store};
 use chrono::{DateTime, Utc};
@@ -43,52 +43,51 @@ pub struct Account360 {
 
 impl Store {
     pub async fn account_360(&self, actor: &Actor, id: Id) -> Result<Account360> {
-        let account = self.get::<Account>(actor, id).await?;
+        let c = &mut self.db.reader().await?;
+        let account = Self::get_on::<Account>(c, actor, id).await?;
         let parent = match account.data.parent_id {
-            Some(p) => self
-                .related::<Account>(actor, "id", p, "", 1)
+            Some(p) => Self::related::<Account>(c, actor, "id", p, "", 1)
                 .await?
                 .into_iter()
                 .next(),
             None => None,
         };
-        let subsidiaries = self
-            .related::<Account>(actor, "parent_id", id, "ORDER BY \"name\", id", PEOPLE)
-            .await?;
-        let contacts = self
-            .related::<Contact>(actor, "account_id", id, "ORDER BY \"name\", id", PEOPLE)
-            .await?;
-        let interactions = self
-            .related::<Interaction>(
-                actor,
-                "account_id",
-                id,
-                "ORDER BY \"at\" DESC, id DESC",
-                LATEST,
-            )
-            .await?;
-        let orders = self
-            .related::<Order>(
-                actor,
-                "account_id",
-                id,
-                "ORDER BY \"ordered_at\" DESC, id DESC",
-                LATEST,
-            )
-            .await?;
-        let cases = self
-            .related::<Case>(actor, "account_id", id, "ORDER BY id DESC", LATEST)
-            .await?;
-        let open_opportunities = self
-            .related::<Opportunity>(
-                actor,
-                "account_id",
-                id,
-                "AND \"status\" = 'open' ORDER BY id DESC",
-                LATEST,
-            )
-            .await?;
-        let summary = self.summary(actor, id).await?;
+        let subsidiaries =
+            Self::related::<Account>(c, actor, "parent_id", id, "ORDER BY \"name\", id", PEOPLE)
+                .await?;
+        let contacts =
+            Self::related::<Contact>(c, actor, "account_id", id, "ORDER BY \"name\", id", PEOPLE)
+                .await?;
+        let interactions = Self::related::<Interaction>(
+            c,
+            actor,
+            "account_id",
+            id,
+            "ORDER BY \"at\" DESC, id DESC",
+            LATEST,
+        )
+        .await?;
+        let orders = Self::related::<Order>(
+            c,
+            actor,
+            "account_id",
+            id,
+            "ORDER BY \"ordered_at\" DESC, id DESC",
+            LATEST,
+        )
+        .await?;
+        let cases =
+            Self::related::<Case>(c, actor, "account_id", id, "ORDER BY id DESC", LATEST).await?;
+        let open_opportunities = Self::related::<Opportunity>(
+            c,
+            actor,
+            "account_id",
+            id,
+            "AND \"status\" = 'open' ORDER BY id DESC",
+            LATEST,
+        )
+        .await?;
+        let summary = Self::summary(c, actor, id).await?;
         Ok(Account360 {
             account,
             parent,
@@ -105,20 +104,19 @@ impl Store {
     /// Live records of `T` whose `column` is `id`, within the actor's scope; empty when the
     /// actor may not read `T` at all. `tail` continues the WHERE clause and orders.
     pub(crate) async fn related<T: Entity>(
-        &self,
+        conn: &mut Conn,
         actor: &Actor,
         column: &str,
         id: Id,
         tail: &str,
         limit: u32,
     ) -> Result<Vec<Record<T>>> {
-        self.related_before::<T>(actor, column, id, None, tail, limit)
-            .await
+        Self::related_before::<T>(conn, actor, column, id, None, tail, limit).await
     }
 
     /// [`Self::related`], limited to rows whose `time` column is before a point in time.
     pub(crate) async fn related_before<T: Entity>(
-        &self,
+        conn: &mut Conn,
         actor: &Actor,
         column: &str,
         id: Id,
@@ -142,43 +140,42 @@ impl Store {
             select_list(&cols),
             T::DEF.table
         );
-        self.db
-            .fetch(&text, sql.params, &kinds(&cols))
+        conn.fetch(&text, sql.params, &kinds(&cols))
             .await?
             .into_iter()
             .map(decode_record)
             .collect()
     }
 
-    async fn summary(&self, actor: &Actor, id: Id) -> Result<AccountSummary> {
-        let orders = self
-            .aggregate::<Order>(
-                actor,
-                id,
-                "COUNT(*), CAST(COALESCE(SUM(total), 0) AS BIGINT), \
+    async fn summary(conn: &mut Conn, actor: &Actor, id: Id) -> Result<AccountSummary> {
+        let orders = Self::aggregate::<Order>(
+            conn,
+            actor,
+            id,
+            "COUNT(*), CAST(COALESCE(SUM(total), 0) AS BIGINT), \
                  CAST(COALESCE(SUM(total - cost_total), 0) AS BIGINT), MAX(ordered_at)",
-                "status NOT IN ('draft', 'cancelled')",
-                &[Kind::Int, Kind::Int, Kind::Int, Kind::Ts],
-            )
-            .await?;
-        let cases = self
-            .aggregate::<Case>(
-                actor,
-                id,
-                "COUNT(*)",
-                "status NOT IN ('resolved', 'closed')",
-                &[Kind::Int],
-            )
-            .await?;
-        let deals = self
-            .aggregate::<Opportunity>(
-                actor,
-                id,
-                "COUNT(*), CAST(COALESCE(SUM(amount * probability / 100), 0) AS BIGINT)",
-                "status = 'open'",
-                &[Kind::Int, Kind::Int],
-            )
-            .await?;
+            "status NOT IN ('draft', 'cancelled')",
+            &[Kind::Int, Kind::Int, Kind::Int, Kind::Ts],
+        )
+        .await?;
+        let cases = Self::aggregate::<Case>(
+            conn,
+            actor,
+            id,
+            "COUNT(*)",
+            "status NOT IN ('resolved', 'closed')",
+            &[Kind::Int],
+        )
+        .await?;
+        let deals = Self::aggregate::<Opportunity>(
+            conn,
+            actor,
+            id,
+            "COUNT(*), CAST(COALESCE(SUM(amount * probability / 100), 0) AS BIGINT)",
+            "status = 'open'",
+            &[Kind::Int, Kind::Int],
+        )
+        .await?;
         let int = |row: &[Val], i: usize| row.get(i).and_then(Val::as_i64).unwrap_or(0);
         Ok(AccountSummary {
             order_count: int(&orders, 0),
@@ -194,7 +191,7 @@ impl Store {
     /// One row of aggregates over the live `T` records of an account that the actor may see;
     /// empty when the actor may not read `T` at all.
     async fn aggregate<T: Entity>(
-        &self,
+        conn: &mut Conn,
         actor: &Actor,
         id: Id,
         select: &str,
@@ -211,8 +208,7 @@ impl Store {
             "SELECT {select} FROM {} WHERE account_id = {pid} AND deleted_at IS NULL AND {condition} AND {scope}",
             T::DEF.table
         );
-        Ok(self
-            .db
+        Ok(conn
             .fetch(&text, sql.params, kinds)
             .await?
             .pop()

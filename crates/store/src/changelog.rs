@@ -2,7 +2,7 @@
 //! numbered without gaps and hash-chained (each hash covers the previous one), so editing,
 //! removing or reordering any entry is detected by [`verify`].
 
-use crate::db::{Backend, Db, Kind, Result, Tx, Val};
+use crate::db::{Backend, Conn, Db, Kind, Result, Tx, Val};
 use chrono::{DateTime, Utc};
 use guanxi_domain::Id;
 use serde::Serialize;
@@ -207,7 +207,7 @@ pub(crate) async fn for_record(db: &Db, record: Id) -> Result<Vec<ChangeEntry>> 
 
 /// The newest entries about one record made before `before`, newest first.
 pub(crate) async fn for_record_before(
-    db: &Db,
+    conn: &mut Conn,
     record: Id,
     before: Option<DateTime<Utc>>,
     limit: u32,
@@ -220,7 +220,7 @@ pub(crate) async fn for_record_before(
         }
         None => "",
     };
-    let rows = db
+    let rows = conn
         .fetch(
             &format!("SELECT {COLS} FROM changes WHERE record_id = $1{time} ORDER BY seq DESC LIMIT {limit}"),
             params,

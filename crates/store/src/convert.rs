@@ -176,13 +176,9 @@ impl Store {
     }
 
     fn require_all(&self, actor: &Actor, rights: &[(&'static str, Right)]) -> Result<()> {
-        match rights.iter().find(|(e, r)| !actor.may(e, *r)) {
-            Some((entity, right)) => Err(StoreError::Forbidden {
-                entity,
-                right: *right,
-            }),
-            None => Ok(()),
-        }
+        rights
+            .iter()
+            .try_for_each(|(entity, right)| crate::records::require(actor, entity, *right))
     }
 }
 

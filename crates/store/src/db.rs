@@ -5,6 +5,7 @@
 use crate::error::StoreError;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Sqlite, SqlitePool, Transaction};
@@ -96,6 +97,30 @@ pub(crate) enum Db {
     Pg(PgPool),
 }
 
+pub(crate) enum Conn {
+    Sqlite(PoolConnection<Sqlite>),
+    Pg(PoolConnection<Postgres>),
+}
+
+impl Conn {
+    pub async fn fetch(&mut self, sql: &str, params: Vec<Val>, kinds: &[Kind]) -> Result<Rows> {
+        Ok(match self {
+            Conn::Sqlite(c) => {
+                let rows = sqlite::query(sql, params).fetch_all(&mut **c).await?;
+                rows.iter()
+                    .map(|r| sqlite::decode_row(r, kinds))
+                    .collect::<Result<_>>()?
+            }
+            Conn::Pg(c) => {
+                let rows = pg::query(sql, params).fetch_all(&mut **c).await?;
+                rows.iter()
+                    .map(|r| pg::decode_row(r, kinds))
+                    .collect::<Result<_>>()?
+            }
+        })
+    }
+}
+
 pub(crate) enum Tx {
     Sqlite(Transaction<'static, Sqlite>),
     Pg(Transaction<'static, Postgres>),
@@ -144,13 +169,17 @@ impl Db {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full);
+        // No ping before handing out a connection: a SQLite connection is a file handle, not
+        // a socket that can die, and the ping is one more trip to the connection's thread.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(opts.clone().pragma("cache_size", "-1048576"))
             .await?;
         let readers = std::thread::available_parallelism().map_or(4, |n| n.get().max(4)) as u32;
         let read = SqlitePoolOptions::new()
             .max_connections(readers)
+            .test_before_acquire(false)
             .connect_with(opts.read_only(true).pragma("mmap_size", "17179869184"))
             .await?;
         Ok(Db::Sqlite { read, write })
@@ -173,19 +202,17 @@ impl Db {
     }
 
     pub async fn fetch(&self, sql: &str, params: Vec<Val>, kinds: &[Kind]) -> Result<Rows> {
+        self.reader().await?.fetch(sql, params, kinds).await
+    }
+
+    /// A reading connection held for several statements. A view of many parts (the 360,
+    /// the timeline) runs them all on one: taking a connection from the pool and giving it
+    /// back costs a trip to the connection's thread (sqlx pings it on release), as much as a
+    /// small query.
+    pub async fn reader(&self) -> Result<Conn> {
         Ok(match self {
-            Db::Sqlite { read, .. } => {
-                let rows = sqlite::query(sql, params).fetch_all(read).await?;
-                rows.iter()
-                    .map(|r| sqlite::decode_row(r, kinds))
-                    .collect::<Result<_>>()?
-            }
-            Db::Pg(pool) => {
-                let rows = pg::query(sql, params).fetch_all(pool).await?;
-                rows.iter()
-                    .map(|r| pg::decode_row(r, kinds))
-                    .collect::<Result<_>>()?
-            }
+            Db::Sqlite { read, .. } => Conn::Sqlite(read.acquire().await?),
+            Db::Pg(pool) => Conn::Pg(pool.acquire().await?),
         })
     }
 

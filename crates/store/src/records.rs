@@ -6,7 +6,7 @@ use crate::codec::{
     select_list,
 };
 use crate::custom_cache::Defs;
-use crate::db::{Backend, Kind, Tx, Val};
+use crate::db::{Backend, Conn, Kind, Tx, Val};
 use crate::query::{self, Sql};
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -32,15 +32,16 @@ fn for_update(tx: &Tx) -> &'static str {
     }
 }
 
-impl Store {
-    fn require(&self, actor: &Actor, entity: &'static str, right: Right) -> Result<()> {
-        if actor.may(entity, right) {
-            Ok(())
-        } else {
-            Err(StoreError::Forbidden { entity, right })
-        }
+/// The role's right to do `right` to `entity` at all (scope is the query's business).
+pub(crate) fn require(actor: &Actor, entity: &'static str, right: Right) -> Result<()> {
+    if actor.may(entity, right) {
+        Ok(())
+    } else {
+        Err(StoreError::Forbidden { entity, right })
     }
+}
 
+impl Store {
     /// Before a write to an existing record: refuse outright only a role that may not even
     /// read the entity. Everyone else is checked after the record was looked up in their
     /// scope, so a record out of sight is "not found" and a 403 never tells that it exists.
@@ -48,7 +49,7 @@ impl Store {
         if actor.may(entity, Right::Read) {
             Ok(())
         } else {
-            self.require(actor, entity, right)
+            require(actor, entity, right)
         }
     }
 
@@ -172,7 +173,7 @@ impl Store {
         actor: &Actor,
         mut new: NewRecord<T>,
     ) -> Result<NewRecord<T>> {
-        self.require(actor, T::DEF.name, Right::Create)?;
+        require(actor, T::DEF.name, Right::Create)?;
         let defs = self.custom_fields(T::DEF.name).await?;
         Self::check(&mut new.data, &new.custom, &defs)?;
         Ok(new)
@@ -244,18 +245,33 @@ impl Store {
 
     /// A live record the actor may see.
     pub async fn get<T: Entity>(&self, actor: &Actor, id: Id) -> Result<Record<T>> {
-        self.fetch_one::<T>(actor, id, "\"deleted_at\" IS NULL")
-            .await
+        let mut conn = self.db.reader().await?;
+        Self::get_on::<T>(&mut conn, actor, id).await
+    }
+
+    /// [`Self::get`] on a connection the caller holds.
+    pub(crate) async fn get_on<T: Entity>(
+        conn: &mut Conn,
+        actor: &Actor,
+        id: Id,
+    ) -> Result<Record<T>> {
+        Self::fetch_one::<T>(conn, actor, id, "\"deleted_at\" IS NULL").await
     }
 
     /// A record the actor may see, live or deleted.
     pub async fn get_any<T: Entity>(&self, actor: &Actor, id: Id) -> Result<Record<T>> {
-        self.fetch_one::<T>(actor, id, "1=1").await
+        let mut conn = self.db.reader().await?;
+        Self::fetch_one::<T>(&mut conn, actor, id, "1=1").await
     }
 
-    async fn fetch_one<T: Entity>(&self, actor: &Actor, id: Id, extra: &str) -> Result<Record<T>> {
+    async fn fetch_one<T: Entity>(
+        conn: &mut Conn,
+        actor: &Actor,
+        id: Id,
+        extra: &str,
+    ) -> Result<Record<T>> {
         let def = T::DEF;
-        self.require(actor, def.name, Right::Read)?;
+        require(actor, def.name, Right::Read)?;
         let cols = all_cols(def);
         let mut sql = Sql::default();
         let pid = sql.bind(Val::Uuid(id.0));
@@ -265,8 +281,7 @@ impl Store {
             select_list(&cols),
             def.table
         );
-        let row = self
-            .db
+        let row = conn
             .fetch(&text, sql.params, &kinds(&cols))
             .await?
             .into_iter()
@@ -342,7 +357,7 @@ impl Store {
         let before = self
             .locked::<T>(&mut tx, actor, id, expected_version, false)
             .await?;
-        self.require(actor, def.name, Right::Update)?;
+        require(actor, def.name, Right::Update)?;
         let mut after = before.clone();
         edit(&mut after)?;
         Self::check(&mut after.data, &after.custom, &defs)?;
@@ -514,7 +529,7 @@ impl Store {
         let before = self
             .locked::<T>(&mut tx, actor, id, expected, !delete)
             .await?;
-        self.require(actor, def.name, Right::Delete)?;
+        require(actor, def.name, Right::Delete)?;
         let at = now();
         let mut after = before.clone();
         after.meta.version += 1;
@@ -552,7 +567,7 @@ impl Store {
     /// A page of records the actor may see, filtered and sorted, with the cursor of the next
     /// page and, on request, the total count.
     pub async fn list<T: Entity>(&self, actor: &Actor, q: &ListQuery) -> Result<Page<Record<T>>> {
-        self.require(actor, T::DEF.name, Right::Read)?;
+        require(actor, T::DEF.name, Right::Read)?;
         let defs = self.custom_fields(T::DEF.name).await?;
         self.list_inner(actor, q, &defs).await
     }
@@ -583,16 +598,14 @@ impl Store {
             preds.push(query::filter(def, custom, backend, f, &mut sql)?);
         }
         let order = query::order(def, custom, backend, q)?;
+        let conn = &mut self.db.reader().await?;
         let total = if q.with_count {
             let text = format!(
                 "SELECT COUNT(*) FROM {} WHERE {}",
                 def.table,
                 preds.join(" AND ")
             );
-            let rows = self
-                .db
-                .fetch(&text, sql.params.clone(), &[Kind::Int])
-                .await?;
+            let rows = conn.fetch(&text, sql.params.clone(), &[Kind::Int]).await?;
             rows.first().and_then(|r| r[0].as_i64())
         } else {
             None
@@ -612,7 +625,7 @@ impl Store {
             order.clause(backend),
             q.limit + 1
         );
-        let mut rows = self.db.fetch(&text, sql.params, &kinds).await?;
+        let mut rows = conn.fetch(&text, sql.params, &kinds).await?;
         let more = rows.len() > q.limit as usize;
         rows.truncate(q.limit as usize);
         let mut next_cursor = None;
@@ -643,7 +656,7 @@ impl Store {
         mut records: Vec<NewRecord<T>>,
     ) -> Result<Vec<Id>> {
         let def = T::DEF;
-        self.require(actor, def.name, Right::Create)?;
+        require(actor, def.name, Right::Create)?;
         if records.is_empty() {
             return Ok(vec![]);
         }

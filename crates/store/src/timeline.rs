@@ -44,55 +44,56 @@ impl Store {
                 format!("must be between 1 and {MAX_TIMELINE_PAGE}"),
             ));
         }
-        self.get::<Account>(actor, account).await?;
+        let c = &mut self.db.reader().await?;
+        Self::get_on::<Account>(c, actor, account).await?;
         let n = limit + 1;
         let mut items = vec![];
-        let interactions = self
-            .related_before::<Interaction>(
-                actor,
-                "account_id",
-                account,
-                before.map(|t| ("at", t)),
-                "ORDER BY \"at\" DESC, id DESC",
-                n,
-            )
-            .await?;
+        let interactions = Self::related_before::<Interaction>(
+            c,
+            actor,
+            "account_id",
+            account,
+            before.map(|t| ("at", t)),
+            "ORDER BY \"at\" DESC, id DESC",
+            n,
+        )
+        .await?;
         items.extend(
             interactions
                 .into_iter()
                 .map(|r| item("interaction", r.data.at, r.to_json())),
         );
-        let orders = self
-            .related_before::<Order>(
-                actor,
-                "account_id",
-                account,
-                before.map(|t| ("ordered_at", t)),
-                "ORDER BY \"ordered_at\" DESC, id DESC",
-                n,
-            )
-            .await?;
+        let orders = Self::related_before::<Order>(
+            c,
+            actor,
+            "account_id",
+            account,
+            before.map(|t| ("ordered_at", t)),
+            "ORDER BY \"ordered_at\" DESC, id DESC",
+            n,
+        )
+        .await?;
         items.extend(
             orders
                 .into_iter()
                 .map(|r| item("order", r.data.ordered_at, r.to_json())),
         );
-        let cases = self
-            .related_before::<Case>(
-                actor,
-                "account_id",
-                account,
-                before.map(|t| ("created_at", t)),
-                "ORDER BY \"created_at\" DESC, id DESC",
-                n,
-            )
-            .await?;
+        let cases = Self::related_before::<Case>(
+            c,
+            actor,
+            "account_id",
+            account,
+            before.map(|t| ("created_at", t)),
+            "ORDER BY \"created_at\" DESC, id DESC",
+            n,
+        )
+        .await?;
         items.extend(
             cases
                 .into_iter()
                 .map(|r| item("case", r.meta.created_at, r.to_json())),
         );
-        for c in changelog::for_record_before(&self.db, account, before, n).await? {
+        for c in changelog::for_record_before(c, account, before, n).await? {
             items.push(item(
                 "change",
                 c.at,
