@@ -17,6 +17,12 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 
+/// The server allocates and frees many small values per request on several threads at
+/// once; glibc's malloc spent a sixth of the CPU of a loaded 360 view in its own locks and
+/// bookkeeping (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
