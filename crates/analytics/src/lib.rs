@@ -37,6 +37,7 @@ pub mod lifecycle;
 pub mod logistic;
 pub mod optimize;
 pub mod pareto;
+pub mod portfolio;
 pub mod rfm;
 
 use chrono::NaiveDate;

@@ -10,7 +10,8 @@
 //! can be tested without touching the process environment.
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -30,6 +31,9 @@ const ENV_CONFIG: &str = "GUANXI_CONFIG";
 const ENV_BIND: &str = "GUANXI_BIND";
 const ENV_CUSTOMERS: &str = "GUANXI_CUSTOMERS";
 const ENV_SEED: &str = "GUANXI_SEED";
+const ENV_ANALYTICS_EVERY: &str = "GUANXI_ANALYTICS_EVERY";
+/// Hours between the server's analytics runs.
+pub const DEFAULT_ANALYTICS_EVERY: u64 = 24;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -74,6 +78,249 @@ pub enum Command {
     /// Manage users
     #[command(subcommand)]
     User(UserCommand),
+    /// Customer analytics: buy-till-you-die models, lifetime value and RFM on CSV files
+    ///
+    /// fit, predict and rfm read CSV files and write JSON or CSV to standard output; they
+    /// read no config file and open no database (--database and GUANXI_DATABASE are
+    /// ignored).
+    #[command(subcommand)]
+    Analytics(AnalyticsCommand),
+}
+
+/// `guanxi analytics …`. The commands on files ([`AnalyticsCommand::uses_configuration`]
+/// false) need neither the config file nor a database; a command that works on the
+/// database goes here too and answers true.
+#[derive(Debug, Clone, PartialEq, Subcommand)]
+pub enum AnalyticsCommand {
+    /// Fit a model by maximum likelihood; print its parameters and log-likelihood
+    ///
+    /// The input is a transaction log or a per-customer summary. Prints the model, its parameters and log-likelihood, and per customer the summary
+    /// (frequency, recency, T) with p_alive (purchase models) or expected_spend
+    /// (gamma-gamma); expected_purchases and clv are null (see `predict`).
+    ///
+    /// JSON: {"model", "params": {"r", "alpha", "a", "b"} (pareto-nbd: r, alpha, s, beta;
+    /// gamma-gamma: p, q, gamma), "log_likelihood", "customers": [{"id", "frequency",
+    /// "recency", "T", "expected_purchases", "p_alive", "expected_spend", "clv"}]}, the
+    /// customers in the order they first appear in the input. CSV: the parameters only, as
+    /// model,parameter,value rows with a last row for the log-likelihood.
+    Fit(AnalyticsFitArgs),
+    /// Fit a purchase model and predict per customer: purchases, p(alive), spend, CLV
+    ///
+    /// Per customer: the expected purchases over the next --horizon periods, the
+    /// probability of being alive and, with --spend-model, the expected spend per
+    /// purchase and the discounted lifetime value (null without it). The lifetime value follows the Python lifetimes package: it sums, month by month
+    /// over --clv-months months, the expected purchases in that month times the expected
+    /// spend, discounted by (1 + --discount-rate) per month; a month is 30 periods of a
+    /// day, 4.345 of a week or 1 of a month. Money is in the input's unit.
+    ///
+    /// JSON: as for `fit`, with every customer's predictions, and with --spend-model also
+    /// "spend_model": {"model", "params", "log_likelihood"}. CSV: one row per customer,
+    /// id,frequency,recency,T,expected_purchases,p_alive,expected_spend,clv (empty cells
+    /// for what was not computed), and the fitted parameters on standard error.
+    Predict(AnalyticsPredictArgs),
+    /// RFM per customer as of a date: recency, frequency, monetary, scores 1-5, segment
+    ///
+    /// recency = days from the last purchase to --as-of, frequency = number of
+    /// transactions, monetary = total amount; transactions after --as-of are ignored.
+    /// Each score = 1 + floor(5 × (customers strictly worse) / customers), 5 best, so tied
+    /// values share a score. The segment comes from R and FM = ceil((F + M) / 2):
+    ///
+    ///   R \ FM  1               2                   3                   4          5
+    ///   5       new             potential_loyalist  potential_loyalist  champions  champions
+    ///   4       promising       potential_loyalist  potential_loyalist  loyal      loyal
+    ///   3       about_to_sleep  about_to_sleep      need_attention      loyal      loyal
+    ///   2       hibernating     hibernating         at_risk             at_risk    cannot_lose
+    ///   1       lost            lost                at_risk             at_risk    cannot_lose
+    ///
+    /// JSON: {"as_of", "customers": [{"id", "recency", "frequency", "monetary", "r", "f",
+    /// "m", "segment"}]}, the customers in the order they first appear in the file; CSV:
+    /// one row per customer with those columns.
+    #[command(verbatim_doc_comment)]
+    Rfm(AnalyticsRfmArgs),
+    /// Compute every account's figures from the database and store them on the accounts
+    ///
+    /// RFM scores and segment, BG/NBD expected purchases (90 days) and probability alive,
+    /// 12-month CLV (Gamma-Gamma spend), A-D grade, lifecycle stage, churn risk and
+    /// cross-sell suggestions, with the time they were computed; plus the reports
+    /// (80/20, Lorenz, segments, cohorts) served at /api/v1/analytics/report. `serve`
+    /// repeats this every --analytics-every hours.
+    Run(AnalyticsRunArgs),
+}
+
+#[derive(Debug, Clone, PartialEq, Args)]
+pub struct AnalyticsRunArgs {
+    /// The day the analysis looks back from [default: today, UTC]
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub as_of: Option<NaiveDate>,
+}
+
+impl AnalyticsCommand {
+    /// Whether the command reads the config file and the database settings. The commands
+    /// on files do not: they read only the files they are given.
+    pub fn uses_configuration(&self) -> bool {
+        match self {
+            AnalyticsCommand::Fit(_) | AnalyticsCommand::Predict(_) | AnalyticsCommand::Rfm(_) => {
+                false
+            }
+            AnalyticsCommand::Run(_) => true,
+        }
+    }
+}
+
+impl Command {
+    /// Whether the command reads the config file (see [`AnalyticsCommand::uses_configuration`]).
+    pub fn uses_configuration(&self) -> bool {
+        match self {
+            Command::Analytics(a) => a.uses_configuration(),
+            _ => true,
+        }
+    }
+}
+
+/// Where the customers come from: a transaction log or a per-customer summary.
+#[derive(Debug, Clone, PartialEq, Args)]
+#[command(group(
+    clap::ArgGroup::new("customers")
+        .required(true)
+        .args(["transactions", "summary"])
+))]
+pub struct ModelInput {
+    /// Transaction log: CSV with a header naming the columns customer_id (or id), date and
+    /// amount, in any order (other columns are ignored). Dates are YYYY-MM-DD (a time
+    /// after it is ignored) or YYYYMMDD; amounts are decimal numbers in any one currency
+    /// unit (read to 4 decimal places; refunds may be negative). Purchases on the same day
+    /// count as one. Needs --calibration-end and --period
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires_all = ["calibration_end", "period"],
+        help_heading = "Input"
+    )]
+    pub transactions: Option<PathBuf>,
+    /// With --transactions: the last day of the calibration period (inclusive),
+    /// YYYY-MM-DD; later purchases are ignored, and T runs up to this day
+    #[arg(long, value_name = "DATE", value_parser = parse_date, conflicts_with = "summary", help_heading = "Input")]
+    pub calibration_end: Option<NaiveDate>,
+    /// Unit of time for recency, T and --horizon: day, week (7 days) or month (30.4375
+    /// days). Required with --transactions; with --summary it names the summary's unit,
+    /// needed only for the lifetime value
+    #[arg(long, value_enum, help_heading = "Input")]
+    pub period: Option<PeriodArg>,
+    /// Per-customer summary: CSV with the header id,frequency,recency,T[,monetary_value]
+    /// (also accepted: customer_id for id, x for frequency, t_x for recency, zbar for
+    /// monetary_value), in periods: frequency = repeat purchases, recency = time from the
+    /// first to the last purchase, T = time from the first purchase to the end of
+    /// calibration, monetary_value = mean spend of the repeat purchases (as in CDNOW's
+    /// summary files and the lifetimes package)
+    #[arg(long, value_name = "FILE", help_heading = "Input")]
+    pub summary: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Args)]
+pub struct AnalyticsFitArgs {
+    /// The model: bgnbd (BG/NBD), pareto-nbd (Pareto/NBD), mbgnbd (MBG/NBD) for purchases
+    /// and dropout; gamma-gamma for spend per purchase (fitted on the customers with
+    /// repeat purchases and a positive mean spend)
+    #[arg(long, value_enum)]
+    pub model: FitModel,
+    #[command(flatten)]
+    pub input: ModelInput,
+    /// Output format (to standard output)
+    #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Clone, PartialEq, Args)]
+pub struct AnalyticsPredictArgs {
+    /// The purchase model: bgnbd (BG/NBD), pareto-nbd (Pareto/NBD) or mbgnbd (MBG/NBD)
+    #[arg(long, value_enum)]
+    pub model: PurchaseModelArg,
+    #[command(flatten)]
+    pub input: ModelInput,
+    /// Predict the expected purchases over the next N periods (a number ≥ 0, fractions
+    /// allowed)
+    #[arg(long, value_name = "N", value_parser = parse_non_negative, allow_negative_numbers = true)]
+    pub horizon: f64,
+    /// Model spend per purchase too and compute the lifetime value: gamma-gamma (fitted
+    /// on the customers with repeat purchases and a positive mean spend)
+    #[arg(long, value_enum, value_name = "MODEL")]
+    pub spend_model: Option<SpendModel>,
+    /// With --spend-model: months of lifetime value
+    #[arg(long, value_name = "M", default_value_t = 12, requires = "spend_model")]
+    pub clv_months: u32,
+    /// With --spend-model: the monthly discount rate D (0.01 is 1% a month)
+    #[arg(long, value_name = "D", default_value_t = 0.01, value_parser = parse_discount_rate, allow_negative_numbers = true, requires = "spend_model")]
+    pub discount_rate: f64,
+    /// Output format (to standard output)
+    #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Clone, PartialEq, Args)]
+pub struct AnalyticsRfmArgs {
+    /// Transaction log: CSV with a header naming the columns customer_id (or id), date and
+    /// amount (as for fit and predict)
+    #[arg(long, value_name = "FILE")]
+    pub transactions: PathBuf,
+    /// The day to score as of (YYYY-MM-DD); later transactions are ignored
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub as_of: NaiveDate,
+    /// Output format (to standard output)
+    #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FitModel {
+    Bgnbd,
+    ParetoNbd,
+    Mbgnbd,
+    GammaGamma,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PurchaseModelArg {
+    Bgnbd,
+    ParetoNbd,
+    Mbgnbd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SpendModel {
+    GammaGamma,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PeriodArg {
+    Day,
+    Week,
+    Month,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Json,
+    Csv,
+}
+
+/// A day as YYYY-MM-DD (or YYYYMMDD), as the analytics files write it.
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    crate::analytics::input::parse_date(s.trim().as_bytes())
+        .ok_or_else(|| format!("'{s}' is not a date: expected YYYY-MM-DD"))
+}
+
+fn parse_non_negative(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a number ≥ 0")),
+    }
+}
+
+fn parse_discount_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > -1.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a rate above -1 (0.01 is 1% a month)")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,6 +376,10 @@ pub struct BindArgs {
     /// Address to listen on [env: GUANXI_BIND] [file: bind] [default: 127.0.0.1:8080]
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<String>,
+    /// Hours between runs of the customer analytics (as `guanxi analytics run`); 0 turns
+    /// them off [env: GUANXI_ANALYTICS_EVERY] [file: analytics_every] [default: 24]
+    #[arg(long, value_name = "HOURS")]
+    pub analytics_every: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +399,7 @@ pub struct SeedArgs {
 pub struct FileConfig {
     pub database: Option<String>,
     pub bind: Option<String>,
+    pub analytics_every: Option<u64>,
     pub customers: Option<u64>,
     pub seed: Option<u64>,
 }
@@ -159,21 +411,32 @@ impl FileConfig {
 }
 
 /// Settings after merging every source.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub database: String,
     pub action: Action,
+    /// Hours between the server's analytics runs (serve, demo); 0: none.
+    pub analytics_every: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    Serve { bind: String },
+    Serve {
+        bind: String,
+    },
     Migrate,
-    Seed { customers: u64, seed: u64 },
-    Demo { bind: String },
+    Seed {
+        customers: u64,
+        seed: u64,
+    },
+    Demo {
+        bind: String,
+    },
     AuditVerify,
     UserAdd(UserAddArgs),
     UserToken(UserTokenArgs),
+    /// The analytics commands; those on files ignore `database`.
+    Analytics(AnalyticsCommand),
 }
 
 /// Read the config file: the one named by `--config` or `GUANXI_CONFIG` (which must
@@ -213,6 +476,12 @@ pub fn resolve(
     let bind = |flag: Option<String>| {
         pick(flag, &env, ENV_BIND, file.bind.clone()).map(|b| b.unwrap_or(DEFAULT_BIND.into()))
     };
+    let every_flag = match &cli.command {
+        Command::Serve(a) | Command::Demo(a) => a.analytics_every,
+        _ => None,
+    };
+    let analytics_every = pick(every_flag, &env, ENV_ANALYTICS_EVERY, file.analytics_every)?
+        .unwrap_or(DEFAULT_ANALYTICS_EVERY);
     let (action, database) = match cli.command {
         Command::Serve(a) => (
             Action::Serve {
@@ -241,13 +510,18 @@ pub fn resolve(
         Command::Audit(AuditCommand::Verify) => (Action::AuditVerify, None),
         Command::User(UserCommand::Add(a)) => (Action::UserAdd(a), None),
         Command::User(UserCommand::Token(a)) => (Action::UserToken(a), None),
+        Command::Analytics(a) => (Action::Analytics(a), None),
     };
     let database = match database {
         Some(db) => db,
         None => pick(cli.database, &env, ENV_DATABASE, file.database)?
             .unwrap_or(DEFAULT_DATABASE.into()),
     };
-    Ok(Config { database, action })
+    Ok(Config {
+        database,
+        action,
+        analytics_every,
+    })
 }
 
 fn lookup(env: impl Fn(&str) -> Option<String>, key: &str) -> Option<String> {
@@ -321,6 +595,14 @@ mod tests {
             ("GUANXI_CUSTOMERS", "200"),
             ("GUANXI_SEED", "2"),
         ])
+    }
+
+    #[test]
+    fn analytics_every_defaults_to_a_day_and_takes_the_flag() {
+        let c = resolve(cli(&["serve"]), no_env(), None).unwrap();
+        assert_eq!(c.analytics_every, DEFAULT_ANALYTICS_EVERY);
+        let c = resolve(cli(&["demo", "--analytics-every", "0"]), no_env(), None).unwrap();
+        assert_eq!(c.analytics_every, 0);
     }
 
     #[test]
@@ -601,5 +883,231 @@ mod user_tests {
             Cli::try_parse_from(["guanxi", "user", "add", "--email", "x@y.cn"]).is_err(),
             "role is required"
         );
+    }
+}
+
+#[cfg(test)]
+mod analytics_tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        let mut argv = vec!["guanxi", "analytics"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv)
+    }
+
+    #[test]
+    fn the_file_commands_read_no_configuration() {
+        for args in [
+            &["fit", "--model", "bgnbd", "--summary", "s.csv"][..],
+            &[
+                "predict",
+                "--model",
+                "mbgnbd",
+                "--summary",
+                "s.csv",
+                "--horizon",
+                "4",
+            ],
+            &["rfm", "--transactions", "t.csv", "--as-of", "2024-01-31"],
+        ] {
+            let cli = parse(args).unwrap();
+            assert!(!cli.command.uses_configuration(), "{args:?}");
+            let c = resolve(cli, |_| None, None).unwrap();
+            assert!(matches!(c.action, Action::Analytics(_)), "{args:?}");
+        }
+        assert!(
+            Cli::try_parse_from(["guanxi", "migrate"])
+                .unwrap()
+                .command
+                .uses_configuration()
+        );
+    }
+
+    #[test]
+    fn fit_and_predict_take_the_documented_flags() {
+        let cli = parse(&[
+            "fit",
+            "--model",
+            "pareto-nbd",
+            "--transactions",
+            "t.csv",
+            "--calibration-end",
+            "1997-09-30",
+            "--period",
+            "week",
+            "--format",
+            "csv",
+        ])
+        .unwrap();
+        let Command::Analytics(AnalyticsCommand::Fit(a)) = cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(a.model, FitModel::ParetoNbd);
+        assert_eq!(a.format, OutputFormat::Csv);
+        assert_eq!(a.input.period, Some(PeriodArg::Week));
+        assert_eq!(
+            a.input.calibration_end,
+            NaiveDate::from_ymd_opt(1997, 9, 30)
+        );
+
+        let cli = parse(&[
+            "predict",
+            "--model",
+            "bgnbd",
+            "--summary",
+            "s.csv",
+            "--horizon",
+            "39",
+        ])
+        .unwrap();
+        let Command::Analytics(AnalyticsCommand::Predict(a)) = cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(
+            (
+                a.horizon,
+                a.spend_model,
+                a.clv_months,
+                a.discount_rate,
+                a.format
+            ),
+            (39.0, None, 12, 0.01, OutputFormat::Json)
+        );
+        let cli = parse(&[
+            "predict",
+            "--model",
+            "bgnbd",
+            "--summary",
+            "s.csv",
+            "--horizon",
+            "4.5",
+            "--spend-model",
+            "gamma-gamma",
+            "--clv-months",
+            "6",
+            "--discount-rate",
+            "0",
+        ])
+        .unwrap();
+        let Command::Analytics(AnalyticsCommand::Predict(a)) = cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(
+            (a.horizon, a.spend_model, a.clv_months, a.discount_rate),
+            (4.5, Some(SpendModel::GammaGamma), 6, 0.0)
+        );
+    }
+
+    #[test]
+    fn analytics_usage_errors() {
+        for args in [
+            // No input, both inputs, a log without its calibration end or period.
+            &["fit", "--model", "bgnbd"][..],
+            &[
+                "fit",
+                "--model",
+                "bgnbd",
+                "--summary",
+                "s",
+                "--transactions",
+                "t",
+            ],
+            &[
+                "fit",
+                "--model",
+                "bgnbd",
+                "--transactions",
+                "t",
+                "--period",
+                "week",
+            ],
+            &[
+                "fit",
+                "--model",
+                "bgnbd",
+                "--transactions",
+                "t",
+                "--calibration-end",
+                "2024-01-01",
+            ],
+            &[
+                "fit",
+                "--model",
+                "bgnbd",
+                "--summary",
+                "s",
+                "--calibration-end",
+                "2024-01-01",
+            ],
+            &["fit", "--model", "nbd", "--summary", "s"],
+            &[
+                "fit",
+                "--model",
+                "bgnbd",
+                "--summary",
+                "s",
+                "--format",
+                "xml",
+            ],
+            // predict: gamma-gamma is not a purchase model; the horizon is required, ≥ 0.
+            &[
+                "predict",
+                "--model",
+                "gamma-gamma",
+                "--summary",
+                "s",
+                "--horizon",
+                "1",
+            ],
+            &["predict", "--model", "bgnbd", "--summary", "s"],
+            &[
+                "predict",
+                "--model",
+                "bgnbd",
+                "--summary",
+                "s",
+                "--horizon",
+                "-1",
+            ],
+            &[
+                "predict",
+                "--model",
+                "bgnbd",
+                "--summary",
+                "s",
+                "--horizon",
+                "NaN",
+            ],
+            // CLV settings without a spend model; a discount rate of -100 %.
+            &[
+                "predict",
+                "--model",
+                "bgnbd",
+                "--summary",
+                "s",
+                "--horizon",
+                "1",
+                "--clv-months",
+                "3",
+            ],
+            &[
+                "predict",
+                "--model",
+                "bgnbd",
+                "--summary",
+                "s",
+                "--horizon",
+                "1",
+                "--spend-model",
+                "gamma-gamma",
+                "--discount-rate",
+                "-1",
+            ],
+            &["rfm", "--transactions", "t"],
+            &["rfm", "--transactions", "t", "--as-of", "2024-02-30"],
+        ] {
+            assert!(parse(args).is_err(), "{args:?} parsed");
+        }
     }
 }

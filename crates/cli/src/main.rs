@@ -1,10 +1,12 @@
-//! `guanxi`: the one binary. See `guanxi --help`, and [`config`] for where settings come from.
+//! `guanxi`: the one binary. See `guanxi --help`, and [`config`] for where settings come from;
+//! [`analytics`] holds the analytics commands on files.
 
+mod analytics;
 mod config;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use config::{Action, Cli, Config};
+use config::{Action, AnalyticsCommand, Cli, Config};
 use guanxi::seed;
 use guanxi_domain::Actor;
 use guanxi_domain::entities::User;
@@ -53,16 +55,31 @@ fn init_logging() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let env = |key: &str| std::env::var(key).ok();
-    let file = config::load_file(cli.config.as_deref(), env, Path::new("."))?;
-    let Config { database, action } = config::resolve(cli, env, file)?;
+    // The analytics commands on files read no config file and open no database.
+    let file = if cli.command.uses_configuration() {
+        config::load_file(cli.config.as_deref(), env, Path::new("."))?
+    } else {
+        None
+    };
+    let Config {
+        database,
+        action,
+        analytics_every,
+    } = config::resolve(cli, env, file)?;
     match action {
-        Action::Serve { bind } => serve(&database, &bind).await,
+        Action::Serve { bind } => serve(&database, &bind, analytics_every).await,
         Action::Migrate => migrate(&database).await,
         Action::Seed { customers, seed } => run_seed(&database, customers, seed).await,
-        Action::Demo { bind } => demo(&database, &bind).await,
+        Action::Demo { bind } => demo(&database, &bind, analytics_every).await,
         Action::AuditVerify => audit_verify(&database).await,
         Action::UserAdd(args) => user_add(&database, args).await,
         Action::UserToken(args) => user_token(&database, args).await,
+        Action::Analytics(command) => match command {
+            AnalyticsCommand::Fit(args) => analytics::fit(&args),
+            AnalyticsCommand::Predict(args) => analytics::predict(&args),
+            AnalyticsCommand::Rfm(args) => analytics::rfm(&args),
+            AnalyticsCommand::Run(args) => analytics_run(&database, args.as_of).await,
+        },
     }
 }
 
@@ -81,10 +98,32 @@ async fn bind(addr: &str) -> anyhow::Result<(tokio::net::TcpListener, String)> {
     Ok((listener, url))
 }
 
-async fn serve(database: &str, addr: &str) -> anyhow::Result<()> {
+async fn serve(database: &str, addr: &str, analytics_every: u64) -> anyhow::Result<()> {
     let store = open(database).await?;
     let (listener, url) = bind(addr).await?;
-    run_server(store, listener, &url, database).await
+    run_server(store, listener, &url, database, analytics_every).await
+}
+
+/// Refresh the customer analytics every `hours`, starting one interval after start-up (a
+/// restart does not trigger a run).
+fn schedule_analytics(store: Store, hours: u64) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let period = std::time::Duration::from_secs(hours * 3600);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            let today = chrono::Utc::now().date_naive();
+            match guanxi::insights::run(&store, today).await {
+                Ok(o) => tracing::info!(
+                    accounts = o.accounts,
+                    buyers = o.report.buyers,
+                    "customer analytics refreshed"
+                ),
+                Err(e) => tracing::warn!("customer analytics failed: {e:#}"),
+            }
+        }
+    })
 }
 
 async fn run_server(
@@ -92,9 +131,15 @@ async fn run_server(
     listener: tokio::net::TcpListener,
     url: &str,
     database: &str,
+    analytics_every: u64,
 ) -> anyhow::Result<()> {
     tracing::info!(database = %redact(database), "Guanxi is listening on {url}");
+    let analytics =
+        (analytics_every > 0).then(|| schedule_analytics(store.clone(), analytics_every));
     let served = guanxi_server::serve(store.clone(), listener).await;
+    if let Some(job) = analytics {
+        job.abort();
+    }
     store.close().await;
     served.context("HTTP server failed")?;
     tracing::info!("stopped");
@@ -147,7 +192,7 @@ async fn seed_store(store: &Store, customers: u64, seed: u64) -> anyhow::Result<
 /// A login to print: (email, role, name).
 type Login = (String, String, String);
 
-async fn demo(database: &str, addr: &str) -> anyhow::Result<()> {
+async fn demo(database: &str, addr: &str, analytics_every: u64) -> anyhow::Result<()> {
     // A SQLite file we are about to create is removed again if seeding it fails, so the
     // next `guanxi demo` starts over instead of serving half a data set.
     let new_file = sqlite_file(database).filter(|p| !p.exists());
@@ -164,6 +209,10 @@ async fn demo(database: &str, addr: &str) -> anyhow::Result<()> {
         match seed_store(&store, config::DEMO_CUSTOMERS, config::DEFAULT_SEED).await {
             Ok(report) => {
                 set_demo_passwords(&store).await?;
+                // So the demo shows every account's figures from the start.
+                guanxi::insights::run(&store, chrono::Utc::now().date_naive())
+                    .await
+                    .context("analysing the demo customers")?;
                 logins = report
                     .users
                     .into_iter()
@@ -196,7 +245,7 @@ async fn demo(database: &str, addr: &str) -> anyhow::Result<()> {
         println!("  {email:<width$}  {role:<12}  {name}");
     }
     println!();
-    run_server(store, listener, &url, database).await
+    run_server(store, listener, &url, database, analytics_every).await
 }
 
 /// Give every demo user the demo password, so each role can sign in.
@@ -282,6 +331,37 @@ async fn user_add(database: &str, args: config::UserAddArgs) -> anyhow::Result<(
     );
     if generated {
         println!("password (shown once): {password}");
+    }
+    Ok(())
+}
+
+/// `guanxi analytics run`: every account's figures, stored on the accounts.
+async fn analytics_run(database: &str, as_of: Option<chrono::NaiveDate>) -> anyhow::Result<()> {
+    let store = open(database).await?;
+    let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let outcome = guanxi::insights::run(&store, as_of).await;
+    store.close().await;
+    let o = outcome?;
+    println!(
+        "analysed {} accounts ({} with purchases) as of {as_of}: read {:.1} s, computed {:.1} s, stored {:.1} s",
+        thousands(o.accounts as u64),
+        thousands(o.report.buyers as u64),
+        o.read_secs,
+        o.compute_secs,
+        o.write_secs
+    );
+    if let Some(f) = &o.report.bgnbd {
+        let p = &f.params;
+        println!(
+            "BG/NBD r={:.4} alpha={:.4} a={:.4} b={:.4}",
+            p.r, p.alpha, p.a, p.b
+        );
+    }
+    if let Some(auc) = o.report.churn_auc {
+        println!(
+            "churn model: hold-out AUC {auc:.3} on {} customers",
+            thousands(o.report.churn_holdout as u64)
+        );
     }
     Ok(())
 }

@@ -32,6 +32,8 @@ pub struct FieldDef {
     pub ty: FieldType,
     /// Masked for roles without the right to see sensitive data.
     pub sensitive: bool,
+    /// Computed by Guanxi (customer analytics), never written through the API.
+    pub computed: bool,
 }
 
 impl FieldDef {
@@ -40,6 +42,7 @@ impl FieldDef {
             name,
             ty,
             sensitive: false,
+            computed: false,
         }
     }
 
@@ -48,6 +51,16 @@ impl FieldDef {
             name,
             ty,
             sensitive: true,
+            computed: false,
+        }
+    }
+
+    pub const fn computed(name: &'static str, ty: FieldType) -> Self {
+        Self {
+            name,
+            ty,
+            sensitive: false,
+            computed: true,
         }
     }
 }

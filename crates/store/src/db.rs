@@ -71,6 +71,14 @@ impl Val {
         }
     }
 
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Val::Float(f) => Some(*f),
+            Val::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+
     pub fn as_ts(&self) -> Option<DateTime<Utc>> {
         match self {
             Val::Ts(t) => Some(*t),
@@ -103,6 +111,32 @@ pub(crate) enum Conn {
 }
 
 impl Conn {
+    /// Hand each row to `row` as it arrives, for reads too large to hold at once.
+    pub async fn for_each(
+        &mut self,
+        sql: &str,
+        params: Vec<Val>,
+        kinds: &[Kind],
+        mut row: impl FnMut(Vec<Val>) -> Result<()>,
+    ) -> Result<()> {
+        use futures_util::TryStreamExt;
+        match self {
+            Conn::Sqlite(c) => {
+                let mut rows = sqlite::query(sql, params).fetch(&mut **c);
+                while let Some(r) = rows.try_next().await? {
+                    row(sqlite::decode_row(&r, kinds)?)?;
+                }
+            }
+            Conn::Pg(c) => {
+                let mut rows = pg::query(sql, params).fetch(&mut **c);
+                while let Some(r) = rows.try_next().await? {
+                    row(pg::decode_row(&r, kinds)?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub async fn fetch(&mut self, sql: &str, params: Vec<Val>, kinds: &[Kind]) -> Result<Rows> {
         Ok(match self {
             Conn::Sqlite(c) => {

@@ -12,6 +12,7 @@ mod convert;
 mod custom_cache;
 mod db;
 mod error;
+mod insights;
 mod migrate;
 mod query;
 mod records;
@@ -26,6 +27,7 @@ pub use convert::{Conversion, Converted};
 pub use custom_cache::Defs as CustomDefs;
 pub use db::Backend;
 pub use error::StoreError;
+pub use insights::{AccountFacts, Facts, OrderFact};
 pub use timeline::{MAX_TIMELINE_PAGE, Timeline, TimelineItem, item_def};
 
 use db::{Db, Kind, Val};

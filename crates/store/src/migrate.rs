@@ -29,6 +29,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_related_order.sql"),
         postgres: include_str!("../migrations/postgres/0003_related_order.sql"),
     },
+    Migration {
+        version: 4,
+        name: "customer_analytics",
+        sqlite: include_str!("../migrations/sqlite/0004_customer_analytics.sql"),
+        postgres: include_str!("../migrations/postgres/0004_customer_analytics.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

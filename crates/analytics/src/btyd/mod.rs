@@ -153,13 +153,36 @@ pub fn summarise<Id: Copy + Ord + Hash>(
     out
 }
 
+/// What a purchase model (BG/NBD, MBG/NBD, Pareto/NBD) predicts for one customer; [`clv`]
+/// works with any of them.
+pub trait PurchaseModel {
+    /// Expected purchases in the next `t` periods, E[Y(t) | x, tₓ, T].
+    fn expected_purchases(&self, s: &Summary, t: f64) -> f64;
+    /// P(alive | x, tₓ, T).
+    fn p_alive(&self, s: &Summary) -> f64;
+}
+
+macro_rules! purchase_model {
+    ($($model:ty),*) => {$(
+        impl PurchaseModel for $model {
+            fn expected_purchases(&self, s: &Summary, t: f64) -> f64 {
+                <$model>::expected_purchases(self, s, t)
+            }
+            fn p_alive(&self, s: &Summary) -> f64 {
+                <$model>::p_alive(self, s)
+            }
+        }
+    )*};
+}
+purchase_model!(BgNbd, MbgNbd, ParetoNbd);
+
 /// Discounted customer lifetime value over `months` months: month m's expected purchases,
 /// E[Y(m·L)] − E[Y((m−1)·L)] with L = [`Period::per_month`] periods, times the expected
 /// spend per purchase from `spend_model`, discounted by (1 + `monthly_discount_rate`)^m.
 /// This is the `lifetimes` package's convention, so results compare with it. Money is in
 /// the units `mean_spend` (and the spend model) use.
-pub fn clv(
-    model: &BgNbd,
+pub fn clv<M: PurchaseModel + ?Sized>(
+    model: &M,
     spend_model: &GammaGamma,
     summary: &Summary,
     mean_spend: f64,
@@ -327,6 +350,38 @@ mod tests {
         assert!((clv(&bg, &gg, &s, 22.35, Period::Week, 2, 0.01) - by_hand).abs() < 1e-12);
         assert!(clv(&bg, &gg, &s, 22.35, Period::Week, 12, 0.01) < flat);
         assert_eq!(clv(&bg, &gg, &s, 22.35, Period::Week, 0, 0.01), 0.0);
+    }
+
+    #[test]
+    fn clv_works_with_every_purchase_model() {
+        let gg = GammaGamma {
+            p: 6.25,
+            q: 3.74,
+            gamma: 15.44,
+        };
+        let s = Summary::new(2, 30.43, 38.86);
+        let spend = gg.expected_spend(2, 22.35);
+        let models: [&dyn PurchaseModel; 2] = [
+            &MbgNbd {
+                r: 0.525,
+                alpha: 6.183,
+                a: 0.891,
+                b: 1.614,
+            },
+            &ParetoNbd {
+                r: 0.553,
+                alpha: 10.578,
+                s: 0.606,
+                beta: 11.669,
+            },
+        ];
+        for m in models {
+            // Undiscounted, the months telescope to E[Y(12 months)] × spend.
+            let flat = clv(m, &gg, &s, 22.35, Period::Day, 12, 0.0);
+            let whole = m.expected_purchases(&s, 360.0) * spend;
+            assert!(whole > 0.0 && (flat - whole).abs() < 1e-9 * whole);
+            assert!(clv(m, &gg, &s, 22.35, Period::Day, 12, 0.01) < flat);
+        }
     }
 
     #[test]

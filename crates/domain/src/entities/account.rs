@@ -1,5 +1,6 @@
 use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
-use crate::{CreditCode, Email, Id, Phone, ValidationErrors};
+use crate::{CreditCode, Email, Id, Money, Phone, ValidationErrors};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 str_enum! {
@@ -92,6 +93,71 @@ pub struct Account {
     pub tags: Vec<String>,
     #[serde(default)]
     pub tier: Option<Tier>,
+    /// Customer analytics, computed by `guanxi analytics run` (see [`CustomerInsight`]).
+    #[serde(default)]
+    pub rfm_r: Option<i64>,
+    #[serde(default)]
+    pub rfm_f: Option<i64>,
+    #[serde(default)]
+    pub rfm_m: Option<i64>,
+    #[serde(default)]
+    pub rfm_segment: Option<RfmSegment>,
+    /// Purchases expected in the next 90 days (BG/NBD).
+    #[serde(default)]
+    pub expected_purchases_90d: Option<f64>,
+    /// Probability the customer is still active (BG/NBD).
+    #[serde(default)]
+    pub p_alive: Option<f64>,
+    /// Discounted value of the next 12 months (BG/NBD × Gamma-Gamma).
+    #[serde(default)]
+    pub clv_12m: Option<Money>,
+    #[serde(default)]
+    pub grade: Option<CustomerGrade>,
+    #[serde(default)]
+    pub lifecycle_stage: Option<LifecycleStage>,
+    /// Probability of leaving within 180 days (logistic model).
+    #[serde(default)]
+    pub churn_risk: Option<f64>,
+    /// SKUs suggested by association rules over everyone's orders.
+    #[serde(default)]
+    pub cross_sell: Vec<String>,
+    /// When the figures above were computed.
+    #[serde(default)]
+    pub analytics_at: Option<DateTime<Utc>>,
+}
+
+str_enum! {
+    /// The standard RFM segments (the rules are in `guanxi_analytics::rfm`).
+    pub enum RfmSegment {
+        Champions = "champions", Loyal = "loyal", PotentialLoyalist = "potential_loyalist",
+        New = "new", Promising = "promising", NeedAttention = "need_attention",
+        AboutToSleep = "about_to_sleep", AtRisk = "at_risk", CannotLose = "cannot_lose",
+        Hibernating = "hibernating", Lost = "lost",
+    }
+}
+
+str_enum! {
+    /// Weighted grade of current and future value (A best).
+    pub enum CustomerGrade { A = "A", B = "B", C = "C", D = "D" }
+}
+
+str_enum! {
+    pub enum LifecycleStage {
+        Exploration = "exploration", Formation = "formation", Stable = "stable", Decline = "decline",
+    }
+}
+
+/// The computed part of an account, as `guanxi analytics run` writes it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CustomerInsight {
+    pub rfm: Option<(i64, i64, i64, RfmSegment)>,
+    pub expected_purchases_90d: Option<f64>,
+    pub p_alive: Option<f64>,
+    pub clv_12m: Option<Money>,
+    pub grade: Option<CustomerGrade>,
+    pub lifecycle_stage: Option<LifecycleStage>,
+    pub churn_risk: Option<f64>,
+    pub cross_sell: Vec<String>,
 }
 
 impl Account {
@@ -119,6 +185,18 @@ impl Account {
             serving_partner_id: None,
             tags: Vec::new(),
             tier: None,
+            rfm_r: None,
+            rfm_f: None,
+            rfm_m: None,
+            rfm_segment: None,
+            expected_purchases_90d: None,
+            p_alive: None,
+            clv_12m: None,
+            grade: None,
+            lifecycle_stage: None,
+            churn_risk: None,
+            cross_sell: Vec::new(),
+            analytics_at: None,
         }
     }
 }
@@ -163,6 +241,18 @@ impl Entity for Account {
             FieldDef::new("serving_partner_id", Ref("accounts")),
             FieldDef::new("tags", Tags),
             FieldDef::new("tier", Enum(Tier::VALUES)),
+            FieldDef::computed("rfm_r", Int),
+            FieldDef::computed("rfm_f", Int),
+            FieldDef::computed("rfm_m", Int),
+            FieldDef::computed("rfm_segment", Enum(RfmSegment::VALUES)),
+            FieldDef::computed("expected_purchases_90d", Float),
+            FieldDef::computed("p_alive", Float),
+            FieldDef::computed("clv_12m", Money),
+            FieldDef::computed("grade", Enum(CustomerGrade::VALUES)),
+            FieldDef::computed("lifecycle_stage", Enum(LifecycleStage::VALUES)),
+            FieldDef::computed("churn_risk", Float),
+            FieldDef::computed("cross_sell", Tags),
+            FieldDef::computed("analytics_at", Timestamp),
         ],
     };
 

@@ -56,7 +56,9 @@ pub fn routes() -> Router<Store> {
         .route("/accounts/{id}/timeline", get(records::timeline))
         .route("/opportunities/{id}/stage", post(records::move_stage))
         .route("/leads/{id}/convert", post(records::convert_lead))
-        .route("/changes", get(records::changes));
+        .route("/changes", get(records::changes))
+        .route("/analytics/runs", get(records::analytics_runs))
+        .route("/analytics/report", get(records::analytics_report));
     let mut routes = Routes(Some(r));
     each_collection(&mut routes);
     routes.0.expect("set above")

@@ -105,8 +105,8 @@ fn body(schema: Value) -> Value {
 struct Doc {
     generator: SchemaGenerator,
     paths: Map<String, Value>,
-    /// Per entity: the names of its record, create and patch schemas.
-    entities: Vec<(String, &'static str)>,
+    /// Per entity: its schema name and description.
+    entities: Vec<(String, &'static guanxi_domain::EntityDef)>,
 }
 
 impl Doc {
@@ -127,7 +127,7 @@ impl Collections for Doc {
     fn collection<T: Entity + JsonSchema>(&mut self, path: &'static str) {
         let name = T::schema_name().into_owned();
         self.schema::<T>();
-        self.entities.push((name.clone(), T::DEF.name));
+        self.entities.push((name.clone(), T::DEF));
         let record = schema_ref(&format!("{name}Record"));
         let tag = json!([path]);
         let list_params = json!([
@@ -218,15 +218,26 @@ impl Collections for Doc {
     }
 }
 
-/// `{name}Record` (as read), `{name}Create` and `{name}Patch` from an entity's own schema.
-fn derived_schemas(schemas: &mut Map<String, Value>, meta: &Value, name: &str) {
+/// `{name}Record` (as read), `{name}Create` and `{name}Patch` from an entity's own schema;
+/// computed fields are read only.
+fn derived_schemas(
+    schemas: &mut Map<String, Value>,
+    meta: &Value,
+    name: &str,
+    def: &guanxi_domain::EntityDef,
+) {
     let own = schemas.get(name).cloned().unwrap_or_default();
     let props = own["properties"].as_object().cloned().unwrap_or_default();
     let required: Vec<Value> = own["required"].as_array().cloned().unwrap_or_default();
+    let computed = |k: &str| def.field(k).is_some_and(|f| f.computed);
     let owner = json!({ "type": ["string", "null"], "format": "uuid", "description": "The owning user (default: the caller)" });
     let custom = json!({ "type": "object", "description": "Values of the custom fields an administrator defined, by key" });
 
-    let mut create = props.clone();
+    let mut create: Map<String, Value> = props
+        .iter()
+        .filter(|(k, _)| !computed(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     create.insert("owner_id".into(), owner);
     create.insert("custom".into(), custom.clone());
     schemas.insert(
@@ -279,8 +290,8 @@ fn build() -> Value {
 
     let mut schemas: Map<String, Value> =
         doc.generator.take_definitions(true).into_iter().collect();
-    for (name, _) in &doc.entities {
-        derived_schemas(&mut schemas, &meta, name);
+    for (name, def) in &doc.entities {
+        derived_schemas(&mut schemas, &meta, name, def);
     }
     schemas.insert("Problem".into(), problem_schema());
 
@@ -446,6 +457,27 @@ fn special_paths(
                 "opportunity": { "anyOf": [rec("Opportunity"), { "type": "null" }] },
             },
         })))], &["403", "404", "409", "412", "422", "428"]),
+    }));
+    doc.op("/analytics/runs", "get", json!({
+        "tags": ["analytics"], "operationId": "analytics_runs",
+        "summary": "Every `guanxi analytics run`, oldest first (roles that see all accounts)",
+        "responses": responses(&[("200", ok("The runs", json!({
+            "type": "object", "required": ["items"], "properties": { "items": { "type": "array", "items": change.clone() } },
+        })))], &["403"]),
+    }));
+    doc.op("/analytics/report", "get", json!({
+        "tags": ["analytics"], "operationId": "analytics_report",
+        "summary": "The latest run: models, 80/20 and Lorenz curve, segments, grades, lifecycle stages, RFM heat map, CLV deciles, cohort retention",
+        "responses": responses(&[("200", ok("The report", json!({
+            "type": "object", "required": ["as_of", "computed_at", "accounts", "buyers", "reports"],
+            "properties": {
+                "as_of": { "type": "string", "format": "date" },
+                "computed_at": time,
+                "accounts": { "type": "integer" },
+                "buyers": { "type": "integer" },
+                "reports": { "type": "object" },
+            },
+        })))], &["403", "404"]),
     }));
     let entities: Vec<&str> = all_defs().iter().map(|d| d.name).collect();
     doc.op("/changes", "get", json!({

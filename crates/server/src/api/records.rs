@@ -331,8 +331,9 @@ struct Body {
     owner: Option<Value>,
 }
 
-/// Split a body into the entity's fields, `custom` and `owner_id`; refuse bookkeeping.
-fn split(body: Value) -> Result<Body, Problem> {
+/// Split a body into the entity's fields, `custom` and `owner_id`; refuse bookkeeping and
+/// computed fields.
+fn split(def: &EntityDef, body: Value) -> Result<Body, Problem> {
     let Value::Object(mut fields) = body else {
         return Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -345,6 +346,18 @@ fn split(body: Value) -> Result<Body, Problem> {
             *k,
             "read_only",
             format!("{k} is set by the server"),
+        ));
+    }
+    if let Some(f) = def
+        .fields
+        .iter()
+        .find(|f| f.computed && fields.contains_key(f.name))
+    {
+        return Err(Problem::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            f.name,
+            "read_only",
+            format!("{} is computed by the customer analytics", f.name),
         ));
     }
     let custom = fields.remove("custom");
@@ -405,7 +418,7 @@ async fn create<T: Entity>(
         fields,
         custom,
         owner,
-    } = split(parse_body(&body)?)?;
+    } = split(T::DEF, parse_body(&body)?)?;
     let invalid = |e| Problem::invalid(StatusCode::UNPROCESSABLE_ENTITY, e);
     let mut new = NewRecord::new(data_of::<T>(fields).map_err(invalid)?)
         .with_custom(custom_of(custom).map_err(invalid)?);
@@ -452,7 +465,7 @@ async fn patch<T: Entity>(
         fields,
         custom,
         owner,
-    } = split(parse_body(&body)?)?;
+    } = split(T::DEF, parse_body(&body)?)?;
     let r = store
         .update::<T, _>(&actor, id, version, move |rec| {
             let mut data = serde_json::to_value(&rec.data).unwrap_or_default();
@@ -730,6 +743,33 @@ pub async fn convert_lead(
         "contact": m.present(&actor, &done.contact),
         "opportunity": done.opportunity.as_ref().map(|o| m.present(&actor, o)),
     })))
+}
+
+/// `GET /analytics/runs`: every analytics run, oldest first (roles that see all accounts).
+pub async fn analytics_runs(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+) -> Result<Json<Value>, Problem> {
+    let runs = store.analytics_runs(&actor).await?;
+    Ok(Json(serde_json::json!({ "items": runs })))
+}
+
+/// `GET /analytics/report`: the latest run: when, its models, and the reports over the
+/// whole base (80/20 and Lorenz, segments, grades, stages, RFM heat map, CLV deciles,
+/// cohort retention).
+pub async fn analytics_report(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+) -> Result<Json<Value>, Problem> {
+    let last = store.analytics_runs(&actor).await?.pop().ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "no analytics run yet: run `guanxi analytics run`",
+        )
+    })?;
+    let mut body = last.after.unwrap_or_default();
+    body["computed_at"] = serde_json::to_value(last.at).unwrap_or_default();
+    Ok(Json(body))
 }
 
 #[cfg(test)]
