@@ -8,6 +8,7 @@ use guanxi_analytics::grading::Grade;
 use guanxi_analytics::lifecycle::Stage;
 use guanxi_analytics::portfolio::{self, Customer, Purchase, Report, Settings};
 use guanxi_domain::entities::{CustomerGrade, CustomerInsight, LifecycleStage, RfmSegment};
+use guanxi_domain::settings::GradingSettings;
 use guanxi_domain::{Actor, Currency, Id, Money};
 use guanxi_store::{Facts, Store};
 use std::time::Instant;
@@ -57,6 +58,17 @@ fn customers(facts: Facts) -> (Vec<Customer<Id>>, Vec<String>) {
     (customers, facts.skus)
 }
 
+/// The administrator's grading settings over the standard rule set (same indicators, in
+/// the same order as [`GradingSettings::weights`]).
+fn rules_from(g: &GradingSettings, rules: &mut guanxi_analytics::grading::Rules) {
+    for (indicator, w) in rules.indicators.iter_mut().zip(g.weights()) {
+        indicator.weight = w;
+    }
+    rules.min_a = g.min_a;
+    rules.min_b = g.min_b;
+    rules.min_c = g.min_c;
+}
+
 fn grade(g: Grade) -> CustomerGrade {
     match g {
         Grade::A => CustomerGrade::A,
@@ -86,10 +98,17 @@ pub async fn run(store: &Store, as_of: NaiveDate) -> anyhow::Result<Outcome> {
         .context("reading orders, cases and interactions")?;
     let read_secs = started.elapsed().as_secs_f64();
     let accounts = facts.accounts.len();
+    let grading = store
+        .setting::<GradingSettings>(GradingSettings::KEY)
+        .await?
+        .map(|(g, _)| g)
+        .unwrap_or_default();
+    let mut settings = Settings::standard(as_of);
+    rules_from(&grading, &mut settings.grading);
     let started = Instant::now();
     let (insights, report, skus) = tokio::task::spawn_blocking(move || {
         let (customers, skus) = customers(facts);
-        let (insights, report) = portfolio::analyse(&customers, &Settings::standard(as_of));
+        let (insights, report) = portfolio::analyse(&customers, &settings);
         (insights, report, skus)
     })
     .await
@@ -138,6 +157,7 @@ pub async fn run(store: &Store, as_of: NaiveDate) -> anyhow::Result<Outcome> {
         "churn_holdout_auc": report.churn_auc,
         "churn_holdout_customers": report.churn_holdout,
         "association_rules": report.rules,
+        "grading": grading,
         "reports": reports(&report),
     });
     store
@@ -184,6 +204,32 @@ mod tests {
 
     /// Every analytics segment has its domain value (the two lists are kept apart so the
     /// domain does not depend on the analytics).
+    /// The settings' weights land on the indicators of the same name.
+    #[test]
+    fn grading_settings_map_onto_the_rules() {
+        let mut rules = guanxi_analytics::grading::Rules::standard();
+        let g = GradingSettings {
+            marketing_cost: 0.0,
+            satisfaction: 3.0,
+            min_a: 90.0,
+            ..GradingSettings::default()
+        };
+        rules_from(&g, &mut rules);
+        let w = |name: &str| {
+            rules
+                .indicators
+                .iter()
+                .find(|i| i.name == name)
+                .unwrap()
+                .weight
+        };
+        assert_eq!(
+            (w("marketing_cost"), w("satisfaction"), w("gross_profit")),
+            (0.0, 3.0, 1.0)
+        );
+        assert_eq!(rules.min_a, 90.0);
+    }
+
     #[test]
     fn segments_agree() {
         for s in guanxi_analytics::rfm::Segment::ALL {

@@ -89,9 +89,59 @@ async fn journey(store: Store) {
     assert_eq!(runs.len(), 1, "the run is logged");
     assert_eq!(runs[0].after.as_ref().unwrap()["buyers"], report.buyers);
 
+    // An administrator lowers the bar for A; the next run grades by it, and says so.
+    let a_before = scored
+        .iter()
+        .filter(|a| a.data.grade == Some(guanxi_domain::entities::CustomerGrade::A))
+        .count();
+    let lenient = guanxi_domain::settings::GradingSettings {
+        min_a: 30.0,
+        min_b: 20.0,
+        min_c: 10.0,
+        ..Default::default()
+    };
+    store
+        .put_setting(
+            &sys,
+            guanxi_domain::settings::GradingSettings::KEY,
+            0,
+            &lenient,
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .put_setting(
+                &sys,
+                guanxi_domain::settings::GradingSettings::KEY,
+                0,
+                &lenient
+            )
+            .await
+            .is_err(),
+        "a stale version is refused"
+    );
     // A second run replaces the figures (a new time), and the chain still verifies.
     let first_at = scored[0].data.analytics_at;
     insights::run(&store, as_of).await.unwrap();
+    let a_after = store
+        .list::<Account>(
+            &sys,
+            &ListQuery::default()
+                .filter(Filter::new("grade", Op::Eq, "A"))
+                .counted()
+                .limit(1),
+        )
+        .await
+        .unwrap()
+        .total
+        .unwrap();
+    assert!((a_after as usize) > a_before, "{a_after} > {a_before}");
+    let runs = store.analytics_runs(&sys).await.unwrap();
+    assert_eq!(
+        runs.last().unwrap().after.as_ref().unwrap()["grading"]["min_a"],
+        30.0
+    );
     let again = store.get::<Account>(&sys, scored[0].meta.id).await.unwrap();
     assert!(again.data.analytics_at > first_at);
     assert_eq!(store.verify_chain().await.unwrap().first_broken, None);

@@ -16,6 +16,7 @@ pub mod money;
 pub mod phone;
 pub mod policy;
 pub mod record;
+pub mod settings;
 
 pub use credit_code::CreditCode;
 pub use email::Email;

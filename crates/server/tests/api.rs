@@ -260,6 +260,47 @@ async fn described_and_refusing_cleanly(s: Server) {
     assert_eq!(list["total"], 0, "nothing written");
 }
 
+on_both!(grading_settings, grading_settings);
+
+/// Administrators set how customers are graded; versions guard it like a record; a sales
+/// rep may read it but not change it.
+async fn grading_settings(s: Server) {
+    let url = format!("{}/settings/grading", s.base);
+    let admin = sign_in(&s, "admin@t.cn").await;
+    let (st, h, g) = call("GET", url.clone(), &admin, None).await;
+    assert_eq!(
+        (st, &h["etag"]),
+        (StatusCode::OK, &HeaderValue::from_static("\"0\""))
+    );
+    assert_eq!(g["min_a"], 80.0);
+    let mut v0 = admin.clone();
+    v0.insert("if-match", HeaderValue::from_static("\"0\""));
+    let mut bad = g.clone();
+    bad["marketing_cost"] = json!(-2);
+    let (st, h, p) = call("PUT", url.clone(), &v0, Some(bad)).await;
+    assert_eq!(
+        (st, problem_field(&h, &p).as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "marketing_cost")
+    );
+    let mut better = g.clone();
+    better["satisfaction"] = json!(2.5);
+    let (st, h, saved) = call("PUT", url.clone(), &v0, Some(better.clone())).await;
+    assert_eq!(
+        (st, &h["etag"]),
+        (StatusCode::OK, &HeaderValue::from_static("\"1\"")),
+        "{saved}"
+    );
+    assert_eq!(saved["satisfaction"], 2.5);
+    let (st, _, _) = call("PUT", url.clone(), &v0, Some(better.clone())).await;
+    assert_eq!(st, StatusCode::PRECONDITION_FAILED, "a stale version");
+    let mut rep = sign_in(&s, "a@t.cn").await;
+    let (st, _, read) = call("GET", url.clone(), &rep, None).await;
+    assert_eq!((st, &read["satisfaction"]), (StatusCode::OK, &json!(2.5)));
+    rep.insert("if-match", HeaderValue::from_static("\"1\""));
+    let (st, _, _) = call("PUT", url.clone(), &rep, Some(better)).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+}
+
 /// A signed-in browser: its session cookie and CSRF token.
 async fn sign_in(s: &Server, email: &str) -> HeaderMap {
     let res = reqwest::Client::new()

@@ -16,6 +16,7 @@ mod insights;
 mod migrate;
 mod query;
 mod records;
+mod settings;
 mod timeline;
 
 pub use account360::{Account360, AccountSummary};

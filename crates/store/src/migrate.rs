@@ -35,6 +35,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_customer_analytics.sql"),
         postgres: include_str!("../migrations/postgres/0004_customer_analytics.sql"),
     },
+    Migration {
+        version: 5,
+        name: "settings",
+        sqlite: include_str!("../migrations/sqlite/0005_settings.sql"),
+        postgres: include_str!("../migrations/postgres/0005_settings.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

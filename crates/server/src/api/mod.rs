@@ -4,6 +4,7 @@
 mod auth;
 pub mod openapi;
 mod records;
+mod settings;
 
 use axum::Router;
 use axum::routing::{delete, get, post};
@@ -58,7 +59,11 @@ pub fn routes() -> Router<Store> {
         .route("/leads/{id}/convert", post(records::convert_lead))
         .route("/changes", get(records::changes))
         .route("/analytics/runs", get(records::analytics_runs))
-        .route("/analytics/report", get(records::analytics_report));
+        .route("/analytics/report", get(records::analytics_report))
+        .route(
+            "/settings/grading",
+            get(settings::get_grading).put(settings::put_grading),
+        );
     let mut routes = Routes(Some(r));
     each_collection(&mut routes);
     routes.0.expect("set above")

@@ -458,6 +458,19 @@ fn special_paths(
             },
         })))], &["403", "404", "409", "412", "422", "428"]),
     }));
+    let grading = doc.schema::<guanxi_domain::settings::GradingSettings>();
+    doc.op("/settings/grading", "get", json!({
+        "tags": ["analytics"], "operationId": "get_grading",
+        "summary": "How customers are graded: indicator weights and grade thresholds",
+        "responses": responses(&[("200", with_etag(ok("The settings", grading.clone())))], &["403"]),
+    }));
+    doc.op("/settings/grading", "put", json!({
+        "tags": ["analytics"], "operationId": "put_grading",
+        "summary": "Change the grading (administrators); the next analytics run uses it",
+        "parameters": [if_match()],
+        "requestBody": body(grading.clone()),
+        "responses": responses(&[("200", with_etag(ok("Changed", grading)))], &["403", "412", "422", "428"]),
+    }));
     doc.op("/analytics/runs", "get", json!({
         "tags": ["analytics"], "operationId": "analytics_runs",
         "summary": "Every `guanxi analytics run`, oldest first (roles that see all accounts)",

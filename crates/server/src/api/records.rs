@@ -83,12 +83,12 @@ pub fn id_of(raw: &str) -> Result<Id, Problem> {
     })
 }
 
-fn etag(version: i64) -> HeaderValue {
+pub fn etag(version: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
 /// The version the caller last saw, from `If-Match: "7"` (weak tags accepted).
-fn if_match(headers: &HeaderMap) -> Result<i64, Problem> {
+pub fn if_match(headers: &HeaderMap) -> Result<i64, Problem> {
     let raw = headers.get(header::IF_MATCH).ok_or_else(|| {
         Problem::new(
             StatusCode::PRECONDITION_REQUIRED,
