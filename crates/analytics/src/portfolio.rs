@@ -401,16 +401,23 @@ mod tests {
         NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Duration::days(n)
     }
 
-    /// A base where loyal customers buy A and B together every month and keep buying, and
-    /// fading customers bought a few times early and stopped.
+    /// A small deterministic jitter in `0..n` for customer `i`, purchase `k`.
+    fn jitter(i: u32, k: i64, n: i64) -> i64 {
+        let h = (i as u64 * 2_654_435_761 + k as u64 * 40_503).wrapping_mul(2_246_822_519);
+        (h >> 33) as i64 % n
+    }
+
+    /// A base where loyal customers buy A and B together about monthly and keep buying, and
+    /// fading customers bought a few times early and stopped. Intervals and counts vary, as
+    /// real ones do (a perfectly regular base makes the BG/NBD likelihood degenerate).
     fn base() -> Vec<Customer<u32>> {
         (0..400u32)
             .map(|i| {
                 let loyal = i % 2 == 0;
                 let purchases = if loyal {
-                    (0..24)
+                    (0..12 + jitter(i, 0, 12))
                         .map(|k| Purchase {
-                            date: day(k * 30 + (i % 7) as i64),
+                            date: day(k * 55 + jitter(i, k, 50) - 40 * (k == 0) as i64 + 40),
                             amount_minor: 10_000 + (i as i64 % 13) * 100,
                             margin_minor: 3_000,
                             products: if k % 2 == 0 {
@@ -421,9 +428,9 @@ mod tests {
                         })
                         .collect()
                 } else {
-                    (0..2 + i as i64 % 3)
+                    (0..1 + jitter(i, 1, 4))
                         .map(|k| Purchase {
-                            date: day(k * 20 + (i % 11) as i64),
+                            date: day(k * 20 + jitter(i, k, 120)),
                             amount_minor: 5_000,
                             margin_minor: 1_000,
                             products: vec![1],
