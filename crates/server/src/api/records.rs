@@ -13,7 +13,7 @@ use axum::{Router, body::Bytes};
 use guanxi_domain::custom::CustomFieldDef;
 use guanxi_domain::filter::{Filter, ListQuery, Op, Sort};
 use guanxi_domain::{Actor, Entity, EntityDef, Id, NewRecord, Record, ValidationErrors};
-use guanxi_store::Store;
+use guanxi_store::{ChangeEntry, Store};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -544,6 +544,31 @@ pub async fn account_360(
     })))
 }
 
+type ChangeLog<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = guanxi_store::Result<Vec<ChangeEntry>>> + Send + 'a>,
+>;
+
+/// Finds the collection whose entity is named `entity` and reads one record's change log
+/// of it.
+struct ChangesOf<'a> {
+    entity: &'a str,
+    store: &'a Store,
+    actor: &'a Actor,
+    id: Id,
+    found: Option<ChangeLog<'a>>,
+}
+
+impl<'a> super::Collections for ChangesOf<'a> {
+    fn collection<T: Entity + schemars::JsonSchema>(&mut self, _: &'static str) {
+        if T::DEF.name == self.entity {
+            let (store, actor, id) = (self.store, self.actor, self.id);
+            self.found = Some(Box::pin(
+                async move { store.changes_for::<T>(actor, id).await },
+            ));
+        }
+    }
+}
+
 /// `GET /changes?entity=account&id=…`: a record's change log, oldest first, for callers who
 /// may see the record.
 pub async fn changes(
@@ -551,7 +576,6 @@ pub async fn changes(
     Authed(actor): Authed,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Problem> {
-    use guanxi_domain::entities::*;
     let (mut entity, mut id) = (None, None);
     for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         match k.as_ref() {
@@ -577,29 +601,26 @@ pub async fn changes(
     };
     let entity = entity.ok_or_else(|| missing("entity"))?;
     let id = id_of(&id.ok_or_else(|| missing("id"))?)?;
-    let log = match entity.as_str() {
-        "account" => store.changes_for::<Account>(&actor, id).await,
-        "contact" => store.changes_for::<Contact>(&actor, id).await,
-        "interaction" => store.changes_for::<Interaction>(&actor, id).await,
-        "lead" => store.changes_for::<Lead>(&actor, id).await,
-        "opportunity" => store.changes_for::<Opportunity>(&actor, id).await,
-        "product" => store.changes_for::<Product>(&actor, id).await,
-        "order" => store.changes_for::<Order>(&actor, id).await,
-        "case" => store.changes_for::<Case>(&actor, id).await,
-        "campaign" => store.changes_for::<Campaign>(&actor, id).await,
-        "pipeline" => store.changes_for::<Pipeline>(&actor, id).await,
-        "team" => store.changes_for::<Team>(&actor, id).await,
-        "user" => store.changes_for::<User>(&actor, id).await,
-        "custom_field" => store.changes_for::<CustomFieldDef>(&actor, id).await,
-        other => {
+    // The entities come from the one collection list the router reads.
+    let mut of = ChangesOf {
+        entity: &entity,
+        store: &store,
+        actor: &actor,
+        id,
+        found: None,
+    };
+    super::each_collection(&mut of);
+    let log = match of.found {
+        Some(log) => log.await?,
+        None => {
             return Err(Problem::field(
                 StatusCode::BAD_REQUEST,
                 "entity",
                 "invalid",
-                format!("no entity '{other}'"),
+                format!("no entity '{entity}'"),
             ));
         }
-    }?;
+    };
     // Before/after hold whole records: mask them as the records themselves would be.
     let def = guanxi_domain::entity::def_by_name(&entity).ok_or_else(|| missing("entity"))?;
     let custom = store.custom_fields(&entity).await?;
