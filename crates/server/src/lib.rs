@@ -10,9 +10,11 @@ use guanxi_store::{Backend, Store};
 use serde::Serialize;
 use std::time::Duration;
 
+mod access;
 mod api;
 mod problem;
 mod rate_limit;
+mod writes;
 
 pub use problem::Problem;
 pub use rate_limit::LOGIN_BURST;

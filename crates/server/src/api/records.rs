@@ -3,7 +3,9 @@
 //! as `If-Match`, so an edit made on a stale copy is refused (412) instead of overwriting.
 
 use super::auth::Authed;
+use crate::access::{Masks, is_sensitive, mask_json, present};
 use crate::problem::Problem;
+use crate::writes;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -12,10 +14,10 @@ use axum::routing::{get, post};
 use axum::{Router, body::Bytes};
 use guanxi_domain::custom::CustomFieldDef;
 use guanxi_domain::filter::{Filter, ListQuery, Op, Sort};
-use guanxi_domain::{Actor, Entity, EntityDef, Id, NewRecord, Record, ValidationErrors};
+use guanxi_domain::{Actor, Entity, Id, Record};
 use guanxi_store::{ChangeEntry, Store};
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 pub fn collection<T: Entity>(r: Router<Store>, name: &str) -> Router<Store> {
     r.route(&format!("/{name}"), get(list::<T>).post(create::<T>))
@@ -51,7 +53,7 @@ pub fn parse_body<D: DeserializeOwned>(body: &[u8]) -> Result<D, Problem> {
             Problem::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {inner}"))
         } else {
             let field = if path == "." {
-                unknown_field(&inner.to_string()).unwrap_or(path)
+                crate::writes::unknown_field(&inner.to_string()).unwrap_or(path)
             } else {
                 path
             };
@@ -63,13 +65,6 @@ pub fn parse_body<D: DeserializeOwned>(body: &[u8]) -> Result<D, Problem> {
             )
         }
     })
-}
-
-/// serde names an unknown or missing field only in its message: "unknown field `nmae`, …".
-fn unknown_field(message: &str) -> Option<String> {
-    let start = message.find('`')? + 1;
-    let end = start + message[start..].find('`')?;
-    Some(message[start..end].to_string())
 }
 
 pub fn id_of(raw: &str) -> Result<Id, Problem> {
@@ -107,92 +102,6 @@ pub fn if_match(headers: &HeaderMap) -> Result<i64, Problem> {
                 "If-Match must be an ETag of this API",
             )
         })
-}
-
-/// Keep the first three and last four characters (fewer for short values).
-fn mask(s: &str) -> String {
-    let chars: Vec<char> = s.chars().collect();
-    let (head, tail) = if chars.len() >= 10 {
-        (3, 4)
-    } else {
-        (1, 1.min(chars.len().saturating_sub(2)))
-    };
-    let hidden = chars.len().saturating_sub(head + tail);
-    chars[..head.min(chars.len())].iter().collect::<String>()
-        + &"*".repeat(hidden.max(3))
-        + &chars[chars.len() - tail.min(chars.len())..]
-            .iter()
-            .collect::<String>()
-}
-
-/// A record as the caller may see it: sensitive fields masked for roles without the right.
-fn present<T: Entity>(actor: &Actor, custom: &[CustomFieldDef], r: &Record<T>) -> Value {
-    let mut json = r.to_json();
-    if !actor.role.see_sensitive {
-        mask_json(T::DEF, custom, &mut json);
-    }
-    json
-}
-
-/// The custom field definitions needed to mask several entities in one response; empty
-/// (and never loaded) for roles that see sensitive data.
-struct Masks(std::collections::HashMap<&'static str, guanxi_store::CustomDefs>);
-
-impl Masks {
-    async fn load(
-        store: &Store,
-        actor: &Actor,
-        entities: &[&'static str],
-    ) -> Result<Masks, Problem> {
-        let mut m = std::collections::HashMap::new();
-        if !actor.role.see_sensitive {
-            for e in entities {
-                m.insert(*e, store.custom_fields(e).await?);
-            }
-        }
-        Ok(Masks(m))
-    }
-
-    fn custom(&self, entity: &str) -> &[CustomFieldDef] {
-        self.0.get(entity).map_or(&[], |v| v.as_slice())
-    }
-
-    fn present<T: Entity>(&self, actor: &Actor, r: &Record<T>) -> Value {
-        present(actor, self.custom(T::DEF.name), r)
-    }
-
-    fn all<T: Entity>(&self, actor: &Actor, rs: &[Record<T>]) -> Vec<Value> {
-        rs.iter().map(|r| self.present(actor, r)).collect()
-    }
-}
-
-/// Mask the sensitive built-in and custom fields of a record's JSON.
-fn mask_json(def: &EntityDef, custom: &[CustomFieldDef], json: &mut Value) {
-    for f in def.fields.iter().filter(|f| f.sensitive) {
-        if let Some(Value::String(s)) = json.get(f.name) {
-            json[f.name] = Value::String(mask(s));
-        }
-    }
-    for c in custom.iter().filter(|c| c.sensitive) {
-        if let Some(v) = json
-            .get_mut("custom")
-            .and_then(|m| m.get_mut(&c.key))
-            .filter(|v| !v.is_null())
-        {
-            let text = match &*v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            *v = Value::String(mask(&text));
-        }
-    }
-}
-
-fn is_sensitive(def: &EntityDef, custom: &[CustomFieldDef], field: &str) -> bool {
-    def.field(field).is_some_and(|f| f.sensitive)
-        || custom
-            .iter()
-            .any(|c| c.sensitive && (c.key == field || format!("custom.{}", c.key) == field))
 }
 
 /// `?filter=city:eq:上海&filter=tags:contains:vip&sort=-name&limit=50&cursor=…&count=true`
@@ -314,142 +223,18 @@ async fn get_one<T: Entity>(
     Ok(one(&actor, &custom, &r, StatusCode::OK))
 }
 
-/// Bookkeeping the caller may not write.
-const READ_ONLY: &[&str] = &[
-    "id",
-    "version",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    "team_id",
-];
-
-/// A request body taken apart: the entity's own fields, `custom` and `owner_id`.
-struct Body {
-    fields: Map<String, Value>,
-    custom: Option<Value>,
-    owner: Option<Value>,
-}
-
-/// Split a body into the entity's fields, `custom` and `owner_id`; refuse bookkeeping and
-/// computed fields.
-fn split(def: &EntityDef, body: Value) -> Result<Body, Problem> {
-    let Value::Object(mut fields) = body else {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "the body is a JSON object",
-        ));
-    };
-    if let Some(k) = READ_ONLY.iter().find(|k| fields.contains_key(**k)) {
-        return Err(Problem::field(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            *k,
-            "read_only",
-            format!("{k} is set by the server"),
-        ));
-    }
-    if let Some(f) = def
-        .fields
-        .iter()
-        .find(|f| f.computed && fields.contains_key(f.name))
-    {
-        return Err(Problem::field(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            f.name,
-            "read_only",
-            format!("{} is computed by the customer analytics", f.name),
-        ));
-    }
-    let custom = fields.remove("custom");
-    let owner = fields.remove("owner_id");
-    Ok(Body {
-        fields,
-        custom,
-        owner,
-    })
-}
-
-fn owner_of(v: Option<Value>) -> Result<Option<Id>, ValidationErrors> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Id::parse(&s)
-            .map(Some)
-            .map_err(|_| ValidationErrors::single("owner_id", "invalid", "an owner is a user id")),
-        Some(_) => Err(ValidationErrors::single(
-            "owner_id",
-            "invalid",
-            "an owner is a user id",
-        )),
-    }
-}
-
-fn custom_of(v: Option<Value>) -> Result<Map<String, Value>, ValidationErrors> {
-    match v {
-        None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(m)) => Ok(m),
-        Some(_) => Err(ValidationErrors::single(
-            "custom",
-            "invalid",
-            "custom values are an object",
-        )),
-    }
-}
-
-/// Deserialize entity fields, naming the field that does not fit.
-fn data_of<T: Entity>(fields: Map<String, Value>) -> Result<T, ValidationErrors> {
-    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
-        let path = e.path().to_string();
-        let msg = e.into_inner().to_string();
-        let field = if path == "." {
-            unknown_field(&msg).unwrap_or(path)
-        } else {
-            path
-        };
-        ValidationErrors::single(field, "invalid", msg)
-    })
-}
-
 async fn create<T: Entity>(
     State(store): State<Store>,
     Authed(actor): Authed,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let Body {
-        fields,
-        custom,
-        owner,
-    } = split(T::DEF, parse_body(&body)?)?;
-    let invalid = |e| Problem::invalid(StatusCode::UNPROCESSABLE_ENTITY, e);
-    let mut new = NewRecord::new(data_of::<T>(fields).map_err(invalid)?)
-        .with_custom(custom_of(custom).map_err(invalid)?);
-    new.owner_id = owner_of(owner).map_err(invalid)?;
-    let r = store.create(&actor, new).await?;
+    let r = writes::create::<T>(&store, &actor, parse_body(&body)?).await?;
     let defs = store.custom_fields(T::DEF.name).await?;
     let mut res = one(&actor, &defs, &r, StatusCode::CREATED);
     if let Ok(loc) = HeaderValue::from_str(&r.meta.id.to_string()) {
         res.headers_mut().insert(header::LOCATION, loc);
     }
     Ok(res)
-}
-
-/// RFC 7396: objects merge key by key, `null` removes, anything else replaces.
-fn merge_patch(target: &mut Value, patch: Value) {
-    match patch {
-        Value::Object(p) => {
-            if !target.is_object() {
-                *target = Value::Object(Map::new());
-            }
-            let t = target.as_object_mut().expect("made an object above");
-            for (k, v) in p {
-                if v.is_null() {
-                    t.remove(&k);
-                } else {
-                    merge_patch(t.entry(k).or_insert(Value::Null), v);
-                }
-            }
-        }
-        other => *target = other,
-    }
 }
 
 async fn patch<T: Entity>(
@@ -461,27 +246,7 @@ async fn patch<T: Entity>(
 ) -> Result<Response, Problem> {
     let id = id_of(&id)?;
     let version = if_match(&headers)?;
-    let Body {
-        fields,
-        custom,
-        owner,
-    } = split(T::DEF, parse_body(&body)?)?;
-    let r = store
-        .update::<T, _>(&actor, id, version, move |rec| {
-            let mut data = serde_json::to_value(&rec.data).unwrap_or_default();
-            merge_patch(&mut data, Value::Object(fields));
-            rec.data = data_of::<T>(data.as_object().cloned().unwrap_or_default())?;
-            if let Some(c) = custom {
-                let mut current = Value::Object(std::mem::take(&mut rec.custom));
-                merge_patch(&mut current, c);
-                rec.custom = custom_of(Some(current))?;
-            }
-            if owner.is_some() {
-                rec.meta.owner_id = owner_of(owner)?.or(rec.meta.owner_id);
-            }
-            Ok(())
-        })
-        .await?;
+    let r = writes::patch::<T>(&store, &actor, id, version, parse_body(&body)?).await?;
     let defs = store.custom_fields(T::DEF.name).await?;
     Ok(one(&actor, &defs, &r, StatusCode::OK))
 }
@@ -796,20 +561,6 @@ pub async fn analytics_report(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn masks_keep_the_ends() {
-        assert_eq!(mask("+8613812345678"), "+86*******5678");
-        assert_eq!(mask("11010519491231002X"), "110***********002X");
-        assert_eq!(mask("ab"), "a***");
-    }
-
-    #[test]
-    fn merge_patch_follows_rfc_7396() {
-        let mut t = serde_json::json!({"a": "b", "c": {"d": "e", "f": "g"}});
-        merge_patch(&mut t, serde_json::json!({"a": "z", "c": {"f": null}}));
-        assert_eq!(t, serde_json::json!({"a": "z", "c": {"d": "e"}}));
-    }
 
     #[test]
     fn query_strings_become_list_queries() {

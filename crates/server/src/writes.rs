@@ -1,0 +1,192 @@
+//! Writes from a JSON object, as the API receives them and the web forms produce them:
+//! the entity's own fields, `custom` and `owner_id`, checked and handed to the store.
+
+use crate::problem::Problem;
+use axum::http::StatusCode;
+use guanxi_domain::{Actor, Entity, EntityDef, Id, NewRecord, Record, ValidationErrors};
+use guanxi_store::Store;
+use serde_json::{Map, Value};
+
+/// Bookkeeping the caller may not write.
+const READ_ONLY: &[&str] = &[
+    "id",
+    "version",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "team_id",
+];
+
+/// A request body taken apart: the entity's own fields, `custom` and `owner_id`.
+struct Body {
+    fields: Map<String, Value>,
+    custom: Option<Value>,
+    owner: Option<Value>,
+}
+
+/// Split a body into the entity's fields, `custom` and `owner_id`; refuse bookkeeping and
+/// computed fields.
+fn split(def: &EntityDef, body: Value) -> Result<Body, Problem> {
+    let Value::Object(mut fields) = body else {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the body is a JSON object",
+        ));
+    };
+    if let Some(k) = READ_ONLY.iter().find(|k| fields.contains_key(**k)) {
+        return Err(Problem::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            *k,
+            "read_only",
+            format!("{k} is set by the server"),
+        ));
+    }
+    if let Some(f) = def
+        .fields
+        .iter()
+        .find(|f| f.computed && fields.contains_key(f.name))
+    {
+        return Err(Problem::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            f.name,
+            "read_only",
+            format!("{} is computed by the customer analytics", f.name),
+        ));
+    }
+    let custom = fields.remove("custom");
+    let owner = fields.remove("owner_id");
+    Ok(Body {
+        fields,
+        custom,
+        owner,
+    })
+}
+
+pub fn owner_of(v: Option<Value>) -> Result<Option<Id>, ValidationErrors> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Id::parse(&s)
+            .map(Some)
+            .map_err(|_| ValidationErrors::single("owner_id", "invalid", "an owner is a user id")),
+        Some(_) => Err(ValidationErrors::single(
+            "owner_id",
+            "invalid",
+            "an owner is a user id",
+        )),
+    }
+}
+
+fn custom_of(v: Option<Value>) -> Result<Map<String, Value>, ValidationErrors> {
+    match v {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(m)) => Ok(m),
+        Some(_) => Err(ValidationErrors::single(
+            "custom",
+            "invalid",
+            "custom values are an object",
+        )),
+    }
+}
+
+/// Deserialize entity fields, naming the field that does not fit.
+fn data_of<T: Entity>(fields: Map<String, Value>) -> Result<T, ValidationErrors> {
+    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = e.into_inner().to_string();
+        let field = if path == "." {
+            unknown_field(&msg).unwrap_or(path)
+        } else {
+            path
+        };
+        ValidationErrors::single(field, "invalid", msg)
+    })
+}
+
+/// RFC 7396: objects merge key by key, `null` removes, anything else replaces.
+fn merge_patch(target: &mut Value, patch: Value) {
+    match patch {
+        Value::Object(p) => {
+            if !target.is_object() {
+                *target = Value::Object(Map::new());
+            }
+            let t = target.as_object_mut().expect("made an object above");
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(&k);
+                } else {
+                    merge_patch(t.entry(k).or_insert(Value::Null), v);
+                }
+            }
+        }
+        other => *target = other,
+    }
+}
+
+/// Create a record from a JSON object.
+pub async fn create<T: Entity>(
+    store: &Store,
+    actor: &Actor,
+    body: Value,
+) -> Result<Record<T>, Problem> {
+    let Body {
+        fields,
+        custom,
+        owner,
+    } = split(T::DEF, body)?;
+    let invalid = |e| Problem::invalid(StatusCode::UNPROCESSABLE_ENTITY, e);
+    let mut new = NewRecord::new(data_of::<T>(fields).map_err(invalid)?)
+        .with_custom(custom_of(custom).map_err(invalid)?);
+    new.owner_id = owner_of(owner).map_err(invalid)?;
+    Ok(store.create(actor, new).await?)
+}
+
+/// Apply a JSON merge patch to the record at `version`.
+pub async fn patch<T: Entity>(
+    store: &Store,
+    actor: &Actor,
+    id: Id,
+    version: i64,
+    body: Value,
+) -> Result<Record<T>, Problem> {
+    let Body {
+        fields,
+        custom,
+        owner,
+    } = split(T::DEF, body)?;
+    let r = store
+        .update::<T, _>(actor, id, version, move |rec| {
+            let mut data = serde_json::to_value(&rec.data).unwrap_or_default();
+            merge_patch(&mut data, Value::Object(fields));
+            rec.data = data_of::<T>(data.as_object().cloned().unwrap_or_default())?;
+            if let Some(c) = custom {
+                let mut current = Value::Object(std::mem::take(&mut rec.custom));
+                merge_patch(&mut current, c);
+                rec.custom = custom_of(Some(current))?;
+            }
+            if owner.is_some() {
+                rec.meta.owner_id = owner_of(owner)?.or(rec.meta.owner_id);
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(r)
+}
+
+/// serde names an unknown or missing field only in its message: "unknown field `nmae`, …".
+pub fn unknown_field(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(message[start..end].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut t = serde_json::json!({"a": "b", "c": {"d": "e", "f": "g"}});
+        merge_patch(&mut t, serde_json::json!({"a": "z", "c": {"f": null}}));
+        assert_eq!(t, serde_json::json!({"a": "z", "c": {"d": "e"}}));
+    }
+}
