@@ -18,6 +18,8 @@ mod query;
 mod records;
 mod settings;
 mod timeline;
+mod totals;
+mod views;
 
 pub use account360::{Account360, AccountSummary};
 pub use auth::{
@@ -30,6 +32,8 @@ pub use db::Backend;
 pub use error::StoreError;
 pub use insights::{AccountFacts, Facts, OrderFact};
 pub use timeline::{MAX_TIMELINE_PAGE, Timeline, TimelineItem, item_def};
+pub use totals::Total;
+pub use views::SavedView;
 
 use db::{Db, Kind, Val};
 use guanxi_domain::entities::{Pipeline, Role, Team, User};

@@ -41,6 +41,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_settings.sql"),
         postgres: include_str!("../migrations/postgres/0005_settings.sql"),
     },
+    Migration {
+        version: 6,
+        name: "saved_views",
+        sqlite: include_str!("../migrations/sqlite/0006_saved_views.sql"),
+        postgres: include_str!("../migrations/postgres/0006_saved_views.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.
