@@ -93,6 +93,31 @@ pub fn is_sensitive(def: &EntityDef, custom: &[CustomFieldDef], field: &str) -> 
             .any(|c| c.sensitive && (c.key == field || format!("custom.{}", c.key) == field))
 }
 
+/// Mask the records and changes of a timeline page as their records would be.
+pub async fn mask_timeline(
+    store: &Store,
+    actor: &Actor,
+    items: &mut [guanxi_store::TimelineItem],
+) -> Result<(), Problem> {
+    if actor.role.see_sensitive {
+        return Ok(());
+    }
+    let m = Masks::load(store, actor, &["account", "interaction", "order", "case"]).await?;
+    for item in items {
+        let def = guanxi_store::item_def(item.kind);
+        if item.kind == "change" {
+            for side in ["before", "after"] {
+                if let Some(v) = item.record.get_mut(side) {
+                    mask_json(def, m.custom(def.name), v);
+                }
+            }
+        } else {
+            mask_json(def, m.custom(def.name), &mut item.record);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

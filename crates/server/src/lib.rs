@@ -14,6 +14,7 @@ mod access;
 mod api;
 mod problem;
 mod rate_limit;
+mod web;
 mod writes;
 
 pub use problem::Problem;
@@ -28,6 +29,7 @@ pub fn router(store: Store) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", api::routes())
+        .merge(web::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response(problem::for_every_error))
         .layer(axum::Extension(rate_limit::LoginLimiter::default()))

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 pub const SESSION_COOKIE: &str = "guanxi_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
-const SESSION_HOURS: i64 = 12;
+pub const SESSION_HOURS: i64 = 12;
 
 /// The signed-in caller. Every handler that touches data takes one.
 pub struct Authed(pub Actor);
@@ -74,6 +74,18 @@ fn over_tls(headers: &HeaderMap) -> bool {
         == Some("https")
 }
 
+/// The `Set-Cookie` value of a new session.
+pub fn session_cookie(token: &str, headers: &HeaderMap) -> String {
+    let secure = if over_tls(headers) { "; Secure" } else { "" };
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        SESSION_HOURS * 3600
+    )
+}
+
+/// The `Set-Cookie` value that ends a session in the browser.
+pub const END_SESSION_COOKIE: &str = "guanxi_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0";
+
 pub async fn login(
     State(store): State<Store>,
     axum::Extension(limiter): axum::Extension<LoginLimiter>,
@@ -87,12 +99,7 @@ pub async fn login(
     let session = store
         .open_session(user, chrono::Duration::hours(SESSION_HOURS))
         .await?;
-    let secure = if over_tls(&headers) { "; Secure" } else { "" };
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        session.token,
-        SESSION_HOURS * 3600
-    );
+    let cookie = session_cookie(&session.token, &headers);
     let body = serde_json::json!({
         "user_id": user,
         "csrf_token": session.csrf_token,
@@ -117,7 +124,7 @@ pub async fn logout(
     let mut res = StatusCode::NO_CONTENT.into_response();
     res.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("guanxi_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+        HeaderValue::from_static(END_SESSION_COOKIE),
     );
     Ok(res)
 }

@@ -2,8 +2,9 @@
 //! authenticate, parse, call the store, present.
 
 mod auth;
+pub use auth::{END_SESSION_COOKIE, SESSION_COOKIE, SESSION_HOURS, session_cookie};
 pub mod openapi;
-mod records;
+pub(crate) mod records;
 mod settings;
 
 use axum::Router;

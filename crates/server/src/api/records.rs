@@ -105,7 +105,7 @@ pub fn if_match(headers: &HeaderMap) -> Result<i64, Problem> {
 }
 
 /// `?filter=city:eq:上海&filter=tags:contains:vip&sort=-name&limit=50&cursor=…&count=true`
-fn list_query(raw: Option<&str>) -> Result<ListQuery, Problem> {
+pub(crate) fn list_query(raw: Option<&str>) -> Result<ListQuery, Problem> {
     let mut q = ListQuery::default();
     let bad = |field: &str, msg: String| {
         Problem::field(StatusCode::BAD_REQUEST, field.to_string(), "invalid", msg)
@@ -468,21 +468,7 @@ pub async fn timeline(
         }
     }
     let mut page = store.timeline(&actor, id_of(&id)?, before, limit).await?;
-    let m = Masks::load(&store, &actor, &["account", "interaction", "order", "case"]).await?;
-    if !actor.role.see_sensitive {
-        for item in &mut page.items {
-            let def = guanxi_store::item_def(item.kind);
-            if item.kind == "change" {
-                for side in ["before", "after"] {
-                    if let Some(v) = item.record.get_mut(side) {
-                        mask_json(def, m.custom(def.name), v);
-                    }
-                }
-            } else {
-                mask_json(def, m.custom(def.name), &mut item.record);
-            }
-        }
-    }
+    crate::access::mask_timeline(&store, &actor, &mut page.items).await?;
     Ok(Json(serde_json::to_value(page).unwrap_or_default()))
 }
 

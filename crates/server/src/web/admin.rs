@@ -1,0 +1,134 @@
+//! Settings for administrators: an index of what can be configured, and the roles with
+//! their rights. Users, teams, pipelines and custom fields are edited through their own
+//! record pages.
+
+use super::page::{Page, WebUser, render, shown};
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use guanxi_domain::entities::Role;
+use guanxi_domain::filter::ListQuery;
+use guanxi_domain::{Actor, Right};
+use guanxi_store::Store;
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct Index {
+    p: Page,
+    links: Vec<(String, String, String)>,
+}
+
+fn admin_only(u: &WebUser) -> Option<Response> {
+    (!u.is_admin()).then(|| super::error_page(u.t(), StatusCode::FORBIDDEN, ""))
+}
+
+/// `GET /admin`
+pub async fn index(u: WebUser) -> Response {
+    if let Some(r) = admin_only(&u) {
+        return r;
+    }
+    let t = u.t();
+    let links = [
+        ("/users", "user", "admin.users_help"),
+        ("/teams", "team", "admin.teams_help"),
+        ("/admin/roles", "role", "admin.roles_help"),
+        ("/pipelines", "pipeline", "admin.pipelines_help"),
+        ("/custom-fields", "custom_field", "admin.custom_fields_help"),
+    ]
+    .iter()
+    .map(|(href, entity, help)| {
+        (
+            href.to_string(),
+            t.entity_many(entity).to_string(),
+            t.s(help).to_string(),
+        )
+    })
+    .collect();
+    let page = Index {
+        p: u.page(t.s("nav.admin")),
+        links,
+    };
+    shown(render(&page), &u)
+}
+
+struct RoleRow {
+    name: String,
+    scope: String,
+    sensitive: String,
+    rights: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "roles.html")]
+struct Roles {
+    p: Page,
+    entities: Vec<String>,
+    roles: Vec<RoleRow>,
+}
+
+/// `GET /admin/roles`: every role's scope and rights per entity, as a matrix.
+pub async fn roles(State(store): State<Store>, u: WebUser) -> Response {
+    if let Some(r) = admin_only(&u) {
+        return r;
+    }
+    let t = u.t();
+    let q = ListQuery::default().limit(100).sort_by("key", false);
+    let roles = match store.list::<Role>(&Actor::system(), &q).await {
+        Ok(p) => p.items,
+        Err(e) => return crate::Problem::from(e).into_response(),
+    };
+    const ENTITIES: &[&str] = &[
+        "account",
+        "contact",
+        "interaction",
+        "lead",
+        "opportunity",
+        "order",
+        "case",
+        "product",
+        "campaign",
+        "user",
+    ];
+    let letters = [
+        (Right::Read, "R"),
+        (Right::Create, "C"),
+        (Right::Update, "U"),
+        (Right::Delete, "D"),
+        (Right::Export, "E"),
+    ];
+    let rows = roles
+        .iter()
+        .map(|r| RoleRow {
+            name: match t.lang {
+                super::i18n::Lang::Zh => r
+                    .data
+                    .name_zh
+                    .clone()
+                    .unwrap_or_else(|| r.data.name.clone()),
+                super::i18n::Lang::En => r.data.name.clone(),
+            },
+            scope: t.choice("role", "scope", r.data.scope.as_str()),
+            sensitive: t.yes_no(r.data.see_sensitive).to_string(),
+            rights: ENTITIES
+                .iter()
+                .map(|e| {
+                    letters
+                        .iter()
+                        .filter(|(right, _)| r.data.allows(e, *right))
+                        .map(|(_, l)| *l)
+                        .collect::<String>()
+                })
+                .collect(),
+        })
+        .collect();
+    let page = Roles {
+        p: u.page(t.entity_many("role")),
+        entities: ENTITIES
+            .iter()
+            .map(|e| t.entity_many(e).to_string())
+            .collect(),
+        roles: rows,
+    };
+    shown(render(&page), &u)
+}

@@ -1,0 +1,187 @@
+// Guanxi: small enhancements over pages that work without script.
+// Drag on the kanban, "use theirs" on edit conflicts, typeahead, confirmations.
+(function () {
+  "use strict";
+
+  function on(sel, ev, fn) {
+    document.addEventListener(ev, function (e) {
+      var t = e.target.closest ? e.target.closest(sel) : null;
+      if (t) fn(e, t);
+    });
+  }
+
+  // Ask before destructive submits.
+  on("[data-confirm]", "click", function (e, el) {
+    if (!window.confirm(el.getAttribute("data-confirm"))) e.preventDefault();
+  });
+
+  // Selects and checkboxes that apply at once.
+  on("[data-autosubmit]", "change", function (e, el) {
+    if (el.form) el.form.submit();
+  });
+  document.querySelectorAll(".no-js").forEach(function (b) { b.hidden = true; });
+
+  // Select every row of a list.
+  on("[data-select-all]", "change", function (e, el) {
+    var form = el.closest("form");
+    form.querySelectorAll('input[name="sel"]').forEach(function (c) { c.checked = el.checked; });
+  });
+
+  // Edit conflict: take the other person's value into the input.
+  on("[data-use-theirs]", "click", function (e, el) {
+    var input = document.getElementById(el.getAttribute("data-use-theirs"));
+    if (!input) return;
+    var v = el.getAttribute("data-value");
+    if (input.type === "checkbox") input.checked = v === "true"; else input.value = v;
+    var box = el.closest(".field");
+    if (box) box.classList.remove("differs");
+    input.focus();
+  });
+
+  // Kanban: drag a card onto a lane; closing lanes ask for the reason first.
+  var board = document.querySelector("[data-kanban]");
+  if (board) {
+    var dialog = document.getElementById("reason-dialog");
+    var dragged = null;
+    board.addEventListener("dragstart", function (e) {
+      var card = e.target.closest(".deal");
+      if (!card) return;
+      dragged = card;
+      card.classList.add("dragging");
+      e.dataTransfer.effectAllowed = "move";
+      e.dataTransfer.setData("text/plain", card.getAttribute("data-id"));
+    });
+    board.addEventListener("dragend", function () {
+      if (dragged) dragged.classList.remove("dragging");
+      board.querySelectorAll(".over").forEach(function (l) { l.classList.remove("over"); });
+    });
+    board.addEventListener("dragover", function (e) {
+      var lane = e.target.closest(".lane");
+      if (!lane || !dragged) return;
+      e.preventDefault();
+      lane.classList.add("over");
+    });
+    board.addEventListener("dragleave", function (e) {
+      var lane = e.target.closest(".lane");
+      if (lane && !lane.contains(e.relatedTarget)) lane.classList.remove("over");
+    });
+    board.addEventListener("drop", function (e) {
+      var lane = e.target.closest(".lane");
+      if (!lane || !dragged) return;
+      e.preventDefault();
+      var form = dragged.querySelector("form.move");
+      if (!form) return;
+      var stage = lane.getAttribute("data-stage");
+      if (form.stage.value === stage) return;
+      form.stage.value = stage;
+      if (lane.getAttribute("data-closing") === "true") {
+        askReason(form);
+      } else {
+        form.submit();
+      }
+    });
+    // The keyboard path: choosing a closing stage in a card's select asks the same way.
+    board.addEventListener("submit", function (e) {
+      var form = e.target;
+      if (!form.classList.contains("move")) return;
+      var opt = form.stage.options[form.stage.selectedIndex];
+      if (opt && opt.getAttribute("data-closing") === "true" && !form.reason.value.trim()) {
+        e.preventDefault();
+        askReason(form);
+      }
+    });
+    function askReason(form) {
+      if (!dialog || !dialog.showModal) { form.reason.focus(); return; }
+      var input = dialog.querySelector("#reason-input");
+      input.value = form.reason.value;
+      dialog.returnValue = "";
+      dialog.showModal();
+      dialog.addEventListener("close", function done() {
+        dialog.removeEventListener("close", done);
+        if (dialog.returnValue === "ok" && input.value.trim()) {
+          form.reason.value = input.value.trim();
+          form.submit();
+        }
+      });
+    }
+  }
+
+  // Typeahead: the search box suggests records; reference inputs look up names and keep
+  // the id.
+  var timer = null;
+  function suggest(input, types, pick) {
+    var list = input._list;
+    if (!list) {
+      list = document.createElement("ul");
+      list.className = "suggest";
+      list.setAttribute("role", "listbox");
+      list.id = input.id + "-suggest";
+      input.setAttribute("aria-controls", list.id);
+      input.setAttribute("aria-autocomplete", "list");
+      input.parentNode.insertBefore(list, input.nextSibling);
+      input._list = list;
+    }
+    var q = input.value.trim();
+    if (q.length < 1 || /^[0-9a-f-]{36}$/.test(q)) { list.innerHTML = ""; return; }
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      var url = "/search?q=" + encodeURIComponent(q) + (types ? "&types=" + types : "");
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : { items: [] }; })
+        .then(function (data) {
+          list.innerHTML = "";
+          data.items.slice(0, 12).forEach(function (h) {
+            var li = document.createElement("li");
+            li.setAttribute("role", "option");
+            li.tabIndex = -1;
+            li.textContent = h.label + (h.detail ? " · " + h.detail : "");
+            li.addEventListener("mousedown", function (ev) { ev.preventDefault(); pick(h); list.innerHTML = ""; });
+            li.addEventListener("keydown", function (ev) { if (ev.key === "Enter") { ev.preventDefault(); pick(h); list.innerHTML = ""; } });
+            list.appendChild(li);
+          });
+        })
+        .catch(function () { list.innerHTML = ""; });
+    }, 150);
+  }
+  function keys(input) {
+    input.addEventListener("keydown", function (e) {
+      var list = input._list;
+      if (!list || !list.firstChild) return;
+      if (e.key === "ArrowDown") { e.preventDefault(); list.firstChild.focus(); }
+      if (e.key === "Escape") list.innerHTML = "";
+    });
+    input.addEventListener("blur", function () {
+      setTimeout(function () { if (input._list && !input._list.contains(document.activeElement)) input._list.innerHTML = ""; }, 200);
+    });
+  }
+  document.querySelectorAll("[data-typeahead]").forEach(function (input) {
+    keys(input);
+    input.addEventListener("input", function () {
+      suggest(input, "", function (h) { window.location = h.href; });
+    });
+  });
+  document.querySelectorAll("[data-ref]").forEach(function (input) {
+    var types = input.getAttribute("data-ref");
+    if (["accounts", "contacts", "leads", "opportunities"].indexOf(types) < 0) return;
+    keys(input);
+    input.addEventListener("input", function () {
+      suggest(input, types, function (h) {
+        input.value = h.id;
+        var shown = input.parentNode.querySelector(".ref-name");
+        if (!shown) {
+          shown = document.createElement("span");
+          shown.className = "muted ref-name";
+          input.parentNode.appendChild(shown);
+        }
+        shown.textContent = h.label;
+      });
+    });
+  });
+  // List arrows: move between suggestions.
+  document.addEventListener("keydown", function (e) {
+    var li = e.target.closest ? e.target.closest(".suggest li") : null;
+    if (!li) return;
+    if (e.key === "ArrowDown" && li.nextSibling) { e.preventDefault(); li.nextSibling.focus(); }
+    if (e.key === "ArrowUp") { e.preventDefault(); (li.previousSibling || li.parentNode.previousSibling).focus(); }
+  });
+})();

@@ -1,0 +1,120 @@
+//! The web application: server-rendered pages (askama templates, compiled in) in Chinese and
+//! English, with a little hand-written JavaScript and CSS embedded in the binary. Pages
+//! work without JavaScript; scripts only make them quicker to use (drag on the kanban,
+//! typeahead, "use theirs" on an edit conflict).
+
+mod account;
+mod admin;
+mod assets;
+mod cases;
+mod fields;
+mod home;
+pub mod i18n;
+mod leads;
+mod names;
+mod page;
+mod pipeline;
+mod records;
+mod search;
+mod session;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use guanxi_store::Store;
+use i18n::Tr;
+
+pub fn routes() -> Router<Store> {
+    let r = Router::new()
+        .route("/", get(home::home))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route(
+            "/profile",
+            get(session::profile).post(session::save_profile),
+        )
+        .route("/profile/password", post(session::change_password))
+        .route("/profile/tokens", post(session::issue_token))
+        .route("/profile/tokens/{id}/revoke", post(session::revoke_token))
+        .route("/assets/{file}", get(assets::serve))
+        .route("/pipeline", get(pipeline::board))
+        .route("/opportunities/{id}/move", post(pipeline::move_card))
+        .route("/accounts/{id}", get(account::account_page))
+        .route("/accounts/{id}/log", post(account::log_account))
+        .route("/contacts/{id}", get(account::contact_page))
+        .route("/contacts/{id}/log", post(account::log_contact))
+        .route(
+            "/leads/{id}/convert",
+            get(leads::convert_page).post(leads::convert),
+        )
+        .route("/cases/queue", get(cases::queue))
+        .route("/search", get(search::search))
+        .route("/views", post(records::save_view))
+        .route("/views/{id}/delete", post(records::delete_view))
+        .route("/admin", get(admin::index))
+        .route("/admin/roles", get(admin::roles));
+    let mut c = records::Collections(Some(r));
+    crate::api::each_collection(&mut c);
+    c.0.expect("set above")
+        .layer(axum::middleware::from_fn(html_errors))
+}
+
+/// An error page in the user's language. Error details from the store are in English and
+/// technical, so the page leads with a plain message for the status.
+pub fn error_page(t: Tr, status: StatusCode, detail: &str) -> Response {
+    let headline = match status {
+        StatusCode::NOT_FOUND => t.s("error.not_found"),
+        StatusCode::FORBIDDEN => t.s("error.forbidden"),
+        StatusCode::PRECONDITION_FAILED | StatusCode::CONFLICT => t.s("error.conflict"),
+        StatusCode::TOO_MANY_REQUESTS => t.s("error.too_many"),
+        s if s.is_client_error() => t.s("error.bad_request"),
+        _ => t.s("error.server"),
+    };
+    let page = templates::ErrorPage {
+        t,
+        status: status.as_u16(),
+        headline,
+        detail,
+    };
+    page::render_status(status, &page)
+}
+
+/// A page handler's refusal (a problem document: not found, forbidden, …) becomes an HTML
+/// error page, so the browser never shows raw JSON.
+async fn html_errors(req: Request, next: Next) -> Response {
+    let lang = page::lang_of(req.headers());
+    let res = next.run(req).await;
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !is_problem {
+        return res;
+    }
+    let status = res.status();
+    let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+        .await
+        .unwrap_or_default();
+    let detail = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["detail"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    error_page(Tr::new(lang), status, &detail).into_response()
+}
+
+mod templates {
+    use super::i18n::Tr;
+    use askama::Template;
+
+    #[derive(Template)]
+    #[template(path = "error.html")]
+    pub struct ErrorPage<'a> {
+        pub t: Tr,
+        pub status: u16,
+        pub headline: &'a str,
+        pub detail: &'a str,
+    }
+}
