@@ -98,7 +98,13 @@ fn data_of<T: Entity>(fields: Map<String, Value>) -> Result<T, ValidationErrors>
         } else {
             path
         };
-        ValidationErrors::single(field, "invalid", msg)
+        // A field left out or emptied is "required", whatever type it would have had.
+        let code = if msg.starts_with("missing field") || msg.starts_with("invalid type: null") {
+            "required"
+        } else {
+            "invalid"
+        };
+        ValidationErrors::single(field, code, msg)
     })
 }
 

@@ -1,101 +1,14 @@
 //! The REST API on a real server on a free port: sign-in, CSRF, tokens, every write path's
 //! errors as problem+json naming the field, versions through ETag/If-Match, scope and masking.
 
-use guanxi_domain::entities::{Locale, Team, User};
-use guanxi_domain::{Actor, Email, NewRecord};
-use guanxi_store::Store;
+mod common;
+
+use common::{PASSWORD, Server};
+use guanxi_domain::Actor;
+use guanxi_domain::entities::User;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
-
-const PASSWORD: &str = "a password long enough";
-
-struct Server {
-    base: String,
-    store: Store,
-    _dir: tempfile::TempDir,
-}
-
-/// A fresh database: a SQLite file, or a new database on `GUANXI_TEST_POSTGRES`.
-async fn database(postgres: bool, dir: &std::path::Path) -> Option<String> {
-    if !postgres {
-        return Some(format!("sqlite:{}", dir.join("api.db").display()));
-    }
-    let Ok(admin) = std::env::var("GUANXI_TEST_POSTGRES") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run the PostgreSQL half: set GUANXI_TEST_POSTGRES"
-        );
-        return None;
-    };
-    let name = format!("gx_api_{}", guanxi_domain::Id::new().0.simple());
-    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    Some(format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
-}
-
-async fn start(postgres: bool) -> Option<Server> {
-    let dir = tempfile::tempdir().unwrap();
-    let url = database(postgres, dir.path()).await?;
-    let store = Store::open(&url).await.unwrap();
-    let sys = Actor::system();
-    let team = |name: &str| {
-        NewRecord::new(Team {
-            name: name.into(),
-            parent_id: None,
-        })
-    };
-    let east = store.create(&sys, team("East")).await.unwrap().meta.id;
-    let west = store.create(&sys, team("West")).await.unwrap().meta.id;
-    for (email, role, team) in [
-        ("admin@t.cn", "admin", None),
-        ("a@t.cn", "sales", Some(east)),
-        ("b@t.cn", "sales", Some(west)),
-    ] {
-        let u = User {
-            email: Email::parse(email).unwrap(),
-            name: email.into(),
-            role: role.into(),
-            team_id: team,
-            partner_id: None,
-            locale: Locale::ZhCn,
-            active: true,
-        };
-        let u = store.create(&sys, NewRecord::new(u)).await.unwrap();
-        store.set_password(&sys, u.meta.id, PASSWORD).await.unwrap();
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
-    tokio::spawn(guanxi_server::serve(store.clone(), listener));
-    Some(Server {
-        base,
-        store,
-        _dir: dir,
-    })
-}
-
-/// Each journey runs on SQLite and on PostgreSQL.
-macro_rules! on_both {
-    ($name:ident, $journey:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$journey(super::start(false).await.unwrap()).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(s) = super::start(true).await {
-                    super::$journey(s).await;
-                }
-            }
-        }
-    };
-}
 
 on_both!(the_api_end_to_end, api_end_to_end);
 on_both!(

@@ -49,7 +49,7 @@ impl Store {
                         "sums need a whole-number or money field",
                     ));
                 }
-                format!("COALESCE(SUM({}), 0)", t.expr)
+                format!("CAST(COALESCE(SUM({}), 0) AS BIGINT)", t.expr)
             }
             None => "0".into(),
         };

@@ -253,9 +253,15 @@ pub async fn home(State(store): State<Store>, u: WebUser) -> Response {
 
     let (cases, cases_chart) = if u.may("case", Right::Read) {
         let service = actor.role.key == "service" || actor.role.key == "partner";
-        let mine = open_cases(&store, actor, !service, 10)
+        // Cases assigned to the user; when none, the open cases in their sight.
+        let mut mine = open_cases(&store, actor, !service, 10)
             .await
             .unwrap_or_default();
+        if mine.is_empty() && !service {
+            mine = open_cases(&store, actor, false, 10)
+                .await
+                .unwrap_or_default();
+        }
         let by_status = store
             .totals::<Case>(actor, &[], "status", None)
             .await

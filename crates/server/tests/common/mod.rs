@@ -1,0 +1,103 @@
+//! A real server on a free port over a fresh database (SQLite, or a new PostgreSQL
+//! database on `GUANXI_TEST_POSTGRES`), with two teams and a user per role the tests use.
+
+#![allow(dead_code)]
+
+use guanxi_domain::entities::{Locale, Team, User};
+use guanxi_domain::{Actor, Email, NewRecord};
+use guanxi_store::Store;
+
+pub const PASSWORD: &str = "a password long enough";
+
+pub struct Server {
+    /// The API's base URL (`http://127.0.0.1:port/api/v1`).
+    pub base: String,
+    /// The site's root (`http://127.0.0.1:port`).
+    pub root: String,
+    pub store: Store,
+    _dir: tempfile::TempDir,
+}
+
+/// A fresh database: a SQLite file, or a new database on `GUANXI_TEST_POSTGRES`.
+pub async fn database(postgres: bool, dir: &std::path::Path) -> Option<String> {
+    if !postgres {
+        return Some(format!("sqlite:{}", dir.join("api.db").display()));
+    }
+    let Ok(admin) = std::env::var("GUANXI_TEST_POSTGRES") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run the PostgreSQL half: set GUANXI_TEST_POSTGRES"
+        );
+        return None;
+    };
+    let name = format!("gx_api_{}", guanxi_domain::Id::new().0.simple());
+    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    Some(format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
+}
+
+pub async fn start(postgres: bool) -> Option<Server> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(postgres, dir.path()).await?;
+    let store = Store::open(&url).await.unwrap();
+    let sys = Actor::system();
+    let team = |name: &str| {
+        NewRecord::new(Team {
+            name: name.into(),
+            parent_id: None,
+        })
+    };
+    let east = store.create(&sys, team("East")).await.unwrap().meta.id;
+    let west = store.create(&sys, team("West")).await.unwrap().meta.id;
+    for (email, role, team) in [
+        ("admin@t.cn", "admin", None),
+        ("a@t.cn", "sales", Some(east)),
+        ("b@t.cn", "sales", Some(west)),
+    ] {
+        let u = User {
+            email: Email::parse(email).unwrap(),
+            name: email.into(),
+            role: role.into(),
+            team_id: team,
+            partner_id: None,
+            locale: Locale::ZhCn,
+            active: true,
+        };
+        let u = store.create(&sys, NewRecord::new(u)).await.unwrap();
+        store.set_password(&sys, u.meta.id, PASSWORD).await.unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let root = format!("http://{}", listener.local_addr().unwrap());
+    let base = format!("{root}/api/v1");
+    tokio::spawn(guanxi_server::serve(store.clone(), listener));
+    Some(Server {
+        base,
+        root,
+        store,
+        _dir: dir,
+    })
+}
+
+/// Each journey runs on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident, $journey:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$journey($crate::common::start(false).await.unwrap()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(s) = $crate::common::start(true).await {
+                    super::$journey(s).await;
+                }
+            }
+        }
+    };
+}

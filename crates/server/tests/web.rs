@@ -1,0 +1,694 @@
+//! The web pages on a real server on a free port, as a browser without JavaScript uses
+//! them: sign-in, forms that keep what was typed, edit conflicts, CSRF, scope and masking,
+//! the composer, the kanban's no-script path, saved views and bulk actions.
+
+mod common;
+
+use common::{PASSWORD, Server};
+use guanxi_domain::entities::{Account, AccountKind, Contact, Relationship, User};
+use guanxi_domain::{Actor, Id, NewRecord};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+on_both!(signing_in, signing_in);
+on_both!(forms_keep_what_was_typed, forms_keep_what_was_typed);
+on_both!(edit_conflicts_lose_nothing, edit_conflicts_lose_nothing);
+on_both!(scope_and_masks_on_pages, scope_and_masks_on_pages);
+on_both!(composer_and_kanban, composer_and_kanban);
+on_both!(views_and_bulk_actions, views_and_bulk_actions);
+
+/// A browser without JavaScript: cookies by hand, redirects not followed.
+struct Browser {
+    client: reqwest::Client,
+    root: String,
+    cookies: Vec<(String, String)>,
+    lang: &'static str,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The CSRF token the page carries for its forms.
+    fn csrf(&self) -> String {
+        let start = self
+            .body
+            .find("name=\"csrf-token\" content=\"")
+            .expect("a page with forms")
+            + 27;
+        self.body[start..start + self.body[start..].find('"').unwrap()].to_string()
+    }
+}
+
+impl Browser {
+    fn new(s: &Server, lang: &'static str) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            root: s.root.clone(),
+            cookies: vec![],
+            lang,
+        }
+    }
+
+    fn keep_cookies(&mut self, h: &HeaderMap) {
+        for v in h.get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            let (kv, _) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = kv.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != k);
+            if !val.is_empty() {
+                self.cookies.push((k.to_string(), val.to_string()));
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
+        let res = req
+            .header("cookie", self.cookie_header())
+            .header("accept-language", self.lang)
+            .send()
+            .await
+            .unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        self.keep_cookies(&headers);
+        Answer {
+            status,
+            headers,
+            body: res.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Answer {
+        let req = self.client.get(format!("{}{path}", self.root));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let req = self
+            .client
+            .post(format!("{}{path}", self.root))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        self.send(req).await
+    }
+
+    async fn sign_in(&mut self, email: &str) {
+        let a = self
+            .post(
+                "/login",
+                &[("email", email), ("password", PASSWORD), ("next", "/")],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    }
+
+    /// A page's CSRF token, read from any page.
+    async fn csrf(&mut self) -> String {
+        self.get("/profile").await.csrf()
+    }
+}
+
+fn id_from(location: &str) -> Id {
+    let raw = location
+        .trim_end_matches("#timeline")
+        .rsplit('/')
+        .next()
+        .unwrap();
+    Id::parse(raw).unwrap_or_else(|_| panic!("no id in {location}"))
+}
+
+async fn user_id(s: &Server, email: &str) -> Id {
+    s.store
+        .find_one::<User>(&Actor::system(), "email", email)
+        .await
+        .unwrap()
+        .unwrap()
+        .meta
+        .id
+}
+
+async fn account_of(s: &Server, owner_email: &str, name: &str) -> Id {
+    let owner = user_id(s, owner_email).await;
+    let actor = s.store.actor_for(owner).await.unwrap();
+    s.store
+        .create(
+            &actor,
+            NewRecord::new(Account::new(
+                AccountKind::Organisation,
+                name,
+                Relationship::Customer,
+            )),
+        )
+        .await
+        .unwrap()
+        .meta
+        .id
+}
+
+/// Pages send a stranger to sign in and back; sign-in speaks the browser's language, keeps
+/// the e-mail on a wrong password, then sets the session and the user's own language.
+async fn signing_in(s: Server) {
+    let mut en = Browser::new(&s, "en-US,en;q=0.9");
+    let a = en.get("/accounts?filter=city:eq:x").await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        a.location(),
+        "/login?next=%2Faccounts%3Ffilter%3Dcity%3Aeq%3Ax"
+    );
+    let a = en.get("/login").await;
+    assert!(a.body.contains("<html lang=\"en\">"), "{}", a.body);
+    assert!(a.body.contains("Sign in"));
+    let a = en
+        .post(
+            "/login",
+            &[
+                ("email", "a@t.cn"),
+                ("password", "wrong one"),
+                ("next", "/"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert!(a.body.contains("value=\"a@t.cn\""), "the e-mail is kept");
+    assert!(a.body.contains("The e-mail or password is not right."));
+    // `next` can only lead within the site.
+    let a = en
+        .post(
+            "/login",
+            &[
+                ("email", "a@t.cn"),
+                ("password", PASSWORD),
+                ("next", "//evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(a.location(), "/");
+    let session = a
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    assert!(
+        session
+            .iter()
+            .any(|c| c.starts_with("guanxi_session=") && c.contains("HttpOnly")),
+        "{session:?}"
+    );
+    // The user's saved language (zh-CN) wins over the browser's from now on.
+    let home = en.get("/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("<html lang=\"zh-CN\">"));
+    assert!(home.body.contains("a@t.cn，您好"), "{}", home.body);
+    // Switching language on the profile page.
+    let csrf = home.csrf();
+    let a = en
+        .post("/profile", &[("_csrf", &csrf), ("locale", "en")])
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let p = en.get("/profile").await;
+    assert!(p.body.contains("My profile") && p.body.contains("Profile saved."));
+    let stored = s
+        .store
+        .get::<User>(&Actor::system(), user_id(&s, "a@t.cn").await)
+        .await
+        .unwrap();
+    assert_eq!(stored.data.locale.as_str(), "en");
+    // Signing out ends the session: the next page asks to sign in again.
+    let a = en.post("/logout", &[("_csrf", &csrf)]).await;
+    assert_eq!(a.location(), "/login");
+    assert_eq!(en.get("/").await.status, StatusCode::SEE_OTHER);
+}
+
+/// A refused form comes back with everything typed and the error beside its field; a form
+/// without the session's CSRF token is refused and writes nothing.
+async fn forms_keep_what_was_typed(s: Server) {
+    let mut b = Browser::new(&s, "zh-CN");
+    b.sign_in("a@t.cn").await;
+    let form = b.get("/accounts/new").await;
+    assert_eq!(form.status, StatusCode::OK);
+    let csrf = form.csrf();
+    let typed = [
+        ("kind", "organisation"),
+        ("relationship", "customer"),
+        ("name", ""),
+        ("city", "上海市"),
+        ("address", "浦东新区世纪大道100号\n第二行"),
+        ("latitude", "north-ish"),
+    ];
+    let forged = b.post("/accounts/new", &typed).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let mut with_csrf = typed.to_vec();
+    with_csrf.push(("_csrf", &csrf));
+    let a = b.post("/accounts/new", &with_csrf).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(a.body.contains("value=\"上海市\""), "typed city kept");
+    assert!(
+        a.body.contains("浦东新区世纪大道100号\n第二行"),
+        "typed address kept"
+    );
+    assert!(
+        a.body.contains("value=\"north-ish\""),
+        "even input that did not parse"
+    );
+    assert!(
+        a.body.contains("id=\"f-latitude-err\""),
+        "the error sits by its field"
+    );
+    let counted = s
+        .store
+        .list::<Account>(&Actor::system(), &Default::default())
+        .await
+        .unwrap()
+        .items
+        .len();
+    assert_eq!(counted, 0, "nothing written");
+    // Only the unparsable number now: the domain's own check names the empty name.
+    let mut fixed = with_csrf.clone();
+    fixed.retain(|(k, _)| *k != "latitude");
+    let a = b.post("/accounts/new", &fixed).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(a.body.contains("id=\"f-name-err\""), "{}", a.body);
+    assert!(a.body.contains("必填"));
+    fixed.retain(|(k, _)| *k != "name");
+    fixed.push(("name", "上海测试贸易有限公司"));
+    let a = b.post("/accounts/new", &fixed).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let id = id_from(a.location());
+    let page = b.get(a.location()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<h1>上海测试贸易有限公司</h1>"));
+    assert!(page.body.contains("已创建。"), "the notice shows once");
+    let again = b.get(&format!("/accounts/{id}")).await;
+    assert!(!again.body.contains("已创建。"), "and only once");
+    // A contact from the account's page, the account filled in by the link.
+    let form = b.get(&format!("/contacts/new?account_id={id}")).await;
+    assert!(form.body.contains(&format!("value=\"{id}\"")));
+    assert!(
+        form.body.contains("上海测试贸易有限公司"),
+        "the account is named"
+    );
+    let a = b
+        .post(
+            "/contacts/new",
+            &[
+                ("_csrf", &csrf),
+                ("name", "张伟"),
+                ("account_id", &id.to_string()),
+                ("email", "zhang.wei@example.cn"),
+                ("_bool", "consent_email"),
+                ("consent_email", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let account = b.get(&format!("/accounts/{id}")).await;
+    assert!(account.body.contains("张伟"));
+    let contact = s
+        .store
+        .get::<Contact>(&Actor::system(), id_from(a.location()))
+        .await
+        .unwrap();
+    assert_eq!(contact.data.consent_email, Some(true));
+    assert_eq!(contact.data.account_id, Some(id));
+}
+
+/// Two editors of one record: the second save is refused, comes back with the second
+/// editor's text in every field and the first editor's value beside each that differs;
+/// choosing and saving again applies onto the newer version.
+async fn edit_conflicts_lose_nothing(s: Server) {
+    let id = account_of(&s, "a@t.cn", "冲突测试公司").await;
+    let mut one = Browser::new(&s, "zh-CN");
+    one.sign_in("a@t.cn").await;
+    let mut two = Browser::new(&s, "zh-CN");
+    two.sign_in("a@t.cn").await;
+    let edit = format!("/accounts/{id}/edit");
+    let f1 = one.get(&edit).await;
+    let f2 = two.get(&edit).await;
+    assert!(f1.body.contains("name=\"_version\" value=\"1\""));
+    let a = one
+        .post(
+            &edit,
+            &[
+                ("_csrf", &f1.csrf()),
+                ("_version", "1"),
+                ("industry", "A-行业"),
+                ("address", "A地址"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let b = two
+        .post(
+            &edit,
+            &[
+                ("_csrf", &f2.csrf()),
+                ("_version", "1"),
+                ("industry", "B-行业"),
+                ("address", ""),
+            ],
+        )
+        .await;
+    assert_eq!(b.status, StatusCode::CONFLICT, "{}", b.body);
+    assert!(b.body.contains("id=\"conflict\""));
+    assert!(
+        b.body.contains("value=\"B-行业\""),
+        "the second editor's text is kept"
+    );
+    assert!(
+        b.body.contains("<output>A-行业</output>"),
+        "the first is shown beside it"
+    );
+    assert!(b.body.contains("<output>A地址</output>"));
+    assert!(
+        b.body.contains("name=\"_version\" value=\"2\""),
+        "saving again applies onto the newer version"
+    );
+    let c = two
+        .post(
+            &edit,
+            &[
+                ("_csrf", &f2.csrf()),
+                ("_version", "2"),
+                ("industry", "B-行业"),
+                ("address", "A地址"),
+            ],
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::SEE_OTHER, "{}", c.body);
+    let r = s.store.get::<Account>(&Actor::system(), id).await.unwrap();
+    assert_eq!(r.data.industry.as_deref(), Some("B-行业"));
+    assert_eq!(r.data.address.as_deref(), Some("A地址"));
+    assert_eq!(r.meta.version, 3);
+}
+
+/// Pages show only what the role may see: another team's account is "not found" (with
+/// nothing of it on the page), lists leave it out, and sensitive fields stay masked.
+async fn scope_and_masks_on_pages(s: Server) {
+    let theirs = account_of(&s, "a@t.cn", "东区机密客户").await;
+    let owner = s
+        .store
+        .actor_for(user_id(&s, "a@t.cn").await)
+        .await
+        .unwrap();
+    let mut c = Contact::new("李秘书");
+    c.account_id = Some(theirs);
+    c.mobile = Some(guanxi_domain::Phone::parse("13812345678").unwrap());
+    let contact = s.store.create(&owner, NewRecord::new(c)).await.unwrap();
+    let mut west = Browser::new(&s, "en");
+    west.sign_in("b@t.cn").await;
+    for path in [
+        format!("/accounts/{theirs}"),
+        format!("/accounts/{theirs}/edit"),
+        format!("/contacts/{}", contact.meta.id),
+    ] {
+        let a = west.get(&path).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            a.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(!a.body.contains("东区机密客户") && !a.body.contains("李秘书"));
+    }
+    let list = west.get("/accounts?filter=name:contains:东区").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(!list.body.contains("东区机密客户"));
+    let csrf = west.csrf().await;
+    let a = west
+        .post(
+            &format!("/accounts/{theirs}/delete"),
+            &[("_csrf", &csrf), ("_version", "1")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "no hint that it exists");
+    // The owner sees it, with the mobile masked (sales reps do not see sensitive data),
+    // and cannot filter on the masked field.
+    let mut east = Browser::new(&s, "en");
+    east.sign_in("a@t.cn").await;
+    let page = east.get(&format!("/contacts/{}", contact.meta.id)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("李秘书"));
+    assert!(page.body.contains("+86*******5678"), "{}", page.body);
+    assert!(!page.body.contains("13812345678"));
+    let list = east.get("/contacts?filter=mobile:contains:5678").await;
+    assert!(
+        list.body.contains("role=\"alert\""),
+        "the filter is refused"
+    );
+    // Saving the form with the masked value does not overwrite the real number.
+    let form = east
+        .get(&format!("/contacts/{}/edit", contact.meta.id))
+        .await;
+    let a = east
+        .post(
+            &format!("/contacts/{}/edit", contact.meta.id),
+            &[
+                ("_csrf", &form.csrf()),
+                ("_version", "1"),
+                ("name", "李秘书"),
+                ("mobile", "+86*******5678"),
+                ("title", "秘书"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let stored = s
+        .store
+        .get::<Contact>(&Actor::system(), contact.meta.id)
+        .await
+        .unwrap();
+    assert_eq!(stored.data.mobile.unwrap().as_e164(), "+8613812345678");
+    assert_eq!(stored.data.title.as_deref(), Some("秘书"));
+    // The administrator pages are for administrators.
+    assert_eq!(east.get("/admin").await.status, StatusCode::FORBIDDEN);
+    let mut admin = Browser::new(&s, "en");
+    admin.sign_in("admin@t.cn").await;
+    let roles = admin.get("/admin/roles").await;
+    assert_eq!(roles.status, StatusCode::OK);
+    assert!(
+        roles.body.contains("销售代表"),
+        "in the administrator's language"
+    );
+}
+
+/// The composer logs against the account in one post; the kanban's no-script form moves a
+/// deal, and closing it won needs a reason.
+async fn composer_and_kanban(s: Server) {
+    use guanxi_domain::entities::{Opportunity, Pipeline};
+    let account = account_of(&s, "a@t.cn", "看板测试公司").await;
+    let mut b = Browser::new(&s, "zh-CN");
+    b.sign_in("a@t.cn").await;
+    let page = b.get(&format!("/accounts/{account}")).await;
+    let csrf = page.csrf();
+    assert!(page.body.contains("id=\"composer\""));
+    let a = b
+        .post(
+            &format!("/accounts/{account}/log"),
+            &[("_csrf", &csrf), ("kind", "visit"), ("body", "")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(a.body.contains("请写下发生了什么"));
+    let a = b
+        .post(
+            &format!("/accounts/{account}/log"),
+            &[
+                ("_csrf", &csrf),
+                ("kind", "visit"),
+                ("body", "拜访王总，确认二期需求\n下周报价"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let page = b.get(&format!("/accounts/{account}")).await;
+    assert!(
+        page.body.contains("拜访王总，确认二期需求"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("已记录。"));
+
+    let sys = Actor::system();
+    let pipeline = s
+        .store
+        .create(&sys, NewRecord::new(Pipeline::standard()))
+        .await
+        .unwrap();
+    let owner = s
+        .store
+        .actor_for(user_id(&s, "a@t.cn").await)
+        .await
+        .unwrap();
+    let opp: serde_json::Value = serde_json::json!({
+        "name": "二期项目",
+        "account_id": account,
+        "pipeline_id": pipeline.meta.id,
+        "stage": "prospecting",
+        "status": "open",
+        "amount": {"minor": 88_000_00, "currency": "CNY"},
+        "probability": 10,
+    });
+    let opp: Opportunity = serde_json::from_value(opp).unwrap();
+    let opp = s.store.create(&owner, NewRecord::new(opp)).await.unwrap();
+    let board = b
+        .get(&format!("/pipeline?pipeline={}", pipeline.meta.id))
+        .await;
+    assert_eq!(board.status, StatusCode::OK);
+    assert!(board.body.contains("二期项目"));
+    assert!(board.body.contains("¥88,000.00"));
+    let move_to = format!("/opportunities/{}/move", opp.meta.id);
+    let a = b
+        .post(
+            &move_to,
+            &[("_csrf", &csrf), ("_version", "1"), ("stage", "proposal")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let a = b
+        .post(
+            &move_to,
+            &[("_csrf", &csrf), ("_version", "2"), ("stage", "won")],
+        )
+        .await;
+    assert!(a.location().ends_with("error=reason"), "{}", a.location());
+    let a = b
+        .post(
+            &move_to,
+            &[
+                ("_csrf", &csrf),
+                ("_version", "1"),
+                ("stage", "won"),
+                ("reason", "x"),
+            ],
+        )
+        .await;
+    assert!(
+        a.location().ends_with("error=conflict"),
+        "a stale card is refused"
+    );
+    let a = b
+        .post(
+            &move_to,
+            &[
+                ("_csrf", &csrf),
+                ("_version", "2"),
+                ("stage", "won"),
+                ("reason", "价格和服务都有优势"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let won = s.store.get::<Opportunity>(&sys, opp.meta.id).await.unwrap();
+    assert_eq!(won.data.status.as_str(), "won");
+    assert_eq!(won.data.close_reason.as_deref(), Some("价格和服务都有优势"));
+    let board = b
+        .get(&format!("/pipeline?pipeline={}", pipeline.meta.id))
+        .await;
+    assert!(
+        board.body.contains("二期项目 移到 赢单") || board.body.contains("二期项目 已移到 赢单")
+    );
+}
+
+/// A saved view keeps a list's filters; bulk assignment skips rows changed since they
+/// were listed.
+async fn views_and_bulk_actions(s: Server) {
+    let one = account_of(&s, "admin@t.cn", "批量一号").await;
+    let two = account_of(&s, "admin@t.cn", "批量二号").await;
+    let mut b = Browser::new(&s, "en");
+    b.sign_in("admin@t.cn").await;
+    let list = b
+        .get("/accounts?ff=name&fo=contains&fv=%E6%89%B9%E9%87%8F")
+        .await;
+    assert!(list.body.contains("共 2 条"), "{}", list.body);
+    let csrf = list.csrf();
+    let a = b
+        .post(
+            "/views",
+            &[
+                ("_csrf", &csrf),
+                ("entity", "account"),
+                ("name", "批量客户"),
+                ("query", "?filter=name%3Acontains%3A%E6%89%B9%E9%87%8F"),
+                ("shared", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let list = b.get(a.location()).await;
+    assert!(list.body.contains("批量客户") && list.body.contains("视图已保存。"));
+    // Another user sees the shared view.
+    let mut other = Browser::new(&s, "en");
+    other.sign_in("b@t.cn").await;
+    assert!(other.get("/accounts").await.body.contains("批量客户"));
+    // Bulk: assign both to user b, one of them listed at a version that is now stale.
+    let b_id = user_id(&s, "b@t.cn").await;
+    s.store
+        .update::<Account, _>(&Actor::system(), two, 1, |r| {
+            r.data.industry = Some("changed meanwhile".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let a = b
+        .post(
+            "/accounts/bulk",
+            &[
+                ("_csrf", &csrf),
+                ("action", "assign"),
+                ("owner_id", &b_id.to_string()),
+                ("sel", &format!("{one}:1")),
+                ("sel", &format!("{two}:1")),
+                ("_back", "/accounts"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let list = b.get("/accounts").await;
+    assert!(list.body.contains("完成 1 条，跳过 1 条"), "{}", list.body);
+    let sys = Actor::system();
+    assert_eq!(
+        s.store
+            .get::<Account>(&sys, one)
+            .await
+            .unwrap()
+            .meta
+            .owner_id,
+        Some(b_id)
+    );
+    assert_ne!(
+        s.store
+            .get::<Account>(&sys, two)
+            .await
+            .unwrap()
+            .meta
+            .owner_id,
+        Some(b_id)
+    );
+}
