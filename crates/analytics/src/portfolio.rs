@@ -18,7 +18,9 @@
 
 use crate::Transaction;
 use crate::association::{association_rules, frequent_itemsets, suggestions};
-use crate::btyd::{BgNbd, CustomerSummary, Fit, GammaGamma, Period, Summary, clv, summarise};
+use crate::btyd::{
+    BgNbd, CustomerSummary, Fit, GammaGamma, Period, Summary, clv_with_spend, summarise,
+};
 use crate::cohort::{Cohort, cohort_retention};
 use crate::grading::{self, Grade, Rules};
 use crate::lifecycle::{self, Stage, Thresholds};
@@ -208,11 +210,20 @@ pub fn analyse<Id: Copy + Ord + Hash>(
                 .zip(gamma_gamma.as_ref())
                 .zip(cs.filter(|cs| cs.summary.frequency > 0))
                 .map(|((m, gg), cs)| {
-                    clv(
+                    // With q ≤ 1 the fitted spend distribution has no mean (heavy-tailed
+                    // spends): each customer's own average is the honest estimate then.
+                    let spend = gg
+                        .params
+                        .expected_spend(cs.summary.frequency, cs.mean_repeat_spend);
+                    let spend = if spend.is_finite() {
+                        spend
+                    } else {
+                        cs.mean_repeat_spend
+                    };
+                    clv_with_spend(
                         m,
-                        &gg.params,
                         &cs.summary,
-                        cs.mean_repeat_spend,
+                        spend,
                         Period::Day,
                         s.clv_months,
                         s.monthly_discount_rate,
@@ -447,6 +458,31 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    /// Spends that never vary within a customer leave the Gamma-Gamma spend distribution
+    /// without a mean (q ≤ 1); lifetime values then rest on each customer's own average
+    /// instead of coming out empty.
+    #[test]
+    fn constant_spends_still_give_lifetime_values() {
+        // Spends constant per customer, spread over four orders of magnitude across them.
+        let mut customers = base();
+        for c in &mut customers {
+            let amount = 1_000 << (c.id % 16);
+            for p in &mut c.purchases {
+                p.amount_minor = amount;
+            }
+        }
+        let s = Settings::standard(day(24 * 30));
+        let (insights, report) = analyse(&customers, &s);
+        let gg = report.gamma_gamma.as_ref().expect("a spend model").params;
+        assert!(gg.q <= 1.0, "this base is meant to be degenerate: {gg:?}");
+        let loyal: Vec<i64> = insights
+            .iter()
+            .filter(|x| x.id % 2 == 0)
+            .map(|x| x.clv_minor.expect("repeat buyers have a value"))
+            .collect();
+        assert!(loyal.iter().all(|v| *v > 0), "{loyal:?}");
     }
 
     #[test]

@@ -191,6 +191,19 @@ pub fn clv<M: PurchaseModel + ?Sized>(
     monthly_discount_rate: f64,
 ) -> f64 {
     let spend = spend_model.expected_spend(summary.frequency, mean_spend);
+    clv_with_spend(model, summary, spend, period, months, monthly_discount_rate)
+}
+
+/// Lifetime value over `months` for a given expected spend per transaction: the purchase
+/// model's expected purchases in each month, discounted monthly.
+pub fn clv_with_spend<M: PurchaseModel + ?Sized>(
+    model: &M,
+    summary: &Summary,
+    spend: f64,
+    period: Period,
+    months: u32,
+    monthly_discount_rate: f64,
+) -> f64 {
     let l = period.per_month();
     let mut before = 0.0;
     let mut value = 0.0;
