@@ -16,6 +16,7 @@ on_both!(edit_conflicts_lose_nothing, edit_conflicts_lose_nothing);
 on_both!(scope_and_masks_on_pages, scope_and_masks_on_pages);
 on_both!(composer_and_kanban, composer_and_kanban);
 on_both!(views_and_bulk_actions, views_and_bulk_actions);
+on_both!(administrators_configure, administrators_configure);
 
 /// A browser without JavaScript: cookies by hand, redirects not followed.
 struct Browser {
@@ -690,5 +691,113 @@ async fn views_and_bulk_actions(s: Server) {
             .meta
             .owner_id,
         Some(b_id)
+    );
+}
+
+/// An administrator adds a custom field (its choices typed as a list) that then appears on
+/// forms and lists, and a user who can sign in once given a password.
+async fn administrators_configure(s: Server) {
+    let mut admin = Browser::new(&s, "zh-CN");
+    admin.sign_in("admin@t.cn").await;
+    let form = admin.get("/custom-fields/new").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(
+        form.body
+            .contains("<option value=\"account\">客户</option>"),
+        "entities by name"
+    );
+    let csrf = form.csrf();
+    let a = admin
+        .post(
+            "/custom-fields/new",
+            &[
+                ("_csrf", &csrf),
+                ("entity", "account"),
+                ("key", "region_code"),
+                ("label", "Region"),
+                ("label_zh", "大区"),
+                ("type", "choice"),
+                ("choices", "华东，华南, 华北"),
+                ("_bool", "required"),
+                ("_bool", "sensitive"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let form = admin.get("/accounts/new").await;
+    assert!(form.body.contains("大区"));
+    assert!(form.body.contains("<option value=\"华南\">华南</option>"));
+    let a = admin
+        .post(
+            "/accounts/new",
+            &[
+                ("_csrf", &csrf),
+                ("name", "大区测试"),
+                ("kind", "organisation"),
+                ("relationship", "customer"),
+                ("custom.region_code", "华南"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let list = admin
+        .get("/accounts?filter=custom.region_code:eq:%E5%8D%8E%E5%8D%97&cols=name,custom.region_code")
+        .await;
+    assert!(
+        list.body.contains("大区测试") && list.body.contains("共 1 条"),
+        "{}",
+        list.body
+    );
+
+    let form = admin.get("/users/new").await;
+    assert_eq!(form.status, StatusCode::OK);
+    let a = admin
+        .post(
+            "/users/new",
+            &[
+                ("_csrf", &csrf),
+                ("email", "new.rep@t.cn"),
+                ("name", "新销售"),
+                ("role", "sales"),
+                ("locale", "en"),
+                ("_bool", "active"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let user = a.location().to_string();
+    let page = admin.get(&user).await;
+    assert!(
+        page.body.contains("/password\""),
+        "the password form is offered"
+    );
+    let a = admin
+        .post(
+            &format!("{user}/password"),
+            &[("_csrf", &csrf), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let mut rep = Browser::new(&s, "zh-CN");
+    rep.sign_in("new.rep@t.cn").await;
+    let home = rep.get("/").await;
+    assert!(
+        home.body.contains("Good day, 新销售"),
+        "in the user's language"
+    );
+    let admin_id = user_id(&s, "admin@t.cn").await;
+    assert_eq!(
+        rep.post(
+            &format!("/users/{admin_id}/password"),
+            &[
+                ("_csrf", &home.csrf()),
+                ("password", "another long password")
+            ]
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN,
+        "only administrators set others' passwords"
     );
 }

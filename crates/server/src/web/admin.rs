@@ -2,9 +2,9 @@
 //! their rights. Users, teams, pipelines and custom fields are edited through their own
 //! record pages.
 
-use super::page::{Page, WebUser, render, shown};
+use super::page::{self, Page, Posted, WebUser, render, shown};
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use guanxi_domain::entities::Role;
@@ -131,4 +131,31 @@ pub async fn roles(State(store): State<Store>, u: WebUser) -> Response {
         roles: rows,
     };
     shown(render(&page), &u)
+}
+
+/// `POST /users/{id}/password`: an administrator sets a user's password (a new user's
+/// first one, or a reset).
+pub async fn set_password(
+    State(store): State<Store>,
+    Path(id): Path<String>,
+    Posted { user: u, form }: Posted,
+) -> Response {
+    let t = u.t();
+    let Ok(id) = guanxi_domain::Id::parse(&id) else {
+        return super::error_page(t, StatusCode::NOT_FOUND, "");
+    };
+    match store
+        .set_password(&u.actor, id, form.get("password").unwrap_or(""))
+        .await
+    {
+        Ok(()) => page::done(&format!("/users/{id}"), t.s("admin.password_set")),
+        Err(guanxi_store::StoreError::Invalid(e)) => {
+            let msg = e.0.first().map_or_else(String::new, |e| e.message.clone());
+            page::done(
+                &format!("/users/{id}"),
+                &format!("{} {msg}", t.s("profile.password_weak")),
+            )
+        }
+        Err(e) => crate::Problem::from(e).into_response(),
+    }
 }

@@ -31,6 +31,29 @@ pub fn form_fields(def: &'static EntityDef) -> Vec<&'static FieldDef> {
         .collect()
 }
 
+/// Entities that take custom fields: the choices of a custom field's `entity`.
+const EXTENSIBLE: &[&str] = &[
+    "account",
+    "contact",
+    "interaction",
+    "lead",
+    "opportunity",
+    "product",
+    "order",
+    "case",
+    "campaign",
+];
+
+/// How a form edits a field: as its type says, except where a friendlier input fits the
+/// same JSON (a custom field's choices as a comma list, its entity from a list).
+pub fn form_type(entity: &str, f: &FieldDef) -> FieldType {
+    match (entity, f.name) {
+        ("custom_field", "choices") => FieldType::Tags,
+        ("custom_field", "entity") => FieldType::Enum(EXTENSIBLE),
+        _ => f.ty,
+    }
+}
+
 /// Fields Guanxi maintains itself (through the kanban, conversion, totals, histories).
 fn managed(entity: &str, field: &str) -> bool {
     matches!(
@@ -258,7 +281,8 @@ pub fn inputs(
         .into_iter()
         .map(|f| {
             let v = values.get(f.name).unwrap_or(&Value::Null);
-            let (kind, step) = match f.ty {
+            let ty = form_type(def.name, f);
+            let (kind, step) = match ty {
                 FieldType::Text if is_long_text(f.name) => ("textarea", ""),
                 FieldType::Text => ("text", ""),
                 FieldType::Int => ("number", "1"),
@@ -272,19 +296,23 @@ pub fn inputs(
                 FieldType::Ref(_) => ("ref", ""),
                 FieldType::Json => ("json", ""),
             };
-            let value = input_text(f.ty, v);
-            let options = match f.ty {
+            let value = input_text(ty, v);
+            let options = match ty {
                 FieldType::Enum(values) => values
                     .iter()
                     .map(|o| Choice {
                         value: (*o).to_string(),
-                        label: t.choice(def.name, f.name, o),
+                        label: if (def.name, f.name) == ("custom_field", "entity") {
+                            t.entity_one(o).to_string()
+                        } else {
+                            t.choice(def.name, f.name, o)
+                        },
                         selected: *o == value,
                     })
                     .collect(),
                 _ => vec![],
             };
-            let (ref_collection, ref_name) = match f.ty {
+            let (ref_collection, ref_name) = match ty {
                 FieldType::Ref(table) => (
                     table,
                     Id::parse(&value)
@@ -413,12 +441,13 @@ pub fn json_of_form(
     // the others. Checkboxes announce themselves with a hidden `_bool` input.
     let bools: Vec<&str> = form.all("_bool").collect();
     for f in form_fields(def) {
-        let raw = match (f.ty, form.get(f.name)) {
+        let ty = form_type(def.name, f);
+        let raw = match (ty, form.get(f.name)) {
             (FieldType::Bool, v) if bools.contains(&f.name) => v.unwrap_or(""),
             (_, Some(v)) => v.trim(),
             (_, None) => continue,
         };
-        let value = match f.ty {
+        let value = match ty {
             FieldType::Bool => Value::Bool(matches!(raw, "on" | "true" | "1")),
             _ if raw.is_empty() => Value::Null,
             FieldType::Text | FieldType::Date | FieldType::Enum(_) => Value::String(raw.into()),

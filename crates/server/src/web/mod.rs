@@ -55,7 +55,8 @@ pub fn routes() -> Router<Store> {
         .route("/views", post(records::save_view))
         .route("/views/{id}/delete", post(records::delete_view))
         .route("/admin", get(admin::index))
-        .route("/admin/roles", get(admin::roles));
+        .route("/admin/roles", get(admin::roles))
+        .route("/users/{id}/password", post(admin::set_password));
     let mut c = records::Collections(Some(r));
     crate::api::each_collection(&mut c);
     c.0.expect("set above")

@@ -635,6 +635,8 @@ struct RecordPage {
     actions: Vec<(String, String)>,
     can_update: bool,
     can_delete: bool,
+    /// An administrator on a user's page may set that user's password.
+    password_form: bool,
 }
 
 /// The facts of a record as label/value pairs: every field with a value, custom ones too.
@@ -780,6 +782,7 @@ async fn show<T: Entity>(
         actions,
         can_update: u.may(def.name, Right::Update),
         can_delete: u.may(def.name, Right::Delete),
+        password_form: def.name == "user" && u.is_admin(),
         id,
         version: r.meta.version,
         coll,
