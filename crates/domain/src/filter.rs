@@ -61,6 +61,10 @@ pub struct ListQuery {
     pub cursor: Option<String>,
     #[serde(default)]
     pub with_count: bool,
+    /// Stop counting past this many: the total is then `cap + 1`, shown as "cap+". Counting
+    /// a million rows costs far more than the page itself.
+    #[serde(default)]
+    pub count_cap: Option<u32>,
     /// List soft-deleted records instead of live ones (the recycle bin).
     #[serde(default)]
     pub deleted: bool,
@@ -80,6 +84,7 @@ impl Default for ListQuery {
             limit: default_limit(),
             cursor: None,
             with_count: false,
+            count_cap: None,
             deleted: false,
         }
     }

@@ -517,6 +517,10 @@ async fn composer_and_kanban(s: Server) {
         .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(a.body.contains("请写下发生了什么"));
+    assert!(
+        a.body.contains("value=\"visit\" checked"),
+        "the chosen kind is kept"
+    );
     let a = b
         .post(
             &format!("/accounts/{account}/log"),

@@ -205,6 +205,30 @@ pub(crate) async fn for_record(db: &Db, record: Id) -> Result<Vec<ChangeEntry>> 
     Ok(rows.into_iter().map(|r| stored(r).into()).collect())
 }
 
+/// The newest entry about one record with this entity and action.
+pub(crate) async fn latest(
+    db: &Db,
+    record: Id,
+    entity: &str,
+    action: &str,
+) -> Result<Option<ChangeEntry>> {
+    let rows = db
+        .fetch(
+            &format!(
+                "SELECT {COLS} FROM changes WHERE record_id = $1 AND entity = $2 AND action = $3 \
+                 ORDER BY seq DESC LIMIT 1"
+            ),
+            vec![
+                Val::Uuid(record.0),
+                Val::Text(entity.into()),
+                Val::Text(action.into()),
+            ],
+            &KINDS,
+        )
+        .await?;
+    Ok(rows.into_iter().next().map(|r| stored(r).into()))
+}
+
 /// The newest entries about one record made before `before`, newest first.
 pub(crate) async fn for_record_before(
     conn: &mut Conn,

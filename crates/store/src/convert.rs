@@ -167,6 +167,9 @@ impl Store {
         Self::check(&mut after.data, &after.custom, &custom.3)?;
         let lead = Self::rewrite_in(&mut tx, actor, &lead, after).await?;
         tx.commit().await?;
+        for entity in ["lead", "account", "contact", "opportunity"] {
+            self.written(entity);
+        }
         Ok(Converted {
             lead,
             account_id,

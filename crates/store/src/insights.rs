@@ -235,19 +235,33 @@ impl Store {
     /// reports over the whole base. Those are totals over every account, so only roles
     /// that see every account may read them.
     pub async fn analytics_runs(&self, actor: &Actor) -> Result<Vec<crate::ChangeEntry>> {
-        crate::records::require(actor, "account", Right::Read)?;
-        if actor.scope() != guanxi_domain::Scope::All {
-            return Err(StoreError::Forbidden {
-                entity: "account",
-                right: Right::Read,
-            });
-        }
+        require_whole_base(actor)?;
         Ok(changelog::for_record(&self.db, Id::SYSTEM)
             .await?
             .into_iter()
             .filter(|c| c.entity == "account" && c.action == "analytics")
             .collect())
     }
+}
+
+impl Store {
+    /// The latest analytics run, if any (for the same roles as [`Store::analytics_runs`]).
+    pub async fn latest_analytics_run(&self, actor: &Actor) -> Result<Option<crate::ChangeEntry>> {
+        require_whole_base(actor)?;
+        changelog::latest(&self.db, Id::SYSTEM, "account", "analytics").await
+    }
+}
+
+/// Reports over every account are for roles that see every account.
+fn require_whole_base(actor: &Actor) -> Result<()> {
+    crate::records::require(actor, "account", Right::Read)?;
+    if actor.scope() != guanxi_domain::Scope::All {
+        return Err(StoreError::Forbidden {
+            entity: "account",
+            right: Right::Read,
+        });
+    }
+    Ok(())
 }
 
 /// Reading every account's orders and writing every account's figures is for roles that

@@ -46,6 +46,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct Store {
     db: Db,
     custom: std::sync::Arc<custom_cache::CustomCache>,
+    totals: std::sync::Arc<totals::TotalsCache>,
 }
 
 impl Store {
@@ -55,10 +56,17 @@ impl Store {
         let store = Store {
             db: Db::connect(url).await?,
             custom: Default::default(),
+            totals: Default::default(),
         };
         migrate::run(&store.db).await?;
         store.bootstrap().await?;
         Ok(store)
+    }
+
+    /// After a committed write to `entity`: what this process caches about it is stale.
+    pub(crate) fn written(&self, entity: &str) {
+        self.custom.written(entity);
+        self.totals.written(entity);
     }
 
     pub fn backend(&self) -> Backend {

@@ -47,6 +47,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_saved_views.sql"),
         postgres: include_str!("../migrations/postgres/0006_saved_views.sql"),
     },
+    Migration {
+        version: 7,
+        name: "page_indexes",
+        sqlite: include_str!("../migrations/sqlite/0007_page_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0007_page_indexes.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

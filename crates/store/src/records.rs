@@ -163,7 +163,7 @@ impl Store {
         tx.commit()
             .await
             .map_err(|e| StoreError::from_write(e, def.name))?;
-        self.custom.written(def.name);
+        self.written(def.name);
         Ok(record)
     }
 
@@ -365,7 +365,7 @@ impl Store {
         tx.commit()
             .await
             .map_err(|e| StoreError::from_write(e, def.name))?;
-        self.custom.written(def.name);
+        self.written(def.name);
         Ok(after)
     }
 
@@ -560,7 +560,7 @@ impl Store {
             Some(&after.to_json()),
         )
         .await?;
-        self.custom.written(def.name);
+        self.written(def.name);
         Ok(after)
     }
 
@@ -600,11 +600,19 @@ impl Store {
         let order = query::order(def, custom, backend, q)?;
         let conn = &mut self.db.reader().await?;
         let total = if q.with_count {
-            let text = format!(
-                "SELECT COUNT(*) FROM {} WHERE {}",
-                def.table,
-                preds.join(" AND ")
-            );
+            let text = match q.count_cap {
+                Some(cap) => format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT {}) AS capped",
+                    def.table,
+                    preds.join(" AND "),
+                    u64::from(cap) + 1
+                ),
+                None => format!(
+                    "SELECT COUNT(*) FROM {} WHERE {}",
+                    def.table,
+                    preds.join(" AND ")
+                ),
+            };
             let rows = conn.fetch(&text, sql.params.clone(), &[Kind::Int]).await?;
             rows.first().and_then(|r| r[0].as_i64())
         } else {
@@ -709,7 +717,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        self.custom.written(def.name);
+        self.written(def.name);
         Ok(ids)
     }
 }

@@ -956,6 +956,19 @@ conformance!(bulk_import_is_one_logged_batch, |s: Store| async move {
         .await
         .unwrap();
     assert_eq!(page.total, Some(1000));
+    // A capped count stops one past the cap; a cap above the total changes nothing.
+    let capped = |cap| ListQuery {
+        with_count: true,
+        count_cap: Some(cap),
+        ..ListQuery::default()
+    };
+    let total = |q| {
+        let s = s.clone();
+        let actor = w.rep_a.clone();
+        async move { s.list::<Account>(&actor, &q).await.unwrap().total }
+    };
+    assert_eq!(total(capped(100)).await, Some(101));
+    assert_eq!(total(capped(5000)).await, Some(1000));
     let after = s.verify_chain().await.unwrap();
     assert_eq!((after.entries, after.first_broken), (before + 1, None));
     let bad = vec![NewRecord::new(Account::new(

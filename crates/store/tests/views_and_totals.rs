@@ -67,6 +67,21 @@ conformance!(totals_group_within_scope, |s: Store| async move {
         .await
         .unwrap();
     assert_eq!(by(&mine, "confirmed"), (2, 250_00));
+    // A new order shows in the next totals at once (the cache is cleared by the write).
+    w.order(
+        &s,
+        &w.rep_a,
+        a,
+        "A-4",
+        OrderStatus::Confirmed,
+        &[(1, 1_00, 0)],
+    )
+    .await;
+    let mine = s
+        .totals::<Order>(&w.rep_a, &[], "status", Some("total"))
+        .await
+        .unwrap();
+    assert_eq!(by(&mine, "confirmed"), (3, 251_00));
     let filtered = s
         .totals::<Order>(
             &Actor::system(),

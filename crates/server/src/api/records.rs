@@ -533,7 +533,7 @@ pub async fn analytics_report(
     State(store): State<Store>,
     Authed(actor): Authed,
 ) -> Result<Json<Value>, Problem> {
-    let last = store.analytics_runs(&actor).await?.pop().ok_or_else(|| {
+    let last = store.latest_analytics_run(&actor).await?.ok_or_else(|| {
         Problem::new(
             StatusCode::NOT_FOUND,
             "no analytics run yet: run `guanxi analytics run`",

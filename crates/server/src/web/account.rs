@@ -142,25 +142,55 @@ const COMPOSER_KINDS: &[&str] = &[
 
 pub struct Composer {
     pub action: String,
-    pub kinds: Vec<(String, String)>,
-    pub people: Vec<(String, String)>,
+    /// (value, label, chosen)
+    pub kinds: Vec<(String, String, bool)>,
+    /// (id, name, chosen)
+    pub people: Vec<(String, String, bool)>,
     pub error: Option<String>,
+    /// What was typed, when a log was refused.
+    pub body: String,
+    pub due: String,
+}
+
+/// A refused log: why, and what the user had typed and chosen.
+pub struct Refused {
+    error: String,
+    form: page::FormData,
 }
 
 fn composer(
     t: Tr,
     action: String,
     people: Vec<(String, String)>,
-    error: Option<String>,
+    refused: Option<Refused>,
 ) -> Composer {
+    let form = refused.as_ref().map(|r| &r.form);
+    let kind = form.map_or("", |f| f.text("kind"));
+    let kind = if kind.is_empty() {
+        COMPOSER_KINDS[0]
+    } else {
+        kind
+    };
+    let contact = form.map_or("", |f| f.text("contact_id"));
     Composer {
         action,
         kinds: COMPOSER_KINDS
             .iter()
-            .map(|k| ((*k).to_string(), t.choice("interaction", "kind", k)))
+            .map(|k| {
+                let label = t.choice("interaction", "kind", k);
+                ((*k).to_string(), label, *k == kind)
+            })
             .collect(),
-        people,
-        error,
+        people: people
+            .into_iter()
+            .map(|(id, name)| {
+                let chosen = id == contact;
+                (id, name, chosen)
+            })
+            .collect(),
+        body: form.and_then(|f| f.get("body")).unwrap_or("").to_string(),
+        due: form.map_or("", |f| f.text("due")).to_string(),
+        error: refused.map(|r| r.error),
     }
 }
 
@@ -267,7 +297,7 @@ async fn account_view(
     u: &WebUser,
     id: Id,
     before: Option<chrono::DateTime<chrono::Utc>>,
-    composer_error: Option<String>,
+    composer_error: Option<Refused>,
     status: StatusCode,
 ) -> Response {
     let t = u.t();
@@ -492,7 +522,10 @@ pub async fn log_account(
                 &u,
                 id,
                 None,
-                Some(msg),
+                Some(Refused {
+                    error: msg,
+                    form: form.clone(),
+                }),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;
@@ -514,7 +547,10 @@ pub async fn log_account(
                 &u,
                 id,
                 None,
-                Some(msg),
+                Some(Refused {
+                    error: msg,
+                    form: form.clone(),
+                }),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
@@ -579,7 +615,7 @@ async fn contact_view(
     store: &Store,
     u: &WebUser,
     id: Id,
-    composer_error: Option<String>,
+    composer_error: Option<Refused>,
     status: StatusCode,
 ) -> Response {
     let t = u.t();
@@ -669,7 +705,17 @@ pub async fn log_contact(
         Ok(v) => v,
         Err(key) => {
             let msg = u.t().s(&key).to_string();
-            return contact_view(&store, &u, id, Some(msg), StatusCode::UNPROCESSABLE_ENTITY).await;
+            return contact_view(
+                &store,
+                &u,
+                id,
+                Some(Refused {
+                    error: msg,
+                    form: form.clone(),
+                }),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
         }
     };
     v["contact_id"] = id.to_string().into();
@@ -683,7 +729,17 @@ pub async fn log_contact(
                 .errors
                 .first()
                 .map_or(p.detail.clone(), |e| fields::message(u.t(), e));
-            contact_view(&store, &u, id, Some(msg), StatusCode::UNPROCESSABLE_ENTITY).await
+            contact_view(
+                &store,
+                &u,
+                id,
+                Some(Refused {
+                    error: msg,
+                    form: form.clone(),
+                }),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
     }
 }

@@ -231,13 +231,15 @@ impl Input {
 pub fn input_text(ty: FieldType, v: &Value) -> String {
     match (ty, v) {
         (_, Value::Null) => String::new(),
-        (FieldType::Timestamp, Value::String(s)) => parse_ts(s)
-            .map(|t| {
+        // A stored instant, shown in local time; what a user typed comes back as typed.
+        (FieldType::Timestamp, Value::String(s)) => parse_ts(s).map_or_else(
+            || s.clone(),
+            |t| {
                 t.with_timezone(&display_offset())
                     .format("%Y-%m-%dT%H:%M")
                     .to_string()
-            })
-            .unwrap_or_default(),
+            },
+        ),
         (FieldType::Money, m) if m["typed"].is_string() => {
             m["typed"].as_str().unwrap_or_default().to_string()
         }
@@ -246,6 +248,7 @@ pub fn input_text(ty: FieldType, v: &Value) -> String {
             let sign = if minor < 0 { "-" } else { "" };
             format!("{sign}{}.{:02}", (minor / 100).abs(), (minor % 100).abs())
         }
+        (FieldType::Tags | FieldType::Json, Value::String(typed)) => typed.clone(),
         (FieldType::Tags, v) => tags_text(v),
         (FieldType::Json, v) => serde_json::to_string_pretty(v).unwrap_or_default(),
         (FieldType::Bool, Value::Bool(b)) => b.to_string(),
@@ -449,6 +452,7 @@ pub fn json_of_form(
         };
         let value = match ty {
             FieldType::Bool => Value::Bool(matches!(raw, "on" | "true" | "1")),
+            FieldType::Tags if raw.is_empty() => Value::Array(vec![]),
             _ if raw.is_empty() => Value::Null,
             FieldType::Text | FieldType::Date | FieldType::Enum(_) => Value::String(raw.into()),
             FieldType::Int => match raw.parse::<i64>() {
@@ -685,6 +689,21 @@ mod tests {
         let f = form(&[("custom.shoe_size", "big")]);
         let errors = json_of_form(Contact::DEF, &[def], &f).unwrap_err();
         assert_eq!(errors[0].field, "custom.shoe_size");
+    }
+
+    #[test]
+    fn typed_tags_times_and_json_come_back_unchanged() {
+        let f = form(&[("tags", "vip, 华东"), ("at", "tomorrow 9am"), ("body", "x")]);
+        let v = typed_values(guanxi_domain::entities::Interaction::DEF, &[], &f);
+        assert_eq!(input_text(FieldType::Timestamp, &v["at"]), "tomorrow 9am");
+        let v = typed_values(Contact::DEF, &[], &f);
+        assert_eq!(input_text(FieldType::Tags, &v["tags"]), "vip, 华东");
+        assert_eq!(
+            input_text(FieldType::Json, &Value::String("[1,".into())),
+            "[1,"
+        );
+        let empty = json_of_form(Contact::DEF, &[], &form(&[("tags", "")])).unwrap();
+        assert_eq!(empty["tags"], serde_json::json!([]), "no tags, not null");
     }
 
     #[test]

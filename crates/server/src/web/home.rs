@@ -317,8 +317,7 @@ pub async fn home(State(store): State<Store>, u: WebUser) -> Response {
     let (mut lorenz, mut base, mut grades) = (None, vec![], None);
     if actor.scope() == Scope::All
         && u.may("account", Right::Read)
-        && let Ok(runs) = store.analytics_runs(actor).await
-        && let Some(last) = runs.last()
+        && let Ok(Some(last)) = store.latest_analytics_run(actor).await
         && let Some(after) = &last.after
     {
         let r = &after["reports"];

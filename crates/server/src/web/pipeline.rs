@@ -117,11 +117,18 @@ pub async fn board(
     for s in &pipeline.data.stages {
         let mut filters = base.clone();
         filters.push(Filter::new("stage", Op::Eq, s.key.clone()));
+        // Open deals by when they should close; closed ones most recent first, so a deal
+        // just won or lost is on top of its lane.
+        let (sort, desc) = if s.outcome == StageOutcome::Open {
+            ("expected_close", false)
+        } else {
+            ("closed_at", true)
+        };
         let lq = ListQuery {
             filters,
             ..ListQuery::default()
         }
-        .sort_by("expected_close", false)
+        .sort_by(sort, desc)
         .limit(CARDS_PER_STAGE);
         let page = match store.list::<Opportunity>(&u.actor, &lq).await {
             Ok(p) => p,

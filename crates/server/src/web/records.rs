@@ -335,6 +335,9 @@ impl ListParams {
 }
 
 const LIST_PAGE_SIZE: u32 = 50;
+/// Lists count up to this many matches and show more as "10,000+": an exact count of a
+/// million rows would cost more than the page.
+const COUNT_CAP: u32 = 10_000;
 
 async fn user_choices(store: &Store, selected: Option<&str>) -> Vec<Choice> {
     let q = ListQuery::default()
@@ -381,6 +384,7 @@ async fn list<T: Entity>(
         }
     };
     q.with_count = true;
+    q.count_cap = Some(COUNT_CAP);
     if !params.pairs.iter().any(|(k, _)| k == "limit") {
         q.limit = LIST_PAGE_SIZE;
     }
@@ -587,7 +591,13 @@ async fn list<T: Entity>(
         heading: t.entity_many(def.name).to_string(),
         columns,
         rows,
-        total: page.total.map(|n| t.int(n)),
+        total: page.total.map(|n| {
+            if n > i64::from(COUNT_CAP) {
+                format!("{}+", t.int(i64::from(COUNT_CAP)))
+            } else {
+                t.int(n)
+            }
+        }),
         next_href,
         first_href,
         filters,
@@ -950,7 +960,7 @@ async fn create<T: Entity>(
         Ok(c) => c,
         Err(e) => return problem_response(e),
     };
-    let json = match fields::json_of_form(def, &custom, &form) {
+    let mut json = match fields::json_of_form(def, &custom, &form) {
         Ok(j) => j,
         Err(errors) => {
             let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "");
@@ -958,6 +968,8 @@ async fn create<T: Entity>(
             return refused::<T>(&store, &u, &custom, &form, p, None).await;
         }
     };
+    // A new record leaves out what was left empty, so the entity's defaults apply.
+    json.retain(|_, v| !v.is_null());
     match writes::create::<T>(&store, &u.actor, Value::Object(json)).await {
         Ok(r) => {
             let to = form
