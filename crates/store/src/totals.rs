@@ -18,10 +18,11 @@ const TTL: Duration = Duration::from_secs(30);
 const MAX_ENTRIES: usize = 4096;
 
 type Key = (&'static str, String);
+type Entry = (Instant, Arc<Vec<Total>>);
 
 /// Totals by entity and query (the actor's scope, filters, grouping and sum).
 #[derive(Default)]
-pub struct TotalsCache(RwLock<HashMap<Key, (Instant, Arc<Vec<Total>>)>>);
+pub struct TotalsCache(RwLock<HashMap<Key, Entry>>);
 
 impl TotalsCache {
     fn get(&self, key: &Key) -> Option<Arc<Vec<Total>>> {
