@@ -1,4 +1,4 @@
--- wrk script for the Guanxi API: bearer token from $TOKEN; per-status counts;
+-- wrk script for Guanxi: bearer token from $TOKEN (and a session cookie from $COOKIE); per-status counts;
 -- one "WRKJSON {...}" summary line at the end (parsed by bench/common.sh).
 --   GET:  each request takes the next path of $PATHS_FILE (one per line; every
 --         thread starts at a different offset), else the path on the command line.
@@ -31,6 +31,10 @@ local GIVEN = {"伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "�
 
 function init(args)
   wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+  -- The web pages sign in with a session cookie instead ($COOKIE: "guanxi_session=…").
+  if os.getenv("COOKIE") and os.getenv("COOKIE") ~= "" then
+    wrk.headers["Cookie"] = os.getenv("COOKIE")
+  end
   math.randomseed(tonumber(os.getenv("RUN_NONCE") or os.time()) + tid)
   statuses = {}
   counter = 0

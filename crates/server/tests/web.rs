@@ -17,6 +17,7 @@ on_both!(scope_and_masks_on_pages, scope_and_masks_on_pages);
 on_both!(composer_and_kanban, composer_and_kanban);
 on_both!(views_and_bulk_actions, views_and_bulk_actions);
 on_both!(administrators_configure, administrators_configure);
+on_both!(case_queue_by_deadline, case_queue_by_deadline);
 
 /// A browser without JavaScript: cookies by hand, redirects not followed.
 struct Browser {
@@ -804,4 +805,44 @@ async fn administrators_configure(s: Server) {
         StatusCode::FORBIDDEN,
         "only administrators set others' passwords"
     );
+}
+
+/// The queue lists open cases only, the nearest SLA deadline first (overdue ones marked),
+/// cases without a deadline last.
+async fn case_queue_by_deadline(s: Server) {
+    use guanxi_domain::entities::Case;
+    let owner = s
+        .store
+        .actor_for(user_id(&s, "a@t.cn").await)
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    for (number, status, due) in [
+        ("CS-3", "open", Some(now + chrono::Duration::hours(30))),
+        ("CS-1", "new", Some(now - chrono::Duration::hours(2))),
+        ("CS-X", "closed", Some(now - chrono::Duration::hours(9))),
+        ("CS-4", "pending", None),
+        ("CS-2", "pending", Some(now + chrono::Duration::hours(1))),
+    ] {
+        let case: Case = serde_json::from_value(serde_json::json!({
+            "number": number,
+            "subject": format!("工单 {number}"),
+            "kind": "complaint",
+            "priority": "high",
+            "status": status,
+            "sla_due_at": due,
+            "resolved_at": (status == "closed").then_some(now),
+        }))
+        .unwrap();
+        s.store.create(&owner, NewRecord::new(case)).await.unwrap();
+    }
+    let mut b = Browser::new(&s, "en");
+    b.sign_in("a@t.cn").await;
+    let q = b.get("/cases/queue").await;
+    assert_eq!(q.status, StatusCode::OK);
+    let at = |n: &str| q.body.find(&format!("工单 {n}")).unwrap_or(usize::MAX);
+    assert!(at("CS-1") < at("CS-2") && at("CS-2") < at("CS-3") && at("CS-3") < at("CS-4"));
+    assert_eq!(at("CS-X"), usize::MAX, "closed cases are not queued");
+    assert!(q.body.contains("class=\"sla-breached\""));
+    assert!(q.body.contains("已超时") || q.body.contains("Overdue"));
 }

@@ -53,6 +53,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_page_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0007_page_indexes.sql"),
     },
+    Migration {
+        version: 8,
+        name: "open_cases",
+        sqlite: include_str!("../migrations/sqlite/0008_open_cases.sql"),
+        postgres: include_str!("../migrations/postgres/0008_open_cases.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

@@ -99,30 +99,51 @@ pub fn sla_state(
     }
 }
 
-/// Open cases for a clock list: the user's own assignments first; for roles that see more,
-/// everything open in their sight.
+/// Open cases for a clock list, the nearest SLA deadline first and those without one
+/// last: the user's own assignments, or everything open in their sight. One query per open
+/// status, each read in deadline order from its index, merged here.
 pub async fn open_cases(
     store: &Store,
     actor: &Actor,
     assigned_only: bool,
     limit: u32,
 ) -> guanxi_store::Result<Vec<guanxi_domain::Record<Case>>> {
-    let mut q = ListQuery::default()
-        .filter(Filter::new(
-            "status",
-            Op::In,
-            Value::Array(vec!["new".into(), "open".into(), "pending".into()]),
-        ))
-        .sort_by("sla_due_at", false)
-        .limit(limit);
-    if assigned_only {
-        q = q.filter(Filter::new(
-            "assignee_id",
-            Op::Eq,
-            actor.user_id.to_string(),
-        ));
+    const OPEN: [&str; 3] = ["new", "open", "pending"];
+    let mine = |q: ListQuery| {
+        if assigned_only {
+            q.filter(Filter::new(
+                "assignee_id",
+                Op::Eq,
+                actor.user_id.to_string(),
+            ))
+        } else {
+            q
+        }
+    };
+    let mut out = vec![];
+    for status in OPEN {
+        let q = ListQuery::default()
+            .filter(Filter::new("status", Op::Eq, status))
+            .filter(Filter::new("sla_due_at", Op::IsNull, false))
+            .sort_by("sla_due_at", false)
+            .limit(limit);
+        out.extend(store.list::<Case>(actor, &mine(q)).await?.items);
     }
-    Ok(store.list::<Case>(actor, &q).await?.items)
+    out.sort_by_key(|c| (c.data.sla_due_at, c.meta.id));
+    out.truncate(limit as usize);
+    let room = limit - out.len() as u32;
+    if room > 0 {
+        let q = ListQuery::default()
+            .filter(Filter::new(
+                "status",
+                Op::In,
+                Value::Array(OPEN.iter().map(|s| (*s).into()).collect()),
+            ))
+            .filter(Filter::new("sla_due_at", Op::IsNull, true))
+            .limit(room);
+        out.extend(store.list::<Case>(actor, &mine(q)).await?.items);
+    }
+    Ok(out)
 }
 
 pub fn clocks(t: Tr, cases: &[guanxi_domain::Record<Case>]) -> Vec<CaseClock> {

@@ -16,7 +16,7 @@ use guanxi_store::{Store, StoreError};
 use serde::Deserialize;
 
 /// Cards shown per stage; the stage's count and total cover all of its deals.
-const CARDS_PER_STAGE: u32 = 50;
+const CARDS_PER_STAGE: u32 = 30;
 
 pub fn stage_name(t: Tr, s: &Stage) -> String {
     match (t.lang, &s.name_zh) {

@@ -335,9 +335,9 @@ impl ListParams {
 }
 
 const LIST_PAGE_SIZE: u32 = 50;
-/// Lists count up to this many matches and show more as "10,000+": an exact count of a
-/// million rows would cost more than the page.
-const COUNT_CAP: u32 = 10_000;
+/// Lists count up to this many matches and show more as "2,000+" (as Salesforce's list
+/// views do): an exact count of a million rows would cost far more than the page.
+const COUNT_CAP: u32 = 2_000;
 
 async fn user_choices(store: &Store, selected: Option<&str>) -> Vec<Choice> {
     let q = ListQuery::default()
