@@ -7,6 +7,7 @@ mod macros;
 
 pub mod credit_code;
 pub mod custom;
+pub mod dedupe;
 pub mod email;
 pub mod entities;
 pub mod entity;

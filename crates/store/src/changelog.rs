@@ -193,6 +193,55 @@ impl From<Stored> for ChangeEntry {
     }
 }
 
+/// What followers of the log (the search index) need of an entry: which record changed
+/// how, without its before/after bodies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRef {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub entity: String,
+    pub record_id: Id,
+    pub action: String,
+}
+
+/// Up to `limit` entries after `seq`, oldest first.
+pub(crate) async fn refs_after(db: &Db, seq: i64, limit: i64) -> Result<Vec<ChangeRef>> {
+    let rows = db
+        .fetch(
+            "SELECT seq, at, entity, record_id, action FROM changes WHERE seq > $1 \
+             ORDER BY seq LIMIT $2",
+            vec![Val::Int(seq), Val::Int(limit)],
+            &[Kind::Int, Kind::Ts, Kind::Text, Kind::Uuid, Kind::Text],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let mut it = r.into_iter();
+            let mut next = || it.next().unwrap_or(Val::Null(Kind::Text));
+            ChangeRef {
+                seq: next().as_i64().unwrap_or(0),
+                at: next().as_ts().unwrap_or_default(),
+                entity: next().into_text().unwrap_or_default(),
+                record_id: Id(next().as_uuid().unwrap_or_default()),
+                action: next().into_text().unwrap_or_default(),
+            }
+        })
+        .collect())
+}
+
+/// The number of the newest entry (0 for an empty log).
+pub(crate) async fn last_seq(db: &Db) -> Result<i64> {
+    let rows = db
+        .fetch("SELECT MAX(seq) FROM changes", vec![], &[Kind::Int])
+        .await?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .and_then(|r| r[0].as_i64())
+        .unwrap_or(0))
+}
+
 /// The entries about one record, oldest first.
 pub(crate) async fn for_record(db: &Db, record: Id) -> Result<Vec<ChangeEntry>> {
     let rows = db

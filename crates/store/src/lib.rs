@@ -12,7 +12,10 @@ mod convert;
 mod custom_cache;
 mod db;
 mod error;
+mod exports;
+mod imports;
 mod insights;
+mod merge;
 mod migrate;
 mod query;
 mod records;
@@ -25,12 +28,14 @@ pub use account360::{Account360, AccountSummary};
 pub use auth::{
     ApiToken, LOCKOUT, MAX_FAILED_LOGINS, MIN_PASSWORD_CHARS, Session, check_password_strength,
 };
-pub use changelog::{ChainReport, ChangeEntry};
+pub use changelog::{ChainReport, ChangeEntry, ChangeRef};
 pub use convert::{Conversion, Converted};
 pub use custom_cache::Defs as CustomDefs;
 pub use db::Backend;
 pub use error::StoreError;
+pub use imports::{ImportJob, ImportRow, RowOutcome, natural_keys};
 pub use insights::{AccountFacts, Facts, OrderFact};
+pub use merge::{DuplicatePair, MergeOutcome, ScanReport};
 pub use timeline::{MAX_TIMELINE_PAGE, Timeline, TimelineItem, item_def};
 pub use totals::Total;
 pub use views::SavedView;
@@ -47,6 +52,8 @@ pub struct Store {
     db: Db,
     custom: std::sync::Arc<custom_cache::CustomCache>,
     totals: std::sync::Arc<totals::TotalsCache>,
+    /// Woken after every committed write, for followers of the change log.
+    changed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -57,6 +64,7 @@ impl Store {
             db: Db::connect(url).await?,
             custom: Default::default(),
             totals: Default::default(),
+            changed: Default::default(),
         };
         migrate::run(&store.db).await?;
         store.bootstrap().await?;
@@ -67,6 +75,13 @@ impl Store {
     pub(crate) fn written(&self, entity: &str) {
         self.custom.written(entity);
         self.totals.written(entity);
+        self.changed.notify_one();
+    }
+
+    /// Resolves after the next committed write through this process (or at once if one
+    /// happened since the last call): one follower's wake-up, not a broadcast.
+    pub async fn wait_for_write(&self) {
+        self.changed.notified().await
     }
 
     pub fn backend(&self) -> Backend {
@@ -173,6 +188,16 @@ impl Store {
     ) -> Result<Vec<ChangeEntry>> {
         self.get_any::<T>(actor, id).await?;
         changelog::for_record(&self.db, id).await
+    }
+
+    /// Change-log entries after `seq`, oldest first, for followers such as the search index.
+    pub async fn changes_after(&self, seq: i64, limit: i64) -> Result<Vec<ChangeRef>> {
+        changelog::refs_after(&self.db, seq, limit).await
+    }
+
+    /// The newest change-log position.
+    pub async fn last_change(&self) -> Result<i64> {
+        changelog::last_seq(&self.db).await
     }
 
     /// Recompute the change log's hash chain from its first entry.

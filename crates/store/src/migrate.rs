@@ -59,6 +59,18 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_open_cases.sql"),
         postgres: include_str!("../migrations/postgres/0008_open_cases.sql"),
     },
+    Migration {
+        version: 9,
+        name: "imports",
+        sqlite: include_str!("../migrations/sqlite/0009_imports.sql"),
+        postgres: include_str!("../migrations/postgres/0009_imports.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "duplicates",
+        sqlite: include_str!("../migrations/sqlite/0010_duplicates.sql"),
+        postgres: include_str!("../migrations/postgres/0010_duplicates.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

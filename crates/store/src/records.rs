@@ -734,7 +734,7 @@ fn field_index(def: &guanxi_domain::EntityDef, name: &str) -> usize {
 }
 
 /// Insert records with as few statements as the parameter limit allows.
-async fn insert_rows<T: Entity>(tx: &mut Tx, records: &[Record<T>]) -> Result<()> {
+pub(crate) async fn insert_rows<T: Entity>(tx: &mut Tx, records: &[Record<T>]) -> Result<()> {
     let def = T::DEF;
     let mut cols = meta_cols(def);
     cols.extend(field_cols(def));

@@ -1,6 +1,11 @@
 //! Counts and sums by group over what the actor may see: the kanban's totals per stage, a
 //! dashboard's cases per status. One `GROUP BY` query, scoped like every list, and cached:
 //! over a whole large base it reads every row, and dashboards ask for it on every view.
+//!
+//! A write makes its entity's totals stale. Totals that were quick to compute are then
+//! computed again at once, so small databases always show exact figures; slow ones (a
+//! whole base of a million records) are served stale while one background task computes
+//! them again, so no page waits seconds for a figure that is at most that old.
 
 use crate::db::{Kind, Val};
 use crate::query::{self, Sql};
@@ -11,44 +16,94 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-/// Writes through this process clear an entity's totals at once; writes by another server
-/// sharing the PostgreSQL database show within this long.
+/// Writes through this process make an entity's totals stale at once; writes by another
+/// server sharing the PostgreSQL database show within this long.
 const TTL: Duration = Duration::from_secs(30);
+/// Totals that took longer than this are refreshed in the background, not while a page
+/// waits.
+const SLOW: Duration = Duration::from_millis(50);
 /// Enough for every user's dashboards; beyond it the oldest half is dropped.
 const MAX_ENTRIES: usize = 4096;
 
 type Key = (&'static str, String);
-type Entry = (Instant, Arc<Vec<Total>>);
+
+struct Entry {
+    at: Instant,
+    cost: Duration,
+    stale: bool,
+    refreshing: bool,
+    totals: Arc<Vec<Total>>,
+}
+
+/// What the cache has for a query.
+enum Cached {
+    Fresh(Arc<Vec<Total>>),
+    /// Stale, and slow to compute: serve it; `refresh` says whether this caller should
+    /// start the (one) background refresh.
+    Serve(Arc<Vec<Total>>, bool),
+    Compute,
+}
 
 /// Totals by entity and query (the actor's scope, filters, grouping and sum).
 #[derive(Default)]
 pub struct TotalsCache(RwLock<HashMap<Key, Entry>>);
 
 impl TotalsCache {
-    fn get(&self, key: &Key) -> Option<Arc<Vec<Total>>> {
-        let map = self.0.read().unwrap_or_else(|e| e.into_inner());
-        map.get(key)
-            .filter(|(at, _)| at.elapsed() < TTL)
-            .map(|(_, t)| t.clone())
+    fn lookup(&self, key: &Key) -> Cached {
+        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let Some(e) = map.get_mut(key) else {
+            return Cached::Compute;
+        };
+        if !e.stale && e.at.elapsed() < TTL {
+            return Cached::Fresh(e.totals.clone());
+        }
+        if e.cost < SLOW {
+            return Cached::Compute;
+        }
+        let start = !e.refreshing;
+        e.refreshing = true;
+        Cached::Serve(e.totals.clone(), start)
     }
 
-    fn put(&self, key: Key, totals: Arc<Vec<Total>>) {
+    fn put(&self, key: Key, totals: Arc<Vec<Total>>, cost: Duration) {
         let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_ENTRIES {
-            let mut ages: Vec<Instant> = map.values().map(|(at, _)| *at).collect();
+            let mut ages: Vec<Instant> = map.values().map(|e| e.at).collect();
             ages.sort();
             let cut = ages[ages.len() / 2];
-            map.retain(|_, (at, _)| *at > cut);
+            map.retain(|_, e| e.at > cut);
         }
-        map.insert(key, (Instant::now(), totals));
+        map.insert(
+            key,
+            Entry {
+                at: Instant::now(),
+                cost,
+                stale: false,
+                refreshing: false,
+                totals,
+            },
+        );
+    }
+
+    /// A refresh failed: let the next reader try again.
+    fn unmark(&self, key: &Key) {
+        if let Some(e) = self
+            .0
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(key)
+        {
+            e.refreshing = false;
+        }
     }
 
     /// After a write to `entity`: its totals are stale.
     pub fn written(&self, entity: &str) {
-        self.0
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(e, _), _| *e != entity);
+        for ((e, _), entry) in self.0.write().unwrap_or_else(|e| e.into_inner()).iter_mut() {
+            if *e == entity {
+                entry.stale = true;
+            }
+        }
     }
 }
 
@@ -96,9 +151,47 @@ impl Store {
                 sum.unwrap_or("")
             ),
         );
-        if let Some(hit) = self.totals.get(&key) {
-            return Ok(hit);
+        match self.totals.lookup(&key) {
+            Cached::Fresh(t) => Ok(t),
+            Cached::Serve(t, refresh) => {
+                if refresh {
+                    let (store, actor, filters) = (self.clone(), actor.clone(), filters.to_vec());
+                    let (group_by, sum) = (group_by.to_string(), sum.map(str::to_string));
+                    tokio::spawn(async move {
+                        if let Err(e) = store
+                            .compute_totals::<T>(
+                                &actor,
+                                &filters,
+                                &group_by,
+                                sum.as_deref(),
+                                key.clone(),
+                            )
+                            .await
+                        {
+                            tracing::warn!("refreshing {} totals: {e}", T::DEF.name);
+                            store.totals.unmark(&key);
+                        }
+                    });
+                }
+                Ok(t)
+            }
+            Cached::Compute => {
+                self.compute_totals::<T>(actor, filters, group_by, sum, key)
+                    .await
+            }
         }
+    }
+
+    async fn compute_totals<T: Entity>(
+        &self,
+        actor: &Actor,
+        filters: &[Filter],
+        group_by: &str,
+        sum: Option<&str>,
+        key: Key,
+    ) -> Result<Arc<Vec<Total>>> {
+        let def = T::DEF;
+        let started = Instant::now();
         let custom = self.custom_fields(def.name).await?;
         let backend = self.backend();
         let mut sql = Sql::default();
@@ -152,7 +245,7 @@ impl Store {
                 })
                 .collect(),
         );
-        self.totals.put(key, totals.clone());
+        self.totals.put(key, totals.clone(), started.elapsed());
         Ok(totals)
     }
 }
@@ -171,14 +264,36 @@ fn text_of(v: &Val) -> String {
 mod tests {
     use super::*;
 
+    fn fresh(c: Cached) -> bool {
+        matches!(c, Cached::Fresh(_))
+    }
+
     #[test]
-    fn a_write_clears_only_its_entitys_totals() {
+    fn a_write_makes_only_its_entitys_totals_stale() {
         let cache = TotalsCache::default();
         let t = Arc::new(vec![]);
-        cache.put(("case", "a".into()), t.clone());
-        cache.put(("opportunity", "a".into()), t);
+        cache.put(("case", "a".into()), t.clone(), Duration::ZERO);
+        cache.put(("opportunity", "a".into()), t, Duration::ZERO);
         cache.written("case");
-        assert!(cache.get(&("case", "a".into())).is_none());
-        assert!(cache.get(&("opportunity", "a".into())).is_some());
+        assert!(matches!(
+            cache.lookup(&("case", "a".into())),
+            Cached::Compute
+        ));
+        assert!(fresh(cache.lookup(&("opportunity", "a".into()))));
+    }
+
+    #[test]
+    fn slow_stale_totals_are_served_while_one_caller_refreshes() {
+        let cache = TotalsCache::default();
+        let key: Key = ("opportunity", "all".into());
+        cache.put(key.clone(), Arc::new(vec![]), Duration::from_secs(2));
+        cache.written("opportunity");
+        assert!(matches!(cache.lookup(&key), Cached::Serve(_, true)));
+        assert!(
+            matches!(cache.lookup(&key), Cached::Serve(_, false)),
+            "one refresh at a time"
+        );
+        cache.put(key.clone(), Arc::new(vec![]), Duration::from_secs(2));
+        assert!(fresh(cache.lookup(&key)));
     }
 }

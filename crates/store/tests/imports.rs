@@ -1,0 +1,161 @@
+//! Imports in batches, on both backends: rows matched by their keys, created, updated or
+//! left alone; the same file twice changes nothing; a dry run writes nothing.
+
+mod common;
+
+use common::*;
+use guanxi_domain::entities::Contact;
+use guanxi_domain::filter::ListQuery;
+use guanxi_domain::{Email, NewRecord};
+use guanxi_store::{ImportRow, RowOutcome, Store};
+
+fn row(n: u64, name: &str, email: &str, title: Option<&str>) -> ImportRow<Contact> {
+    let mut c = Contact::new(name);
+    if !email.is_empty() {
+        c.email = Some(Email::parse(email).unwrap());
+    }
+    c.title = title.map(str::to_string);
+    ImportRow {
+        row: n,
+        record: NewRecord::new(c),
+        keys: vec![format!("row:f1:{n}")],
+    }
+}
+
+fn counts(out: &[(u64, RowOutcome)]) -> [usize; 4] {
+    let mut c = [0; 4];
+    for (_, o) in out {
+        c[match o {
+            RowOutcome::Created { .. } => 0,
+            RowOutcome::Updated { .. } => 1,
+            RowOutcome::Unchanged { .. } => 2,
+            RowOutcome::Failed { .. } => 3,
+        }] += 1;
+    }
+    c
+}
+
+async fn contacts(s: &Store, w: &World) -> Vec<guanxi_domain::Record<Contact>> {
+    s.list::<Contact>(&w.admin, &ListQuery::default().limit(100))
+        .await
+        .unwrap()
+        .items
+}
+
+conformance!(the_same_file_twice_changes_nothing, |s: Store| async move {
+    let w = World::build(&s).await;
+    let rows = || {
+        vec![
+            row(2, "张伟", "zhang.wei@example.com", Some("经理")),
+            row(3, "李娜", "", None),
+            // The same person again further down: merged into the first.
+            row(4, "张伟", "Zhang.Wei@Example.com", Some("总监")),
+            row(5, "", "bad@example.com", None),
+        ]
+    };
+    let mut job = s
+        .import_job(&w.rep_a, "contact", "c.csv", "f1")
+        .await
+        .unwrap();
+    let out = s
+        .import_batch(&w.rep_a, &mut job, rows(), 0, Some((100, 6)), false)
+        .await
+        .unwrap();
+    assert_eq!(counts(&out), [2, 1, 0, 1], "{out:?}");
+    let RowOutcome::Failed { errors } = &out[3].1 else {
+        panic!("{out:?}")
+    };
+    assert_eq!(errors.0[0].field, "name");
+    assert_eq!((job.rows_done, job.created, job.failed), (4, 2, 1));
+    assert_eq!((job.resume_offset, job.resume_row), (Some(100), Some(6)));
+    let all = contacts(&s, &w).await;
+    assert_eq!(all.len(), 2);
+    let zhang = all.iter().find(|c| c.data.name == "张伟").unwrap();
+    assert_eq!(
+        zhang.data.title.as_deref(),
+        Some("总监"),
+        "the later row wins"
+    );
+    assert_eq!(zhang.meta.owner_id, Some(w.rep_a.user_id));
+
+    // The unfinished job is found again by the file's hash, with its progress.
+    let mut again = s
+        .import_job(&w.rep_a, "contact", "c.csv", "f1")
+        .await
+        .unwrap();
+    assert_eq!(again.id, job.id);
+    assert_eq!(again.rows_done, 4);
+    let out = s
+        .import_batch(&w.rep_a, &mut again, rows(), 0, None, false)
+        .await
+        .unwrap();
+    assert_eq!(counts(&out), [0, 0, 3, 1], "{out:?}");
+    assert_eq!(contacts(&s, &w).await.len(), 2);
+    s.finish_import(&mut again).await.unwrap();
+    let fresh = s
+        .import_job(&w.rep_a, "contact", "c.csv", "f1")
+        .await
+        .unwrap();
+    assert_ne!(fresh.id, job.id, "a finished job is not resumed");
+});
+
+conformance!(another_file_updates_by_email, |s: Store| async move {
+    let w = World::build(&s).await;
+    let mut job = s
+        .import_job(&w.rep_a, "contact", "a.csv", "fa")
+        .await
+        .unwrap();
+    s.import_batch(
+        &w.rep_a,
+        &mut job,
+        vec![row(2, "王芳", "wang@example.com", Some("工程师"))],
+        0,
+        None,
+        false,
+    )
+    .await
+    .unwrap();
+    let mut other = s
+        .import_job(&w.rep_a, "contact", "b.csv", "fb")
+        .await
+        .unwrap();
+    let mut r = row(2, "王芳", "WANG@example.com", Some("高级工程师"));
+    r.keys = vec!["row:fb:2".into()];
+    let mut same = row(3, "王芳", "WANG@example.com", Some("高级工程师"));
+    same.keys = vec!["row:fb:3".into()];
+    let out = s
+        .import_batch(&w.rep_a, &mut other, vec![r, same], 0, None, false)
+        .await
+        .unwrap();
+    assert!(matches!(out[0].1, RowOutcome::Updated { .. }), "{out:?}");
+    assert!(matches!(out[1].1, RowOutcome::Unchanged { .. }), "{out:?}");
+    let all = contacts(&s, &w).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].data.title.as_deref(), Some("高级工程师"));
+    assert_eq!(all[0].meta.version, 2);
+});
+
+conformance!(a_dry_run_writes_nothing, |s: Store| async move {
+    let w = World::build(&s).await;
+    let mut job = s
+        .import_job(&w.rep_a, "contact", "d.csv", "fd")
+        .await
+        .unwrap();
+    let out = s
+        .import_batch(
+            &w.rep_a,
+            &mut job,
+            vec![
+                row(2, "赵磊", "zhao@example.com", None),
+                row(3, "", "", None),
+            ],
+            0,
+            None,
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!(counts(&out), [1, 0, 0, 1]);
+    assert!(contacts(&s, &w).await.is_empty());
+    assert!(s.verify_chain().await.unwrap().first_broken.is_none());
+});
