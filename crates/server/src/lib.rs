@@ -12,8 +12,10 @@ use std::time::Duration;
 
 mod access;
 mod api;
+pub mod ingest;
 mod problem;
 mod rate_limit;
+pub mod search_feed;
 mod web;
 mod writes;
 
@@ -24,8 +26,9 @@ pub use rate_limit::LOGIN_BURST;
 /// own acquire timeout, so a load balancer's probe gets an answer rather than a hang.
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The application: every route, sharing one [`Store`].
-pub fn router(store: Store) -> Router {
+/// The application: every route, sharing one [`Store`] and, when given, the search index
+/// (which [`search_feed::Feed::follow`] keeps up to date).
+pub fn router(store: Store, index: Option<guanxi_search::Index>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", api::routes())
@@ -33,13 +36,18 @@ pub fn router(store: Store) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::map_response(problem::for_every_error))
         .layer(axum::Extension(rate_limit::LoginLimiter::default()))
+        .layer(axum::Extension(search_feed::Searcher(index)))
         .with_state(store)
 }
 
 /// Serve [`router`] on `listener` until Ctrl-C or SIGTERM, then let in-flight requests
 /// finish and return.
-pub async fn serve(store: Store, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    let app = router(store).into_make_service_with_connect_info::<std::net::SocketAddr>();
+pub async fn serve(
+    store: Store,
+    index: Option<guanxi_search::Index>,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<()> {
+    let app = router(store, index).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -117,7 +125,7 @@ mod tests {
     use tower::ServiceExt;
 
     async fn get_json(store: Store, path: &str) -> (StatusCode, String, serde_json::Value) {
-        let res = router(store)
+        let res = router(store, None)
             .oneshot(Request::get(path).body(Body::empty()).unwrap())
             .await
             .unwrap();

@@ -89,7 +89,7 @@ fn custom_of(v: Option<Value>) -> Result<Map<String, Value>, ValidationErrors> {
 }
 
 /// Deserialize entity fields, naming the field that does not fit.
-fn data_of<T: Entity>(fields: Map<String, Value>) -> Result<T, ValidationErrors> {
+pub(crate) fn data_of<T: Entity>(fields: Map<String, Value>) -> Result<T, ValidationErrors> {
     serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
         let path = e.path().to_string();
         let msg = e.into_inner().to_string();

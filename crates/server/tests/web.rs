@@ -18,6 +18,8 @@ on_both!(composer_and_kanban, composer_and_kanban);
 on_both!(views_and_bulk_actions, views_and_bulk_actions);
 on_both!(administrators_configure, administrators_configure);
 on_both!(case_queue_by_deadline, case_queue_by_deadline);
+on_both!(the_search_box, the_search_box);
+on_both!(reviewing_duplicates, reviewing_duplicates);
 
 /// A browser without JavaScript: cookies by hand, redirects not followed.
 struct Browser {
@@ -845,4 +847,132 @@ async fn case_queue_by_deadline(s: Server) {
     assert_eq!(at("CS-X"), usize::MAX, "closed cases are not queued");
     assert!(q.body.contains("class=\"sla-breached\""));
     assert!(q.body.contains("已超时") || q.body.contains("Overdue"));
+}
+
+/// The search box finds by pinyin initials and phone digits from the index, within the
+/// user's scope: the page groups hits by kind, the typeahead gets them as JSON.
+async fn the_search_box(s: Server) {
+    account_of(&s, "a@t.cn", "长城汽车股份有限公司").await;
+    account_of(&s, "b@t.cn", "长江实业有限公司").await;
+    let mut east = Browser::new(&s, "zh-CN");
+    east.sign_in("a@t.cn").await;
+    // The index follows the change log a moment behind the writes.
+    let mut page = east.get("/search?q=ccqc").await;
+    for _ in 0..100 {
+        if page.body.contains("长城汽车") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        page = east.get("/search?q=ccqc").await;
+    }
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("长城汽车股份有限公司"), "{}", page.body);
+    assert!(
+        page.body.contains("value=\"ccqc\""),
+        "the query stays in the box"
+    );
+    // 长 reads chang or zhang: both find it; the other team's 长江 never shows.
+    let req = east
+        .client
+        .get(format!("{}/search?q=zhangcheng", east.root))
+        .header("accept", "application/json");
+    let json = east.send(req).await;
+    let items: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+    assert_eq!(
+        items["items"][0]["label"], "长城汽车股份有限公司",
+        "{items}"
+    );
+    assert!(
+        items["items"][0]["href"]
+            .as_str()
+            .unwrap()
+            .starts_with("/accounts/")
+    );
+    let all = east.get("/search?q=chang").await;
+    assert!(all.body.contains("长城汽车"), "{}", all.body);
+    assert!(
+        !all.body.contains("长江实业"),
+        "another team's account is not found"
+    );
+    let none = east.get("/search?q=qqqqqq").await;
+    assert!(none.body.contains("没有匹配项"), "{}", none.body);
+}
+
+/// An administrator looks for duplicates, sees the pair side by side, keeps one record
+/// with a value from the other, and undoes it from the notice.
+async fn reviewing_duplicates(s: Server) {
+    let keep = account_of(&s, "admin@t.cn", "北京小米科技有限责任公司").await;
+    let dup = account_of(&s, "admin@t.cn", "北京小米科技 有限责任公司").await;
+    let mut b = Browser::new(&s, "zh-CN");
+    b.sign_in("admin@t.cn").await;
+    let csrf = b.csrf().await;
+    let a = b
+        .post(
+            "/duplicates/scan",
+            &[("_csrf", &csrf), ("entity", "account")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let page = b.get("/duplicates?entity=account").await;
+    assert!(page.body.contains("公司名称相同"), "{}", page.body);
+    let hidden = |name: &str| {
+        let at = format!("name=\"{name}\" value=\"");
+        let i = page.body.find(&at).unwrap() + at.len();
+        page.body[i..i + 36].to_string()
+    };
+    let (pair, a_id, b_id) = (hidden("pair"), hidden("a"), hidden("b"));
+    // Keep the other record's spelling of the name.
+    let (keep_side, other_side) = if a_id == keep.to_string() {
+        ("a", "b")
+    } else {
+        ("b", "a")
+    };
+    let merged = b
+        .post(
+            "/duplicates/merge",
+            &[
+                ("_csrf", &csrf),
+                ("entity", "account"),
+                ("pair", &pair),
+                ("a", &a_id),
+                ("b", &b_id),
+                ("survivor", keep_side),
+                ("keep.name", other_side),
+            ],
+        )
+        .await;
+    assert_eq!(merged.status, StatusCode::SEE_OTHER, "{}", merged.body);
+    assert!(
+        merged.location().contains(&format!("undo={dup}")),
+        "{}",
+        merged.location()
+    );
+    let kept = b.get(&format!("/accounts/{keep}")).await;
+    assert!(
+        kept.body.contains("北京小米科技 有限责任公司"),
+        "the chosen name stays"
+    );
+    assert_eq!(
+        b.get(&format!("/accounts/{dup}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let notice = b.get(merged.location()).await;
+    assert!(notice.body.contains("撤销合并"), "{}", notice.body);
+    let undone = b
+        .post(
+            "/duplicates/undo",
+            &[
+                ("_csrf", &csrf),
+                ("entity", "account"),
+                ("merged", &dup.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(undone.status, StatusCode::SEE_OTHER, "{}", undone.body);
+    assert_eq!(
+        b.get(&format!("/accounts/{dup}")).await.status,
+        StatusCode::OK
+    );
+    let kept = b.get(&format!("/accounts/{keep}")).await;
+    assert!(kept.body.contains("北京小米科技有限责任公司"));
 }

@@ -3,8 +3,12 @@
 
 mod auth;
 pub use auth::{END_SESSION_COOKIE, SESSION_COOKIE, SESSION_HOURS, session_cookie};
+mod duplicates;
+mod export;
+mod imports;
 pub mod openapi;
 pub(crate) mod records;
+mod search;
 mod settings;
 
 use axum::Router;
@@ -46,6 +50,10 @@ impl Collections for Routes {
     }
 }
 
+/// Uploads for import: spreadsheets of a few hundred thousand rows; larger files go
+/// through `guanxi import`, which streams them from disk.
+const IMPORT_BODY_LIMIT: usize = 256 << 20;
+
 pub fn routes() -> Router<Store> {
     let r = Router::new()
         .route("/openapi.json", get(openapi::serve))
@@ -59,6 +67,18 @@ pub fn routes() -> Router<Store> {
         .route("/opportunities/{id}/stage", post(records::move_stage))
         .route("/leads/{id}/convert", post(records::convert_lead))
         .route("/changes", get(records::changes))
+        .route("/search", get(search::search))
+        .route("/duplicates", get(duplicates::queue))
+        .route("/duplicates/scan", post(duplicates::scan))
+        .route("/duplicates/{id}/dismiss", post(duplicates::dismiss))
+        .route("/merges", post(duplicates::merge))
+        .route("/merges/{id}/undo", post(duplicates::undo))
+        .route(
+            "/imports",
+            get(imports::list)
+                .post(imports::create)
+                .layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
         .route("/analytics/runs", get(records::analytics_runs))
         .route("/analytics/report", get(records::analytics_report))
         .route(

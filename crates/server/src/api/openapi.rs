@@ -188,6 +188,42 @@ impl Collections for Doc {
             "parameters": list_params,
             "responses": responses(&[("200", ok("One page", page))], &["403", "422"]),
         }));
+        let mut export_params = list_params.as_array().cloned().unwrap_or_default();
+        export_params.retain(|p| matches!(p["name"].as_str(), Some("filter" | "sort" | "deleted")));
+        export_params.extend([
+            param(
+                "format",
+                "query",
+                false,
+                json!({ "type": "string", "enum": ["csv", "xlsx"], "default": "csv" }),
+                "CSV (UTF-8 with BOM, CRLF) or Excel .xlsx",
+            ),
+            param(
+                "columns",
+                "query",
+                false,
+                json!({ "type": "string" }),
+                "Comma-separated fields, custom fields as custom.key, and id, created_at, updated_at, owner_id, team_id; default every field (built-in, then custom)",
+            ),
+            param(
+                "labels",
+                "query",
+                false,
+                json!({ "type": "string", "enum": ["zh", "en"] }),
+                "Headers and choice values as labels in this language instead of keys",
+            ),
+        ]);
+        let binary = json!({ "schema": { "type": "string", "format": "binary" } });
+        let content = json!({
+            "text/csv": binary,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": binary,
+        });
+        self.op(&format!("/{path}/export"), "get", json!({
+            "tags": tag, "operationId": format!("export_{path}"),
+            "summary": format!("Download every {path} record of a view the caller may see, sensitive fields masked; recorded in the change log"),
+            "parameters": export_params,
+            "responses": responses(&[("200", json!({ "description": "The file, streamed", "content": content }))], &["403", "422"]),
+        }));
         self.op(&format!("/{path}"), "post", json!({
             "tags": tag, "operationId": format!("create_{path}"), "summary": format!("Create one of {path}"),
             "requestBody": body(schema_ref(&format!("{name}Create"))),
@@ -589,6 +625,6 @@ mod tests {
                 }
             }
         }
-        assert!(ops >= 13 * 6 + 11, "{ops} operations");
+        assert!(ops >= 13 * 7 + 11, "{ops} operations");
     }
 }

@@ -7,6 +7,7 @@ mod account;
 mod admin;
 mod assets;
 mod cases;
+mod duplicates;
 mod fields;
 mod home;
 pub mod i18n;
@@ -52,6 +53,10 @@ pub fn routes() -> Router<Store> {
         )
         .route("/cases/queue", get(cases::queue))
         .route("/search", get(search::search))
+        .route("/duplicates", get(duplicates::review))
+        .route("/duplicates/scan", post(duplicates::scan))
+        .route("/duplicates/merge", post(duplicates::merge))
+        .route("/duplicates/undo", post(duplicates::undo))
         .route("/views", post(records::save_view))
         .route("/views/{id}/delete", post(records::delete_view))
         .route("/admin", get(admin::index))

@@ -257,6 +257,10 @@ struct ListPage {
     keep: Vec<(String, String)>,
     keep_no_cols: Vec<(String, String)>,
     query: String,
+    /// The API's export of exactly this view: filters, sort and shown columns.
+    export_csv: String,
+    export_xlsx: String,
+    may_export: bool,
     views: Vec<ViewLink>,
     can_create: bool,
     can_update: bool,
@@ -404,6 +408,8 @@ async fn list<T: Entity>(
         error = Some(t.f("list.sensitive_filter", &[("field", &f.field)]));
         q.filters.clear();
     }
+    // The query the page shows, for its export links.
+    let mut shown_q = q.clone();
     let page = match store.list::<T>(&u.actor, &q).await {
         Ok(p) => p,
         Err(StoreError::Invalid(e)) => {
@@ -413,7 +419,10 @@ async fn list<T: Entity>(
             plain.cursor = None;
             plain.sort = None;
             match store.list::<T>(&u.actor, &plain).await {
-                Ok(p) => p,
+                Ok(p) => {
+                    shown_q = plain;
+                    p
+                }
                 Err(e) => return problem_response(e),
             }
         }
@@ -535,6 +544,23 @@ async fn list<T: Entity>(
         })
         .collect();
     let shown_keys: Vec<String> = shown_cols.iter().map(Column::key).collect();
+    let export_href = |format: &str| {
+        let mut pairs = crate::api::records::query_pairs(&shown_q);
+        if !shown_keys.is_empty() {
+            pairs.push(("columns".into(), shown_keys.join(",")));
+        }
+        let labels = match t.lang {
+            super::i18n::Lang::Zh => "zh",
+            super::i18n::Lang::En => "en",
+        };
+        pairs.push(("labels".into(), labels.into()));
+        pairs.push(("format".into(), format.into()));
+        let q = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        format!("/api/v1{coll}/export?{q}")
+    };
+    let (export_csv, export_xlsx) = (export_href("csv"), export_href("xlsx"));
     let column_choices = columns_all
         .iter()
         .map(|c| Choice {
@@ -607,6 +633,9 @@ async fn list<T: Entity>(
         keep,
         keep_no_cols,
         query,
+        export_csv,
+        export_xlsx,
+        may_export: u.may(def.name, Right::Export),
         views,
         can_create: u.may(def.name, Right::Create),
         can_update,

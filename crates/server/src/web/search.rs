@@ -1,28 +1,25 @@
-//! The global search box: accounts, contacts, leads and deals whose names contain the
-//! words, within what the user may see. A filter on the database for now; the full-text
-//! index (pinyin, phone digits) replaces it later. `Accept: application/json` gives the
+//! The global search box: accounts, contacts, leads, deals, cases and interactions from
+//! the full-text index (names, pinyin and initials, phone digits, e-mail, text), within
+//! what the user may see and masked for them. `Accept: application/json` gives the
 //! typeahead its suggestions.
 
 use super::page::{Page, WebUser, render, shown};
-use crate::access;
+use crate::search_feed::{self, Found, KINDS, Searcher};
 use askama::Template;
-use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use guanxi_domain::entities::{Account, Contact, Lead, Opportunity};
-use guanxi_domain::filter::{Filter, ListQuery, Op};
-use guanxi_domain::{Entity, Right};
+use axum::{Extension, Json};
 use guanxi_store::Store;
 use serde::{Deserialize, Serialize};
 
-const PER_KIND: u32 = 10;
+const LIMIT: usize = 50;
 
 #[derive(Deserialize)]
 pub struct SearchQuery {
     #[serde(default)]
     q: String,
-    /// Limit to one collection (`accounts`, `contacts`, …): the reference inputs' typeahead.
+    /// Limit to some collections (`accounts`, `contacts`, …): the reference inputs' typeahead.
     #[serde(default)]
     types: Option<String>,
 }
@@ -41,6 +38,34 @@ struct Group {
     hits: Vec<Hit>,
 }
 
+/// What a hit shows beside its title.
+fn detail_fields(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "account" => &["city", "industry"],
+        "contact" => &["title", "mobile", "email"],
+        "lead" => &["company", "city"],
+        "opportunity" => &["stage"],
+        "case" => &["status"],
+        _ => &["kind", "at"],
+    }
+}
+
+fn hit(f: Found) -> Hit {
+    let detail = detail_fields(f.kind)
+        .iter()
+        .filter_map(|d| f.record[*d].as_str())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ");
+    Hit {
+        kind: f.kind,
+        label: f.title,
+        href: super::fields::href_of(search_feed::collection(f.kind), &f.id),
+        id: f.id,
+        detail,
+    }
+}
+
 #[derive(Template)]
 #[template(path = "search.html")]
 struct SearchPage {
@@ -49,96 +74,59 @@ struct SearchPage {
     groups: Vec<Group>,
 }
 
-async fn hits<T: Entity>(
-    store: &Store,
-    u: &WebUser,
-    field: &str,
-    q: &str,
-    detail: &[&str],
-) -> Vec<Hit> {
-    if !u.may(T::DEF.name, Right::Read) {
-        return vec![];
-    }
-    let lq = ListQuery::default()
-        .filter(Filter::new(field, Op::Contains, q))
-        .limit(PER_KIND);
-    let custom = store.custom_fields(T::DEF.name).await.unwrap_or_default();
-    match store.list::<T>(&u.actor, &lq).await {
-        Ok(page) => page
-            .items
-            .iter()
-            .map(|r| {
-                let j = access::present(&u.actor, &custom, r);
-                let id = r.meta.id.to_string();
-                Hit {
-                    kind: T::DEF.name,
-                    label: j[field].as_str().unwrap_or("").to_string(),
-                    href: super::fields::href_of(T::DEF.table, &id),
-                    id,
-                    detail: detail
-                        .iter()
-                        .filter_map(|d| j[*d].as_str())
-                        .filter(|s| !s.is_empty())
-                        .collect::<Vec<_>>()
-                        .join(" · "),
-                }
-            })
-            .collect(),
-        Err(e) => {
-            tracing::warn!("search in {} failed: {e}", T::DEF.name);
-            vec![]
-        }
-    }
-}
-
 /// `GET /search?q=…[&types=accounts]`
 pub async fn search(
     State(store): State<Store>,
+    Extension(searcher): Extension<Searcher>,
     u: WebUser,
     headers: HeaderMap,
     Query(sq): Query<SearchQuery>,
 ) -> Response {
     let t = u.t();
     let q = sq.q.trim().to_string();
-    let wants = |kind: &str| {
-        sq.types
-            .as_deref()
-            .is_none_or(|ts| ts.split(',').any(|x| x == kind))
-    };
-    let mut groups = vec![];
+    let kinds: Vec<&str> = KINDS
+        .iter()
+        .copied()
+        .filter(|k| {
+            sq.types
+                .as_deref()
+                .is_none_or(|ts| ts.split(',').any(|x| x == search_feed::collection(k)))
+        })
+        .collect();
+    let mut found = vec![];
     if !q.is_empty() {
-        if wants("accounts") {
-            groups.push(Group {
-                label: t.entity_many("account"),
-                hits: hits::<Account>(&store, &u, "name", &q, &["city", "industry"]).await,
-            });
-        }
-        if wants("contacts") {
-            groups.push(Group {
-                label: t.entity_many("contact"),
-                hits: hits::<Contact>(&store, &u, "name", &q, &["title", "email"]).await,
-            });
-        }
-        if wants("leads") {
-            groups.push(Group {
-                label: t.entity_many("lead"),
-                hits: hits::<Lead>(&store, &u, "name", &q, &["company", "city"]).await,
-            });
-        }
-        if wants("opportunities") {
-            groups.push(Group {
-                label: t.entity_many("opportunity"),
-                hits: hits::<Opportunity>(&store, &u, "name", &q, &["stage"]).await,
-            });
+        match searcher.index() {
+            Ok(index) => {
+                match search_feed::find(&store, index, &u.actor, &q, &kinds, LIMIT).await {
+                    Ok(f) => found = f,
+                    Err(e) => tracing::warn!("search failed: {}", e.detail),
+                }
+            }
+            Err(e) => tracing::warn!("{}", e.detail),
         }
     }
+    let hits: Vec<Hit> = found.into_iter().map(hit).collect();
     let json = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json"));
     if json {
-        let all: Vec<&Hit> = groups.iter().flat_map(|g| &g.hits).collect();
-        return Json(serde_json::json!({ "items": all })).into_response();
+        return Json(serde_json::json!({ "items": hits })).into_response();
+    }
+    let mut groups: Vec<Group> = vec![];
+    for kind in &kinds {
+        groups.push(Group {
+            label: t.entity_many(kind),
+            hits: vec![],
+        });
+    }
+    for h in hits {
+        if let Some(i) = kinds.iter().position(|k| *k == h.kind) {
+            groups[i].hits.push(h);
+        }
+    }
+    if !q.is_empty() {
+        groups.retain(|g| !g.hits.is_empty());
     }
     let page = SearchPage {
         p: u.page(t.s("search.title")),

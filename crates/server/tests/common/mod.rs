@@ -73,7 +73,12 @@ pub async fn start(postgres: bool) -> Option<Server> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let root = format!("http://{}", listener.local_addr().unwrap());
     let base = format!("{root}/api/v1");
-    tokio::spawn(guanxi_server::serve(store.clone(), listener));
+    let index = guanxi_search::Index::in_memory().unwrap();
+    let feed = guanxi_server::search_feed::Feed::open(store.clone(), index.clone())
+        .await
+        .unwrap();
+    feed.follow();
+    tokio::spawn(guanxi_server::serve(store.clone(), Some(index), listener));
     Some(Server {
         base,
         root,

@@ -1,0 +1,155 @@
+//! Duplicates and merges: `POST /duplicates/scan` finds candidate pairs of accounts,
+//! contacts or leads; `GET /duplicates?entity=` is the review queue; a pair is dismissed
+//! or merged (`POST /merges`, choosing which fields come from the merged record), and a
+//! merge is undone with `POST /merges/{merged_id}/undo`.
+
+use super::auth::Authed;
+use super::records::{id_of, parse_body};
+use crate::Problem;
+use crate::access::{Masks, mask_json};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use guanxi_domain::entities::{Account, Contact, Lead};
+use guanxi_domain::{Actor, Entity, EntityDef, Id};
+use guanxi_store::Store;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// What can be merged.
+fn def_of(entity: &str) -> Result<&'static EntityDef, Problem> {
+    match entity {
+        "account" => Ok(Account::DEF),
+        "contact" => Ok(Contact::DEF),
+        "lead" => Ok(Lead::DEF),
+        other => Err(Problem::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "entity",
+            "invalid",
+            format!("{other:?} cannot be merged: account, contact or lead"),
+        )),
+    }
+}
+
+/// A record's JSON as the actor may see it.
+async fn masked(
+    store: &Store,
+    actor: &Actor,
+    def: &'static EntityDef,
+    v: &mut Value,
+) -> Result<(), Problem> {
+    let m = Masks::load(store, actor, &[def.name]).await?;
+    if !actor.role.see_sensitive {
+        mask_json(def, m.custom(def.name), v);
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct Scan {
+    entity: String,
+}
+
+pub async fn scan(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    body: Bytes,
+) -> Result<Json<Value>, Problem> {
+    let s: Scan = parse_body(&body)?;
+    let def = def_of(&s.entity)?;
+    let report = store.scan_duplicates(&actor, def.name).await?;
+    Ok(Json(serde_json::to_value(report).unwrap_or_default()))
+}
+
+#[derive(Deserialize)]
+pub struct QueueParams {
+    entity: String,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+pub async fn queue(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    Query(p): Query<QueueParams>,
+) -> Result<Json<Value>, Problem> {
+    let def = def_of(&p.entity)?;
+    let mut pairs = store
+        .duplicate_queue(&actor, def.name, p.limit.unwrap_or(50))
+        .await?;
+    for pair in &mut pairs {
+        masked(&store, &actor, def, &mut pair.a).await?;
+        masked(&store, &actor, def, &mut pair.b).await?;
+    }
+    Ok(Json(serde_json::json!({ "items": pairs })))
+}
+
+pub async fn dismiss(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    store.dismiss_duplicate(&actor, id_of(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Merge {
+    entity: String,
+    survivor: Id,
+    merged: Id,
+    /// Fields whose value comes from the merged record; the survivor keeps the rest.
+    #[serde(default)]
+    take: Vec<String>,
+}
+
+pub async fn merge(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    body: Bytes,
+) -> Result<Json<Value>, Problem> {
+    let m: Merge = parse_body(&body)?;
+    let def = def_of(&m.entity)?;
+    if m.survivor == m.merged {
+        return Err(Problem::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "merged",
+            "invalid",
+            "a record cannot be merged into itself",
+        ));
+    }
+    let mut out = store
+        .merge(&actor, def.name, m.survivor, m.merged, &m.take)
+        .await?;
+    masked(&store, &actor, def, &mut out.survivor).await?;
+    Ok(Json(serde_json::to_value(out).unwrap_or_default()))
+}
+
+#[derive(Deserialize, Default)]
+pub struct UndoParams {
+    #[serde(default)]
+    entity: Option<String>,
+}
+
+pub async fn undo(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    Path(id): Path<String>,
+    Query(p): Query<UndoParams>,
+) -> Result<Json<Value>, Problem> {
+    let mut restored = store.undo_merge(&actor, id_of(&id)?).await?;
+    let entity = p
+        .entity
+        .or_else(|| restored["entity"].as_str().map(str::to_string));
+    if let Some(def) = entity.as_deref().and_then(|e| def_of(e).ok()) {
+        masked(&store, &actor, def, &mut restored).await?;
+    } else if !actor.role.see_sensitive {
+        // Unknown kind: mask every field any mergeable entity treats as sensitive.
+        for def in [Account::DEF, Contact::DEF, Lead::DEF] {
+            mask_json(def, &[], &mut restored);
+        }
+    }
+    Ok(Json(restored))
+}

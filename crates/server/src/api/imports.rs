@@ -1,0 +1,51 @@
+//! `POST /imports?kind=&mapping=&dry_run=&name=`: the body is the file (CSV, .xlsx or
+//! .xls) and the answer the import's report. `GET /imports`: the caller's imports, with
+//! their progress while they run (each batch commits its count).
+
+use super::auth::Authed;
+use crate::Problem;
+use crate::ingest::{self, Options, Source};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use guanxi_store::Store;
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize)]
+pub struct Params {
+    kind: String,
+    #[serde(default)]
+    mapping: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+    /// The file's name, whose extension helps tell the format.
+    #[serde(default)]
+    name: Option<String>,
+}
+
+pub async fn create(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    Query(p): Query<Params>,
+    body: Bytes,
+) -> Result<Json<Value>, Problem> {
+    let opts = Options {
+        mapping: p.mapping,
+        dry_run: p.dry_run,
+    };
+    let source = Source::Bytes {
+        name: p.name.unwrap_or_else(|| "upload".into()),
+        bytes: body.to_vec(),
+    };
+    let report = ingest::import(&store, &actor, &p.kind, source, &opts, &|_| {}).await?;
+    Ok(Json(serde_json::to_value(report).unwrap_or_default()))
+}
+
+pub async fn list(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+) -> Result<Json<Value>, Problem> {
+    let jobs = store.import_jobs(&actor, 100).await?;
+    Ok(Json(serde_json::json!({ "items": jobs })))
+}

@@ -1,0 +1,758 @@
+//! Importing spreadsheets: a file's rows become records through a column mapping, in
+//! batches that the store matches by key and writes with the job's progress. The CLI
+//! (`guanxi import`) and the API (`POST /api/v1/imports`) both run [`import`].
+
+use crate::web::i18n::{Lang, Tr};
+use chrono::NaiveDate;
+use guanxi_domain::entities::{Account, AccountKind, Contact, Lead, Order, Product, Relationship};
+use guanxi_domain::filter::{Filter, ListQuery, MAX_LIMIT, Op};
+use guanxi_domain::{Actor, Currency, Entity, FieldType, Id, Money, NewRecord, ValidationErrors};
+use guanxi_store::{ImportJob, ImportRow, RowOutcome, Store};
+use guanxi_tabular::{Mapping, ResumePoint, Table};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+
+/// Rows per transaction: large enough that a batch's fixed costs (key look-ups, the
+/// change-log entry, the commit) spread thin, small enough to lose little to a crash.
+pub const BATCH: usize = 2_000;
+/// Row problems kept in a report; the counts stay exact beyond it.
+pub const MAX_PROBLEMS: usize = 1_000;
+
+/// What can be imported.
+pub const KINDS: [&str; 5] = ["account", "contact", "lead", "product", "order"];
+
+pub enum Source {
+    Path(PathBuf),
+    Bytes { name: String, bytes: Vec<u8> },
+}
+
+impl Source {
+    fn name(&self) -> String {
+        match self {
+            Source::Path(p) => p
+                .file_name()
+                .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into()),
+            Source::Bytes { name, .. } => name.clone(),
+        }
+    }
+
+    fn sha256(&self) -> std::io::Result<String> {
+        let mut h = Sha256::new();
+        match self {
+            Source::Path(p) => {
+                let mut f = std::fs::File::open(p)?;
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    let n = f.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.update(&buf[..n]);
+                }
+            }
+            Source::Bytes { bytes, .. } => h.update(bytes),
+        }
+        Ok(hex::encode(h.finalize()))
+    }
+
+    fn open(&self, resume: Option<ResumePoint>) -> guanxi_tabular::Result<Table> {
+        match (self, resume) {
+            (Source::Path(p), Some(r)) => guanxi_tabular::open_at(p, r),
+            (Source::Path(p), None) => guanxi_tabular::open(p),
+            (Source::Bytes { name, bytes }, _) => guanxi_tabular::open_bytes(name, bytes.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `column=field,…`; suggested from the headers when absent.
+    pub mapping: Option<String>,
+    pub dry_run: bool,
+}
+
+/// One row that was not imported, or one field of it that was wrong.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowProblem {
+    pub row: u64,
+    pub column: Option<String>,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnMap {
+    pub column: String,
+    pub field: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub kind: String,
+    pub file: String,
+    pub dry_run: bool,
+    pub job: ImportJob,
+    /// Rows read in this run (after any resume point).
+    pub rows: u64,
+    /// Rows the reader could not read at all (counted in `failed` as well).
+    pub unreadable: u64,
+    pub failed: u64,
+    pub resumed_at_row: Option<u64>,
+    pub mapping: Vec<ColumnMap>,
+    pub problems: Vec<RowProblem>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot import {0:?}: one of account, contact, lead, product, order")]
+    Kind(String),
+    #[error("{0}")]
+    File(#[from] guanxi_tabular::TabularError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The columns cannot be mapped without a person's decision.
+    #[error("{message}")]
+    Mapping { message: String, suggestion: String },
+    #[error(transparent)]
+    Store(#[from] guanxi_store::StoreError),
+}
+
+impl From<ImportError> for crate::Problem {
+    fn from(e: ImportError) -> crate::Problem {
+        use axum::http::StatusCode;
+        let field = match e {
+            ImportError::Kind(_) => "kind",
+            ImportError::Mapping { .. } => "mapping",
+            ImportError::File(_) | ImportError::Io(_) => "file",
+            ImportError::Store(s) => return s.into(),
+        };
+        crate::Problem::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            field,
+            "invalid",
+            e.to_string(),
+        )
+    }
+}
+
+/// How far an import has got, for progress bars.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Progress {
+    pub rows: u64,
+    pub bytes_read: u64,
+    pub bytes_total: Option<u64>,
+}
+
+/// Whether a mapping target is something an import of `def` can fill: its own fields
+/// (not computed ones), custom fields, the external id, and the company a contact or
+/// order belongs to. Other targets of the spreadsheet vocabulary are shown as ignored.
+fn importable(def: &guanxi_domain::EntityDef, target: &str) -> bool {
+    target == "external_id"
+        || target.starts_with("custom.")
+        || matches!(
+            (def.name, target),
+            ("contact", "company") | ("order", "account")
+        )
+        || def.field(target).is_some_and(|f| !f.computed)
+}
+
+fn mapping_for(
+    def: &guanxi_domain::EntityDef,
+    headers: &[String],
+    spec: Option<&str>,
+) -> Result<Mapping, ImportError> {
+    let mut m = known_mapping(def.name, headers, spec)?;
+    for c in &mut m.columns {
+        if c.as_deref().is_some_and(|t| !importable(def, t)) {
+            *c = None;
+        }
+    }
+    Ok(m)
+}
+
+fn known_mapping(
+    kind: &str,
+    headers: &[String],
+    spec: Option<&str>,
+) -> Result<Mapping, ImportError> {
+    if let Some(spec) = spec {
+        return Ok(Mapping::from_spec(kind, headers, spec)?);
+    }
+    let m = guanxi_tabular::suggest(kind, headers);
+    if m.is_unambiguous() {
+        return Ok(m);
+    }
+    let unclear: Vec<String> = m
+        .ambiguous
+        .iter()
+        .map(|(i, fields)| format!("“{}” could be {}", headers[*i], fields.join(" or ")))
+        .collect();
+    let suggestion = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let field = m
+                .field_of(i)
+                .map(str::to_string)
+                .or_else(|| {
+                    m.ambiguous
+                        .iter()
+                        .find(|(c, _)| *c == i)
+                        .map(|(_, f)| f[0].clone())
+                })
+                .unwrap_or_default();
+            format!("{h}={field}")
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    Err(ImportError::Mapping {
+        message: format!(
+            "the columns need a mapping: {}; give one with --mapping, e.g. \"{suggestion}\"",
+            unclear.join("; ")
+        ),
+        suggestion,
+    })
+}
+
+/// Import `source` as records of `kind`.
+pub async fn import(
+    store: &Store,
+    actor: &Actor,
+    kind: &str,
+    source: Source,
+    opts: &Options,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Report, ImportError> {
+    match kind {
+        "account" => run::<Account>(store, actor, source, opts, progress).await,
+        "contact" => run::<Contact>(store, actor, source, opts, progress).await,
+        "lead" => run::<Lead>(store, actor, source, opts, progress).await,
+        "product" => run::<Product>(store, actor, source, opts, progress).await,
+        "order" => run::<Order>(store, actor, source, opts, progress).await,
+        other => Err(ImportError::Kind(other.into())),
+    }
+}
+
+async fn run<T: Entity>(
+    store: &Store,
+    actor: &Actor,
+    source: Source,
+    opts: &Options,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Report, ImportError> {
+    let entity = T::DEF.name;
+    let name = source.name();
+    let sha = source.sha256()?;
+    let first = source.open(None)?;
+    let headers = first.headers.clone();
+    let mapping = mapping_for(T::DEF, &headers, opts.mapping.as_deref())?;
+    let mut job = if opts.dry_run {
+        dry_job(entity, &name, &sha)
+    } else {
+        store.import_job(actor, entity, &name, &sha).await?
+    };
+    // Resume where an interrupted run of the same file stopped: CSV jumps to the byte
+    // offset; workbooks skip the rows already done.
+    let csv_file =
+        matches!(source, Source::Path(_)) && first.format() == guanxi_tabular::Format::Csv;
+    let resume = match (job.resume_offset, job.resume_row) {
+        (Some(o), Some(r)) if o > 0 && csv_file => Some(ResumePoint {
+            byte_offset: o as u64,
+            row_number: r as u64,
+        }),
+        _ => None,
+    };
+    // Rows up to this one were imported by an earlier run.
+    let done_row = job.resume_row.unwrap_or(0) as u64;
+    let mut table = match resume {
+        Some(r) => {
+            drop(first);
+            source.open(Some(r))?
+        }
+        None => first,
+    };
+    let mut report = Report {
+        kind: entity.into(),
+        file: name,
+        dry_run: opts.dry_run,
+        job: job.clone(),
+        rows: 0,
+        unreadable: 0,
+        failed: 0,
+        resumed_at_row: (job.rows_done > 0).then_some(done_row + 1),
+        mapping: headers
+            .iter()
+            .enumerate()
+            .map(|(i, h)| ColumnMap {
+                column: h.clone(),
+                field: mapping.field_of(i).map(str::to_string),
+            })
+            .collect(),
+        problems: vec![],
+    };
+    let mut accounts = AccountNames::default();
+    // Unreadable rows since the last batch, counted into the next one.
+    let mut unreadable_since = 0;
+    let mut batch: Vec<guanxi_tabular::Row> = Vec::with_capacity(BATCH);
+    loop {
+        let next = table.next();
+        let done = next.is_none();
+        match next {
+            Some(Ok(row)) if row.number > done_row => batch.push(row),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => {
+                report.unreadable += 1;
+                report.failed += 1;
+                unreadable_since += 1;
+                problem(
+                    &mut report,
+                    RowProblem {
+                        row: e.row().unwrap_or(0),
+                        column: None,
+                        field: None,
+                        message: e.to_string(),
+                    },
+                );
+            }
+            None => {}
+        }
+        if batch.len() >= BATCH || (done && (!batch.is_empty() || unreadable_since > 0)) {
+            let resume = resume_after(&batch);
+            let rows = std::mem::take(&mut batch);
+            report.rows += rows.len() as u64;
+            let out = write_batch::<T>(
+                store,
+                actor,
+                &mut job,
+                &mapping,
+                &headers,
+                &sha,
+                rows,
+                std::mem::take(&mut unreadable_since),
+                resume,
+                opts.dry_run,
+                &mut accounts,
+                &mut report,
+            )
+            .await?;
+            report.failed += out;
+            let p = table.progress();
+            progress(Progress {
+                rows: report.rows,
+                bytes_read: p.bytes_read,
+                bytes_total: p.bytes_total,
+            });
+        }
+        if done {
+            break;
+        }
+    }
+    if !opts.dry_run {
+        store.finish_import(&mut job).await?;
+    }
+    report.job = job;
+    Ok(report)
+}
+
+/// Where a run interrupted after `batch` resumes: a byte offset is known only at the
+/// start of a row, so at the start of the batch's last row, which is then skipped by its
+/// number as every row up to it is.
+fn resume_after(batch: &[guanxi_tabular::Row]) -> Option<(i64, i64)> {
+    let last = batch.last()?;
+    Some(match last.resume_point() {
+        Some(p) => (p.byte_offset as i64, p.row_number as i64),
+        None => (0, last.number as i64),
+    })
+}
+
+fn dry_job(entity: &str, name: &str, sha: &str) -> ImportJob {
+    let now = chrono::Utc::now();
+    ImportJob {
+        id: Id::default(),
+        entity: entity.into(),
+        file_name: name.into(),
+        file_sha256: sha.into(),
+        status: "dry_run".into(),
+        rows_done: 0,
+        resume_offset: None,
+        resume_row: None,
+        created: 0,
+        updated: 0,
+        unchanged: 0,
+        failed: 0,
+        started_at: now,
+        updated_at: now,
+    }
+}
+
+fn problem(report: &mut Report, p: RowProblem) {
+    if report.problems.len() < MAX_PROBLEMS {
+        report.problems.push(p);
+    }
+}
+
+/// Convert, link and write one batch; returns the number of rows that failed.
+#[allow(clippy::too_many_arguments)]
+async fn write_batch<T: Entity>(
+    store: &Store,
+    actor: &Actor,
+    job: &mut ImportJob,
+    mapping: &Mapping,
+    headers: &[String],
+    sha: &str,
+    rows: Vec<guanxi_tabular::Row>,
+    unreadable: u64,
+    resume: Option<(i64, i64)>,
+    dry_run: bool,
+    accounts: &mut AccountNames,
+    report: &mut Report,
+) -> Result<u64, ImportError> {
+    let entity = T::DEF.name;
+    let link = match entity {
+        "contact" => Some("company"),
+        "order" => Some("account"),
+        _ => None,
+    };
+    if let Some(col) = link.and_then(|f| mapping.column_of(f)) {
+        let names: Vec<String> = rows
+            .iter()
+            .map(|r| company_name(r.get(col)))
+            .filter(|n| !n.is_empty())
+            .collect();
+        accounts.resolve(store, actor, names, dry_run).await?;
+    }
+    let mut failed = 0;
+    let mut ready = Vec::with_capacity(rows.len());
+    let resume = resume.or(job.resume_offset.zip(job.resume_row));
+    for row in rows {
+        match record_of::<T>(mapping, &row, sha, accounts) {
+            Ok(r) => ready.push(r),
+            Err(errors) => {
+                failed += 1;
+                for e in errors.0 {
+                    problem(report, row_problem(mapping, headers, row.number, &e));
+                }
+            }
+        }
+    }
+    for (row, outcome) in store
+        .import_batch::<T>(actor, job, ready, failed + unreadable, resume, dry_run)
+        .await?
+    {
+        if let RowOutcome::Failed { errors } = outcome {
+            failed += 1;
+            for e in errors.0 {
+                problem(report, row_problem(mapping, headers, row, &e));
+            }
+        }
+    }
+    Ok(failed)
+}
+
+fn row_problem(
+    mapping: &Mapping,
+    headers: &[String],
+    row: u64,
+    e: &guanxi_domain::FieldError,
+) -> RowProblem {
+    let field = e.field.split(['.', '[']).next().unwrap_or(&e.field);
+    RowProblem {
+        row,
+        column: mapping.column_of(field).map(|c| headers[c].clone()),
+        field: Some(e.field.clone()),
+        message: e.message.clone(),
+    }
+}
+
+/// A company name as the accounts store it (trimmed, inner runs of spaces as one).
+fn company_name(raw: &str) -> String {
+    raw.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Accounts by name, looked up (and created when missing) once per name per import.
+#[derive(Default)]
+struct AccountNames(HashMap<String, Id>);
+
+impl AccountNames {
+    async fn resolve(
+        &mut self,
+        store: &Store,
+        actor: &Actor,
+        names: Vec<String>,
+        dry_run: bool,
+    ) -> Result<(), ImportError> {
+        let mut missing: Vec<String> = names
+            .into_iter()
+            .filter(|n| !self.0.contains_key(n))
+            .collect();
+        missing.sort();
+        missing.dedup();
+        for chunk in missing.chunks(MAX_LIMIT as usize) {
+            let q = ListQuery::default()
+                .filter(Filter {
+                    field: "name".into(),
+                    op: Op::In,
+                    value: Value::Array(chunk.iter().map(|n| Value::String(n.clone())).collect()),
+                })
+                .limit(MAX_LIMIT);
+            for a in store.list::<Account>(actor, &q).await?.items {
+                self.0.entry(a.data.name.clone()).or_insert(a.meta.id);
+            }
+        }
+        let new: Vec<NewRecord<Account>> = missing
+            .iter()
+            .filter(|n| !self.0.contains_key(*n))
+            .map(|n| {
+                let mut a = NewRecord::new(Account::new(
+                    AccountKind::Organisation,
+                    n.clone(),
+                    Relationship::Customer,
+                ));
+                a.id = Some(Id::default());
+                a.team_id = actor.team_id;
+                a
+            })
+            .collect();
+        for a in &new {
+            self.0.insert(a.data.name.clone(), a.id.unwrap_or_default());
+        }
+        if !new.is_empty() && !dry_run {
+            store.import(actor, new).await?;
+        }
+        Ok(())
+    }
+}
+
+/// One row as a record: mapped cells converted to the fields' types; the external id
+/// and the file row as keys.
+fn record_of<T: Entity>(
+    mapping: &Mapping,
+    row: &guanxi_tabular::Row,
+    sha: &str,
+    accounts: &AccountNames,
+) -> Result<ImportRow<T>, ValidationErrors> {
+    let def = T::DEF;
+    let mut fields = Map::new();
+    let mut custom = Map::new();
+    let mut keys = vec![format!("row:{sha}:{}", row.number)];
+    let mut errors = ValidationErrors::new();
+    for (i, target) in mapping.columns.iter().enumerate() {
+        let Some(target) = target else { continue };
+        let raw = row.get(i).trim();
+        if raw.is_empty() {
+            continue;
+        }
+        match (def.name, target.as_str()) {
+            (_, "external_id") => keys.push(format!("ext:{raw}")),
+            ("contact", "company") | ("order", "account") => {
+                if let Some(id) = accounts.0.get(&company_name(raw)) {
+                    fields.insert("account_id".into(), Value::String(id.to_string()));
+                }
+            }
+            (_, t) if t.starts_with("custom.") => {
+                custom.insert(t["custom.".len()..].to_string(), Value::String(raw.into()));
+            }
+            (_, t) => {
+                // `importable` left only fields this kind has.
+                if let Some(f) = def.field(t) {
+                    match cell_value(def.name, f, raw) {
+                        Ok(v) => {
+                            fields.insert(f.name.into(), v);
+                        }
+                        Err(msg) => errors.add(f.name, "invalid", msg),
+                    }
+                }
+            }
+        }
+    }
+    if def.name == "order" {
+        order_line(&mut fields);
+    }
+    errors.into_result()?;
+    let data = crate::writes::data_of::<T>(fields)?;
+    let mut record = NewRecord::new(data).with_custom(custom);
+    record.team_id = None;
+    Ok(ImportRow {
+        row: row.number,
+        record,
+        keys,
+    })
+}
+
+/// A spreadsheet of orders gives one amount per order: it becomes the order's one line.
+fn order_line(fields: &mut Map<String, Value>) {
+    let total = fields.remove("total");
+    if fields.contains_key("lines") {
+        return;
+    }
+    let amount = total
+        .as_ref()
+        .and_then(|t| t["minor"].as_i64().or_else(|| t.as_i64()))
+        .unwrap_or(0);
+    fields.insert(
+        "lines".into(),
+        serde_json::json!([{ "sku": "IMPORT", "name": "导入订单金额 / imported amount",
+                              "quantity": 1, "unit_price": amount, "unit_cost": 0 }]),
+    );
+    fields
+        .entry("status")
+        .or_insert(Value::String("confirmed".into()));
+    if let Some(Value::Object(m)) = total
+        && let Some(c) = m.get("currency")
+    {
+        fields.entry("currency").or_insert(c.clone());
+    }
+}
+
+/// A cell's text as the JSON value of a field, read the lenient way spreadsheets need:
+/// dates as 2024/3/5 or 2024.3.5, amounts with ¥ and thousands separators, choices by
+/// their Chinese or English label.
+pub fn cell_value(entity: &str, f: &guanxi_domain::FieldDef, raw: &str) -> Result<Value, String> {
+    Ok(match f.ty {
+        FieldType::Text => Value::String(raw.into()),
+        FieldType::Int => Value::from(
+            number(raw)
+                .filter(|x| x.fract() == 0.0)
+                .ok_or("a whole number")? as i64,
+        ),
+        FieldType::Float => Value::from(number(raw).ok_or("a number")?),
+        FieldType::Bool => Value::Bool(match raw.to_lowercase().as_str() {
+            "1" | "true" | "yes" | "y" | "是" | "对" | "启用" | "有" => true,
+            "0" | "false" | "no" | "n" | "否" | "不" | "停用" | "无" => false,
+            _ => return Err("yes or no (是/否)".into()),
+        }),
+        FieldType::Date => Value::String(date(raw).ok_or("a date such as 2024-03-05")?.to_string()),
+        FieldType::Timestamp => {
+            Value::String(timestamp(raw).ok_or("a date and time such as 2024-03-05 14:30")?)
+        }
+        FieldType::Money => {
+            let cleaned: String = raw
+                .chars()
+                .filter(|c| !matches!(c, '¥' | '￥' | ',' | '，' | '元' | ' '))
+                .collect();
+            let m =
+                Money::parse_decimal(&cleaned, Currency::parse("CNY").map_err(|e| e.to_string())?)
+                    .map_err(|_| "an amount such as 1234.50")?;
+            serde_json::to_value(m).map_err(|e| e.to_string())?
+        }
+        FieldType::Enum(values) => Value::String(
+            choice(entity, f.name, values, raw)
+                .ok_or_else(|| format!("one of {}", values.join(", ")))?,
+        ),
+        FieldType::Tags => Value::Array(
+            raw.split([',', '，', ';', '；', '、'])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.into()))
+                .collect(),
+        ),
+        FieldType::Ref(_) => Value::String(Id::parse(raw).map_err(|_| "a record id")?.to_string()),
+        FieldType::Json => serde_json::from_str(raw).map_err(|e| e.to_string())?,
+    })
+}
+
+fn number(raw: &str) -> Option<f64> {
+    raw.replace([',', '，'], "")
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite())
+}
+
+fn date(raw: &str) -> Option<NaiveDate> {
+    let day = raw.split(['T', ' ']).next()?;
+    let parts: Vec<&str> = day
+        .split(['-', '/', '.', '年', '月', '日'])
+        .filter(|s| !s.is_empty())
+        .collect();
+    match parts.as_slice() {
+        [y, m, d] => NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?),
+        _ => None,
+    }
+}
+
+/// A local (UTC+8) date and time as RFC 3339 UTC.
+fn timestamp(raw: &str) -> Option<String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Some(t.with_timezone(&chrono::Utc).to_rfc3339());
+    }
+    let d = date(raw)?;
+    let time = raw
+        .split_once(['T', ' '])
+        .map(|(_, t)| t.trim())
+        .unwrap_or("00:00");
+    let t = chrono::NaiveTime::parse_from_str(time, "%H:%M:%S")
+        .or_else(|_| chrono::NaiveTime::parse_from_str(time, "%H:%M"))
+        .ok()?;
+    let local = d
+        .and_time(t)
+        .and_local_timezone(crate::web::i18n::display_offset())
+        .single()?;
+    Some(local.with_timezone(&chrono::Utc).to_rfc3339())
+}
+
+/// A choice's key from the key itself or its label in either language.
+fn choice(entity: &str, field: &str, values: &[&str], raw: &str) -> Option<String> {
+    let lower = raw.to_lowercase();
+    values
+        .iter()
+        .find(|v| **v == lower)
+        .or_else(|| {
+            values.iter().find(|v| {
+                [Lang::Zh, Lang::En]
+                    .iter()
+                    .any(|l| Tr::new(*l).choice(entity, field, v).to_lowercase() == lower)
+            })
+        })
+        .map(|v| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use guanxi_domain::FieldDef;
+
+    #[test]
+    fn spreadsheet_values_are_read_leniently() {
+        let d = FieldDef::new("birthday", FieldType::Date);
+        assert_eq!(
+            cell_value("contact", &d, "1985/3/14").unwrap(),
+            "1985-03-14"
+        );
+        assert_eq!(
+            cell_value("contact", &d, "1985年3月14日").unwrap(),
+            "1985-03-14"
+        );
+        assert!(cell_value("contact", &d, "14 March").is_err());
+        let m = FieldDef::new("amount", FieldType::Money);
+        assert_eq!(
+            cell_value("opportunity", &m, "¥1,234.50").unwrap()["minor"],
+            123450
+        );
+        let b = FieldDef::new("active", FieldType::Bool);
+        assert_eq!(cell_value("product", &b, "是").unwrap(), true);
+        let t = FieldDef::new("at", FieldType::Timestamp);
+        assert_eq!(
+            cell_value("interaction", &t, "2024-03-05 14:30").unwrap(),
+            "2024-03-05T06:30:00+00:00"
+        );
+    }
+
+    #[test]
+    fn choices_are_read_by_label_in_either_language() {
+        let kinds = guanxi_domain::entities::CaseStatus::VALUES;
+        assert_eq!(
+            choice("case", "status", kinds, "open").as_deref(),
+            Some("open")
+        );
+        let zh = Tr::new(Lang::Zh).choice("case", "status", "open");
+        assert_eq!(
+            choice("case", "status", kinds, &zh).as_deref(),
+            Some("open")
+        );
+        assert_eq!(choice("case", "status", kinds, "nonsense"), None);
+    }
+}

@@ -1,0 +1,401 @@
+//! Finding and bringing in customers on a real server, on both backends: a GBK CSV saved
+//! by Excel imported through the API (twice: the second time changes nothing), a file
+//! with a broken row in the middle, a dry run; then the imported people found by pinyin
+//! initials and phone digits, within each caller's scope and masks.
+
+mod common;
+
+use common::Server;
+use guanxi_domain::Actor;
+use guanxi_domain::entities::{Account, Contact, User};
+use guanxi_domain::filter::ListQuery;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+on_both!(import_then_search, import_then_search);
+on_both!(duplicates_merge_and_undo, duplicates_merge_and_undo);
+on_both!(an_interrupted_import_resumes, an_interrupted_import_resumes);
+
+fn data(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+async fn bearer(s: &Server, email: &str) -> (Actor, String) {
+    let sys = Actor::system();
+    let u = s
+        .store
+        .find_one::<User>(&sys, "email", email)
+        .await
+        .unwrap()
+        .unwrap();
+    let actor = s.store.actor_for(u.meta.id).await.unwrap();
+    let (_, secret) = s.store.issue_token(&actor, "test", None).await.unwrap();
+    (actor, format!("Bearer {secret}"))
+}
+
+async fn upload(s: &Server, auth: &str, query: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/imports?{query}", s.base))
+        .header("authorization", auth)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn search(s: &Server, auth: &str, q: &str) -> Vec<Value> {
+    let res = reqwest::Client::new()
+        .get(format!(
+            "{}/search?q={}",
+            s.base,
+            form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+        ))
+        .header("authorization", auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    body["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// Search until `want` holds: the index follows the change log a moment behind.
+async fn eventually(
+    s: &Server,
+    auth: &str,
+    q: &str,
+    want: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let start = Instant::now();
+    loop {
+        let items = search(s, auth, q).await;
+        if want(&items) || start.elapsed() > Duration::from_secs(10) {
+            return items;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn titles(items: &[Value]) -> Vec<&str> {
+    items
+        .iter()
+        .map(|i| i["title"].as_str().unwrap_or(""))
+        .collect()
+}
+
+async fn import_then_search(s: Server) {
+    let (rep, rep_auth) = bearer(&s, "a@t.cn").await;
+    let (_, other_auth) = bearer(&s, "b@t.cn").await;
+    let (admin, admin_auth) = bearer(&s, "admin@t.cn").await;
+    let gbk = data("contacts_gbk.csv");
+
+    // A dry run reports the bad row and writes nothing.
+    let (status, dry) = upload(
+        &s,
+        &rep_auth,
+        "kind=contact&dry_run=true&name=c.csv",
+        gbk.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{dry}");
+    assert_eq!(dry["failed"], 1, "{dry}");
+    assert_eq!(dry["problems"][0]["row"], 5, "{dry}");
+    assert_eq!(dry["problems"][0]["column"], "姓名", "{dry}");
+    let contacts = |actor: Actor| {
+        let store = s.store.clone();
+        async move {
+            store
+                .list::<Contact>(&actor, &ListQuery::default().limit(100))
+                .await
+                .unwrap()
+                .items
+        }
+    };
+    assert!(contacts(Actor::system()).await.is_empty());
+
+    let (status, report) = upload(&s, &rep_auth, "kind=contact&name=c.csv", gbk.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["rows"], 5, "{report}");
+    let job = &report["job"];
+    assert_eq!(
+        (&job["created"], &job["updated"], &job["failed"]),
+        (&Value::from(3), &Value::from(1), &Value::from(1)),
+        "{report}"
+    );
+    let people = contacts(rep.clone()).await;
+    assert_eq!(people.len(), 3);
+    let zhang = people.iter().find(|c| c.data.name == "张伟").unwrap();
+    assert_eq!(
+        zhang.data.title.as_deref(),
+        Some("总监"),
+        "the later row wins"
+    );
+    assert_eq!(zhang.data.notes.as_deref(), Some("老客户,重要"));
+    let wang = people.iter().find(|c| c.data.name == "王芳").unwrap();
+    assert_eq!(wang.data.notes.as_deref(), Some("多行\r\n备注"));
+    let accounts = s
+        .store
+        .list::<Account>(&rep, &ListQuery::default().limit(10))
+        .await
+        .unwrap()
+        .items;
+    let huawei = accounts
+        .iter()
+        .find(|a| a.data.name == "上海华为技术有限公司")
+        .expect("the company column made the account");
+    assert_eq!(accounts.len(), 2);
+    assert_eq!(zhang.data.account_id, Some(huawei.meta.id));
+    assert_eq!(wang.data.account_id, Some(huawei.meta.id));
+
+    // The same file again changes nothing.
+    let (_, again) = upload(&s, &rep_auth, "kind=contact&name=c.csv", gbk).await;
+    assert_eq!(again["job"]["created"], 0, "{again}");
+    assert_eq!(again["job"]["unchanged"], 4, "{again}");
+    assert_eq!(contacts(rep.clone()).await.len(), 3);
+
+    // A broken row in the middle: reported with its number, the rest imported.
+    let (_, broken) = upload(
+        &s,
+        &rep_auth,
+        "kind=contact&name=b.csv",
+        data("broken_middle.csv"),
+    )
+    .await;
+    assert_eq!(broken["job"]["created"], 2, "{broken}");
+    assert_eq!(broken["failed"], 1, "{broken}");
+    assert_eq!(broken["problems"][0]["row"], 3, "{broken}");
+
+    // An unknown kind and an unmappable file are refused naming the parameter.
+    let (status, p) = upload(&s, &rep_auth, "kind=widget", b"a,b\n1,2\n".to_vec()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["errors"][0]["field"], "kind", "{p}");
+
+    // Found by pinyin initials, full spelling and name, by the owner only.
+    let hits = eventually(&s, &rep_auth, "zw", |h| !h.is_empty()).await;
+    assert_eq!(titles(&hits).first(), Some(&"张伟"), "{hits:?}");
+    assert_eq!(hits[0]["kind"], "contact");
+    assert!(titles(&search(&s, &rep_auth, "zhang wei").await).contains(&"张伟"));
+    assert!(titles(&search(&s, &rep_auth, "华为").await).contains(&"上海华为技术有限公司"));
+    assert!(
+        search(&s, &other_auth, "zw").await.is_empty(),
+        "another team's rep finds nothing"
+    );
+
+    // The mobile is sensitive: the rep (who may not see it) neither finds by it nor sees it.
+    assert!(
+        !titles(&search(&s, &rep_auth, "12345678").await).contains(&"张伟"),
+        "a hidden mobile must not match"
+    );
+    let by_phone = search(&s, &admin_auth, "12345678").await;
+    assert_eq!(titles(&by_phone).first(), Some(&"张伟"), "{by_phone:?}");
+    assert!(
+        by_phone[0]["matched"]
+            .as_array()
+            .unwrap()
+            .contains(&"phone".into())
+    );
+    let rep_view = search(&s, &rep_auth, "张伟").await;
+    let mobile = rep_view[0]["record"]["mobile"].as_str().unwrap();
+    assert!(mobile.contains('*'), "masked for the rep: {mobile}");
+
+    // Deleted records leave the index.
+    s.store
+        .delete::<Contact>(&admin, zhang.meta.id, zhang.meta.version)
+        .await
+        .unwrap();
+    let gone = eventually(&s, &rep_auth, "zw", |h| !titles(h).contains(&"张伟")).await;
+    assert!(!titles(&gone).contains(&"张伟"), "{gone:?}");
+}
+
+async fn post_json(s: &Server, auth: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{}{path}", s.base))
+        .header("authorization", auth)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// The same company typed twice: the scan pairs them, a merge keeps one with the values
+/// chosen and moves the other's people to it, and undo puts everything back.
+async fn duplicates_merge_and_undo(s: Server) {
+    use guanxi_domain::NewRecord;
+    use guanxi_domain::entities::{AccountKind, Relationship};
+    let (admin, auth) = bearer(&s, "admin@t.cn").await;
+    let (_, rep_auth) = bearer(&s, "a@t.cn").await;
+    let account = |name: &str, industry: &str| {
+        let mut a = Account::new(AccountKind::Organisation, name, Relationship::Customer);
+        a.phone = Some(guanxi_domain::Phone::parse("021-62345678").unwrap());
+        a.industry = Some(industry.into());
+        NewRecord::new(a)
+    };
+    let keep = s
+        .store
+        .create(&admin, account("上海华为技术有限公司", "通信"))
+        .await
+        .unwrap();
+    let dup = s
+        .store
+        .create(&admin, account("上海华为技术 有限公司", "电子"))
+        .await
+        .unwrap();
+    let mut c = Contact::new("刘洋");
+    c.account_id = Some(dup.meta.id);
+    let person = s.store.create(&admin, NewRecord::new(c)).await.unwrap();
+
+    let (status, scan) = post_json(
+        &s,
+        &auth,
+        "/duplicates/scan",
+        serde_json::json!({"entity": "account"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{scan}");
+    assert_eq!(scan["new"], 1, "{scan}");
+    let queue: Value = reqwest::Client::new()
+        .get(format!("{}/duplicates?entity=account", s.base))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pair = &queue["items"][0];
+    let reasons: Vec<&str> = pair["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        reasons.contains(&"phone") && reasons.contains(&"company_name"),
+        "{pair}"
+    );
+
+    // A sales rep may not merge; a bad body names its field.
+    let body = serde_json::json!({"entity": "account", "survivor": keep.meta.id, "merged": dup.meta.id, "take": ["industry"]});
+    let (status, _) = post_json(&s, &rep_auth, "/merges", body.clone()).await;
+    assert!(
+        status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND,
+        "{status}"
+    );
+    let (status, p) = post_json(
+        &s,
+        &auth,
+        "/merges",
+        serde_json::json!({"entity": "order", "survivor": keep.meta.id, "merged": dup.meta.id}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["errors"][0]["field"], "entity");
+
+    let (status, merged) = post_json(&s, &auth, "/merges", body).await;
+    assert_eq!(status, StatusCode::OK, "{merged}");
+    assert_eq!(
+        merged["survivor"]["industry"], "电子",
+        "the chosen value stays"
+    );
+    assert_eq!(merged["survivor"]["name"], "上海华为技术有限公司");
+    let moved = s
+        .store
+        .get::<Contact>(&admin, person.meta.id)
+        .await
+        .unwrap();
+    assert_eq!(moved.data.account_id, Some(keep.meta.id));
+    assert!(
+        s.store.get::<Account>(&admin, dup.meta.id).await.is_err(),
+        "merged away"
+    );
+    assert!(s.store.verify_chain().await.unwrap().first_broken.is_none());
+
+    let (status, restored) = post_json(
+        &s,
+        &auth,
+        &format!("/merges/{}/undo", dup.meta.id),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{restored}");
+    let back = s
+        .store
+        .get::<Contact>(&admin, person.meta.id)
+        .await
+        .unwrap();
+    assert_eq!(back.data.account_id, Some(dup.meta.id));
+    let survivor = s.store.get::<Account>(&admin, keep.meta.id).await.unwrap();
+    assert_eq!(survivor.data.industry.as_deref(), Some("通信"));
+}
+
+/// A crash after the first batch: the job keeps its place, and the next run of the same
+/// file starts after it, creating no duplicates.
+async fn an_interrupted_import_resumes(s: Server) {
+    use guanxi_server::ingest::{self, BATCH, Options, Source};
+    let (rep, _) = bearer(&s, "a@t.cn").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.csv");
+    let rows = BATCH * 2 + 500;
+    let mut text = String::from("姓名,邮箱,职位\n");
+    for i in 0..rows {
+        text.push_str(&format!("联系人{i},person{i}@example.com,职员\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+
+    let (store, actor, file) = (s.store.clone(), rep.clone(), path.clone());
+    let crashed = tokio::spawn(async move {
+        ingest::import(
+            &store,
+            &actor,
+            "contact",
+            Source::Path(file),
+            &Options::default(),
+            &|p| {
+                assert!(
+                    p.rows < BATCH as u64,
+                    "the process dies after its first batch"
+                )
+            },
+        )
+        .await
+    })
+    .await;
+    assert!(crashed.is_err(), "the first run was cut off");
+    let all = ListQuery::default().limit(1).counted();
+    let count = |store: guanxi_store::Store, actor: Actor| {
+        let q = all.clone();
+        async move {
+            store
+                .list::<Contact>(&actor, &q)
+                .await
+                .unwrap()
+                .total
+                .unwrap()
+        }
+    };
+    assert_eq!(count(s.store.clone(), rep.clone()).await, BATCH as i64);
+
+    let report = ingest::import(
+        &s.store,
+        &rep,
+        "contact",
+        Source::Path(path),
+        &Options::default(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        report.resumed_at_row,
+        Some(BATCH as u64 + 2),
+        "after the header and the first batch"
+    );
+    assert_eq!(report.rows, (rows - BATCH) as u64);
+    assert_eq!(report.job.created, rows as i64);
+    assert_eq!(count(s.store.clone(), rep.clone()).await, rows as i64);
+}
