@@ -32,6 +32,7 @@ const ENV_BIND: &str = "GUANXI_BIND";
 const ENV_CUSTOMERS: &str = "GUANXI_CUSTOMERS";
 const ENV_SEED: &str = "GUANXI_SEED";
 const ENV_ANALYTICS_EVERY: &str = "GUANXI_ANALYTICS_EVERY";
+const ENV_INDEX: &str = "GUANXI_INDEX";
 /// Hours between the server's analytics runs.
 pub const DEFAULT_ANALYTICS_EVERY: u64 = 24;
 
@@ -54,6 +55,12 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Folder of the full-text search index, or `off` to serve without search
+    /// [env: GUANXI_INDEX] [file: index] [default: beside a SQLite file as FILE.search;
+    /// in memory for sqlite::memory:; ./guanxi-search for PostgreSQL]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -75,6 +82,21 @@ pub enum Command {
     /// Check the change log
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Rebuild the full-text search index from the database
+    Reindex,
+    /// Import accounts, contacts, leads, products or orders from a CSV, .xlsx or .xls file
+    ///
+    /// The encoding (UTF-8 with or without BOM, GB18030/GBK, UTF-16) and the delimiter are
+    /// detected; columns are mapped from their headers (姓名, 手机, 邮箱, 公司, …) unless
+    /// --mapping is given. Rows are matched to existing records by external id, e-mail,
+    /// mobile, credit code, SKU or order number and updated; importing the same file again
+    /// changes nothing, and an interrupted import resumes where it stopped.
+    Import(ImportArgs),
+    /// Search accounts, contacts, leads, deals, cases and interactions as a user would
+    Search(SearchArgs),
+    /// Duplicate accounts, contacts or leads: find them, list them, merge, undo a merge
+    #[command(subcommand)]
+    Duplicates(DuplicatesCommand),
     /// Manage users
     #[command(subcommand)]
     User(UserCommand),
@@ -334,6 +356,76 @@ pub enum UserCommand {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct SearchArgs {
+    /// What to look for: names, pinyin or initials, phone digits, e-mail, words
+    pub query: String,
+    /// Only these kinds, comma-separated (account,contact,lead,opportunity,case,interaction)
+    #[arg(long)]
+    pub types: Option<String>,
+    /// Search as this user, within what they may see [default: the first administrator]
+    #[arg(long = "as", value_name = "EMAIL")]
+    pub as_user: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum DuplicatesCommand {
+    /// Look for duplicates of an entity (account, contact or lead) and queue them for review
+    Scan {
+        entity: String,
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_user: Option<String>,
+    },
+    /// The pairs waiting for review, best first, as JSON lines
+    List {
+        entity: String,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_user: Option<String>,
+    },
+    /// Merge MERGED into SURVIVOR: its related records move to SURVIVOR, it goes to the
+    /// recycle bin; --take names the fields whose value comes from MERGED
+    Merge {
+        entity: String,
+        survivor: String,
+        merged: String,
+        #[arg(long, value_delimiter = ',')]
+        take: Vec<String>,
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_user: Option<String>,
+    },
+    /// Undo the merge that removed MERGED
+    Undo {
+        merged: String,
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_user: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct ImportArgs {
+    /// account, contact, lead, product or order
+    pub kind: String,
+    /// The file: .csv, .xlsx or .xls
+    pub file: PathBuf,
+    /// Column mapping, e.g. "姓名=name,手机=mobile,备注=" (column by header or 1-based number;
+    /// an empty field ignores the column)
+    #[arg(long, value_name = "MAPPING")]
+    pub mapping: Option<String>,
+    /// Check every row and report what would fail, without writing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Import as this user (who owns the new records) [default: the first administrator]
+    #[arg(long = "as", value_name = "EMAIL")]
+    pub as_user: Option<String>,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct UserTokenArgs {
     /// The user's sign-in e-mail
     #[arg(long)]
@@ -402,6 +494,7 @@ pub struct FileConfig {
     pub analytics_every: Option<u64>,
     pub customers: Option<u64>,
     pub seed: Option<u64>,
+    pub index: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -417,6 +510,8 @@ pub struct Config {
     pub action: Action,
     /// Hours between the server's analytics runs (serve, demo); 0: none.
     pub analytics_every: u64,
+    /// The search index's folder when set; else derived from the database.
+    pub index: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -433,6 +528,10 @@ pub enum Action {
         bind: String,
     },
     AuditVerify,
+    Reindex,
+    Import(ImportArgs),
+    Search(SearchArgs),
+    Duplicates(DuplicatesCommand),
     UserAdd(UserAddArgs),
     UserToken(UserTokenArgs),
     /// The analytics commands; those on files ignore `database`.
@@ -482,6 +581,12 @@ pub fn resolve(
     };
     let analytics_every = pick(every_flag, &env, ENV_ANALYTICS_EVERY, file.analytics_every)?
         .unwrap_or(DEFAULT_ANALYTICS_EVERY);
+    let index = match cli.index {
+        Some(flag) => Some(flag),
+        None => lookup(&env, ENV_INDEX)
+            .map(PathBuf::from)
+            .or(file.index.clone()),
+    };
     let (action, database) = match cli.command {
         Command::Serve(a) => (
             Action::Serve {
@@ -508,6 +613,10 @@ pub fn resolve(
             Some(cli.database.clone().unwrap_or(DEMO_DATABASE.into())),
         ),
         Command::Audit(AuditCommand::Verify) => (Action::AuditVerify, None),
+        Command::Reindex => (Action::Reindex, None),
+        Command::Import(a) => (Action::Import(a), None),
+        Command::Search(a) => (Action::Search(a), None),
+        Command::Duplicates(a) => (Action::Duplicates(a), None),
         Command::User(UserCommand::Add(a)) => (Action::UserAdd(a), None),
         Command::User(UserCommand::Token(a)) => (Action::UserToken(a), None),
         Command::Analytics(a) => (Action::Analytics(a), None),
@@ -521,6 +630,7 @@ pub fn resolve(
         database,
         action,
         analytics_every,
+        index,
     })
 }
 

@@ -65,13 +65,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         database,
         action,
         analytics_every,
+        index,
     } = config::resolve(cli, env, file)?;
+    let index = index.or_else(|| index_dir(&database));
+    let index = index.as_deref();
     match action {
-        Action::Serve { bind } => serve(&database, &bind, analytics_every).await,
+        Action::Serve { bind } => serve(&database, index, &bind, analytics_every).await,
         Action::Migrate => migrate(&database).await,
         Action::Seed { customers, seed } => run_seed(&database, customers, seed).await,
-        Action::Demo { bind } => demo(&database, &bind, analytics_every).await,
+        Action::Demo { bind } => demo(&database, index, &bind, analytics_every).await,
         Action::AuditVerify => audit_verify(&database).await,
+        Action::Reindex => reindex(&database, index).await,
+        Action::Import(args) => import(&database, args).await,
+        Action::Search(args) => search(&database, index, args).await,
+        Action::Duplicates(command) => duplicates(&database, command).await,
         Action::UserAdd(args) => user_add(&database, args).await,
         Action::UserToken(args) => user_token(&database, args).await,
         Action::Analytics(command) => match command {
@@ -98,10 +105,281 @@ async fn bind(addr: &str) -> anyhow::Result<(tokio::net::TcpListener, String)> {
     Ok((listener, url))
 }
 
-async fn serve(database: &str, addr: &str, analytics_every: u64) -> anyhow::Result<()> {
+async fn serve(
+    database: &str,
+    index: Option<&Path>,
+    addr: &str,
+    analytics_every: u64,
+) -> anyhow::Result<()> {
     let store = open(database).await?;
     let (listener, url) = bind(addr).await?;
-    run_server(store, listener, &url, database, analytics_every).await
+    run_server(store, index, listener, &url, database, analytics_every).await
+}
+
+/// The search index's default folder: beside a SQLite file, in memory for an in-memory
+/// database, `./guanxi-search` for PostgreSQL.
+fn index_dir(database: &str) -> Option<PathBuf> {
+    if database.starts_with("postgres") {
+        return Some(PathBuf::from("guanxi-search"));
+    }
+    sqlite_file(database).map(|p| {
+        let mut dir = p.into_os_string();
+        dir.push(".search");
+        PathBuf::from(dir)
+    })
+}
+
+fn open_index(dir: Option<&Path>) -> anyhow::Result<guanxi_search::Index> {
+    match dir {
+        Some(dir) => guanxi_search::Index::open(dir)
+            .with_context(|| format!("cannot open the search index {}", dir.display())),
+        None => guanxi_search::Index::in_memory().context("cannot create the search index"),
+    }
+}
+
+/// Open the index and keep it up to date with the change log in the background: a new
+/// index (or one for another database) is built first, while the server already answers
+/// (searches then see what has been indexed so far).
+fn start_search(
+    store: &Store,
+    dir: Option<&Path>,
+) -> anyhow::Result<(guanxi_search::Index, tokio::task::JoinHandle<()>)> {
+    let index = open_index(dir)?;
+    let (store, handle) = (store.clone(), index.clone());
+    let task = tokio::spawn(async move {
+        match guanxi_server::search_feed::Feed::open(store, handle).await {
+            Ok(feed) => {
+                let _ = feed.follow().await;
+            }
+            Err(e) => tracing::error!("search index: {e}"),
+        }
+    });
+    Ok((index, task))
+}
+
+async fn reindex(database: &str, dir: Option<&Path>) -> anyhow::Result<()> {
+    let store = open(database).await?;
+    let index = open_index(dir)?;
+    let feed = guanxi_server::search_feed::Feed::new(store.clone(), index.clone())
+        .map_err(|e| anyhow::anyhow!("search index: {e}"))?;
+    let started = std::time::Instant::now();
+    let bar = progress_bar(std::io::stderr().is_terminal());
+    let n = feed
+        .rebuild(&|kind, n| bar.set_message(format!("{kind}: {}", thousands(n))))
+        .await
+        .map_err(|e| anyhow::anyhow!("rebuilding the search index: {e}"))?;
+    feed.catch_up()
+        .await
+        .map_err(|e| anyhow::anyhow!("search index: {e}"))?;
+    bar.finish_and_clear();
+    store.close().await;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "indexed {} records in {secs:.1} s ({} records/s)",
+        thousands(n),
+        thousands(per_second(n, secs))
+    );
+    Ok(())
+}
+
+/// The user named by `--as`, or the first administrator.
+async fn acting_user(store: &Store, email: Option<&str>) -> anyhow::Result<Actor> {
+    let system = Actor::system();
+    let user = match email {
+        Some(e) => {
+            let email = guanxi_domain::Email::parse(e).with_context(|| format!("'{e}'"))?;
+            store
+                .find_one::<User>(&system, "email", &email.as_str().to_lowercase())
+                .await?
+                .with_context(|| format!("there is no user {email}"))?
+        }
+        None => store
+            .find_one::<User>(&system, "role", "admin")
+            .await?
+            .context("there is no administrator to import as: name a user with --as")?,
+    };
+    store
+        .actor_for(user.meta.id)
+        .await
+        .with_context(|| format!("{} cannot sign in", user.data.email))
+}
+
+async fn import(database: &str, args: config::ImportArgs) -> anyhow::Result<()> {
+    use guanxi_server::ingest;
+    let store = open(database).await?;
+    let actor = acting_user(&store, args.as_user.as_deref()).await?;
+    let started = std::time::Instant::now();
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {percent:>3}% {msg} ({elapsed}, {eta} left)",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let opts = ingest::Options {
+        mapping: args.mapping.clone(),
+        dry_run: args.dry_run,
+    };
+    let report = ingest::import(
+        &store,
+        &actor,
+        &args.kind,
+        ingest::Source::Path(args.file.clone()),
+        &opts,
+        &|p| {
+            if let Some(t) = p.bytes_total {
+                bar.set_length(t);
+            }
+            bar.set_position(p.bytes_read);
+            bar.set_message(format!("{} rows", thousands(p.rows)));
+        },
+    )
+    .await;
+    bar.finish_and_clear();
+    store.close().await;
+    let report = report.map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let j = &report.job;
+    println!(
+        "{}{}: {} rows in {secs:.1} s ({} rows/s): {} created, {} updated, {} unchanged, {} failed",
+        if report.dry_run { "dry run of " } else { "" },
+        args.file.display(),
+        thousands(report.rows),
+        thousands(per_second(report.rows, secs)),
+        thousands(j.created as u64),
+        thousands(j.updated as u64),
+        thousands(j.unchanged as u64),
+        thousands(report.failed),
+    );
+    if let Some(row) = report.resumed_at_row {
+        println!("resumed an interrupted import at row {row}");
+    }
+    for c in &report.mapping {
+        println!(
+            "  {} → {}",
+            c.column,
+            c.field.as_deref().unwrap_or("(ignored)")
+        );
+    }
+    for p in &report.problems {
+        let column = p
+            .column
+            .as_deref()
+            .map(|c| format!(" “{c}”"))
+            .unwrap_or_default();
+        println!("  row {}{column}: {}", p.row, p.message);
+    }
+    if report.failed as usize > report.problems.len() {
+        println!(
+            "  … and more; --json lists the first {}",
+            ingest::MAX_PROBLEMS
+        );
+    }
+    Ok(())
+}
+
+async fn search(
+    database: &str,
+    dir: Option<&Path>,
+    args: config::SearchArgs,
+) -> anyhow::Result<()> {
+    let store = open(database).await?;
+    let actor = acting_user(&store, args.as_user.as_deref()).await?;
+    let index = open_index(dir)?;
+    // Bring the index up to date first when no server holds it (a server keeps it so).
+    if let Err(e) = guanxi_server::search_feed::Feed::open(store.clone(), index.clone()).await {
+        tracing::info!("searching the index as it is: {e}");
+    }
+    let kinds: Vec<&str> = match &args.types {
+        Some(t) => t.split(',').map(str::trim).collect(),
+        None => guanxi_server::search_feed::KINDS.to_vec(),
+    };
+    let found =
+        guanxi_server::search_feed::find(&store, &index, &actor, &args.query, &kinds, args.limit)
+            .await
+            .map_err(|p| anyhow::anyhow!("{}", p.detail))?;
+    for f in &found {
+        println!(
+            "{:<12} {}  {}  [{}]",
+            f.kind,
+            f.id,
+            f.title,
+            f.matched.join(",")
+        );
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn duplicates(database: &str, command: config::DuplicatesCommand) -> anyhow::Result<()> {
+    use config::DuplicatesCommand as D;
+    let store = open(database).await?;
+    let id = |raw: &str| {
+        guanxi_domain::Id::parse(raw).map_err(|_| anyhow::anyhow!("{raw:?} is not a record id"))
+    };
+    match command {
+        D::Scan { entity, as_user } => {
+            let actor = acting_user(&store, as_user.as_deref()).await?;
+            let r = store.scan_duplicates(&actor, &entity).await?;
+            println!(
+                "{} pairs found, {} new to review",
+                thousands(r.pairs_found),
+                thousands(r.new)
+            );
+        }
+        D::List {
+            entity,
+            limit,
+            as_user,
+        } => {
+            let actor = acting_user(&store, as_user.as_deref()).await?;
+            for pair in store.duplicate_queue(&actor, &entity, limit).await? {
+                println!("{}", serde_json::to_string(&pair)?);
+            }
+        }
+        D::Merge {
+            entity,
+            survivor,
+            merged,
+            take,
+            as_user,
+        } => {
+            let actor = acting_user(&store, as_user.as_deref()).await?;
+            let out = store
+                .merge(&actor, &entity, id(&survivor)?, id(&merged)?, &take)
+                .await?;
+            let moved: usize = out.relinked.values().map(Vec::len).sum();
+            println!(
+                "merged {merged} into {survivor}: {moved} related records moved (undo: guanxi duplicates undo {merged})"
+            );
+        }
+        D::Undo { merged, as_user } => {
+            let actor = acting_user(&store, as_user.as_deref()).await?;
+            store.undo_merge(&actor, id(&merged)?).await?;
+            println!("the merge of {merged} was undone");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// A spinner with a message on stderr when it is a terminal; hidden otherwise.
+fn progress_bar(visible: bool) -> indicatif::ProgressBar {
+    if !visible {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }
 
 /// Refresh the customer analytics every `hours`, starting one interval after start-up (a
@@ -128,6 +406,7 @@ fn schedule_analytics(store: Store, hours: u64) -> tokio::task::JoinHandle<()> {
 
 async fn run_server(
     store: Store,
+    index: Option<&Path>,
     listener: tokio::net::TcpListener,
     url: &str,
     database: &str,
@@ -136,7 +415,20 @@ async fn run_server(
     tracing::info!(database = %redact(database), "Guanxi is listening on {url}");
     let analytics =
         (analytics_every > 0).then(|| schedule_analytics(store.clone(), analytics_every));
-    let served = guanxi_server::serve(store.clone(), listener).await;
+    // `--index off`: no full-text search (it answers 503), nothing to build or follow.
+    let search = match index {
+        Some(dir) if dir == Path::new("off") => None,
+        dir => Some(start_search(&store, dir)?),
+    };
+    let served = guanxi_server::serve(
+        store.clone(),
+        search.as_ref().map(|s| s.0.clone()),
+        listener,
+    )
+    .await;
+    if let Some((_, follower)) = search {
+        follower.abort();
+    }
     if let Some(job) = analytics {
         job.abort();
     }
@@ -192,7 +484,12 @@ async fn seed_store(store: &Store, customers: u64, seed: u64) -> anyhow::Result<
 /// A login to print: (email, role, name).
 type Login = (String, String, String);
 
-async fn demo(database: &str, addr: &str, analytics_every: u64) -> anyhow::Result<()> {
+async fn demo(
+    database: &str,
+    index: Option<&Path>,
+    addr: &str,
+    analytics_every: u64,
+) -> anyhow::Result<()> {
     // A SQLite file we are about to create is removed again if seeding it fails, so the
     // next `guanxi demo` starts over instead of serving half a data set.
     let new_file = sqlite_file(database).filter(|p| !p.exists());
@@ -245,7 +542,7 @@ async fn demo(database: &str, addr: &str, analytics_every: u64) -> anyhow::Resul
         println!("  {email:<width$}  {role:<12}  {name}");
     }
     println!();
-    run_server(store, listener, &url, database, analytics_every).await
+    run_server(store, index, listener, &url, database, analytics_every).await
 }
 
 /// Give every demo user the demo password, so each role can sign in.
