@@ -585,6 +585,35 @@ pub async fn analytics_report(
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// The filter parser takes any query string without panicking; what it refuses
+        /// is a 400 naming the parameter, and what it accepts round-trips.
+        #[test]
+        fn any_query_string_parses_or_names_the_parameter(raw in "\\PC{0,80}", pairs in proptest::collection::vec(("(filter|sort|limit|count|cursor|x)", "\\PC{0,30}"), 0..5)) {
+            let built: String = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&pairs)
+                .finish();
+            for q in [raw.as_str(), built.as_str()] {
+                match list_query(Some(q)) {
+                    Ok(parsed) => {
+                        let again = list_query(Some(&query_pairs_string(&parsed))).unwrap();
+                        proptest::prop_assert_eq!(again.filters, parsed.filters);
+                    }
+                    Err(p) => {
+                        proptest::prop_assert_eq!(p.status, 400);
+                        proptest::prop_assert!(!p.errors.is_empty(), "{}", p.detail);
+                    }
+                }
+            }
+        }
+    }
+
+    fn query_pairs_string(q: &ListQuery) -> String {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query_pairs(q))
+            .finish()
+    }
+
     #[test]
     fn query_strings_become_list_queries() {
         let q = list_query(Some("filter=city:eq:%E4%B8%8A%E6%B5%B7&filter=tier:in:key,major&sort=-name&limit=20&count=true")).unwrap();
