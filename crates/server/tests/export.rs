@@ -4,28 +4,15 @@
 
 mod common;
 
-use common::Server;
+use common::{Server, bearer};
 use guanxi_domain::custom::{CustomFieldDef, CustomType};
-use guanxi_domain::entities::{BuyingRole, Contact, Product, User};
+use guanxi_domain::entities::{BuyingRole, Contact, Product};
 use guanxi_domain::{Actor, Entity, FieldType, Money, NewRecord, Phone};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 on_both!(exporting_views, exporting_views);
 on_both!(exports_longer_than_a_page, exports_longer_than_a_page);
-
-async fn bearer(s: &Server, email: &str) -> (Actor, String) {
-    let sys = Actor::system();
-    let u = s
-        .store
-        .find_one::<User>(&sys, "email", email)
-        .await
-        .unwrap()
-        .unwrap();
-    let actor = s.store.actor_for(u.meta.id).await.unwrap();
-    let (_, secret) = s.store.issue_token(&actor, "test", None).await.unwrap();
-    (actor, format!("Bearer {secret}"))
-}
 
 struct Download {
     status: StatusCode,

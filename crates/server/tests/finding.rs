@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::Server;
+use common::{Server, bearer};
 use guanxi_domain::Actor;
-use guanxi_domain::entities::{Account, Contact, User};
+use guanxi_domain::entities::{Account, Contact};
 use guanxi_domain::filter::ListQuery;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -19,19 +19,6 @@ on_both!(an_interrupted_import_resumes, an_interrupted_import_resumes);
 
 fn data(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-async fn bearer(s: &Server, email: &str) -> (Actor, String) {
-    let sys = Actor::system();
-    let u = s
-        .store
-        .find_one::<User>(&sys, "email", email)
-        .await
-        .unwrap()
-        .unwrap();
-    let actor = s.store.actor_for(u.meta.id).await.unwrap();
-    let (_, secret) = s.store.issue_token(&actor, "test", None).await.unwrap();
-    (actor, format!("Bearer {secret}"))
 }
 
 async fn upload(s: &Server, auth: &str, query: &str, body: Vec<u8>) -> (StatusCode, Value) {

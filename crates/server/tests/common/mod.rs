@@ -106,3 +106,16 @@ macro_rules! on_both {
         }
     };
 }
+
+/// A user of the test company and an `Authorization` header with a new API token of theirs.
+pub async fn bearer(s: &Server, email: &str) -> (Actor, String) {
+    let u = s
+        .store
+        .find_one::<User>(&Actor::system(), "email", email)
+        .await
+        .unwrap()
+        .unwrap();
+    let actor = s.store.actor_for(u.meta.id).await.unwrap();
+    let (_, secret) = s.store.issue_token(&actor, "test", None).await.unwrap();
+    (actor, format!("Bearer {secret}"))
+}
