@@ -242,6 +242,36 @@ pub(crate) async fn last_seq(db: &Db) -> Result<i64> {
         .unwrap_or(0))
 }
 
+/// The newest `limit` entries about `record` with `action`, newest first; only those by
+/// `actor` when given.
+pub(crate) async fn latest_of_action(
+    db: &Db,
+    record: Id,
+    action: &str,
+    actor: Option<Id>,
+    limit: u32,
+) -> Result<Vec<ChangeEntry>> {
+    let mut params = vec![Val::Uuid(record.0), Val::Text(action.into())];
+    let by = match actor {
+        Some(a) => {
+            params.push(Val::Uuid(a.0));
+            " AND actor_id = $3"
+        }
+        None => "",
+    };
+    let rows = db
+        .fetch(
+            &format!(
+                "SELECT {COLS} FROM changes WHERE record_id = $1 AND action = $2{by} \
+                 ORDER BY seq DESC LIMIT {limit}"
+            ),
+            params,
+            &KINDS,
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| stored(r).into()).collect())
+}
+
 /// The entries about one record, oldest first.
 pub(crate) async fn for_record(db: &Db, record: Id) -> Result<Vec<ChangeEntry>> {
     let rows = db

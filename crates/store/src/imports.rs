@@ -4,9 +4,8 @@
 //! transaction with its keys and the job's progress, so a crash loses at most the batch
 //! in flight and running it again finds its rows already there.
 
-use crate::changelog;
 use crate::db::{Kind, Tx, Val};
-use crate::records::{insert_rows, now, require};
+use crate::records::{insert_imported, now, require};
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use guanxi_domain::{Actor, Entity, Id, Meta, NewRecord, Record, Right, ValidationErrors};
@@ -318,28 +317,7 @@ impl Store {
             }
             out.push((row, outcome));
         }
-        if !new_rows.is_empty() {
-            insert_rows(&mut tx, &new_rows)
-                .await
-                .map_err(|e| StoreError::from_write(e, def.name))?;
-            let summary = serde_json::json!({
-                "count": new_rows.len(),
-                "first_id": new_rows[0].meta.id,
-                "last_id": new_rows[new_rows.len() - 1].meta.id,
-                "job": job.id,
-            });
-            changelog::append(
-                &mut tx,
-                at,
-                actor.user_id,
-                def.name,
-                Id::SYSTEM,
-                "import",
-                None,
-                Some(&summary),
-            )
-            .await?;
-        }
+        insert_imported(&mut tx, at, actor, &new_rows, Some(job.id)).await?;
         Self::add_keys(&mut tx, def.name, &keys_to_add).await?;
 
         out.sort_by_key(|(row, _)| *row);

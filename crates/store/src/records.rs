@@ -701,21 +701,7 @@ impl Store {
         }
         let ids: Vec<Id> = rows.iter().map(|r| r.meta.id).collect();
         let mut tx = self.db.begin().await?;
-        insert_rows(&mut tx, &rows)
-            .await
-            .map_err(|e| StoreError::from_write(e, def.name))?;
-        let summary = serde_json::json!({ "count": ids.len(), "first_id": ids[0], "last_id": ids[ids.len() - 1] });
-        changelog::append(
-            &mut tx,
-            at,
-            actor.user_id,
-            def.name,
-            Id::SYSTEM,
-            "import",
-            None,
-            Some(&summary),
-        )
-        .await?;
+        insert_imported(&mut tx, at, actor, &rows, None).await?;
         tx.commit().await?;
         self.written(def.name);
         Ok(ids)
@@ -733,8 +719,47 @@ fn field_index(def: &guanxi_domain::EntityDef, name: &str) -> usize {
     i
 }
 
+/// Insert records created together by a bulk load, all stamped `at`, and log them as one
+/// `import` entry (count and id range, and the import job when there is one). Followers
+/// of the log (the search index) find the records by that shared time stamp.
+pub(crate) async fn insert_imported<T: Entity>(
+    tx: &mut Tx,
+    at: DateTime<Utc>,
+    actor: &Actor,
+    rows: &[Record<T>],
+    job: Option<Id>,
+) -> Result<()> {
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        return Ok(());
+    };
+    let name = T::DEF.name;
+    insert_rows(tx, rows)
+        .await
+        .map_err(|e| StoreError::from_write(e, name))?;
+    let mut summary = serde_json::json!({
+        "count": rows.len(),
+        "first_id": first.meta.id,
+        "last_id": last.meta.id,
+    });
+    if let Some(job) = job {
+        summary["job"] = serde_json::json!(job);
+    }
+    changelog::append(
+        tx,
+        at,
+        actor.user_id,
+        name,
+        Id::SYSTEM,
+        "import",
+        None,
+        Some(&summary),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Insert records with as few statements as the parameter limit allows.
-pub(crate) async fn insert_rows<T: Entity>(tx: &mut Tx, records: &[Record<T>]) -> Result<()> {
+async fn insert_rows<T: Entity>(tx: &mut Tx, records: &[Record<T>]) -> Result<()> {
     let def = T::DEF;
     let mut cols = meta_cols(def);
     cols.extend(field_cols(def));
