@@ -115,6 +115,40 @@ pub const KINDS: [&str; 6] = [
     "interaction",
 ];
 
+/// Run a generic call with the entity type named by one of [`KINDS`]
+/// (`by_kind!(kind, T => read::<T>(store, ids))`); an unknown name gives `$other`.
+macro_rules! by_kind {
+    ($kind:expr, $t:ident => $call:expr, _ => $other:expr) => {
+        match $kind {
+            "account" => {
+                type $t = Account;
+                $call
+            }
+            "contact" => {
+                type $t = Contact;
+                $call
+            }
+            "lead" => {
+                type $t = Lead;
+                $call
+            }
+            "opportunity" => {
+                type $t = Opportunity;
+                $call
+            }
+            "case" => {
+                type $t = Case;
+                $call
+            }
+            "interaction" => {
+                type $t = Interaction;
+                $call
+            }
+            _ => $other,
+        }
+    };
+}
+
 fn strings(json: &Value, names: &[&str]) -> Vec<String> {
     let mut out = vec![];
     for n in names {
@@ -179,15 +213,7 @@ async fn read<T: Entity>(store: &Store, ids: &[Id]) -> Result<Vec<SearchDoc>, St
 }
 
 async fn read_any(store: &Store, entity: &str, ids: &[Id]) -> Result<Vec<SearchDoc>, String> {
-    match entity {
-        "account" => read::<Account>(store, ids).await,
-        "contact" => read::<Contact>(store, ids).await,
-        "lead" => read::<Lead>(store, ids).await,
-        "opportunity" => read::<Opportunity>(store, ids).await,
-        "case" => read::<Case>(store, ids).await,
-        "interaction" => read::<Interaction>(store, ids).await,
-        _ => Ok(vec![]),
-    }
+    by_kind!(entity, T => read::<T>(store, ids).await, _ => Ok(vec![]))
 }
 
 /// Every record of `T` created by one bulk import (they share its time stamp).
@@ -210,15 +236,7 @@ async fn imported<T: Entity>(store: &Store, at: &str) -> Result<Vec<Id>, String>
 }
 
 async fn imported_any(store: &Store, entity: &str, at: &str) -> Result<Vec<Id>, String> {
-    match entity {
-        "account" => imported::<Account>(store, at).await,
-        "contact" => imported::<Contact>(store, at).await,
-        "lead" => imported::<Lead>(store, at).await,
-        "opportunity" => imported::<Opportunity>(store, at).await,
-        "case" => imported::<Case>(store, at).await,
-        "interaction" => imported::<Interaction>(store, at).await,
-        _ => Ok(vec![]),
-    }
+    by_kind!(entity, T => imported::<T>(store, at).await, _ => Ok(vec![]))
 }
 
 /// The index, its one writer, and the store it follows.
@@ -319,14 +337,7 @@ impl Feed {
         self.apply(vec![], vec![], true, 0).await?;
         let mut total = 0;
         for kind in KINDS {
-            total += match kind {
-                "account" => self.scan::<Account>(progress).await?,
-                "contact" => self.scan::<Contact>(progress).await?,
-                "lead" => self.scan::<Lead>(progress).await?,
-                "opportunity" => self.scan::<Opportunity>(progress).await?,
-                "case" => self.scan::<Case>(progress).await?,
-                _ => self.scan::<Interaction>(progress).await?,
-            };
+            total += by_kind!(kind, T => self.scan::<T>(progress).await?, _ => 0);
         }
         self.apply(vec![], vec![], false, position).await?;
         Ok(total)
@@ -496,14 +507,9 @@ pub async fn find(
     }
     let mut records: BTreeMap<uuid::Uuid, Value> = BTreeMap::new();
     for (kind, ids) in by_kind {
-        records.extend(match kind {
-            "account" => visible::<Account>(store, actor, &ids).await?,
-            "contact" => visible::<Contact>(store, actor, &ids).await?,
-            "lead" => visible::<Lead>(store, actor, &ids).await?,
-            "opportunity" => visible::<Opportunity>(store, actor, &ids).await?,
-            "case" => visible::<Case>(store, actor, &ids).await?,
-            _ => visible::<Interaction>(store, actor, &ids).await?,
-        });
+        records.extend(
+            by_kind!(kind, T => visible::<T>(store, actor, &ids).await?, _ => BTreeMap::new()),
+        );
     }
     Ok(hits
         .into_iter()
