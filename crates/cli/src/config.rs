@@ -94,6 +94,12 @@ pub enum Command {
     Import(ImportArgs),
     /// Search accounts, contacts, leads, deals, cases and interactions as a user would
     Search(SearchArgs),
+    /// Export a list view as CSV (UTF-8 with BOM, for Excel) or .xlsx, as the API does
+    ///
+    /// Every record of KIND the user may see that passes the filters, sensitive fields
+    /// masked for roles that may not see them. Needs the right to export KIND (sales reps
+    /// lack it by default); every export is written to the change log first.
+    Export(ExportArgs),
     /// Duplicate accounts, contacts or leads: find them, list them, merge, undo a merge
     #[command(subcommand)]
     Duplicates(DuplicatesCommand),
@@ -426,6 +432,70 @@ pub struct ImportArgs {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct ExportArgs {
+    /// A collection as the API names it (contacts, accounts, opportunities, custom-fields,
+    /// …) or its entity (contact, account, opportunity, custom_field, …)
+    pub kind: String,
+    /// csv or xlsx [default: xlsx for an --output file ending in .xlsx, else csv]
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Columns, comma-separated: fields, custom.KEY, id, created_at, updated_at, owner_id,
+    /// team_id [default: every field]
+    #[arg(long, value_name = "A,B,…")]
+    pub columns: Option<String>,
+    /// Header and choices in zh or en [default: field keys and stored values]
+    #[arg(long, value_name = "zh|en")]
+    pub labels: Option<String>,
+    /// A condition as the list API takes it (op: eq, ne, lt, le, gt, ge, contains,
+    /// starts_with, in with comma-separated values, is_null); repeat it: all must hold
+    #[arg(long, value_name = "FIELD:OP:VALUE")]
+    pub filter: Vec<String>,
+    /// Order by FIELD, or -FIELD for descending
+    #[arg(long, value_name = "FIELD", allow_hyphen_values = true)]
+    pub sort: Option<String>,
+    /// Export the recycle bin (deleted records) instead of the live ones
+    #[arg(long)]
+    pub deleted: bool,
+    /// The file to write [default: standard output]
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Export as this user, what they may see [default: the first administrator]
+    #[arg(long = "as", value_name = "EMAIL")]
+    pub as_user: Option<String>,
+}
+
+impl ExportArgs {
+    /// --format, else from the --output file's extension.
+    pub fn format(&self) -> &str {
+        match (&self.format, &self.output) {
+            (Some(f), _) => f,
+            (None, Some(path))
+                if path
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("xlsx")) =>
+            {
+                "xlsx"
+            }
+            _ => "csv",
+        }
+    }
+
+    /// The export's parameters as the API's query string names them, for
+    /// `guanxi_server::export::ExportRequest::from_pairs` (which checks them).
+    pub fn request_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = vec![("format", self.format().to_string())];
+        pairs.extend(self.columns.clone().map(|c| ("columns", c)));
+        pairs.extend(self.labels.clone().map(|l| ("labels", l)));
+        pairs.extend(self.filter.iter().map(|f| ("filter", f.clone())));
+        pairs.extend(self.sort.clone().map(|s| ("sort", s)));
+        if self.deleted {
+            pairs.push(("deleted", "true".into()));
+        }
+        pairs
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct UserTokenArgs {
     /// The user's sign-in e-mail
     #[arg(long)]
@@ -531,6 +601,7 @@ pub enum Action {
     Reindex,
     Import(ImportArgs),
     Search(SearchArgs),
+    Export(ExportArgs),
     Duplicates(DuplicatesCommand),
     UserAdd(UserAddArgs),
     UserToken(UserTokenArgs),
@@ -616,6 +687,7 @@ pub fn resolve(
         Command::Reindex => (Action::Reindex, None),
         Command::Import(a) => (Action::Import(a), None),
         Command::Search(a) => (Action::Search(a), None),
+        Command::Export(a) => (Action::Export(a), None),
         Command::Duplicates(a) => (Action::Duplicates(a), None),
         Command::User(UserCommand::Add(a)) => (Action::UserAdd(a), None),
         Command::User(UserCommand::Token(a)) => (Action::UserToken(a), None),
@@ -993,6 +1065,77 @@ mod user_tests {
             Cli::try_parse_from(["guanxi", "user", "add", "--email", "x@y.cn"]).is_err(),
             "role is required"
         );
+    }
+}
+
+#[cfg(test)]
+mod export_tests {
+    use super::*;
+
+    fn export(args: &[&str]) -> ExportArgs {
+        let mut argv = vec!["guanxi", "export"];
+        argv.extend_from_slice(args);
+        let c = resolve(Cli::try_parse_from(argv).unwrap(), |_| None, None).unwrap();
+        let Action::Export(a) = c.action else {
+            panic!("{:?}", c.action)
+        };
+        a
+    }
+
+    #[test]
+    fn export_flags_become_the_api_parameters() {
+        let a = export(&[
+            "contacts",
+            "--filter",
+            "name:in:张伟,王芳",
+            "--filter",
+            "title:eq:经理",
+            "--sort",
+            "-name",
+            "--columns",
+            "name,mobile,custom.level",
+            "--labels",
+            "zh",
+            "--deleted",
+            "-o",
+            "out.csv",
+            "--as",
+            "li@x.cn",
+        ]);
+        assert_eq!(a.kind, "contacts");
+        assert_eq!(a.output, Some(PathBuf::from("out.csv")));
+        assert_eq!(a.as_user.as_deref(), Some("li@x.cn"));
+        let pairs = a.request_pairs();
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("format", "csv"),
+                ("columns", "name,mobile,custom.level"),
+                ("labels", "zh"),
+                ("filter", "name:in:张伟,王芳"),
+                ("filter", "title:eq:经理"),
+                ("sort", "-name"),
+                ("deleted", "true"),
+            ]
+        );
+        assert_eq!(
+            export(&["contact"]).request_pairs(),
+            [("format", "csv".into())]
+        );
+    }
+
+    #[test]
+    fn the_format_follows_the_output_file_unless_named() {
+        assert_eq!(export(&["contacts"]).format(), "csv");
+        assert_eq!(export(&["contacts", "-o", "a.xlsx"]).format(), "xlsx");
+        assert_eq!(export(&["contacts", "--output", "A.XLSX"]).format(), "xlsx");
+        assert_eq!(export(&["contacts", "-o", "a.txt"]).format(), "csv");
+        assert_eq!(
+            export(&["contacts", "-o", "a.xlsx", "--format", "csv"]).format(),
+            "csv"
+        );
+        assert_eq!(export(&["contacts", "--format", "xlsx"]).format(), "xlsx");
     }
 }
 

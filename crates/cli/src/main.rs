@@ -78,6 +78,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Action::Reindex => reindex(&database, index).await,
         Action::Import(args) => import(&database, args).await,
         Action::Search(args) => search(&database, index, args).await,
+        Action::Export(args) => export(&database, args).await,
         Action::Duplicates(command) => duplicates(&database, command).await,
         Action::UserAdd(args) => user_add(&database, args).await,
         Action::UserToken(args) => user_token(&database, args).await,
@@ -317,6 +318,59 @@ async fn search(
         );
     }
     store.close().await;
+    Ok(())
+}
+
+/// `guanxi export`: the API's export ([`guanxi_server::export`]) into a file or stdout.
+async fn export(database: &str, args: config::ExportArgs) -> anyhow::Result<()> {
+    use guanxi_server::export::{ExportRequest, Format, export_kind};
+    let request = ExportRequest::from_pairs(args.request_pairs())
+        .map_err(|p| anyhow::anyhow!("{}", p.detail))?;
+    if request.format == Format::Xlsx && args.output.is_none() && std::io::stdout().is_terminal() {
+        bail!("an .xlsx export is binary: name a file with --output, or redirect the output");
+    }
+    let store = open(database).await?;
+    let actor = acting_user(&store, args.as_user.as_deref()).await?;
+    let kind = args.kind.as_str();
+    let summary = match &args.output {
+        // Written beside the file and renamed at the end: a failed export leaves no file
+        // behind, and an earlier one in its place untouched.
+        Some(path) => {
+            let mut partial = path.clone().into_os_string();
+            partial.push(".partial");
+            let partial = PathBuf::from(partial);
+            let file = std::fs::File::create(&partial)
+                .with_context(|| format!("cannot create {}", partial.display()))?;
+            let done = export_kind(&store, &actor, kind, request, file)
+                .await
+                .map_err(anyhow::Error::from)
+                .and_then(|s| {
+                    std::fs::rename(&partial, path)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    Ok(s)
+                });
+            if done.is_err() {
+                let _ = std::fs::remove_file(&partial);
+            }
+            done
+        }
+        None => export_kind(&store, &actor, kind, request, std::io::stdout())
+            .await
+            .map_err(anyhow::Error::from),
+    };
+    store.close().await;
+    let s = summary.with_context(|| format!("exporting {kind}"))?;
+    let what = format!(
+        "exported {} {} rows ({}; change log #{})",
+        thousands(s.rows),
+        s.entity,
+        s.format.ext(),
+        s.log_seq
+    );
+    match &args.output {
+        Some(path) => println!("{what} to {}", path.display()),
+        None => eprintln!("{what}"),
+    }
     Ok(())
 }
 

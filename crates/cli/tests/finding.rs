@@ -1,6 +1,8 @@
-//! `guanxi import`, `search` and `duplicates` through the real binary on SQLite: a GBK
+//! `guanxi import`, `search`, `duplicates` and `export` through the real binary: a GBK
 //! CSV saved by Excel goes in (a dry run first), the people are found by pinyin, and the
-//! same company typed twice is found, merged and the merge undone.
+//! same company typed twice is found, merged and the merge undone (on SQLite); a filtered
+//! view goes out as CSV and .xlsx, masked for a role that may not see phone numbers, and
+//! into the change log (on SQLite and, with `GUANXI_TEST_POSTGRES`, PostgreSQL).
 
 use std::process::{Command, Stdio};
 
@@ -89,4 +91,211 @@ fn import_search_and_merge_from_the_command_line() {
     assert!(ok, "{err}");
     let (_, out, _) = guanxi(&db, &["search", "wang fang"]);
     assert!(out.contains("王芳"), "{out}");
+}
+
+/// A fresh database: a SQLite file in `dir`, or a new database on `GUANXI_TEST_POSTGRES`.
+async fn database(postgres: bool, dir: &std::path::Path) -> Option<String> {
+    if !postgres {
+        return Some(format!("sqlite:{}", dir.join("export.db").display()));
+    }
+    let Ok(admin) = std::env::var("GUANXI_TEST_POSTGRES") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run the PostgreSQL half: set GUANXI_TEST_POSTGRES"
+        );
+        return None;
+    };
+    let name = format!("gx_cli_export_{}", guanxi_domain::Id::new().0.simple());
+    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    Some(format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_from_the_command_line_on_sqlite() {
+    export_from_the_command_line(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_from_the_command_line_on_postgres() {
+    export_from_the_command_line(true).await;
+}
+
+async fn export_from_the_command_line(postgres: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = database(postgres, dir.path()).await else {
+        return;
+    };
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    for (email, role) in [
+        ("boss@example.cn", "admin"),
+        ("ana@example.cn", "analyst"),
+        ("rep@example.cn", "sales"),
+    ] {
+        let (ok, _, err) = guanxi(&db, &["user", "add", "--email", email, "--role", role]);
+        assert!(ok, "{err}");
+    }
+    let (ok, out, err) = guanxi(&db, &["import", "contact", &data("contacts_gbk.csv")]);
+    assert!(ok && out.contains("3 created"), "{out}{err}");
+
+    // The administrator (the default user): the filtered rows, and only them, unmasked.
+    let csv = path("huawei.csv");
+    let (ok, out, err) = guanxi(
+        &db,
+        &[
+            "export",
+            "contacts",
+            "--filter",
+            "name:in:张伟,王芳",
+            "--filter",
+            "email:contains:example.com",
+            "--sort",
+            "-name",
+            "--columns",
+            "name,mobile,email",
+            "-o",
+            &csv,
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("exported 2 contact rows (csv"), "{out}");
+    let bytes = std::fs::read(&csv).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 BOM first");
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let mut lines: Vec<&str> = text.split_terminator("\r\n").collect();
+    assert_eq!(lines.remove(0), "name,mobile,email");
+    lines.sort_unstable();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].starts_with("张伟,") && lines[1].starts_with("王芳,"),
+        "{text}"
+    );
+    assert!(lines[0].contains("13812345678"), "{text}");
+    assert!(!text.contains("李娜"), "filtered out: {text}");
+    assert!(!dir.path().join("huawei.csv.partial").exists());
+
+    // An analyst may export but not see phone numbers: masked, to standard output; and
+    // may not filter on them.
+    let (ok, out, err) = guanxi(
+        &db,
+        &[
+            "export",
+            "contact",
+            "--filter",
+            "email:starts_with:zhang",
+            "--columns",
+            "name,mobile",
+            "--as",
+            "ana@example.cn",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("exported 1 contact rows"), "{err}");
+    let text = out.strip_prefix('\u{feff}').expect("UTF-8 BOM first");
+    let row = text.split_terminator("\r\n").nth(1).unwrap();
+    assert!(
+        row.starts_with("张伟,+86") && row.ends_with("5678"),
+        "{text}"
+    );
+    assert!(
+        row.contains("****") && !row.contains("1234"),
+        "masked: {text}"
+    );
+    let (ok, _, err) = guanxi(
+        &db,
+        &[
+            "export",
+            "contacts",
+            "--filter",
+            "mobile:starts_with:+86138",
+            "--as",
+            "ana@example.cn",
+        ],
+    );
+    assert!(!ok && err.contains("needs the right to see it"), "{err}");
+
+    // .xlsx from the file's extension, with Chinese headers.
+    let xlsx = path("all.xlsx");
+    let (ok, out, err) = guanxi(
+        &db,
+        &[
+            "export",
+            "contacts",
+            "--labels",
+            "zh",
+            "--columns",
+            "name,title,email",
+            "-o",
+            &xlsx,
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("exported 3 contact rows (xlsx"), "{out}");
+    let table = guanxi_tabular::open(std::path::Path::new(&xlsx)).unwrap();
+    assert_eq!(table.headers[0], "姓名");
+    assert_eq!(table.headers.len(), 3);
+    let rows: Vec<Vec<String>> = table.map(|r| r.unwrap().cells).collect();
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter().any(|r| r[0] == "张伟"
+            && r[1] == "总监"
+            && r[2].eq_ignore_ascii_case("zhang.wei@example.com")),
+        "{rows:?}"
+    );
+
+    // Refusals: a clear message, a failing exit, no file, nothing logged.
+    let bad = path("bad.csv");
+    let (ok, _, err) = guanxi(
+        &db,
+        &[
+            "export",
+            "contacts",
+            "--columns",
+            "name,shoe_size",
+            "-o",
+            &bad,
+        ],
+    );
+    assert!(!ok, "an unknown column fails");
+    assert!(err.contains("contact has no field 'shoe_size'"), "{err}");
+    assert!(!dir.path().join("bad.csv").exists() && !dir.path().join("bad.csv.partial").exists());
+    let (ok, _, err) = guanxi(&db, &["export", "widgets"]);
+    assert!(
+        !ok && err.contains("no collection 'widgets'") && err.contains("contacts"),
+        "{err}"
+    );
+    let (ok, _, err) = guanxi(&db, &["export", "contacts", "--as", "rep@example.cn"]);
+    assert!(
+        !ok && err.contains("not allowed to export contact"),
+        "{err}"
+    );
+    let (ok, _, err) = guanxi(&db, &["export", "contacts", "--format", "pdf"]);
+    assert!(!ok && err.contains("'pdf' is not csv or xlsx"), "{err}");
+
+    // The three exports are in the change log, the refused ones are not.
+    let store = guanxi_store::Store::open(&db).await.unwrap();
+    let log = store
+        .exports(&guanxi_domain::Actor::system(), 100)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 3, "{log:#?}");
+    assert!(
+        log.iter()
+            .all(|e| e.entity == "contact" && e.action == "export")
+    );
+    let first = log.last().unwrap().after.as_ref().unwrap();
+    assert_eq!(first["format"], "csv");
+    assert_eq!(first["count"], 2);
+    assert_eq!(
+        first["columns"],
+        serde_json::json!(["name", "mobile", "email"])
+    );
+    assert_eq!(first["filters"][0]["field"], "name");
+    assert_eq!(log[0].after.as_ref().unwrap()["format"], "xlsx");
+    assert!(store.verify_chain().await.unwrap().first_broken.is_none());
+    store.close().await;
 }

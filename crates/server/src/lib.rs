@@ -12,6 +12,7 @@ use std::time::Duration;
 
 mod access;
 mod api;
+pub mod export;
 pub mod ingest;
 mod problem;
 mod rate_limit;
