@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use guanxi_domain::entities::{Account, AccountKind, Contact, Lead, Order, Product, Relationship};
 use guanxi_domain::filter::{Filter, ListQuery, MAX_LIMIT, Op};
 use guanxi_domain::{Actor, Currency, Entity, FieldType, Id, Money, NewRecord, ValidationErrors};
-use guanxi_store::{ImportJob, ImportRow, RowOutcome, Store};
+use guanxi_store::{ImportJob, ImportRow, Prepared, RowOutcome, Store};
 use guanxi_tabular::{Mapping, ResumePoint, Table};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -294,68 +294,194 @@ async fn run<T: Entity>(
             .collect(),
         problems: vec![],
     };
-    let mut accounts = AccountNames::default();
-    // Unreadable rows since the last batch, counted into the next one.
-    let mut unreadable_since = 0;
-    let mut batch: Vec<guanxi_tabular::Row> = Vec::with_capacity(BATCH);
-    loop {
-        let next = table.next();
-        let done = next.is_none();
-        match next {
-            Some(Ok(row)) if row.number > done_row => batch.push(row),
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => {
-                report.unreadable += 1;
-                report.failed += 1;
-                unreadable_since += 1;
-                problem(
-                    &mut report,
-                    RowProblem {
-                        row: e.row().unwrap_or(0),
-                        column: None,
-                        field: None,
-                        message: e.to_string(),
-                    },
-                );
+    let custom = std::sync::Arc::new(store.custom_fields(entity).await?);
+    let convert = std::sync::Arc::new(Convert {
+        mapping,
+        headers,
+        row_key: format!("row:{}:", &sha[..16]),
+    });
+    // Two stages that overlap: reading and converting a batch (on a blocking thread) while
+    // the store writes the one before; `ready` holds at most one batch between them.
+    let (ready, mut batches) = tokio::sync::mpsc::channel::<Batch<T>>(1);
+    let reader = convert.clone();
+    let produce = async move {
+        let mut accounts = AccountNames::default();
+        let mut rows: Vec<guanxi_tabular::Row> = Vec::with_capacity(BATCH);
+        // Rows the reader could not read since the last batch, counted into the next one.
+        let mut unreadable = vec![];
+        loop {
+            let next = table.next();
+            let done = next.is_none();
+            match next {
+                Some(Ok(row)) if row.number > done_row => rows.push(row),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => unreadable.push(RowProblem {
+                    row: e.row().unwrap_or(0),
+                    column: None,
+                    field: None,
+                    message: e.to_string(),
+                }),
+                None => {}
             }
-            None => {}
+            if rows.len() >= BATCH || (done && (!rows.is_empty() || !unreadable.is_empty())) {
+                let linked = accounts
+                    .resolve(store, actor, reader.company_names::<T>(&rows), opts.dry_run)
+                    .await?;
+                let (convert, custom) = (reader.clone(), custom.clone());
+                let rows = std::mem::replace(&mut rows, Vec::with_capacity(BATCH));
+                let unreadable = std::mem::take(&mut unreadable);
+                let p = table.progress();
+                let batch = tokio::task::spawn_blocking(move || {
+                    convert.batch::<T>(rows, unreadable, &linked, &custom)
+                })
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+                if ready
+                    .send(Batch {
+                        bytes_read: p.bytes_read,
+                        bytes_total: p.bytes_total,
+                        ..batch
+                    })
+                    .await
+                    .is_err()
+                {
+                    break; // the writer stopped: its error is the one to report
+                }
+            }
+            if done {
+                break;
+            }
         }
-        if batch.len() >= BATCH || (done && (!batch.is_empty() || unreadable_since > 0)) {
-            let resume = resume_after(&batch);
-            let rows = std::mem::take(&mut batch);
-            report.rows += rows.len() as u64;
-            let out = write_batch::<T>(
-                store,
-                actor,
-                &mut job,
-                &mapping,
-                &headers,
-                &sha,
-                rows,
-                std::mem::take(&mut unreadable_since),
-                resume,
-                opts.dry_run,
-                &mut accounts,
-                &mut report,
-            )
-            .await?;
-            report.failed += out;
-            let p = table.progress();
+        Ok::<(), ImportError>(())
+    };
+    let write = async {
+        while let Some(b) = batches.recv().await {
+            report.rows += b.rows;
+            report.unreadable += b.unreadable;
+            let rejected = b.rejected;
+            for p in b.problems {
+                problem(&mut report, p);
+            }
+            let resume = b.resume.or(job.resume_offset.zip(job.resume_row));
+            let mut failed = rejected;
+            for (row, outcome) in store
+                .import_batch::<T>(actor, &mut job, b.prepared, rejected, resume, opts.dry_run)
+                .await?
+            {
+                if let RowOutcome::Failed { errors } = outcome {
+                    failed += 1;
+                    for e in errors.0 {
+                        problem(&mut report, convert.problem(row, &e));
+                    }
+                }
+            }
+            report.failed += failed;
             progress(Progress {
                 rows: report.rows,
-                bytes_read: p.bytes_read,
-                bytes_total: p.bytes_total,
+                bytes_read: b.bytes_read,
+                bytes_total: b.bytes_total,
             });
         }
-        if done {
-            break;
-        }
-    }
+        Ok::<(), ImportError>(())
+    };
+    tokio::try_join!(produce, write)?;
     if !opts.dry_run {
         store.finish_import(&mut job).await?;
     }
     report.job = job;
     Ok(report)
+}
+
+/// One batch on its way from the reader to the store.
+struct Batch<T> {
+    /// Rows read, unreadable ones included.
+    rows: u64,
+    unreadable: u64,
+    /// Rows rejected before the store: unreadable, or cells of the wrong type.
+    rejected: u64,
+    /// Why, a problem per field.
+    problems: Vec<RowProblem>,
+    prepared: Prepared<T>,
+    resume: Option<(i64, i64)>,
+    bytes_read: u64,
+    bytes_total: Option<u64>,
+}
+
+/// What turns a file's rows into records: the same for every batch of a run.
+struct Convert {
+    mapping: Mapping,
+    headers: Vec<String>,
+    /// Keys each row by file and row number (the file by a 64-bit prefix of its hash).
+    row_key: String,
+}
+
+impl Convert {
+    /// The company column of a contact or an order (linked to accounts by name).
+    fn company_column(&self, entity: &str) -> Option<usize> {
+        match entity {
+            "contact" => self.mapping.column_of("company"),
+            "order" => self.mapping.column_of("account"),
+            _ => None,
+        }
+    }
+
+    fn company_names<T: Entity>(&self, rows: &[guanxi_tabular::Row]) -> Vec<String> {
+        let Some(col) = self.company_column(T::DEF.name) else {
+            return vec![];
+        };
+        rows.iter()
+            .map(|r| company_name(r.get(col)))
+            .filter(|n| !n.is_empty())
+            .collect()
+    }
+
+    /// Convert rows into records and check them; CPU work only, for a blocking thread.
+    fn batch<T: Entity>(
+        &self,
+        rows: Vec<guanxi_tabular::Row>,
+        unreadable: Vec<RowProblem>,
+        accounts: &HashMap<String, Id>,
+        custom: &[guanxi_domain::custom::CustomFieldDef],
+    ) -> Batch<T> {
+        let resume = resume_after(&rows);
+        let count = (rows.len() + unreadable.len()) as u64;
+        let unreadable_count = unreadable.len() as u64;
+        let mut rejected = unreadable_count;
+        let mut problems = unreadable;
+        let mut ready = Vec::with_capacity(rows.len());
+        for row in rows {
+            match record_of::<T>(&self.mapping, &row, &self.row_key, accounts) {
+                Ok(r) => ready.push(r),
+                Err(errors) => {
+                    rejected += 1;
+                    problems.extend(errors.0.iter().map(|e| self.problem(row.number, e)));
+                }
+            }
+        }
+        Batch {
+            rows: count,
+            unreadable: unreadable_count,
+            rejected,
+            problems,
+            prepared: Prepared::new(ready, custom),
+            resume,
+            bytes_read: 0,
+            bytes_total: None,
+        }
+    }
+
+    fn problem(&self, row: u64, e: &guanxi_domain::FieldError) -> RowProblem {
+        let field = e.field.split(['.', '[']).next().unwrap_or(&e.field);
+        RowProblem {
+            row,
+            column: self
+                .mapping
+                .column_of(field)
+                .map(|c| self.headers[c].clone()),
+            field: Some(e.field.clone()),
+            message: e.message.clone(),
+        }
+    }
 }
 
 /// Where a run interrupted after `batch` resumes: a byte offset is known only at the
@@ -395,85 +521,13 @@ fn problem(report: &mut Report, p: RowProblem) {
     }
 }
 
-/// Convert, link and write one batch; returns the number of rows that failed.
-#[allow(clippy::too_many_arguments)]
-async fn write_batch<T: Entity>(
-    store: &Store,
-    actor: &Actor,
-    job: &mut ImportJob,
-    mapping: &Mapping,
-    headers: &[String],
-    sha: &str,
-    rows: Vec<guanxi_tabular::Row>,
-    unreadable: u64,
-    resume: Option<(i64, i64)>,
-    dry_run: bool,
-    accounts: &mut AccountNames,
-    report: &mut Report,
-) -> Result<u64, ImportError> {
-    let entity = T::DEF.name;
-    let link = match entity {
-        "contact" => Some("company"),
-        "order" => Some("account"),
-        _ => None,
-    };
-    if let Some(col) = link.and_then(|f| mapping.column_of(f)) {
-        let names: Vec<String> = rows
-            .iter()
-            .map(|r| company_name(r.get(col)))
-            .filter(|n| !n.is_empty())
-            .collect();
-        accounts.resolve(store, actor, names, dry_run).await?;
-    }
-    let mut failed = 0;
-    let mut ready = Vec::with_capacity(rows.len());
-    let resume = resume.or(job.resume_offset.zip(job.resume_row));
-    for row in rows {
-        match record_of::<T>(mapping, &row, sha, accounts) {
-            Ok(r) => ready.push(r),
-            Err(errors) => {
-                failed += 1;
-                for e in errors.0 {
-                    problem(report, row_problem(mapping, headers, row.number, &e));
-                }
-            }
-        }
-    }
-    for (row, outcome) in store
-        .import_batch::<T>(actor, job, ready, failed + unreadable, resume, dry_run)
-        .await?
-    {
-        if let RowOutcome::Failed { errors } = outcome {
-            failed += 1;
-            for e in errors.0 {
-                problem(report, row_problem(mapping, headers, row, &e));
-            }
-        }
-    }
-    Ok(failed)
-}
-
-fn row_problem(
-    mapping: &Mapping,
-    headers: &[String],
-    row: u64,
-    e: &guanxi_domain::FieldError,
-) -> RowProblem {
-    let field = e.field.split(['.', '[']).next().unwrap_or(&e.field);
-    RowProblem {
-        row,
-        column: mapping.column_of(field).map(|c| headers[c].clone()),
-        field: Some(e.field.clone()),
-        message: e.message.clone(),
-    }
-}
-
 /// A company name as the accounts store it (trimmed, inner runs of spaces as one).
 fn company_name(raw: &str) -> String {
     raw.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Accounts by name, looked up (and created when missing) once per name per import.
+/// Accounts by name, looked up (and created when missing) once per name per import; each
+/// batch gets the links of its own names.
 #[derive(Default)]
 struct AccountNames(HashMap<String, Id>);
 
@@ -484,10 +538,11 @@ impl AccountNames {
         actor: &Actor,
         names: Vec<String>,
         dry_run: bool,
-    ) -> Result<(), ImportError> {
+    ) -> Result<HashMap<String, Id>, ImportError> {
         let mut missing: Vec<String> = names
-            .into_iter()
-            .filter(|n| !self.0.contains_key(n))
+            .iter()
+            .filter(|n| !self.0.contains_key(*n))
+            .cloned()
             .collect();
         missing.sort();
         missing.dedup();
@@ -523,7 +578,11 @@ impl AccountNames {
         if !new.is_empty() && !dry_run {
             store.import(actor, new).await?;
         }
-        Ok(())
+        Ok(names
+            .into_iter()
+            .filter_map(|n| Some((self.0.get(&n).copied()?, n)))
+            .map(|(id, n)| (n, id))
+            .collect())
     }
 }
 
@@ -532,13 +591,13 @@ impl AccountNames {
 fn record_of<T: Entity>(
     mapping: &Mapping,
     row: &guanxi_tabular::Row,
-    sha: &str,
-    accounts: &AccountNames,
+    row_key: &str,
+    accounts: &HashMap<String, Id>,
 ) -> Result<ImportRow<T>, ValidationErrors> {
     let def = T::DEF;
     let mut fields = Map::new();
     let mut custom = Map::new();
-    let mut keys = vec![format!("row:{sha}:{}", row.number)];
+    let mut keys = vec![format!("{row_key}{}", row.number)];
     let mut errors = ValidationErrors::new();
     for (i, target) in mapping.columns.iter().enumerate() {
         let Some(target) = target else { continue };
@@ -549,7 +608,7 @@ fn record_of<T: Entity>(
         match (def.name, target.as_str()) {
             (_, "external_id") => keys.push(format!("ext:{raw}")),
             ("contact", "company") | ("order", "account") => {
-                if let Some(id) = accounts.0.get(&company_name(raw)) {
+                if let Some(id) = accounts.get(&company_name(raw)) {
                     fields.insert("account_id".into(), Value::String(id.to_string()));
                 }
             }

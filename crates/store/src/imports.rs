@@ -8,6 +8,7 @@ use crate::db::{Kind, Tx, Val};
 use crate::records::{insert_imported, now, require};
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};
+use guanxi_domain::custom::CustomFieldDef;
 use guanxi_domain::{Actor, Entity, Id, Meta, NewRecord, Record, Right, ValidationErrors};
 use serde::Serialize;
 use serde_json::Value;
@@ -217,7 +218,7 @@ impl Store {
         &self,
         actor: &Actor,
         job: &mut ImportJob,
-        rows: Vec<ImportRow<T>>,
+        batch: Prepared<T>,
         rejected: u64,
         resume: Option<(i64, i64)>,
         dry_run: bool,
@@ -227,28 +228,10 @@ impl Store {
         let defs = self.custom_fields(def.name).await?;
         let natural = natural_keys(def.name);
         let mut tx = self.db.begin().await?;
-
-        // Normalise and validate first: natural keys are compared as stored.
-        let mut prepared = Vec::with_capacity(rows.len());
-        let mut out = Vec::with_capacity(rows.len());
-        for mut r in rows {
-            match Self::check(&mut r.record.data, &r.record.custom, &defs) {
-                Ok(()) => {
-                    let json = serde_json::to_value(&r.record.data).unwrap_or_default();
-                    let mut keys = r.keys;
-                    for col in natural {
-                        if let Some(v) = key_text(col, &json[*col]) {
-                            keys.push(format!("{col}:{v}"));
-                        }
-                    }
-                    prepared.push((r.row, r.record, keys));
-                }
-                Err(StoreError::Invalid(errors)) => {
-                    out.push((r.row, RowOutcome::Failed { errors }))
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let Prepared {
+            rows: prepared,
+            failed: mut out,
+        } = batch;
         let mut known = self
             .known_keys(&mut tx, def, natural, prepared.iter().flat_map(|p| &p.2))
             .await?;
@@ -448,7 +431,7 @@ impl Store {
         actor: &Actor,
         id: Id,
         record: NewRecord<T>,
-        defs: &[guanxi_domain::custom::CustomFieldDef],
+        defs: &[CustomFieldDef],
     ) -> Result<RowOutcome> {
         let version: i64 = {
             let rows = tx
@@ -527,6 +510,45 @@ impl Store {
             .await?;
         }
         Ok(())
+    }
+}
+
+/// A batch normalised, validated and keyed: the half of an import that needs no database,
+/// so that it can run on another core while the batch before it is written.
+pub struct Prepared<T> {
+    /// Row number, record, and every key it may be known by.
+    rows: Vec<(u64, NewRecord<T>, Vec<String>)>,
+    failed: Vec<(u64, RowOutcome)>,
+}
+
+impl<T: Entity> Prepared<T> {
+    /// Check each row against the entity and its custom fields (`defs`); add the natural
+    /// keys, compared as stored.
+    pub fn new(rows: Vec<ImportRow<T>>, defs: &[CustomFieldDef]) -> Prepared<T> {
+        let natural = natural_keys(T::DEF.name);
+        let mut batch = Prepared {
+            rows: Vec::with_capacity(rows.len()),
+            failed: vec![],
+        };
+        for mut r in rows {
+            let errors = match Store::check(&mut r.record.data, &r.record.custom, defs) {
+                Ok(()) => {
+                    let json = serde_json::to_value(&r.record.data).unwrap_or_default();
+                    let mut keys = r.keys;
+                    for col in natural {
+                        if let Some(v) = key_text(col, &json[*col]) {
+                            keys.push(format!("{col}:{v}"));
+                        }
+                    }
+                    batch.rows.push((r.row, r.record, keys));
+                    continue;
+                }
+                Err(StoreError::Invalid(errors)) => errors,
+                Err(e) => ValidationErrors::single("record", "invalid", e.to_string()),
+            };
+            batch.failed.push((r.row, RowOutcome::Failed { errors }));
+        }
+        batch
     }
 }
 

@@ -33,7 +33,7 @@ pub use convert::{Conversion, Converted};
 pub use custom_cache::Defs as CustomDefs;
 pub use db::Backend;
 pub use error::StoreError;
-pub use imports::{ImportJob, ImportRow, RowOutcome, natural_keys};
+pub use imports::{ImportJob, ImportRow, Prepared, RowOutcome, natural_keys};
 pub use insights::{AccountFacts, Facts, OrderFact};
 pub use merge::{DuplicatePair, MergeOutcome, ScanReport};
 pub use timeline::{MAX_TIMELINE_PAGE, Timeline, TimelineItem, item_def};

@@ -7,7 +7,7 @@ use common::*;
 use guanxi_domain::entities::Contact;
 use guanxi_domain::filter::ListQuery;
 use guanxi_domain::{Email, NewRecord};
-use guanxi_store::{ImportRow, RowOutcome, Store};
+use guanxi_store::{ImportRow, Prepared, RowOutcome, Store};
 
 fn row(n: u64, name: &str, email: &str, title: Option<&str>) -> ImportRow<Contact> {
     let mut c = Contact::new(name);
@@ -20,6 +20,11 @@ fn row(n: u64, name: &str, email: &str, title: Option<&str>) -> ImportRow<Contac
         record: NewRecord::new(c),
         keys: vec![format!("row:f1:{n}")],
     }
+}
+
+/// A batch as the importer hands it over (no custom fields defined in these tests).
+fn batch(rows: Vec<ImportRow<Contact>>) -> Prepared<Contact> {
+    Prepared::new(rows, &[])
 }
 
 fn counts(out: &[(u64, RowOutcome)]) -> [usize; 4] {
@@ -58,7 +63,7 @@ conformance!(the_same_file_twice_changes_nothing, |s: Store| async move {
         .await
         .unwrap();
     let out = s
-        .import_batch(&w.rep_a, &mut job, rows(), 0, Some((100, 6)), false)
+        .import_batch(&w.rep_a, &mut job, batch(rows()), 0, Some((100, 6)), false)
         .await
         .unwrap();
     assert_eq!(counts(&out), [2, 1, 0, 1], "{out:?}");
@@ -86,7 +91,7 @@ conformance!(the_same_file_twice_changes_nothing, |s: Store| async move {
     assert_eq!(again.id, job.id);
     assert_eq!(again.rows_done, 4);
     let out = s
-        .import_batch(&w.rep_a, &mut again, rows(), 0, None, false)
+        .import_batch(&w.rep_a, &mut again, batch(rows()), 0, None, false)
         .await
         .unwrap();
     assert_eq!(counts(&out), [0, 0, 3, 1], "{out:?}");
@@ -108,7 +113,7 @@ conformance!(another_file_updates_by_email, |s: Store| async move {
     s.import_batch(
         &w.rep_a,
         &mut job,
-        vec![row(2, "王芳", "wang@example.com", Some("工程师"))],
+        batch(vec![row(2, "王芳", "wang@example.com", Some("工程师"))]),
         0,
         None,
         false,
@@ -124,7 +129,7 @@ conformance!(another_file_updates_by_email, |s: Store| async move {
     let mut same = row(3, "王芳", "WANG@example.com", Some("高级工程师"));
     same.keys = vec!["row:fb:3".into()];
     let out = s
-        .import_batch(&w.rep_a, &mut other, vec![r, same], 0, None, false)
+        .import_batch(&w.rep_a, &mut other, batch(vec![r, same]), 0, None, false)
         .await
         .unwrap();
     assert!(matches!(out[0].1, RowOutcome::Updated { .. }), "{out:?}");
@@ -145,10 +150,10 @@ conformance!(a_dry_run_writes_nothing, |s: Store| async move {
         .import_batch(
             &w.rep_a,
             &mut job,
-            vec![
+            batch(vec![
                 row(2, "赵磊", "zhao@example.com", None),
                 row(3, "", "", None),
-            ],
+            ]),
             0,
             None,
             true,
