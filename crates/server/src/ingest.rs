@@ -628,8 +628,18 @@ fn record_of<T: Entity>(
             }
         }
     }
-    if def.name == "order" {
-        order_line(&mut fields);
+    match def.name {
+        "order" => order_line(&mut fields),
+        // As accounts created from a contact's company column: a company we sell to.
+        "account" => {
+            fields
+                .entry("kind")
+                .or_insert(Value::String(AccountKind::Organisation.as_str().into()));
+            fields
+                .entry("relationship")
+                .or_insert(Value::String(Relationship::Customer.as_str().into()));
+        }
+        _ => {}
     }
     errors.into_result()?;
     let data = crate::writes::data_of::<T>(fields)?;

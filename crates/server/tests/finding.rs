@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 on_both!(import_then_search, import_then_search);
 on_both!(duplicates_merge_and_undo, duplicates_merge_and_undo);
 on_both!(an_interrupted_import_resumes, an_interrupted_import_resumes);
+on_both!(accounts_import_with_defaults, accounts_import_with_defaults);
 
 fn data(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -385,4 +386,50 @@ async fn an_interrupted_import_resumes(s: Server) {
     assert_eq!(report.rows, (rows - BATCH) as u64);
     assert_eq!(report.job.created, rows as i64);
     assert_eq!(count(s.store.clone(), rep.clone()).await, rows as i64);
+}
+
+/// A list of companies rarely says what they are to us: they become customers unless a
+/// column says otherwise; the credit code finds them again.
+async fn accounts_import_with_defaults(s: Server) {
+    let (actor, admin) = bearer(&s, "admin@t.cn").await;
+    let csv = "公司名称,统一社会信用代码,关系类型,行业\n\
+               福州测试有限公司,91350100M000100Y43,,制造\n\
+               北京伙伴科技有限公司,91110000600037341L,供应商,软件\n\
+               错误关系有限公司,,朋友,\n";
+    let (status, report) = upload(&s, &admin, "kind=account", csv.into()).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["job"]["created"], 2, "{report}");
+    assert_eq!(report["failed"], 1, "{report}");
+    let problem = &report["problems"][0];
+    assert_eq!(problem["row"], 4, "{report}");
+    assert_eq!(problem["column"], "关系类型", "{report}");
+
+    let accounts = s
+        .store
+        .list::<Account>(&actor, &ListQuery::default().limit(10))
+        .await
+        .unwrap()
+        .items;
+    let kind_of = |name: &str| {
+        let a = accounts.iter().find(|a| a.data.name == name).unwrap();
+        (a.data.kind.as_str(), a.data.relationship.as_str())
+    };
+    assert_eq!(kind_of("福州测试有限公司"), ("organisation", "customer"));
+    assert_eq!(
+        kind_of("北京伙伴科技有限公司"),
+        ("organisation", "supplier")
+    );
+
+    // The same companies again, renamed: found by their credit codes, not added.
+    let again = "统一社会信用代码,名称\n91350100M000100Y43,福州测试股份有限公司\n";
+    let (status, report) = upload(&s, &admin, "kind=account", again.into()).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (
+            report["job"]["created"].as_i64(),
+            report["job"]["updated"].as_i64()
+        ),
+        (Some(0), Some(1)),
+        "{report}"
+    );
 }

@@ -43,6 +43,8 @@ pub(crate) const ACCOUNT_FIELDS: &[&str] = &[
     "tags",
     "external_id",
     "kind",
+    "relationship",
+    "partner_type",
 ];
 
 pub(crate) const LEAD_FIELDS: &[&str] = &[
@@ -313,6 +315,14 @@ pub(crate) const ACCOUNT: FieldTable = &[
             "Account type",
             "Customer type",
         ],
+    ),
+    (
+        "relationship",
+        &["关系", "关系类型", "客户关系", "往来关系", "Relationship"],
+    ),
+    (
+        "partner_type",
+        &["伙伴类型", "合作伙伴类型", "合作类型", "Partner type"],
     ),
 ];
 
