@@ -173,8 +173,9 @@ impl Store {
 
     /// Undo the latest merge of `merged`: move the rows back, give the survivor its values
     /// from before and bring the merged record back. Refused with a conflict when the
-    /// survivor changed since, or the merged record is live again. Returns the restored record.
-    pub async fn undo_merge(&self, actor: &Actor, merged: Id) -> Result<Value> {
+    /// survivor changed since, or the merged record is live again. Returns the restored record
+    /// and its entity.
+    pub async fn undo_merge(&self, actor: &Actor, merged: Id) -> Result<(&'static str, Value)> {
         let entry = changelog::for_record(&self.db, merged)
             .await?
             .into_iter()
@@ -191,7 +192,10 @@ impl Store {
             .ok_or_else(|| {
                 StoreError::Corrupt(format!("merge entry {} is unreadable", entry.seq))
             })?;
-        by_entity!(entry.entity.as_str(), T => self.undo_as::<T>(actor, merged, entry.seq, log))
+        by_entity!(entry.entity.as_str(), T => async {
+            let restored = self.undo_as::<T>(actor, merged, entry.seq, log).await?;
+            Ok((T::DEF.name, restored))
+        })
     }
 }
 

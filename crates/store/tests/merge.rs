@@ -239,7 +239,8 @@ conformance!(
         chain_intact(&s).await;
 
         // Undo: everything as before, except versions and update times.
-        let restored = s.undo_merge(&w.manager, b_id).await.unwrap();
+        let (entity, restored) = s.undo_merge(&w.manager, b_id).await.unwrap();
+        assert_eq!(entity, "account");
         assert_eq!(restored["id"], json!(b_id));
         assert!(restored.get("deleted_at").is_none());
         assert!(links(&s, &r).await.iter().all(|l| *l == Some(b_id)));

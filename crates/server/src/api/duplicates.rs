@@ -18,18 +18,20 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// What can be merged.
+pub const MERGEABLE: [&EntityDef; 3] = [Account::DEF, Contact::DEF, Lead::DEF];
+
 fn def_of(entity: &str) -> Result<&'static EntityDef, Problem> {
-    match entity {
-        "account" => Ok(Account::DEF),
-        "contact" => Ok(Contact::DEF),
-        "lead" => Ok(Lead::DEF),
-        other => Err(Problem::field(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "entity",
-            "invalid",
-            format!("{other:?} cannot be merged: account, contact or lead"),
-        )),
-    }
+    MERGEABLE
+        .into_iter()
+        .find(|d| d.name == entity)
+        .ok_or_else(|| {
+            Problem::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "entity",
+                "invalid",
+                format!("{entity:?} cannot be merged: account, contact or lead"),
+            )
+        })
 }
 
 /// A record's JSON as the actor may see it.
@@ -127,29 +129,13 @@ pub async fn merge(
     Ok(Json(serde_json::to_value(out).unwrap_or_default()))
 }
 
-#[derive(Deserialize, Default)]
-pub struct UndoParams {
-    #[serde(default)]
-    entity: Option<String>,
-}
-
 pub async fn undo(
     State(store): State<Store>,
     Authed(actor): Authed,
     Path(id): Path<String>,
-    Query(p): Query<UndoParams>,
 ) -> Result<Json<Value>, Problem> {
-    let mut restored = store.undo_merge(&actor, id_of(&id)?).await?;
-    let entity = p
-        .entity
-        .or_else(|| restored["entity"].as_str().map(str::to_string));
-    if let Some(def) = entity.as_deref().and_then(|e| def_of(e).ok()) {
-        masked(&store, &actor, def, &mut restored).await?;
-    } else if !actor.role.see_sensitive {
-        // Unknown kind: mask every field any mergeable entity treats as sensitive.
-        for def in [Account::DEF, Contact::DEF, Lead::DEF] {
-            mask_json(def, &[], &mut restored);
-        }
-    }
+    let (entity, mut restored) = store.undo_merge(&actor, id_of(&id)?).await?;
+    // The record's own entity decides what is masked, custom fields included.
+    masked(&store, &actor, def_of(entity)?, &mut restored).await?;
     Ok(Json(restored))
 }

@@ -67,6 +67,7 @@ fn responses(success: &[(&str, Value)], errors: &[&str]) -> Value {
             "422" => "A field is missing or wrong; `errors` names each",
             "428" => "If-Match is required",
             "429" => "Too many attempts; see Retry-After",
+            "503" => "Not available on this server (it runs without a search index)",
             _ => "Error",
         };
         r.insert((*status).into(), problem(what));
@@ -323,6 +324,7 @@ fn build() -> Value {
     let token = doc.schema::<guanxi_store::ApiToken>();
     let money = doc.schema::<guanxi_domain::Money>();
     special_paths(&mut doc, summary, timeline, change, token, money);
+    finding_paths(&mut doc);
 
     let mut schemas: Map<String, Value> =
         doc.generator.take_definitions(true).into_iter().collect();
@@ -542,6 +544,207 @@ fn special_paths(
     }));
 }
 
+/// Search, imports, duplicates and merges: finding customers, bringing them in, and
+/// keeping one record per customer.
+fn finding_paths(doc: &mut Doc) {
+    use guanxi_domain::filter::MAX_LIMIT;
+    // An entity's record schema, by the entity's name (`opportunity` → OpportunityRecord).
+    let names: Map<String, Value> = doc
+        .entities
+        .iter()
+        .map(|(schema, def)| (def.name.to_string(), schema_ref(&format!("{schema}Record"))))
+        .collect();
+    let rec = |entity: &str| names[entity].clone();
+    let uuid = json!({ "type": "string", "format": "uuid" });
+    let time = json!({ "type": "string", "format": "date-time" });
+    let count = json!({ "type": "integer", "minimum": 0 });
+    let nullable = |t: &str| json!({ "type": [t, "null"] });
+    let items = |item: Value| json!({ "type": "object", "required": ["items"], "properties": { "items": { "type": "array", "items": item } } });
+    let mergeable: Vec<&str> = super::duplicates::MERGEABLE.map(|d| d.name).to_vec();
+    let any_mergeable = json!({ "anyOf": mergeable.iter().map(|e| rec(e)).collect::<Vec<_>>() });
+
+    let kinds = crate::search_feed::KINDS;
+    let found = json!({
+        "type": "object",
+        "required": ["kind", "id", "title", "score", "matched", "record"],
+        "properties": {
+            "kind": { "type": "string", "enum": kinds },
+            "id": uuid,
+            "title": { "type": "string" },
+            "score": { "type": "number" },
+            "matched": {
+                "type": "array",
+                "description": "The field groups that matched",
+                "items": { "type": "string", "enum": ["name", "pinyin", "phone", "email", "text"] },
+            },
+            "record": { "type": "object", "description": "The record, masked for the caller" },
+        },
+        "oneOf": kinds.iter().map(|k| json!({
+            "required": ["kind"],
+            "properties": { "kind": { "const": k }, "record": rec(k) },
+        })).collect::<Vec<_>>(),
+    });
+    let collections: Vec<&str> = kinds
+        .iter()
+        .map(|k| crate::search_feed::collection(k))
+        .collect();
+    doc.op("/search", "get", json!({
+        "tags": ["search"], "operationId": "search",
+        "summary": "Accounts, contacts, leads, deals, cases and interactions ranked together from the full-text index (names, pinyin, phone digits, e-mail, text), within the caller's scope, sensitive fields masked",
+        "parameters": [
+            param("q", "query", false, json!({ "type": "string", "default": "" }), "The words to find"),
+            param("types", "query", false, json!({ "type": "string" }),
+                &format!("Comma-separated entities ({}) or collections ({}); all when absent", kinds.join(", "), collections.join(", "))),
+            param("limit", "query", false, json!({ "type": "integer", "minimum": 1, "maximum": super::search::MAX_RESULTS, "default": 20 }), "How many results"),
+        ],
+        "responses": responses(&[("200", ok("The best matches first", items(found)))], &["422", "503"]),
+    }));
+
+    let job = json!({
+        "type": "object",
+        "description": "An import of one file; running again with the same file resumes it",
+        "required": ["id", "entity", "file_name", "file_sha256", "status", "rows_done", "resume_offset", "resume_row", "created", "updated", "unchanged", "failed", "started_at", "updated_at"],
+        "properties": {
+            "id": uuid,
+            "entity": { "type": "string", "enum": crate::ingest::KINDS },
+            "file_name": { "type": "string" },
+            "file_sha256": { "type": "string" },
+            "status": { "type": "string", "enum": ["running", "done", "dry_run"] },
+            "rows_done": count,
+            "resume_offset": nullable("integer"),
+            "resume_row": nullable("integer"),
+            "created": count,
+            "updated": count,
+            "unchanged": count,
+            "failed": count,
+            "started_at": time,
+            "updated_at": time,
+        },
+    });
+    let report = json!({
+        "type": "object",
+        "required": ["kind", "file", "dry_run", "job", "rows", "unreadable", "failed", "resumed_at_row", "mapping", "problems"],
+        "properties": {
+            "kind": { "type": "string", "enum": crate::ingest::KINDS },
+            "file": { "type": "string" },
+            "dry_run": { "type": "boolean" },
+            "job": job.clone(),
+            "rows": { "type": "integer", "minimum": 0, "description": "Rows read in this run" },
+            "unreadable": { "type": "integer", "minimum": 0, "description": "Rows that could not be read (counted in failed too)" },
+            "failed": count,
+            "resumed_at_row": { "type": ["integer", "null"], "description": "The row an earlier, interrupted run of the file was resumed at" },
+            "mapping": { "type": "array", "description": "Each column and the field it filled (null: ignored)", "items": {
+                "type": "object", "required": ["column", "field"],
+                "properties": { "column": { "type": "string" }, "field": nullable("string") },
+            } },
+            "problems": { "type": "array", "maxItems": crate::ingest::MAX_PROBLEMS, "description": "Rows not imported, or wrong fields of them (the first ones; the counts are exact)", "items": {
+                "type": "object", "required": ["row", "column", "field", "message"],
+                "properties": { "row": count, "column": nullable("string"), "field": nullable("string"), "message": { "type": "string" } },
+            } },
+        },
+    });
+    let file = json!({ "schema": { "type": "string", "format": "binary" } });
+    doc.op("/imports", "post", json!({
+        "tags": ["imports"], "operationId": "create_import",
+        "summary": "Import a spreadsheet (the raw body: CSV in UTF-8 or GBK, .xlsx or .xls; not a multipart form): rows matched by their keys are updated, others created, in batches",
+        "parameters": [
+            param("kind", "query", true, json!({ "type": "string", "enum": crate::ingest::KINDS }), "What the rows are"),
+            param("mapping", "query", false, json!({ "type": "string" }), "column=field,…; suggested from the headers when absent (a 422 names the columns that need one)"),
+            param("dry_run", "query", false, json!({ "type": "boolean", "default": false }), "Check every row and write nothing"),
+            param("name", "query", false, json!({ "type": "string" }), "The file's name, whose extension helps tell the format"),
+        ],
+        "requestBody": { "required": true, "description": "The file", "content": {
+            "text/csv": file,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": file,
+            "application/vnd.ms-excel": file,
+            "application/octet-stream": file,
+        } },
+        "responses": responses(&[("200", ok("The import's report", report))], &["403", "409", "422"]),
+    }));
+    doc.op("/imports", "get", json!({
+        "tags": ["imports"], "operationId": "list_imports",
+        "summary": "The caller's latest 100 imports, newest first, with their progress while they run",
+        "responses": responses(&[("200", ok("The imports", items(job)))], &[]),
+    }));
+
+    let pair = json!({
+        "type": "object",
+        "required": ["id", "entity", "a", "b", "score", "reasons"],
+        "properties": {
+            "id": uuid,
+            "entity": { "type": "string", "enum": mergeable },
+            "a": { "type": "object" },
+            "b": { "type": "object" },
+            "score": { "type": "number", "minimum": 0, "maximum": 1, "description": "How sure the scan is that both are one customer" },
+            "reasons": { "type": "array", "items": { "type": "string", "enum": ["credit_code", "email", "phone", "company_name", "name"] } },
+        },
+        "oneOf": mergeable.iter().map(|e| json!({
+            "required": ["entity"],
+            "properties": { "entity": { "const": e }, "a": rec(e), "b": rec(e) },
+        })).collect::<Vec<_>>(),
+    });
+    doc.op("/duplicates", "get", json!({
+        "tags": ["duplicates"], "operationId": "duplicate_queue",
+        "summary": "The review queue: open pairs whose records are both live and visible to the caller, best first, masked for them",
+        "parameters": [
+            param("entity", "query", true, json!({ "type": "string", "enum": mergeable }), "Which records"),
+            param("limit", "query", false, json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50 }), "How many pairs"),
+        ],
+        "responses": responses(&[("200", ok("Open pairs", items(pair)))], &["403", "422"]),
+    }));
+    doc.op("/duplicates/scan", "post", json!({
+        "tags": ["duplicates"], "operationId": "scan_duplicates",
+        "summary": "Find candidate pairs among the live records the caller sees and queue those not offered before",
+        "requestBody": body(json!({
+            "type": "object", "required": ["entity"],
+            "properties": { "entity": { "type": "string", "enum": mergeable } },
+        })),
+        "responses": responses(&[("200", ok("What the scan found", json!({
+            "type": "object", "required": ["pairs_found", "new"],
+            "properties": {
+                "pairs_found": { "type": "integer", "minimum": 0, "description": "Candidate pairs, queued before or not" },
+                "new": { "type": "integer", "minimum": 0, "description": "Pairs queued by this scan" },
+            },
+        })))], &["403", "422"]),
+    }));
+    doc.op("/duplicates/{id}/dismiss", "post", json!({
+        "tags": ["duplicates"], "operationId": "dismiss_duplicate",
+        "summary": "Take a pair off the queue for good: later scans do not offer it again",
+        "parameters": [param("id", "path", true, uuid.clone(), "The pair's id")],
+        "responses": responses(&[("204", json!({ "description": "Dismissed" }))], &["403", "404", "422"]),
+    }));
+    doc.op("/merges", "post", json!({
+        "tags": ["duplicates"], "operationId": "merge",
+        "summary": "Fold one record into another in one transaction: the survivor takes the chosen fields and both records' tags, whatever referred to the merged record refers to the survivor, the merged record is soft-deleted",
+        "requestBody": body(json!({
+            "type": "object", "required": ["entity", "survivor", "merged"], "additionalProperties": false,
+            "properties": {
+                "entity": { "type": "string", "enum": mergeable },
+                "survivor": { "type": "string", "format": "uuid", "description": "The record that stays" },
+                "merged": { "type": "string", "format": "uuid", "description": "The record folded into it; not the survivor" },
+                "take": { "type": "array", "items": { "type": "string" }, "default": [], "description": "Fields (custom ones as custom.key) whose value comes from the merged record; the survivor keeps the rest" },
+            },
+        })),
+        "responses": responses(&[("200", ok("Merged", json!({
+            "type": "object", "required": ["survivor", "relinked", "seq"],
+            "properties": {
+                "survivor": any_mergeable.clone(),
+                "relinked": {
+                    "type": "object", "description": "The rows moved to the survivor, by table.column",
+                    "additionalProperties": { "type": "array", "items": uuid },
+                },
+                "seq": { "type": "integer", "description": "The change-log position of the merge" },
+            },
+        })))], &["403", "404", "409", "412", "422"]),
+    }));
+    doc.op("/merges/{id}/undo", "post", json!({
+        "tags": ["duplicates"], "operationId": "undo_merge",
+        "summary": "Undo the latest merge of a record: move the rows back, give the survivor its values from before and bring the merged record back; refused if either changed since",
+        "parameters": [param("id", "path", true, uuid, "The merged record's id")],
+        "responses": responses(&[("200", ok("The merged record, restored", any_mergeable))], &["403", "404", "409", "412", "422"]),
+    }));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -600,6 +803,75 @@ mod tests {
                 );
                 self.1 += 1;
             }
+        }
+    }
+
+    /// The routes a function of `source` adds, as (path, method): a router cannot list
+    /// its routes, so they are read from the code that adds them.
+    fn routes_in(source: &str, function: &str) -> Vec<(String, &'static str)> {
+        let start = source
+            .find(function)
+            .unwrap_or_else(|| panic!("{function}"));
+        let code = &source[start..];
+        let code = &code[..code.find("\n}").unwrap_or(code.len())];
+        let mut out = vec![];
+        for call in code.split(".route(").skip(1) {
+            let path = call.split('"').nth(1).unwrap();
+            // The arguments, up to the call's closing parenthesis.
+            let mut depth = 1;
+            let end = call
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map(|(i, _)| i)
+                .unwrap();
+            let args = &call[..end];
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let called = args.match_indices(&format!("{method}(")).any(|(i, _)| {
+                    let before = args[..i].chars().next_back().unwrap_or(' ');
+                    !(before.is_alphanumeric() || before == '_' || before == ':')
+                });
+                if called {
+                    out.push((path.replace("{{", "{").replace("}}", "}"), method));
+                }
+            }
+        }
+        assert!(!out.is_empty(), "no routes found in {function}");
+        out
+    }
+
+    /// Every route the API serves is described, method by method.
+    #[test]
+    fn every_route_is_described() {
+        let doc = document();
+        let mut routes = routes_in(include_str!("mod.rs"), "pub fn routes()");
+        struct Paths(Vec<&'static str>);
+        impl Collections for Paths {
+            fn collection<T: Entity + JsonSchema>(&mut self, path: &'static str) {
+                self.0.push(path);
+            }
+        }
+        let mut collections = Paths(vec![]);
+        each_collection(&mut collections);
+        let per_collection = routes_in(include_str!("records.rs"), "pub fn collection<");
+        for name in collections.0 {
+            for (path, method) in &per_collection {
+                routes.push((path.replace("{name}", name), method));
+            }
+        }
+        assert!(routes.len() > 100, "{} routes", routes.len());
+        for (path, method) in routes {
+            assert!(
+                doc["paths"][&path][method].is_object(),
+                "{} {path} is routed but not described",
+                method.to_uppercase()
+            );
         }
     }
 
