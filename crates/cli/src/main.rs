@@ -197,7 +197,7 @@ async fn acting_user(store: &Store, email: Option<&str>) -> anyhow::Result<Actor
         None => store
             .find_one::<User>(&system, "role", "admin")
             .await?
-            .context("there is no administrator to import as: name a user with --as")?,
+            .context("there is no administrator to act as: name a user with --as")?,
     };
     store
         .actor_for(user.meta.id)
