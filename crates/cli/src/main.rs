@@ -25,18 +25,36 @@ use tracing_subscriber::filter::LevelFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `println!` that returns the error instead of panicking: output piped into `head`
+/// ends with the pipe closed, and that is a normal end, not a crash.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if closed_stdout(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // `{:#}` prints the cause chain: "what we were doing: why it failed: …".
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `e` is a write to a standard output whose reader has gone (`| head`).
+fn closed_stdout(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Logs go to stderr, filtered by `GUANXI_LOG` (e.g. `debug`, `guanxi_store=debug`);
@@ -175,7 +193,7 @@ async fn reindex(database: &str, dir: Option<&Path>) -> anyhow::Result<()> {
     bar.finish_and_clear();
     store.close().await;
     let secs = started.elapsed().as_secs_f64();
-    println!(
+    out!(
         "indexed {} records in {secs:.1} s ({} records/s)",
         thousands(n),
         thousands(per_second(n, secs))
@@ -245,12 +263,12 @@ async fn import(database: &str, args: config::ImportArgs) -> anyhow::Result<()> 
     store.close().await;
     let report = report.map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
     let secs = started.elapsed().as_secs_f64();
     let j = &report.job;
-    println!(
+    out!(
         "{}{}: {} rows in {secs:.1} s ({} rows/s): {} created, {} updated, {} unchanged, {} failed",
         if report.dry_run { "dry run of " } else { "" },
         args.file.display(),
@@ -262,10 +280,10 @@ async fn import(database: &str, args: config::ImportArgs) -> anyhow::Result<()> 
         thousands(report.failed),
     );
     if let Some(row) = report.resumed_at_row {
-        println!("resumed an interrupted import at row {row}");
+        out!("resumed an interrupted import at row {row}");
     }
     for c in &report.mapping {
-        println!(
+        out!(
             "  {} → {}",
             c.column,
             c.field.as_deref().unwrap_or("(ignored)")
@@ -277,10 +295,10 @@ async fn import(database: &str, args: config::ImportArgs) -> anyhow::Result<()> 
             .as_deref()
             .map(|c| format!(" “{c}”"))
             .unwrap_or_default();
-        println!("  row {}{column}: {}", p.row, p.message);
+        out!("  row {}{column}: {}", p.row, p.message);
     }
     if report.failed as usize > report.problems.len() {
-        println!(
+        out!(
             "  … and more; --json lists the first {}",
             ingest::MAX_PROBLEMS
         );
@@ -309,7 +327,7 @@ async fn search(
             .await
             .map_err(|p| anyhow::anyhow!("{}", p.detail))?;
     for f in &found {
-        println!(
+        out!(
             "{:<12} {}  {}  [{}]",
             f.kind,
             f.id,
@@ -368,7 +386,7 @@ async fn export(database: &str, args: config::ExportArgs) -> anyhow::Result<()> 
         s.log_seq
     );
     match &args.output {
-        Some(path) => println!("{what} to {}", path.display()),
+        Some(path) => out!("{what} to {}", path.display()),
         None => eprintln!("{what}"),
     }
     Ok(())
@@ -384,7 +402,7 @@ async fn duplicates(database: &str, command: config::DuplicatesCommand) -> anyho
         D::Scan { entity, as_user } => {
             let actor = acting_user(&store, as_user.as_deref()).await?;
             let r = store.scan_duplicates(&actor, &entity).await?;
-            println!(
+            out!(
                 "{} pairs found, {} new to review",
                 thousands(r.pairs_found),
                 thousands(r.new)
@@ -397,7 +415,7 @@ async fn duplicates(database: &str, command: config::DuplicatesCommand) -> anyho
         } => {
             let actor = acting_user(&store, as_user.as_deref()).await?;
             for pair in store.duplicate_queue(&actor, &entity, limit).await? {
-                println!("{}", serde_json::to_string(&pair)?);
+                out!("{}", serde_json::to_string(&pair)?);
             }
         }
         D::Merge {
@@ -412,14 +430,14 @@ async fn duplicates(database: &str, command: config::DuplicatesCommand) -> anyho
                 .merge(&actor, &entity, id(&survivor)?, id(&merged)?, &take)
                 .await?;
             let moved: usize = out.relinked.values().map(Vec::len).sum();
-            println!(
+            out!(
                 "merged {merged} into {survivor}: {moved} related records moved (undo: guanxi duplicates undo {merged})"
             );
         }
         D::Undo { merged, as_user } => {
             let actor = acting_user(&store, as_user.as_deref()).await?;
             store.undo_merge(&actor, id(&merged)?).await?;
-            println!("the merge of {merged} was undone");
+            out!("the merge of {merged} was undone");
         }
     }
     store.close().await;
@@ -495,12 +513,12 @@ async fn run_server(
 async fn migrate(database: &str) -> anyhow::Result<()> {
     let store = open(database).await?;
     let counts = store.table_counts().await.context("counting rows")?;
-    println!(
+    out!(
         "{} ({}): schema up to date",
         redact(database),
         backend_name(store.backend())
     );
-    print_table(counts.iter().map(|(t, n)| (*t, *n as u64)));
+    print_table(counts.iter().map(|(t, n)| (*t, *n as u64)))?;
     store.close().await;
     Ok(())
 }
@@ -511,7 +529,7 @@ async fn run_seed(database: &str, customers: u64, seed: u64) -> anyhow::Result<(
     store.close().await;
     let report = report?;
     let total: u64 = report.rows.iter().map(|(_, n)| n).sum();
-    println!(
+    out!(
         "seeded {} with {} customers (seed {seed}): {} rows in {:.1} s, {} rows/s",
         redact(database),
         thousands(customers),
@@ -519,7 +537,7 @@ async fn run_seed(database: &str, customers: u64, seed: u64) -> anyhow::Result<(
         report.seconds,
         thousands(per_second(total, report.seconds)),
     );
-    print_table(report.rows.iter().copied());
+    print_table(report.rows.iter().copied())?;
     Ok(())
 }
 
@@ -552,7 +570,7 @@ async fn demo(
     let mut logins = users(&store).await?;
     let created = logins.is_empty();
     if created {
-        println!(
+        out!(
             "Creating the demo database {} with {} customers…",
             redact(database),
             thousands(config::DEMO_CUSTOMERS)
@@ -579,23 +597,23 @@ async fn demo(
             }
         }
     }
-    println!();
-    println!("Guanxi demo: {url}");
-    println!(
+    out!();
+    out!("Guanxi demo: {url}");
+    out!(
         "Database: {} ({})",
         redact(database),
         if created { "new" } else { "existing" }
     );
-    println!();
-    println!(
+    out!();
+    out!(
         "Demo logins (password for each: {}):",
         config::DEMO_PASSWORD
     );
     let width = logins.iter().map(|l| l.0.len()).max().unwrap_or(0);
     for (email, role, name) in &logins {
-        println!("  {email:<width$}  {role:<12}  {name}");
+        out!("  {email:<width$}  {role:<12}  {name}");
     }
-    println!();
+    out!();
     run_server(store, index, listener, &url, database, analytics_every).await
 }
 
@@ -676,12 +694,14 @@ async fn user_add(database: &str, args: config::UserAddArgs) -> anyhow::Result<(
     store
         .set_password(&system, created.meta.id, &password)
         .await?;
-    println!(
+    out!(
         "added {} ({}) as {}",
-        created.data.email, created.meta.id, created.data.role
+        created.data.email,
+        created.meta.id,
+        created.data.role
     );
     if generated {
-        println!("password (shown once): {password}");
+        out!("password (shown once): {password}");
     }
     Ok(())
 }
@@ -693,7 +713,7 @@ async fn analytics_run(database: &str, as_of: Option<chrono::NaiveDate>) -> anyh
     let outcome = guanxi::insights::run(&store, as_of).await;
     store.close().await;
     let o = outcome?;
-    println!(
+    out!(
         "analysed {} accounts ({} with purchases) as of {as_of}: read {:.1} s, computed {:.1} s, stored {:.1} s",
         thousands(o.accounts as u64),
         thousands(o.report.buyers as u64),
@@ -703,13 +723,16 @@ async fn analytics_run(database: &str, as_of: Option<chrono::NaiveDate>) -> anyh
     );
     if let Some(f) = &o.report.bgnbd {
         let p = &f.params;
-        println!(
+        out!(
             "BG/NBD r={:.4} alpha={:.4} a={:.4} b={:.4}",
-            p.r, p.alpha, p.a, p.b
+            p.r,
+            p.alpha,
+            p.a,
+            p.b
         );
     }
     if let Some(auc) = o.report.churn_auc {
-        println!(
+        out!(
             "churn model: hold-out AUC {auc:.3} on {} customers",
             thousands(o.report.churn_holdout as u64)
         );
@@ -739,7 +762,7 @@ async fn user_token(database: &str, args: config::UserTokenArgs) -> anyhow::Resu
         token.id,
         expires.format("%Y-%m-%d")
     );
-    println!("{secret}");
+    out!("{secret}");
     store.close().await;
     Ok(())
 }
@@ -775,7 +798,7 @@ async fn audit_verify(database: &str) -> anyhow::Result<()> {
     let report = report.context("reading the change log")?;
     match report.first_broken {
         None => {
-            println!(
+            out!(
                 "change log: {} entries, hash chain intact",
                 thousands(report.entries as u64)
             );
@@ -783,7 +806,7 @@ async fn audit_verify(database: &str) -> anyhow::Result<()> {
         }
         Some(seq) => {
             let reason = report.reason.as_deref().unwrap_or("hash mismatch");
-            println!(
+            out!(
                 "change log: {} entries, hash chain BROKEN at entry #{seq}: {reason}",
                 thousands(report.entries as u64)
             );
@@ -799,12 +822,13 @@ fn backend_name(b: Backend) -> &'static str {
     }
 }
 
-fn print_table<'a>(rows: impl Iterator<Item = (&'a str, u64)>) {
+fn print_table<'a>(rows: impl Iterator<Item = (&'a str, u64)>) -> anyhow::Result<()> {
     let rows: Vec<_> = rows.collect();
     let width = rows.iter().map(|(t, _)| t.len()).max().unwrap_or(0);
     for (table, n) in rows {
-        println!("  {table:<width$}  {:>12}", thousands(n));
+        out!("  {table:<width$}  {:>12}", thousands(n));
     }
+    Ok(())
 }
 
 fn per_second(n: u64, seconds: f64) -> u64 {
