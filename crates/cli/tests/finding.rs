@@ -4,6 +4,8 @@
 //! view goes out as CSV and .xlsx, masked for a role that may not see phone numbers, and
 //! into the change log (on SQLite and, with `GUANXI_TEST_POSTGRES`, PostgreSQL).
 
+mod common;
+
 use std::process::{Command, Stdio};
 
 fn guanxi(db: &str, args: &[&str]) -> (bool, String, String) {
@@ -98,21 +100,7 @@ async fn database(postgres: bool, dir: &std::path::Path) -> Option<String> {
     if !postgres {
         return Some(format!("sqlite:{}", dir.join("export.db").display()));
     }
-    let Ok(admin) = std::env::var("GUANXI_TEST_POSTGRES") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run the PostgreSQL half: set GUANXI_TEST_POSTGRES"
-        );
-        return None;
-    };
-    let name = format!("gx_cli_export_{}", guanxi_domain::Id::new().0.simple());
-    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    Some(format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
+    common::fresh_postgres("gx_cli_export").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

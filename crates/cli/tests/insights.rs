@@ -2,6 +2,8 @@
 //! the figures filter like any field and show in the 360, versions are left alone, the run
 //! is on the change log, and a second run replaces the first. SQLite and PostgreSQL.
 
+mod common;
+
 use chrono::NaiveDate;
 use guanxi::insights;
 use guanxi::seed::{self, SeedOptions};
@@ -156,21 +158,9 @@ async fn analytics_run_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn analytics_run_on_postgres() {
-    let Ok(admin) = std::env::var("GUANXI_TEST_POSTGRES") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run the PostgreSQL half"
-        );
+    let Some(url) = common::fresh_postgres("gx_insights").await else {
         return;
     };
-    let name = format!("gx_insights_{}", guanxi_domain::Id::new().0.simple());
-    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
     journey(Store::open(&url).await.unwrap()).await;
 }
 

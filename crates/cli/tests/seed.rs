@@ -1,6 +1,8 @@
 //! The demo data generator against real stores: the data is valid (it went through the
 //! store's validation), shaped as promised, and the same for the same seed.
 
+mod common;
+
 use chrono::NaiveDate;
 use guanxi::seed::{self, SeedOptions};
 use guanxi_domain::Actor;
@@ -123,22 +125,10 @@ async fn seeds_a_realistic_company_deterministically() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seeds_postgres_too() {
-    let Ok(admin) = std::env::var("GUANXI_TEST_POSTGRES") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run the PostgreSQL half: set GUANXI_TEST_POSTGRES"
-        );
+    let Some(url) = common::fresh_postgres("gx_seed").await else {
         return;
     };
-    let name = format!("gx_seed_{}", uuid::Uuid::now_v7().simple());
-    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let base = admin.rsplit_once('/').unwrap().0;
-    let store = Store::open(&format!("{base}/{name}")).await.unwrap();
+    let store = Store::open(&url).await.unwrap();
     let report = seed::run(&store, &opts(200, 7)).await.unwrap();
     assert_eq!(
         report
