@@ -216,12 +216,23 @@ async fn read_any(store: &Store, entity: &str, ids: &[Id]) -> Result<Vec<SearchD
     by_kind!(entity, T => read::<T>(store, ids).await, _ => Ok(vec![]))
 }
 
-/// Every record of `T` created by one bulk import (they share its time stamp).
-async fn imported<T: Entity>(store: &Store, at: &str) -> Result<Vec<Id>, String> {
+/// Every record of `T` created by one bulk import: they share its time stamp, and lie
+/// between its first and last id when the entry names them (a range of the primary key,
+/// where the time stamp alone, not indexed, meant reading the whole table per import).
+async fn imported<T: Entity>(
+    store: &Store,
+    at: &str,
+    created: Option<(Id, Id)>,
+) -> Result<Vec<Id>, String> {
     let mut ids = vec![];
     let mut q = ListQuery::default()
         .filter(Filter::new("created_at", Op::Eq, at))
         .limit(MAX_LIMIT);
+    if let Some((first, last)) = created {
+        q = q
+            .filter(Filter::new("id", Op::Ge, first.to_string()))
+            .filter(Filter::new("id", Op::Le, last.to_string()));
+    }
     loop {
         let page = store
             .list::<T>(&Actor::system(), &q)
@@ -235,8 +246,13 @@ async fn imported<T: Entity>(store: &Store, at: &str) -> Result<Vec<Id>, String>
     }
 }
 
-async fn imported_any(store: &Store, entity: &str, at: &str) -> Result<Vec<Id>, String> {
-    by_kind!(entity, T => imported::<T>(store, at).await, _ => Ok(vec![]))
+async fn imported_any(
+    store: &Store,
+    entity: &str,
+    at: &str,
+    created: Option<(Id, Id)>,
+) -> Result<Vec<Id>, String> {
+    by_kind!(entity, T => imported::<T>(store, at, created).await, _ => Ok(vec![]))
 }
 
 /// The index, its one writer, and the store it follows.
@@ -312,7 +328,7 @@ impl Feed {
             };
             if r.action == "import" {
                 let at = r.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-                let ids = imported_any(&self.store, kind, &at).await?;
+                let ids = imported_any(&self.store, kind, &at, r.created).await?;
                 touched.entry(kind).or_default().extend(ids);
             } else {
                 touched.entry(kind).or_default().insert(r.record_id);

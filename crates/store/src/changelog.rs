@@ -202,16 +202,27 @@ pub struct ChangeRef {
     pub entity: String,
     pub record_id: Id,
     pub action: String,
+    /// A bulk import's first and last new id: ids are time-ordered, so every record the
+    /// import created lies between them (with, at most, records created meanwhile).
+    pub created: Option<(Id, Id)>,
 }
 
 /// Up to `limit` entries after `seq`, oldest first.
 pub(crate) async fn refs_after(db: &Db, seq: i64, limit: i64) -> Result<Vec<ChangeRef>> {
     let rows = db
         .fetch(
-            "SELECT seq, at, entity, record_id, action FROM changes WHERE seq > $1 \
+            "SELECT seq, at, entity, record_id, action, \
+             CASE WHEN action = 'import' THEN after END FROM changes WHERE seq > $1 \
              ORDER BY seq LIMIT $2",
             vec![Val::Int(seq), Val::Int(limit)],
-            &[Kind::Int, Kind::Ts, Kind::Text, Kind::Uuid, Kind::Text],
+            &[
+                Kind::Int,
+                Kind::Ts,
+                Kind::Text,
+                Kind::Uuid,
+                Kind::Text,
+                Kind::Text,
+            ],
         )
         .await?;
     Ok(rows
@@ -225,6 +236,11 @@ pub(crate) async fn refs_after(db: &Db, seq: i64, limit: i64) -> Result<Vec<Chan
                 entity: next().into_text().unwrap_or_default(),
                 record_id: Id(next().as_uuid().unwrap_or_default()),
                 action: next().into_text().unwrap_or_default(),
+                created: next().into_text().and_then(|s| {
+                    let v: Value = serde_json::from_str(&s).ok()?;
+                    let id = |k: &str| v[k].as_str().and_then(|t| Id::parse(t).ok());
+                    Some((id("first_id")?, id("last_id")?))
+                }),
             }
         })
         .collect())

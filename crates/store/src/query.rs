@@ -189,14 +189,17 @@ pub(crate) fn filter(
             format!("operator '{}' does not apply to {field}", f.op),
         )
     };
-    let ordered = !matches!(
-        t.ty,
-        FieldType::Bool
-            | FieldType::Enum(_)
-            | FieldType::Ref(_)
-            | FieldType::Tags
-            | FieldType::Json
-    );
+    // Ids are UUIDv7, ordered by creation time, so a range of them means something (the
+    // search index reads a bulk import's records by the range of ids it created).
+    let ordered = field == "id"
+        || !matches!(
+            t.ty,
+            FieldType::Bool
+                | FieldType::Enum(_)
+                | FieldType::Ref(_)
+                | FieldType::Tags
+                | FieldType::Json
+        );
     let e = &t.expr;
     Ok(match f.op {
         Op::IsNull => {

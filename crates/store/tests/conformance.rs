@@ -598,6 +598,7 @@ conformance!(filters_sort_and_cursor_pagination, |s: Store| async move {
     .await
     .unwrap();
     let cities = ["上海", "北京", "深圳", "杭州"];
+    let mut ids = vec![];
     for i in 0..40 {
         let mut a = Account::new(
             AccountKind::Organisation,
@@ -619,7 +620,7 @@ conformance!(filters_sort_and_cursor_pagination, |s: Store| async move {
         });
         let custom = json!({"region_code": format!("R{}", i % 3), "employees": i * 10});
         let rec = NewRecord::new(a).with_custom(custom.as_object().unwrap().clone());
-        s.create(&w.rep_a, rec).await.unwrap();
+        ids.push(s.create(&w.rep_a, rec).await.unwrap().meta.id.to_string());
     }
     let count = |filters: Vec<Filter>| {
         let s = s.clone();
@@ -744,8 +745,22 @@ conformance!(filters_sort_and_cursor_pagination, |s: Store| async move {
         .unwrap(),
         40
     );
+    // Ids are time-ordered: a range of them holds the records created in between.
+    assert_eq!(
+        count(vec![
+            Filter::new("id", Op::Ge, ids[10].as_str()),
+            Filter::new("id", Op::Le, ids[19].as_str()),
+        ])
+        .await
+        .unwrap(),
+        10
+    );
     // Bad filters name the field and never reach the database.
     for (f, field) in [
+        (
+            Filter::new("owner_id", Op::Gt, w.rep_a.user_id.to_string()),
+            "owner_id",
+        ),
         (Filter::new("nope", Op::Eq, 1), "nope"),
         (Filter::new("tier", Op::Eq, "platinum"), "tier"),
         (Filter::new("tier", Op::Gt, "key"), "tier"),
