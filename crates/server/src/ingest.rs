@@ -332,21 +332,13 @@ async fn run<T: Entity>(
                 let (convert, custom) = (reader.clone(), custom.clone());
                 let rows = std::mem::replace(&mut rows, Vec::with_capacity(BATCH));
                 let unreadable = std::mem::take(&mut unreadable);
-                let p = table.progress();
+                let read = table.progress();
                 let batch = tokio::task::spawn_blocking(move || {
-                    convert.batch::<T>(rows, unreadable, &linked, &custom)
+                    convert.batch::<T>(rows, unreadable, read, &linked, &custom)
                 })
                 .await
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
-                if ready
-                    .send(Batch {
-                        bytes_read: p.bytes_read,
-                        bytes_total: p.bytes_total,
-                        ..batch
-                    })
-                    .await
-                    .is_err()
-                {
+                if ready.send(batch).await.is_err() {
                     break; // the writer stopped: its error is the one to report
                 }
             }
@@ -380,8 +372,8 @@ async fn run<T: Entity>(
             report.failed += failed;
             progress(Progress {
                 rows: report.rows,
-                bytes_read: b.bytes_read,
-                bytes_total: b.bytes_total,
+                bytes_read: b.read.bytes_read,
+                bytes_total: b.read.bytes_total,
             });
         }
         Ok::<(), ImportError>(())
@@ -405,8 +397,8 @@ struct Batch<T> {
     problems: Vec<RowProblem>,
     prepared: Prepared<T>,
     resume: Option<(i64, i64)>,
-    bytes_read: u64,
-    bytes_total: Option<u64>,
+    /// How far the reader had got in the file after this batch.
+    read: guanxi_tabular::Progress,
 }
 
 /// What turns a file's rows into records: the same for every batch of a run.
@@ -442,6 +434,7 @@ impl Convert {
         &self,
         rows: Vec<guanxi_tabular::Row>,
         unreadable: Vec<RowProblem>,
+        read: guanxi_tabular::Progress,
         accounts: &HashMap<String, Id>,
         custom: &[guanxi_domain::custom::CustomFieldDef],
     ) -> Batch<T> {
@@ -467,8 +460,7 @@ impl Convert {
             problems,
             prepared: Prepared::new(ready, custom),
             resume,
-            bytes_read: 0,
-            bytes_total: None,
+            read,
         }
     }
 
