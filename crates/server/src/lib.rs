@@ -48,39 +48,58 @@ pub async fn serve(
     index: Option<guanxi_search::Index>,
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<()> {
+    // The handlers are registered before the first connection is accepted: a SIGTERM that
+    // arrives as soon as the server answers must shut it down, not kill it.
+    let shutdown = shutdown_signal();
     let app = router(store, index).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Resolves on the first Ctrl-C or SIGTERM. The signal handlers are installed when this is
+/// called, not when the future is first polled (axum polls it on a task of its own).
+#[cfg(unix)]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen = |kind: SignalKind, name: &str| {
+        signal(kind)
+            .inspect_err(|e| tracing::warn!("cannot listen for {name}: {e}"))
+            .ok()
+    };
+    let (mut interrupt, mut terminate) = (
+        listen(SignalKind::interrupt(), "Ctrl-C"),
+        listen(SignalKind::terminate(), "SIGTERM"),
+    );
+    async move {
+        tokio::select! {
+            () = received(interrupt.as_mut()) => {}
+            () = received(terminate.as_mut()) => {}
+        }
+        tracing::info!("shutting down: finishing open requests");
+    }
+}
+
+/// The next delivery of a signal we listen for; never, when we could not listen for it.
+#[cfg(unix)]
+async fn received(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::warn!("cannot listen for Ctrl-C: {e}");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+        tracing::info!("shutting down: finishing open requests");
     }
-    tracing::info!("shutting down: finishing open requests");
 }
 
 #[derive(Serialize)]
