@@ -7,8 +7,15 @@ use guanxi_domain::{Actor, Entity, EntityDef, Record};
 use guanxi_store::Store;
 use serde_json::Value;
 
-/// Keep the first three and last four characters (fewer for short values).
+/// A phone number (stored in E.164) as [`guanxi_domain::Phone::masked`] shows it: the country
+/// code, the first three and the last four national digits ("+86 138****5678"). Anything
+/// else keeps its first three and last four characters (fewer for short values).
 pub fn mask(s: &str) -> String {
+    if s.starts_with('+')
+        && let Ok(phone) = guanxi_domain::Phone::parse(s)
+    {
+        return phone.masked();
+    }
     let chars: Vec<char> = s.chars().collect();
     let (head, tail) = if chars.len() >= 10 {
         (3, 4)
@@ -124,7 +131,8 @@ mod tests {
 
     #[test]
     fn masks_keep_the_ends() {
-        assert_eq!(mask("+8613812345678"), "+86*******5678");
+        assert_eq!(mask("+8613812345678"), "+86 138****5678");
+        assert_eq!(mask("+86 1381234"), "+86****1234", "not a phone number");
         assert_eq!(mask("11010519491231002X"), "110***********002X");
         assert_eq!(mask("ab"), "a***");
     }

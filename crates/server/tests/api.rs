@@ -422,7 +422,7 @@ async fn api_end_to_end(s: Server) {
     assert_eq!(st, StatusCode::CREATED, "{c}");
     assert_eq!(
         (c["mobile"].as_str(), c["national_id"].as_str()),
-        (Some("+86*******5678"), Some("110***********002X"))
+        (Some("+86 138****5678"), Some("110***********002X"))
     );
     let (st, _, _) = call(
         "GET",
@@ -535,7 +535,7 @@ async fn api_end_to_end(s: Server) {
     // The 360 view.
     let (st, _, v) = call("GET", format!("{url}/360"), &a, None).await;
     assert_eq!(st, StatusCode::OK);
-    assert_eq!(v["contacts"][0]["mobile"], "+86*******5678");
+    assert_eq!(v["contacts"][0]["mobile"], "+86 138****5678");
     assert_eq!(v["contacts"][0]["custom"]["passport"], "E*******8");
     assert_eq!(v["summary"]["order_count"], 0);
 
@@ -717,7 +717,7 @@ async fn deals_move_through_stages_and_every_change_is_on_record(s: Server) {
         None,
     )
     .await;
-    assert_eq!(log["items"][0]["after"]["mobile"], "+86*******5678");
+    assert_eq!(log["items"][0]["after"]["mobile"], "+86 139****5678");
 
     // Converting a lead: account, contact and deal at once.
     let lead = json!({"name": "李娜", "company": "杭州新创科技有限公司", "source": "event", "status": "qualified", "score": 80});
