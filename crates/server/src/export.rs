@@ -160,9 +160,16 @@ pub enum ExportError {
     /// sort, an unknown entity.
     #[error("{}", .0.detail)]
     Refused(Problem),
-    /// Failed while writing, after the export was logged: the output is incomplete.
-    #[error("the export stopped part-way: {0}")]
-    Failed(String),
+    /// Failed while writing, after the export was logged: the output is incomplete. The
+    /// cause stays an error (not text) so that a closed output can be told apart.
+    #[error("the export stopped part-way")]
+    Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ExportError {
+    fn failed(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ExportError {
+        ExportError::Failed(e.into())
+    }
 }
 
 impl From<Problem> for ExportError {
@@ -330,43 +337,43 @@ enum Sheet<W: Write + Send> {
 }
 
 impl<W: Write + Send> Sheet<W> {
-    fn new(format: Format, headers: &[String], out: W) -> Result<Sheet<W>, String> {
+    fn new(format: Format, headers: &[String], out: W) -> Result<Sheet<W>, ExportError> {
         Ok(match format {
             Format::Csv => {
-                let mut w = CsvWriter::new(out).map_err(|e| e.to_string())?;
-                w.write_row(headers).map_err(|e| e.to_string())?;
+                let mut w = CsvWriter::new(out).map_err(ExportError::failed)?;
+                w.write_row(headers).map_err(ExportError::failed)?;
                 Sheet::Csv(w)
             }
             Format::Xlsx => Sheet::Xlsx(
-                Box::new(XlsxWriter::new(headers).map_err(|e| e.to_string())?),
+                Box::new(XlsxWriter::new(headers).map_err(ExportError::failed)?),
                 out,
             ),
         })
     }
 
-    fn row(&mut self, cells: &[Out]) -> Result<(), String> {
+    fn row(&mut self, cells: &[Out]) -> Result<(), ExportError> {
         match self {
             Sheet::Csv(w) => {
                 let texts: Vec<String> = cells.iter().map(Out::csv).collect();
-                w.write_row(&texts).map_err(|e| e.to_string())
+                w.write_row(&texts).map_err(ExportError::failed)
             }
             Sheet::Xlsx(w, _) => {
                 let cells: Vec<Cell> = cells.iter().map(Out::cell).collect();
-                w.write_row(&cells).map_err(|e| e.to_string())
+                w.write_row(&cells).map_err(ExportError::failed)
             }
         }
     }
 
-    fn finish(self) -> Result<(), String> {
+    fn finish(self) -> Result<(), ExportError> {
         match self {
             Sheet::Csv(w) => {
-                let mut out = w.finish().map_err(|e| e.to_string())?;
-                out.flush().map_err(|e| e.to_string())
+                let mut out = w.finish().map_err(ExportError::failed)?;
+                out.flush().map_err(ExportError::failed)
             }
             Sheet::Xlsx(w, out) => {
                 let mut out = BufWriter::with_capacity(64 << 10, out);
-                w.finish_to_writer(&mut out).map_err(|e| e.to_string())?;
-                out.flush().map_err(|e| e.to_string())
+                w.finish_to_writer(&mut out).map_err(ExportError::failed)?;
+                out.flush().map_err(ExportError::failed)
             }
         }
     }
@@ -466,12 +473,12 @@ impl<T: Entity> Prepared<T> {
         let rt = tokio::runtime::Handle::current();
         let entity = T::DEF.name;
         let headers: Vec<String> = columns.iter().map(|c| c.header(tr, entity)).collect();
-        let mut sheet = Sheet::new(summary.format, &headers, out).map_err(ExportError::Failed)?;
+        let mut sheet = Sheet::new(summary.format, &headers, out)?;
         loop {
             for r in &page.items {
                 let json = present(&actor, &custom, r);
                 let cells: Vec<Out> = columns.iter().map(|c| c.value(tr, entity, &json)).collect();
-                sheet.row(&cells).map_err(ExportError::Failed)?;
+                sheet.row(&cells)?;
                 summary.rows += 1;
             }
             let Some(cursor) = page.next_cursor.take() else {
@@ -480,9 +487,9 @@ impl<T: Entity> Prepared<T> {
             query.cursor = Some(cursor);
             page = rt
                 .block_on(store.list::<T>(&actor, &query))
-                .map_err(|e| ExportError::Failed(e.to_string()))?;
+                .map_err(ExportError::failed)?;
         }
-        sheet.finish().map_err(ExportError::Failed)?;
+        sheet.finish()?;
         Ok(summary)
     }
 }
@@ -497,7 +504,7 @@ pub async fn export<T: Entity, W: Write + Send + 'static>(
     let prepared = prepare::<T>(store, actor, request).await?;
     tokio::task::spawn_blocking(move || prepared.write(out))
         .await
-        .map_err(|e| ExportError::Failed(e.to_string()))?
+        .map_err(ExportError::failed)?
 }
 
 type Exporting<'a> = Pin<Box<dyn Future<Output = Result<ExportSummary, ExportError>> + Send + 'a>>;

@@ -45,8 +45,9 @@ pub async fn export<T: Entity>(
         if let Err(e) = prepared.write(Channel(tx.clone())) {
             // Headers are gone already: end the body with an error so the client sees a
             // broken download rather than a short file that looks complete.
-            tracing::warn!("export of {} failed: {e}", T::DEF.name);
-            let _ = tx.blocking_send(Err(io::Error::other(e.to_string())));
+            let why = std::error::Error::source(&e).map_or(e.to_string(), |c| format!("{e}: {c}"));
+            tracing::warn!("export of {} failed: {why}", T::DEF.name);
+            let _ = tx.blocking_send(Err(io::Error::other(why)));
         }
     });
     let day = chrono::Utc::now().with_timezone(&crate::web::i18n::display_offset());
