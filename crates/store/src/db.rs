@@ -391,10 +391,8 @@ mod sqlite {
                 in_string = !in_string;
             }
             if c == '$' && !in_string && chars.peek().is_some_and(|(_, d)| d.is_ascii_digit()) {
-                let digits: String = sql[i + 1..]
-                    .chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect();
+                let rest = &sql[i + 1..];
+                let digits = &rest[..rest.bytes().take_while(u8::is_ascii_digit).count()];
                 if digits.parse::<u32>() != Ok(expected) {
                     return sql.to_string();
                 }

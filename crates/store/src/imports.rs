@@ -4,6 +4,7 @@
 //! transaction with its keys and the job's progress, so a crash loses at most the batch
 //! in flight and running it again finds its rows already there.
 
+use crate::codec::encode_fields;
 use crate::db::{Kind, Tx, Val};
 use crate::records::{insert_imported, now, require};
 use crate::{Result, Store, StoreError};
@@ -233,13 +234,21 @@ impl Store {
             failed: mut out,
         } = batch;
         let mut known = self
-            .known_keys(&mut tx, def, natural, prepared.iter().flat_map(|p| &p.2))
+            .known_keys(&mut tx, def, natural, prepared.iter().flat_map(|p| &p.keys))
             .await?;
 
         let at = now();
         let mut new_rows: Vec<Record<T>> = vec![];
+        // Their encode_fields, prepared with the batch and redone only when merged here.
+        let mut new_fields: Vec<Vec<Val>> = vec![];
         let mut keys_to_add: Vec<(String, Id)> = vec![];
-        for (row, record, keys) in prepared {
+        for PreparedRow {
+            row,
+            record,
+            keys,
+            fields,
+        } in prepared
+        {
             let found = keys.iter().find_map(|k| known.get(k).copied());
             let pending = found.and_then(|id| new_rows.iter().position(|n| n.meta.id == id));
             let outcome = match (found, pending) {
@@ -257,6 +266,7 @@ impl Store {
                     overlay(&mut merged, &record)?;
                     match Self::check(&mut merged.data, &merged.custom, &defs) {
                         Ok(()) => {
+                            new_fields[i] = encode_fields(&merged.data)?;
                             new_rows[i] = merged;
                             RowOutcome::Updated { id }
                         }
@@ -284,6 +294,7 @@ impl Store {
                         data: record.data,
                         custom: record.custom,
                     });
+                    new_fields.push(fields);
                     RowOutcome::Created { id }
                 }
             };
@@ -300,7 +311,7 @@ impl Store {
             }
             out.push((row, outcome));
         }
-        insert_imported(&mut tx, at, actor, &new_rows, Some(job.id)).await?;
+        insert_imported(&mut tx, at, actor, &new_rows, new_fields, Some(job.id)).await?;
         Self::add_keys(&mut tx, def.name, &keys_to_add).await?;
 
         out.sort_by_key(|(row, _)| *row);
@@ -516,9 +527,18 @@ impl Store {
 /// A batch normalised, validated and keyed: the half of an import that needs no database,
 /// so that it can run on another core while the batch before it is written.
 pub struct Prepared<T> {
-    /// Row number, record, and every key it may be known by.
-    rows: Vec<(u64, NewRecord<T>, Vec<String>)>,
+    rows: Vec<PreparedRow<T>>,
     failed: Vec<(u64, RowOutcome)>,
+}
+
+/// A row that passed its checks.
+struct PreparedRow<T> {
+    row: u64,
+    record: NewRecord<T>,
+    /// Every key the record may be known by.
+    keys: Vec<String>,
+    /// Its fields encoded for the database: work taken off the writer's path.
+    fields: Vec<Val>,
 }
 
 impl<T: Entity> Prepared<T> {
@@ -531,8 +551,10 @@ impl<T: Entity> Prepared<T> {
             failed: vec![],
         };
         for mut r in rows {
-            let errors = match Store::check(&mut r.record.data, &r.record.custom, defs) {
-                Ok(()) => {
+            let checked = Store::check(&mut r.record.data, &r.record.custom, defs)
+                .and_then(|()| encode_fields(&r.record.data));
+            let errors = match checked {
+                Ok(fields) => {
                     let json = serde_json::to_value(&r.record.data).unwrap_or_default();
                     let mut keys = r.keys;
                     for col in natural {
@@ -540,7 +562,12 @@ impl<T: Entity> Prepared<T> {
                             keys.push(format!("{col}:{v}"));
                         }
                     }
-                    batch.rows.push((r.row, r.record, keys));
+                    batch.rows.push(PreparedRow {
+                        row: r.row,
+                        record: r.record,
+                        keys,
+                        fields,
+                    });
                     continue;
                 }
                 Err(StoreError::Invalid(errors)) => errors,

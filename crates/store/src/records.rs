@@ -226,7 +226,8 @@ impl Store {
             team_id: team,
         };
         let record = Record { meta, data, custom };
-        insert_rows(tx, std::slice::from_ref(&record))
+        let fields = encode_fields(&record.data)?;
+        insert_rows(tx, vec![(&record, fields)])
             .await
             .map_err(|e| StoreError::from_write(e, def.name))?;
         changelog::append(
@@ -700,8 +701,12 @@ impl Store {
             });
         }
         let ids: Vec<Id> = rows.iter().map(|r| r.meta.id).collect();
+        let fields = rows
+            .iter()
+            .map(|r| encode_fields(&r.data))
+            .collect::<Result<Vec<_>>>()?;
         let mut tx = self.db.begin().await?;
-        insert_imported(&mut tx, at, actor, &rows, None).await?;
+        insert_imported(&mut tx, at, actor, &rows, fields, None).await?;
         tx.commit().await?;
         self.written(def.name);
         Ok(ids)
@@ -721,19 +726,23 @@ fn field_index(def: &guanxi_domain::EntityDef, name: &str) -> usize {
 
 /// Insert records created together by a bulk load, all stamped `at`, and log them as one
 /// `import` entry (count and id range, and the import job when there is one). Followers
-/// of the log (the search index) find the records by that shared time stamp.
+/// of the log (the search index) find the records by that id range. `fields` are the
+/// records' [`encode_fields`], in the same order (encoded by the caller, who may have done
+/// it off the writer's path).
 pub(crate) async fn insert_imported<T: Entity>(
     tx: &mut Tx,
     at: DateTime<Utc>,
     actor: &Actor,
     rows: &[Record<T>],
+    fields: Vec<Vec<Val>>,
     job: Option<Id>,
 ) -> Result<()> {
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
         return Ok(());
     };
     let name = T::DEF.name;
-    insert_rows(tx, rows)
+    assert_eq!(rows.len(), fields.len(), "a field list per record");
+    insert_rows(tx, rows.iter().zip(fields).collect())
         .await
         .map_err(|e| StoreError::from_write(e, name))?;
     let mut summary = serde_json::json!({
@@ -758,8 +767,9 @@ pub(crate) async fn insert_imported<T: Entity>(
     Ok(())
 }
 
-/// Insert records with as few statements as the parameter limit allows.
-async fn insert_rows<T: Entity>(tx: &mut Tx, records: &[Record<T>]) -> Result<()> {
+/// Insert records, given with their [`encode_fields`], with as few statements as the
+/// parameter limit allows.
+async fn insert_rows<T: Entity>(tx: &mut Tx, rows: Vec<(&Record<T>, Vec<Val>)>) -> Result<()> {
     let def = T::DEF;
     let mut cols = meta_cols(def);
     cols.extend(field_cols(def));
@@ -769,34 +779,69 @@ async fn insert_rows<T: Entity>(tx: &mut Tx, records: &[Record<T>]) -> Result<()
     });
     let per_row = cols.len();
     let rows_per_stmt = (30_000 / per_row).clamp(1, 200);
-    for chunk in records.chunks(rows_per_stmt) {
-        let mut sql = Sql::default();
-        let mut tuples = Vec::with_capacity(chunk.len());
-        for r in chunk {
+    let head = format!("INSERT INTO {} ({}) VALUES ", def.table, select_list(&cols));
+    // Every full chunk has the same text: built once, not per chunk.
+    let mut text: Option<(usize, String)> = None;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut params = Vec::with_capacity(rows_per_stmt * per_row);
+        let mut n = 0;
+        for (r, fields) in rows.by_ref().take(rows_per_stmt) {
             let m = &r.meta;
-            let mut vals = vec![
+            params.extend([
                 Val::Uuid(m.id.0),
                 Val::Int(m.version),
                 Val::Ts(m.created_at),
                 Val::Ts(m.updated_at),
                 Val::opt_ts(m.deleted_at),
-            ];
+            ]);
             if def.scoped {
-                vals.push(Val::opt_uuid(m.owner_id.map(|i| i.0)));
-                vals.push(Val::opt_uuid(m.team_id.map(|i| i.0)));
+                params.push(Val::opt_uuid(m.owner_id.map(|i| i.0)));
+                params.push(Val::opt_uuid(m.team_id.map(|i| i.0)));
             }
-            vals.extend(encode_fields(&r.data)?);
-            vals.push(Val::Json(r.custom.clone().into()));
-            let ps: Vec<String> = vals.into_iter().map(|v| sql.bind(v)).collect();
-            tuples.push(format!("({})", ps.join(", ")));
+            params.extend(fields);
+            params.push(Val::Json(r.custom.clone().into()));
+            n += 1;
         }
-        let text = format!(
-            "INSERT INTO {} ({}) VALUES {}",
-            def.table,
-            select_list(&cols),
-            tuples.join(", ")
-        );
-        tx.exec(&text, sql.params).await?;
+        debug_assert_eq!(params.len(), n * per_row);
+        if text.as_ref().is_none_or(|(len, _)| *len != n) {
+            text = Some((n, head.clone() + &placeholders(n, per_row)));
+        }
+        let (_, sql) = text.as_ref().expect("just built");
+        tx.exec(sql, params).await?;
     }
     Ok(())
+}
+
+/// `($1, $2), ($3, $4)` for 2 rows of 2 values.
+fn placeholders(rows: usize, per_row: usize) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(rows * per_row * 6);
+    for r in 0..rows {
+        s.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..per_row {
+            let sep = if c == 0 { "" } else { ", " };
+            let _ = write!(s, "{sep}${}", r * per_row + c + 1);
+        }
+        s.push(')');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_number_rows_after_each_other() {
+        assert_eq!(placeholders(1, 1), "($1)");
+        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        let many = placeholders(200, 30);
+        assert!(
+            many.ends_with("$5999, $6000)"),
+            "{}",
+            &many[many.len() - 20..]
+        );
+        assert_eq!(many.matches('(').count(), 200);
+    }
 }
