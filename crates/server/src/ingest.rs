@@ -29,7 +29,11 @@ pub const KINDS: [&str; 5] = ["account", "contact", "lead", "product", "order"];
 
 pub enum Source {
     Path(PathBuf),
-    Bytes { name: String, bytes: Vec<u8> },
+    /// An upload, shared rather than copied each time the file is opened.
+    Bytes {
+        name: String,
+        bytes: axum::body::Bytes,
+    },
 }
 
 impl Source {
@@ -65,7 +69,9 @@ impl Source {
         match (self, resume) {
             (Source::Path(p), Some(r)) => guanxi_tabular::open_at(p, r),
             (Source::Path(p), None) => guanxi_tabular::open(p),
-            (Source::Bytes { name, bytes }, _) => guanxi_tabular::open_bytes(name, bytes.clone()),
+            (Source::Bytes { name, bytes }, _) => {
+                guanxi_tabular::open_reader(name, std::io::Cursor::new(bytes.clone()))
+            }
         }
     }
 }

@@ -36,7 +36,7 @@ pub async fn create(
     };
     let source = Source::Bytes {
         name: p.name.unwrap_or_else(|| "upload".into()),
-        bytes: body.to_vec(),
+        bytes: body,
     };
     let report = ingest::import(&store, &actor, &p.kind, source, &opts, &|_| {}).await?;
     Ok(Json(serde_json::to_value(report).unwrap_or_default()))
