@@ -20,6 +20,7 @@ mod migrate;
 mod query;
 mod records;
 mod settings;
+pub mod testing;
 mod timeline;
 mod totals;
 mod views;

@@ -23,21 +23,7 @@ pub async fn database(postgres: bool, dir: &std::path::Path) -> Option<String> {
     if !postgres {
         return Some(format!("sqlite:{}", dir.join("api.db").display()));
     }
-    let Ok(admin) = std::env::var("GUANXI_TEST_POSTGRES") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run the PostgreSQL half: set GUANXI_TEST_POSTGRES"
-        );
-        return None;
-    };
-    let name = format!("gx_api_{}", guanxi_domain::Id::new().0.simple());
-    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    Some(format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
+    guanxi_store::testing::fresh_postgres("gx_api").await
 }
 
 pub async fn start(postgres: bool) -> Option<Server> {

@@ -39,28 +39,11 @@ pub async fn sqlite_store() -> (Store, tempfile::TempDir) {
     (Store::open(&url).await.unwrap(), dir)
 }
 
-/// A fresh database on the server named by `GUANXI_TEST_POSTGRES`. Without it the
-/// PostgreSQL half is skipped, except under CI, where skipping would hide a failure.
+/// A fresh database on the server named by `GUANXI_TEST_POSTGRES` (see
+/// [`guanxi_store::testing::fresh_postgres`]).
 pub async fn pg_store() -> Option<Store> {
-    let Ok(admin) = std::env::var("GUANXI_TEST_POSTGRES") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run the PostgreSQL suite: set GUANXI_TEST_POSTGRES"
-        );
-        eprintln!("GUANXI_TEST_POSTGRES not set: PostgreSQL half skipped");
-        return None;
-    };
-    let name = format!("gx_test_{}", uuid::Uuid::now_v7().simple());
-    let pool = sqlx::PgPool::connect(&admin)
-        .await
-        .expect("connect to GUANXI_TEST_POSTGRES");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    Some(Store::open(&format!("{base}/{name}")).await.unwrap())
+    let url = guanxi_store::testing::fresh_postgres("gx_test").await?;
+    Some(Store::open(&url).await.unwrap())
 }
 
 pub trait ParsePhone {
