@@ -19,18 +19,22 @@ table = src.execute("select sql from sqlite_master where name = 'contacts'").fet
 indexes = [r[0] for r in src.execute(
     "select sql from sqlite_master where type = 'index' and tbl_name = 'contacts' and sql is not null")]
 keys = src.execute("select sql from sqlite_master where name = 'import_keys'").fetchone()[0]
-ncols = len(src.execute("select * from contacts limit 0").description)
+columns = [d[0] for d in src.execute("select * from contacts limit 0").description]
+ncols, ID = len(columns), columns.index("id")
 random.seed(1)
 SUR = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIV = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红建文辉力斌宇浩凯鹏晨欣雪梅"
 accounts = [random.randbytes(16) for _ in range(20000)]
 owner, team = random.randbytes(16), random.randbytes(16)
 def row(j):
-    name = random.choice(SUR) + random.choice(GIV) + (random.choice(GIV) if j % 3 else "")
-    r = [None] * ncols
-    r[:10] = [j.to_bytes(16, "big"), 1, 1, 1, None, owner, team, accounts[j % 20000], name, "采购经理"]
-    r[13], r[15], r[25], r[26], r[27] = f"+86139{j:08d}", f"user{j}@example{j % 97}.com", f"第{j}行", "[]", "{}"
-    return r
+    values = {
+        "id": j.to_bytes(16, "big"), "version": 1, "created_at": 1, "updated_at": 1,
+        "owner_id": owner, "team_id": team, "account_id": accounts[j % 20000],
+        "name": random.choice(SUR) + random.choice(GIV) + (random.choice(GIV) if j % 3 else ""),
+        "title": "采购经理", "mobile": f"+86139{j:08d}", "email": f"user{j}@example{j % 97}.com",
+        "notes": f"第{j}行", "tags": "[]", "custom": "{}",
+    }
+    return [values.get(c) for c in columns]
 data = [row(j) for j in range(rows)]
 for label, with_indexes in ((f"with its {len(indexes)} secondary indexes", True), ("without them", False)):
     path = f"{work}/t.db"
@@ -54,7 +58,7 @@ for label, with_indexes in ((f"with its {len(indexes)} secondary indexes", True)
             c.execute("insert into contacts values " + ",".join(["(" + ",".join("?" * ncols) + ")"] * len(chunk)),
                       [v for r in chunk for v in r])
             c.execute("insert into import_keys values " + ",".join(["(?,?,?)"] * len(chunk)) + " on conflict do nothing",
-                      [v for r in chunk for v in ("contact", f"row:0123456789abcdef:{int.from_bytes(r[0], 'big')}", r[0])])
+                      [v for r in chunk for v in ("contact", f"row:0123456789abcdef:{int.from_bytes(r[ID], 'big')}", r[ID])])
         c.execute("commit")
     dt = time.time() - t0
     c.close()
