@@ -4,8 +4,6 @@
 //! view goes out as CSV and .xlsx, masked for a role that may not see phone numbers, and
 //! into the change log (on SQLite and, with `GUANXI_TEST_POSTGRES`, PostgreSQL).
 
-mod common;
-
 use std::process::{Command, Stdio};
 
 fn guanxi(db: &str, args: &[&str]) -> (bool, String, String) {
@@ -100,7 +98,7 @@ async fn database(postgres: bool, dir: &std::path::Path) -> Option<String> {
     if !postgres {
         return Some(format!("sqlite:{}", dir.join("export.db").display()));
     }
-    common::fresh_postgres("gx_cli_export").await
+    guanxi_store::testing::fresh_postgres("gx_cli_export").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

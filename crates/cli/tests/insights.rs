@@ -2,8 +2,6 @@
 //! the figures filter like any field and show in the 360, versions are left alone, the run
 //! is on the change log, and a second run replaces the first. SQLite and PostgreSQL.
 
-mod common;
-
 use chrono::NaiveDate;
 use guanxi::insights;
 use guanxi::seed::{self, SeedOptions};
@@ -158,7 +156,7 @@ async fn analytics_run_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn analytics_run_on_postgres() {
-    let Some(url) = common::fresh_postgres("gx_insights").await else {
+    let Some(url) = guanxi_store::testing::fresh_postgres("gx_insights").await else {
         return;
     };
     journey(Store::open(&url).await.unwrap()).await;

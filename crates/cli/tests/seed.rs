@@ -1,8 +1,6 @@
 //! The demo data generator against real stores: the data is valid (it went through the
 //! store's validation), shaped as promised, and the same for the same seed.
 
-mod common;
-
 use chrono::NaiveDate;
 use guanxi::seed::{self, SeedOptions};
 use guanxi_domain::Actor;
@@ -125,7 +123,7 @@ async fn seeds_a_realistic_company_deterministically() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seeds_postgres_too() {
-    let Some(url) = common::fresh_postgres("gx_seed").await else {
+    let Some(url) = guanxi_store::testing::fresh_postgres("gx_seed").await else {
         return;
     };
     let store = Store::open(&url).await.unwrap();
