@@ -372,7 +372,7 @@ impl Store {
             .and_then(|r| r[0].as_uuid())
             .map(Id);
         match owner {
-            Some(o) if o == actor.user_id || actor.may("user", Right::Update) => {}
+            Some(o) if crate::records::owner_or_admin(actor, o) => {}
             _ => {
                 return Err(StoreError::NotFound {
                     entity: "api_token",

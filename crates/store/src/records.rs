@@ -41,6 +41,12 @@ pub(crate) fn require(actor: &Actor, entity: &'static str, right: Right) -> Resu
     }
 }
 
+/// Whether the actor may change or remove what `owner` owns (a saved view, a token, an
+/// import template): its owner, or an administrator.
+pub(crate) fn owner_or_admin(actor: &Actor, owner: Id) -> bool {
+    owner == actor.user_id || actor.may("user", Right::Update)
+}
+
 impl Store {
     /// Before a write to an existing record: refuse outright only a role that may not even
     /// read the entity. Everyone else is checked after the record was looked up in their
