@@ -155,6 +155,39 @@ impl Mapping {
             unknown,
         })
     }
+
+    /// The mapping written the way `from_spec` reads it, for saving as a template: each
+    /// mapped column by its header, or by its number where the header would not name it
+    /// alone (empty, repeated, or holding a separator). Unmapped columns are left out,
+    /// which ignores them. Fails only for a column that neither names: a repeated header
+    /// whose number another column has as its header.
+    pub fn to_spec(&self, headers: &[String]) -> Result<String> {
+        let name = |i: usize| {
+            let h = headers.get(i).map_or("", |h| h.trim());
+            let plain = !h.contains([',', '，', ';', '；', '\n', '\r', '=', '＝']);
+            if plain && resolve_column(headers, h) == Ok(i) {
+                return Ok(h.to_string());
+            }
+            let number = (i + 1).to_string();
+            if resolve_column(headers, &number) == Ok(i) {
+                return Ok(number);
+            }
+            Err(TabularError::MappingSpec {
+                part: number,
+                reason: format!(
+                    "column {} can be named neither by its header nor by its number",
+                    describe(headers, i)
+                ),
+            })
+        };
+        let mut parts = vec![];
+        for (i, field) in self.columns.iter().enumerate() {
+            if let Some(field) = field {
+                parts.push(format!("{}={field}", name(i)?));
+            }
+        }
+        Ok(parts.join(","))
+    }
 }
 
 fn describe(headers: &[String], col: usize) -> String {
@@ -333,6 +366,30 @@ mod tests {
 
     fn cols(m: &Mapping) -> Vec<Option<&str>> {
         m.columns.iter().map(|c| c.as_deref()).collect()
+    }
+
+    #[test]
+    fn to_spec_names_columns_by_header_and_by_number_where_the_header_cannot() {
+        let headers = h(&["姓名", "手机", "备注", "电话", "电话", ""]);
+        let m = Mapping {
+            columns: vec![
+                Some("name".into()),
+                Some("mobile".into()),
+                None,
+                Some("phone".into()),
+                None,
+                Some("email".into()),
+            ],
+            ..Mapping::default()
+        };
+        let spec = m.to_spec(&headers).unwrap();
+        assert_eq!(spec, "姓名=name,手机=mobile,4=phone,6=email");
+        assert_eq!(
+            Mapping::from_spec("contact", &headers, &spec)
+                .unwrap()
+                .columns,
+            m.columns
+        );
     }
 
     #[test]

@@ -63,6 +63,45 @@ proptest! {
         }
     }
 
+    /// A mapping saved as a template reads back as the same mapping, whatever the headers
+    /// (repeated, empty, holding separators or digits).
+    #[test]
+    fn a_mapping_written_as_spec_reads_back(
+        headers in prop::collection::vec(
+            prop_oneof![
+                "\\PC{0,8}",
+                prop::sample::select(vec!["姓名", "手机", "", "1", "2", "a=b", "x,y", " 邮箱 "])
+                    .prop_map(str::to_string),
+            ],
+            1..8,
+        ),
+        picks in prop::collection::vec(any::<prop::sample::Index>(), 8),
+    ) {
+        let fields = guanxi_tabular::fields("contact");
+        // Each column takes a distinct field or none, as a valid mapping does.
+        let mut free: Vec<&str> = fields.to_vec();
+        let columns: Vec<Option<String>> = headers
+            .iter()
+            .zip(&picks)
+            .map(|(_, p)| {
+                let i = p.index(free.len() + 2);
+                (i < free.len()).then(|| free.remove(i).to_string())
+            })
+            .collect();
+        let m = Mapping { columns, ..Mapping::default() };
+        let Ok(spec) = m.to_spec(&headers) else {
+            // Only where another column is headed with this column's number.
+            let numbered_elsewhere = (0..headers.len()).any(|i| {
+                headers.iter().enumerate().any(|(j, o)| j != i && o.trim() == (i + 1).to_string())
+            });
+            prop_assert!(numbered_elsewhere, "{headers:?}");
+            return Ok(());
+        };
+        let back = Mapping::from_spec("contact", &headers, &spec);
+        prop_assert!(back.is_ok(), "{spec:?} for {headers:?}: {back:?}");
+        prop_assert_eq!(back.unwrap().columns, m.columns, "{:?}", spec);
+    }
+
     #[test]
     fn csv_writer_then_reader_round_trips(
         rows in prop::collection::vec(
