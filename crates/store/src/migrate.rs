@@ -71,6 +71,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_duplicates.sql"),
         postgres: include_str!("../migrations/postgres/0010_duplicates.sql"),
     },
+    Migration {
+        version: 11,
+        name: "import_templates",
+        sqlite: include_str!("../migrations/sqlite/0011_import_templates.sql"),
+        postgres: include_str!("../migrations/postgres/0011_import_templates.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

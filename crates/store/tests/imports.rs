@@ -164,3 +164,120 @@ conformance!(a_dry_run_writes_nothing, |s: Store| async move {
     assert!(contacts(&s, &w).await.is_empty());
     assert!(s.verify_chain().await.unwrap().first_broken.is_none());
 });
+
+conformance!(
+    mapping_templates_are_shared_kept_by_their_owner_and_deleted_by_them,
+    |s: Store| async move {
+        use guanxi_store::StoreError;
+        let w = World::build(&s).await;
+        let saved = s
+            .save_import_template(&w.rep_a, "contact", " 展会名单 ", "姓名=name,手机=mobile")
+            .await
+            .unwrap();
+        assert_eq!(saved.name, "展会名单");
+        assert_eq!(saved.owner_id, w.rep_a.user_id);
+
+        // Everyone who may import contacts sees it, by name.
+        let got = s
+            .import_template(&w.rep_c, "contact", "展会名单")
+            .await
+            .unwrap();
+        assert_eq!(got, saved);
+        assert_eq!(
+            s.import_templates(&w.rep_b, Some("contact")).await.unwrap(),
+            vec![saved.clone()]
+        );
+        assert!(
+            s.import_templates(&w.rep_b, Some("lead"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // Its owner replaces the mapping; someone else finds the name taken.
+        let replaced = s
+            .save_import_template(&w.rep_a, "contact", "展会名单", "姓名=name,邮箱=email")
+            .await
+            .unwrap();
+        assert_eq!(
+            (replaced.id, replaced.spec.as_str()),
+            (saved.id, "姓名=name,邮箱=email")
+        );
+        let taken = s
+            .save_import_template(&w.rep_b, "contact", "展会名单", "姓名=name")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(taken, StoreError::Duplicate { ref field, .. } if field == "name"),
+            "{taken}"
+        );
+        assert_eq!(
+            s.import_template(&w.admin, "contact", "展会名单")
+                .await
+                .unwrap()
+                .spec,
+            "姓名=name,邮箱=email"
+        );
+
+        // The same name for another entity is another template; a role that may not import
+        // products neither saves nor sees theirs.
+        let product = s
+            .save_import_template(&w.admin, "product", "展会名单", "编号=sku,名称=name")
+            .await
+            .unwrap();
+        let forbidden = s
+            .save_import_template(&w.rep_a, "product", "x", "编号=sku")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(forbidden, StoreError::Forbidden { .. }),
+            "{forbidden}"
+        );
+        let names = |ts: Vec<guanxi_store::ImportTemplate>| {
+            ts.into_iter()
+                .map(|t| format!("{}/{}", t.entity, t.name))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(s.import_templates(&w.rep_a, None).await.unwrap()),
+            ["contact/展会名单"]
+        );
+        assert_eq!(
+            names(s.import_templates(&w.admin, None).await.unwrap()),
+            ["contact/展会名单", "product/展会名单"]
+        );
+
+        // Bad input names its field; an unknown template is an invalid `template`.
+        let field_of = |e: StoreError| match e {
+            StoreError::Invalid(v) => v.0[0].field.clone(),
+            other => panic!("{other}"),
+        };
+        let err = s
+            .save_import_template(&w.admin, "contact", " ", "姓名=name")
+            .await
+            .unwrap_err();
+        assert_eq!(field_of(err), "save_template");
+        let err = s
+            .save_import_template(&w.admin, "campaign", "x", "a=name")
+            .await
+            .unwrap_err();
+        assert_eq!(field_of(err), "kind");
+        let err = s
+            .import_template(&w.admin, "contact", "没有")
+            .await
+            .unwrap_err();
+        assert_eq!(field_of(err), "template");
+
+        // Only the owner or an administrator deletes; to anyone else it is not there.
+        let err = s
+            .delete_import_template(&w.rep_b, saved.id)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+        s.delete_import_template(&w.rep_a, saved.id).await.unwrap();
+        s.delete_import_template(&w.admin, product.id)
+            .await
+            .unwrap();
+        assert!(s.import_templates(&w.admin, None).await.unwrap().is_empty());
+    }
+);
