@@ -91,7 +91,13 @@ pub enum Command {
     /// --mapping is given. Rows are matched to existing records by external id, e-mail,
     /// mobile, credit code, SKU or order number and updated; importing the same file again
     /// changes nothing, and an interrupted import resumes where it stopped.
+    ///
+    /// --save-template keeps the mapping used under a name; --template uses it for the
+    /// next file of the same shape.
     Import(ImportArgs),
+    /// Saved import mapping templates: list them, delete one
+    #[command(subcommand)]
+    ImportTemplates(ImportTemplatesCommand),
     /// Search accounts, contacts, leads, deals, cases and interactions as a user would
     Search(SearchArgs),
     /// Export a list view as CSV (UTF-8 with BOM, for Excel) or .xlsx, as the API does
@@ -410,6 +416,23 @@ pub enum DuplicatesCommand {
     },
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum ImportTemplatesCommand {
+    /// The templates (of KIND, or of everything the user may import): kind, name, mapping
+    List {
+        kind: Option<String>,
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_user: Option<String>,
+    },
+    /// Delete the template NAME of KIND (your own; administrators: any)
+    Delete {
+        kind: String,
+        name: String,
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_user: Option<String>,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct ImportArgs {
     /// account, contact, lead, product or order
@@ -418,8 +441,15 @@ pub struct ImportArgs {
     pub file: PathBuf,
     /// Column mapping, e.g. "姓名=name,手机=mobile,备注=" (column by header or 1-based number;
     /// an empty field ignores the column)
-    #[arg(long, value_name = "MAPPING")]
+    #[arg(long, value_name = "MAPPING", conflicts_with = "template")]
     pub mapping: Option<String>,
+    /// Use the mapping saved as this template (see `guanxi import-templates list`)
+    #[arg(long, value_name = "NAME")]
+    pub template: Option<String>,
+    /// Save the mapping this import uses as a template of this name, shared with everyone
+    /// who may import KIND (on a --dry-run too; an existing name of yours is replaced)
+    #[arg(long, value_name = "NAME")]
+    pub save_template: Option<String>,
     /// Check every row and report what would fail, without writing
     #[arg(long)]
     pub dry_run: bool,
@@ -600,6 +630,7 @@ pub enum Action {
     AuditVerify,
     Reindex,
     Import(ImportArgs),
+    ImportTemplates(ImportTemplatesCommand),
     Search(SearchArgs),
     Export(ExportArgs),
     Duplicates(DuplicatesCommand),
@@ -686,6 +717,7 @@ pub fn resolve(
         Command::Audit(AuditCommand::Verify) => (Action::AuditVerify, None),
         Command::Reindex => (Action::Reindex, None),
         Command::Import(a) => (Action::Import(a), None),
+        Command::ImportTemplates(a) => (Action::ImportTemplates(a), None),
         Command::Search(a) => (Action::Search(a), None),
         Command::Export(a) => (Action::Export(a), None),
         Command::Duplicates(a) => (Action::Duplicates(a), None),

@@ -95,6 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Action::AuditVerify => audit_verify(&database).await,
         Action::Reindex => reindex(&database, index).await,
         Action::Import(args) => import(&database, args).await,
+        Action::ImportTemplates(command) => import_templates(&database, command).await,
         Action::Search(args) => search(&database, index, args).await,
         Action::Export(args) => export(&database, args).await,
         Action::Duplicates(command) => duplicates(&database, command).await,
@@ -242,6 +243,8 @@ async fn import(database: &str, args: config::ImportArgs) -> anyhow::Result<()> 
     };
     let opts = ingest::Options {
         mapping: args.mapping.clone(),
+        template: args.template.clone(),
+        save_template: args.save_template.clone(),
         dry_run: args.dry_run,
     };
     let report = ingest::import(
@@ -281,6 +284,13 @@ async fn import(database: &str, args: config::ImportArgs) -> anyhow::Result<()> 
     );
     if let Some(row) = report.resumed_at_row {
         out!("resumed an interrupted import at row {row}");
+    }
+    if let Some(t) = &report.saved_template {
+        out!(
+            "saved the mapping as the {} import template “{}” (use it with --template)",
+            t.entity,
+            t.name
+        );
     }
     for c in &report.mapping {
         out!(
@@ -389,6 +399,34 @@ async fn export(database: &str, args: config::ExportArgs) -> anyhow::Result<()> 
         Some(path) => out!("{what} to {}", path.display()),
         None => eprintln!("{what}"),
     }
+    Ok(())
+}
+
+async fn import_templates(
+    database: &str,
+    command: config::ImportTemplatesCommand,
+) -> anyhow::Result<()> {
+    use config::ImportTemplatesCommand as T;
+    let store = open(database).await?;
+    match command {
+        T::List { kind, as_user } => {
+            let actor = acting_user(&store, as_user.as_deref()).await?;
+            for t in store.import_templates(&actor, kind.as_deref()).await? {
+                out!("{}\t{}\t{}", t.entity, t.name, t.spec);
+            }
+        }
+        T::Delete {
+            kind,
+            name,
+            as_user,
+        } => {
+            let actor = acting_user(&store, as_user.as_deref()).await?;
+            let t = store.import_template(&actor, &kind, &name).await?;
+            store.delete_import_template(&actor, t.id).await?;
+            out!("deleted the {kind} import template “{}”", t.name);
+        }
+    }
+    store.close().await;
     Ok(())
 }
 

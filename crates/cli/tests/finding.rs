@@ -285,3 +285,67 @@ async fn export_from_the_command_line(postgres: bool) {
     assert!(store.verify_chain().await.unwrap().first_broken.is_none());
     store.close().await;
 }
+
+/// A mapping kept as a template on a dry run, used for the next file, listed and deleted.
+#[test]
+fn mapping_templates_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("cli.db").display());
+    let (ok, _, err) = guanxi(
+        &db,
+        &[
+            "user",
+            "add",
+            "--email",
+            "boss@example.cn",
+            "--role",
+            "admin",
+        ],
+    );
+    assert!(ok, "{err}");
+    let fair = |n: u32| {
+        let path = dir.path().join(format!("fair{n}.csv"));
+        std::fs::write(&path, format!("姓名,联系电话\n展会客户{n},1380013{n:04}\n")).unwrap();
+        path.display().to_string()
+    };
+    let first = fair(1);
+    let (ok, out, err) = guanxi(
+        &db,
+        &[
+            "import",
+            "contact",
+            &first,
+            "--dry-run",
+            "--mapping",
+            "姓名=name,联系电话=mobile",
+            "--save-template",
+            "展会名单",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("import template “展会名单”"), "{out}");
+
+    let (ok, out, err) = guanxi(
+        &db,
+        &["import", "contact", &fair(2), "--template", "展会名单"],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("1 created") && out.contains("联系电话 → mobile"),
+        "{out}"
+    );
+
+    let (ok, out, err) = guanxi(&db, &["import-templates", "list"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "contact\t展会名单\t姓名=name,联系电话=mobile\n");
+    let (ok, _, err) = guanxi(&db, &["import", "contact", &first, "--template", "别的"]);
+    assert!(
+        !ok && err.contains("no contact import template called “别的”"),
+        "{err}"
+    );
+
+    let (ok, _, err) = guanxi(&db, &["import-templates", "delete", "contact", "展会名单"]);
+    assert!(ok, "{err}");
+    let (_, out, _) = guanxi(&db, &["import-templates", "list", "contact"]);
+    assert_eq!(out, "");
+}

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use guanxi_domain::entities::{Account, AccountKind, Contact, Lead, Order, Product, Relationship};
 use guanxi_domain::filter::{Filter, ListQuery, MAX_LIMIT, Op};
 use guanxi_domain::{Actor, Currency, Entity, FieldType, Id, Money, NewRecord, ValidationErrors};
-use guanxi_store::{ImportJob, ImportRow, Prepared, RowOutcome, Store};
+use guanxi_store::{ImportJob, ImportRow, ImportTemplate, Prepared, RowOutcome, Store, StoreError};
 use guanxi_tabular::{Mapping, ResumePoint, Table};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -25,7 +25,7 @@ pub const BATCH: usize = 5_000;
 pub const MAX_PROBLEMS: usize = 1_000;
 
 /// What can be imported.
-pub const KINDS: [&str; 5] = ["account", "contact", "lead", "product", "order"];
+pub const KINDS: &[&str] = guanxi_store::IMPORTABLE;
 
 pub enum Source {
     Path(PathBuf),
@@ -80,6 +80,11 @@ impl Source {
 pub struct Options {
     /// `column=field,…`; suggested from the headers when absent.
     pub mapping: Option<String>,
+    /// The name of a saved mapping template to use instead of `mapping`.
+    pub template: Option<String>,
+    /// Save the mapping this import uses as a template of this name (on a dry run too:
+    /// that is how a mapping is tried before it is kept).
+    pub save_template: Option<String>,
     pub dry_run: bool,
 }
 
@@ -111,6 +116,8 @@ pub struct Report {
     pub failed: u64,
     pub resumed_at_row: Option<u64>,
     pub mapping: Vec<ColumnMap>,
+    /// The template this run saved its mapping as, when asked to.
+    pub saved_template: Option<ImportTemplate>,
     pub problems: Vec<RowProblem>,
 }
 
@@ -257,7 +264,32 @@ async fn run<T: Entity>(
     let sha = source.sha256()?;
     let first = source.open(None)?;
     let headers = first.headers.clone();
-    let mapping = mapping_for(T::DEF, &headers, opts.mapping.as_deref())?;
+    let spec = match (&opts.mapping, &opts.template) {
+        (Some(_), Some(_)) => {
+            return Err(StoreError::invalid(
+                "template",
+                "conflict",
+                "give a mapping or a template, not both",
+            )
+            .into());
+        }
+        (None, Some(name)) => Some(store.import_template(actor, entity, name).await?.spec),
+        (spec, None) => spec.clone(),
+    };
+    let mapping = mapping_for(T::DEF, &headers, spec.as_deref())?;
+    let saved_template = match &opts.save_template {
+        Some(name) => {
+            let spec = mapping
+                .to_spec(&headers)
+                .map_err(|e| StoreError::invalid("save_template", "invalid", e.to_string()))?;
+            Some(
+                store
+                    .save_import_template(actor, entity, name, &spec)
+                    .await?,
+            )
+        }
+        None => None,
+    };
     let mut job = if opts.dry_run {
         dry_job(entity, &name, &sha)
     } else {
@@ -300,6 +332,7 @@ async fn run<T: Entity>(
                 field: mapping.field_of(i).map(str::to_string),
             })
             .collect(),
+        saved_template,
         problems: vec![],
     };
     let custom = std::sync::Arc::new(store.custom_fields(entity).await?);

@@ -17,6 +17,7 @@ on_both!(import_then_search, import_then_search);
 on_both!(duplicates_merge_and_undo, duplicates_merge_and_undo);
 on_both!(an_interrupted_import_resumes, an_interrupted_import_resumes);
 on_both!(accounts_import_with_defaults, accounts_import_with_defaults);
+on_both!(mapping_templates, mapping_templates);
 
 fn data(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -432,4 +433,85 @@ async fn accounts_import_with_defaults(s: Server) {
         (Some(0), Some(1)),
         "{report}"
     );
+}
+
+async fn send(s: &Server, auth: &str, method: reqwest::Method, path: &str) -> (StatusCode, Value) {
+    let res = reqwest::Client::new()
+        .request(method, format!("{}{path}", s.base))
+        .header("authorization", auth)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// A file whose columns need a person's decision: the mapping is tried on a dry run and
+/// saved as a template, the next file of that shape imports with the template alone.
+async fn mapping_templates(s: Server) {
+    let (_, rep) = bearer(&s, "a@t.cn").await;
+    let (_, other) = bearer(&s, "b@t.cn").await;
+    let fair = |n: u32| {
+        format!("姓名,联系电话,公司\n展会客户{n},1380013{n:04},福州测试有限公司\n").into_bytes()
+    };
+    let (status, refused) = upload(&s, &rep, "kind=contact", fair(1)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["errors"][0]["field"], "mapping", "{refused}");
+
+    let mapping = "姓名=name,联系电话=mobile,公司=company";
+    let (status, dry) = upload(
+        &s,
+        &rep,
+        &format!("kind=contact&dry_run=true&mapping={mapping}&save_template=展会名单"),
+        fair(1),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{dry}");
+    assert_eq!(dry["job"]["created"], 1, "{dry}");
+    assert_eq!(dry["saved_template"]["name"], "展会名单", "{dry}");
+    assert_eq!(dry["saved_template"]["spec"], mapping, "{dry}");
+
+    // Another rep imports the next fair's list with the template alone.
+    let (status, report) = upload(&s, &other, "kind=contact&template=展会名单", fair(2)).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["job"]["created"], 1, "{report}");
+    assert_eq!(report["mapping"][1]["field"], "mobile", "{report}");
+    assert_eq!(report["saved_template"], Value::Null, "{report}");
+
+    // Both at once, or a name never saved: the field that is wrong.
+    for query in [
+        format!("kind=contact&template=展会名单&mapping={mapping}"),
+        "kind=contact&template=没有这个".to_string(),
+    ] {
+        let (status, e) = upload(&s, &rep, &query, fair(3)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert_eq!(e["errors"][0]["field"], "template", "{e}");
+    }
+    // The name is the first saver's: another user cannot replace its mapping.
+    let (status, e) = upload(
+        &s,
+        &other,
+        "kind=contact&dry_run=true&mapping=姓名=name&save_template=展会名单",
+        fair(3),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{e}");
+
+    let (status, list) = send(
+        &s,
+        &other,
+        reqwest::Method::GET,
+        "/import-templates?kind=contact",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    let path = format!("/import-templates/{}", items[0]["id"].as_str().unwrap());
+    let (status, _) = send(&s, &other, reqwest::Method::DELETE, &path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "only its owner deletes it");
+    let (status, _) = send(&s, &rep, reqwest::Method::DELETE, &path).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, list) = send(&s, &rep, reqwest::Method::GET, "/import-templates").await;
+    assert_eq!(list["items"], serde_json::json!([]), "{list}");
 }

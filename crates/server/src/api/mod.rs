@@ -79,6 +79,8 @@ pub fn routes() -> Router<Store> {
                 .post(imports::create)
                 .layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
         )
+        .route("/import-templates", get(imports::templates))
+        .route("/import-templates/{id}", delete(imports::delete_template))
         .route("/analytics/runs", get(records::analytics_runs))
         .route("/analytics/report", get(records::analytics_report))
         .route(

@@ -621,9 +621,23 @@ fn finding_paths(doc: &mut Doc) {
             "updated_at": time,
         },
     });
+    let template = json!({
+        "type": "object",
+        "description": "A column mapping saved under a name, shared with everyone who may import the entity",
+        "required": ["id", "entity", "name", "spec", "owner_id", "created_at", "updated_at"],
+        "properties": {
+            "id": uuid,
+            "entity": { "type": "string", "enum": crate::ingest::KINDS },
+            "name": { "type": "string" },
+            "spec": { "type": "string", "description": "The mapping as the mapping parameter takes it: column=field,…" },
+            "owner_id": uuid,
+            "created_at": time,
+            "updated_at": time,
+        },
+    });
     let report = json!({
         "type": "object",
-        "required": ["kind", "file", "dry_run", "job", "rows", "unreadable", "failed", "resumed_at_row", "mapping", "problems"],
+        "required": ["kind", "file", "dry_run", "job", "rows", "unreadable", "failed", "resumed_at_row", "mapping", "saved_template", "problems"],
         "properties": {
             "kind": { "type": "string", "enum": crate::ingest::KINDS },
             "file": { "type": "string" },
@@ -637,6 +651,7 @@ fn finding_paths(doc: &mut Doc) {
                 "type": "object", "required": ["column", "field"],
                 "properties": { "column": { "type": "string" }, "field": nullable("string") },
             } },
+            "saved_template": { "description": "The template this run saved its mapping as (save_template), else null", "anyOf": [template.clone(), { "type": "null" }] },
             "problems": { "type": "array", "maxItems": crate::ingest::MAX_PROBLEMS, "description": "Rows not imported, or wrong fields of them (the first ones; the counts are exact)", "items": {
                 "type": "object", "required": ["row", "column", "field", "message"],
                 "properties": { "row": count, "column": nullable("string"), "field": nullable("string"), "message": { "type": "string" } },
@@ -650,6 +665,8 @@ fn finding_paths(doc: &mut Doc) {
         "parameters": [
             param("kind", "query", true, json!({ "type": "string", "enum": crate::ingest::KINDS }), "What the rows are"),
             param("mapping", "query", false, json!({ "type": "string" }), "column=field,…; suggested from the headers when absent (a 422 names the columns that need one)"),
+            param("template", "query", false, json!({ "type": "string" }), "The name of a saved mapping template of this kind, instead of mapping"),
+            param("save_template", "query", false, json!({ "type": "string" }), "Save the mapping this import uses as a template of this name (on a dry run too); saving an existing name replaces its mapping, for its owner or an administrator"),
             param("dry_run", "query", false, json!({ "type": "boolean", "default": false }), "Check every row and write nothing"),
             param("name", "query", false, json!({ "type": "string" }), "The file's name, whose extension helps tell the format"),
         ],
@@ -665,6 +682,20 @@ fn finding_paths(doc: &mut Doc) {
         "tags": ["imports"], "operationId": "list_imports",
         "summary": "The caller's latest 100 imports, newest first, with their progress while they run",
         "responses": responses(&[("200", ok("The imports", items(job)))], &[]),
+    }));
+    doc.op("/import-templates", "get", json!({
+        "tags": ["imports"], "operationId": "list_import_templates",
+        "summary": "The saved mapping templates of the entities the caller may import, by entity and name",
+        "parameters": [
+            param("kind", "query", false, json!({ "type": "string", "enum": crate::ingest::KINDS }), "Only this entity's templates"),
+        ],
+        "responses": responses(&[("200", ok("The templates", items(template)))], &["403", "422"]),
+    }));
+    doc.op("/import-templates/{id}", "delete", json!({
+        "tags": ["imports"], "operationId": "delete_import_template",
+        "summary": "Delete a template the caller saved (administrators: any)",
+        "parameters": [param("id", "path", true, uuid.clone(), "The template's id")],
+        "responses": responses(&[("204", json!({ "description": "Deleted" }))], &["404", "422"]),
     }));
 
     let pair = json!({
