@@ -335,6 +335,10 @@ fn mapping_templates_from_the_command_line() {
         "{out}"
     );
 
+    // Without either, the refusal names the template that fits.
+    let (ok, _, err) = guanxi(&db, &["import", "contact", &fair(3)]);
+    assert!(!ok && err.contains("--template): “展会名单”"), "{err}");
+
     let (ok, out, err) = guanxi(&db, &["import-templates", "list"]);
     assert!(ok, "{err}");
     assert_eq!(out, "contact\t展会名单\t姓名=name,联系电话=mobile\n");

@@ -233,6 +233,33 @@ fn known_mapping(
     })
 }
 
+/// A mapping request, with the saved templates that fit these headers named as the
+/// other way out. Only a hint: templates that cannot be read leave the request as it was.
+async fn with_fitting_templates(
+    store: &Store,
+    actor: &Actor,
+    entity: &str,
+    headers: &[String],
+    message: String,
+) -> String {
+    let fitting: Vec<String> = store
+        .import_templates(actor, Some(entity))
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| Mapping::from_spec(entity, headers, &t.spec).is_ok())
+        .map(|t| format!("“{}”", t.name))
+        .collect();
+    if fitting.is_empty() {
+        message
+    } else {
+        format!(
+            "{message}; or use a saved template that fits these columns (--template): {}",
+            fitting.join(", ")
+        )
+    }
+}
+
 /// Import `source` as records of `kind`.
 pub async fn import(
     store: &Store,
@@ -276,7 +303,18 @@ async fn run<T: Entity>(
         (None, Some(name)) => Some(store.import_template(actor, entity, name).await?.spec),
         (spec, None) => spec.clone(),
     };
-    let mapping = mapping_for(T::DEF, &headers, spec.as_deref())?;
+    let mapping = match mapping_for(T::DEF, &headers, spec.as_deref()) {
+        Err(ImportError::Mapping {
+            message,
+            suggestion,
+        }) => {
+            return Err(ImportError::Mapping {
+                message: with_fitting_templates(store, actor, entity, &headers, message).await,
+                suggestion,
+            });
+        }
+        m => m?,
+    };
     let saved_template = match &opts.save_template {
         Some(name) => {
             let spec = mapping
