@@ -200,13 +200,23 @@ async fn import_then_search(s: Server) {
 }
 
 async fn post_json(s: &Server, auth: &str, path: &str, body: Value) -> (StatusCode, Value) {
-    let res = reqwest::Client::new()
-        .post(format!("{}{path}", s.base))
-        .header("authorization", auth)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    send(s, auth, reqwest::Method::POST, path, Some(body)).await
+}
+
+async fn send(
+    s: &Server,
+    auth: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{}{path}", s.base))
+        .header("authorization", auth);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let res = req.send().await.unwrap();
     let status = res.status();
     (status, res.json().await.unwrap_or(Value::Null))
 }
@@ -435,17 +445,6 @@ async fn accounts_import_with_defaults(s: Server) {
     );
 }
 
-async fn send(s: &Server, auth: &str, method: reqwest::Method, path: &str) -> (StatusCode, Value) {
-    let res = reqwest::Client::new()
-        .request(method, format!("{}{path}", s.base))
-        .header("authorization", auth)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 /// A file whose columns need a person's decision: the mapping is tried on a dry run and
 /// saved as a template, the next file of that shape imports with the template alone.
 async fn mapping_templates(s: Server) {
@@ -502,16 +501,17 @@ async fn mapping_templates(s: Server) {
         &other,
         reqwest::Method::GET,
         "/import-templates?kind=contact",
+        None,
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{list}");
     let items = list["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{list}");
     let path = format!("/import-templates/{}", items[0]["id"].as_str().unwrap());
-    let (status, _) = send(&s, &other, reqwest::Method::DELETE, &path).await;
+    let (status, _) = send(&s, &other, reqwest::Method::DELETE, &path, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "only its owner deletes it");
-    let (status, _) = send(&s, &rep, reqwest::Method::DELETE, &path).await;
+    let (status, _) = send(&s, &rep, reqwest::Method::DELETE, &path, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (_, list) = send(&s, &rep, reqwest::Method::GET, "/import-templates").await;
+    let (_, list) = send(&s, &rep, reqwest::Method::GET, "/import-templates", None).await;
     assert_eq!(list["items"], serde_json::json!([]), "{list}");
 }
