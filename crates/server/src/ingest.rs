@@ -175,10 +175,12 @@ fn importable(def: &guanxi_domain::EntityDef, target: &str) -> bool {
         || def.field(target).is_some_and(|f| !f.computed)
 }
 
+/// The mapping from `spec` (the parameter it came from, and its text), or suggested from
+/// the headers; a spec that does not fit the file is an invalid value of its parameter.
 fn mapping_for(
     def: &guanxi_domain::EntityDef,
     headers: &[String],
-    spec: Option<&str>,
+    spec: Option<(&'static str, &str)>,
 ) -> Result<Mapping, ImportError> {
     let mut m = known_mapping(def.name, headers, spec)?;
     for c in &mut m.columns {
@@ -192,10 +194,11 @@ fn mapping_for(
 fn known_mapping(
     kind: &str,
     headers: &[String],
-    spec: Option<&str>,
+    spec: Option<(&'static str, &str)>,
 ) -> Result<Mapping, ImportError> {
-    if let Some(spec) = spec {
-        return Ok(Mapping::from_spec(kind, headers, spec)?);
+    if let Some((param, spec)) = spec {
+        return Mapping::from_spec(kind, headers, spec)
+            .map_err(|e| StoreError::invalid(param, "invalid", e.to_string()).into());
     }
     let m = guanxi_tabular::suggest(kind, headers);
     if m.is_unambiguous() {
@@ -300,10 +303,14 @@ async fn run<T: Entity>(
             )
             .into());
         }
-        (None, Some(name)) => Some(store.import_template(actor, entity, name).await?.spec),
-        (spec, None) => spec.clone(),
+        (None, Some(name)) => Some((
+            "template",
+            store.import_template(actor, entity, name).await?.spec,
+        )),
+        (spec, None) => spec.clone().map(|s| ("mapping", s)),
     };
-    let mapping = match mapping_for(T::DEF, &headers, spec.as_deref()) {
+    let spec = spec.as_ref().map(|(param, s)| (*param, s.as_str()));
+    let mapping = match mapping_for(T::DEF, &headers, spec) {
         Err(ImportError::Mapping {
             message,
             suggestion,

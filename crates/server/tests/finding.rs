@@ -486,6 +486,17 @@ async fn mapping_templates(s: Server) {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
         assert_eq!(e["errors"][0]["field"], "template", "{e}");
     }
+    // A mapping, or a template, naming a column the file lacks: the parameter is wrong.
+    for query in [
+        "kind=contact&mapping=姓名=name,手机号码=mobile".to_string(),
+        "kind=contact&template=展会名单".to_string(),
+    ] {
+        let other_shape = "姓名,电话\n王五,059112345678\n".as_bytes().to_vec();
+        let (status, e) = upload(&s, &rep, &query, other_shape).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let param = query.split(['&', '=']).nth(2).unwrap();
+        assert_eq!(e["errors"][0]["field"], param, "{e}");
+    }
     // The name is the first saver's: another user cannot replace its mapping.
     let (status, e) = upload(
         &s,
