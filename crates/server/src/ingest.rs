@@ -294,6 +294,7 @@ async fn run<T: Entity>(
     let sha = source.sha256()?;
     let first = source.open(None)?;
     let headers = first.headers.clone();
+    let template;
     let spec = match (&opts.mapping, &opts.template) {
         (Some(_), Some(_)) => {
             return Err(StoreError::invalid(
@@ -303,13 +304,13 @@ async fn run<T: Entity>(
             )
             .into());
         }
-        (None, Some(name)) => Some((
-            "template",
-            store.import_template(actor, entity, name).await?.spec,
-        )),
-        (spec, None) => spec.clone().map(|s| ("mapping", s)),
+        (None, Some(name)) => {
+            template = store.import_template(actor, entity, name).await?;
+            Some(("template", template.spec.as_str()))
+        }
+        (Some(mapping), None) => Some(("mapping", mapping.as_str())),
+        (None, None) => None,
     };
-    let spec = spec.as_ref().map(|(param, s)| (*param, s.as_str()));
     let mapping = match mapping_for(T::DEF, &headers, spec) {
         Err(ImportError::Mapping {
             message,

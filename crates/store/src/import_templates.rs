@@ -49,6 +49,16 @@ fn decode(r: Vec<Val>) -> ImportTemplate {
     }
 }
 
+/// A template by entity and name.
+fn by_name() -> String {
+    format!("SELECT {COLS} FROM import_templates WHERE entity = $1 AND name = $2")
+}
+
+/// Whether the actor may import `entity`, and so use its templates.
+fn may_import(actor: &Actor, entity: &str) -> bool {
+    importable(entity).is_ok_and(|e| actor.may(e, Right::Create))
+}
+
 /// The importable entity's static name, so the right can be checked.
 fn importable(entity: &str) -> Result<&'static str> {
     IMPORTABLE
@@ -92,7 +102,7 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(decode)
-            .filter(|t| importable(&t.entity).is_ok_and(|e| actor.may(e, Right::Create)))
+            .filter(|t| may_import(actor, &t.entity))
             .collect())
     }
 
@@ -106,7 +116,7 @@ impl Store {
         require(actor, importable(entity)?, Right::Create)?;
         self.db
             .fetch(
-                &format!("SELECT {COLS} FROM import_templates WHERE entity = $1 AND name = $2"),
+                &by_name(),
                 vec![Val::Text(entity.into()), Val::Text(name.trim().into())],
                 KINDS,
             )
@@ -145,7 +155,7 @@ impl Store {
         let mut tx = self.db.begin().await?;
         let existing = tx
             .fetch(
-                &format!("SELECT {COLS} FROM import_templates WHERE entity = $1 AND name = $2"),
+                &by_name(),
                 vec![Val::Text(entity.into()), Val::Text(name.into())],
                 KINDS,
             )
@@ -206,27 +216,24 @@ impl Store {
 
     /// Delete a template the actor owns (administrators: anyone's).
     pub async fn delete_import_template(&self, actor: &Actor, id: Id) -> Result<()> {
-        let owner = self
+        let template = self
             .db
             .fetch(
-                "SELECT owner_id, entity FROM import_templates WHERE id = $1",
+                &format!("SELECT {COLS} FROM import_templates WHERE id = $1"),
                 vec![Val::Uuid(id.0)],
-                &[Kind::Uuid, Kind::Text],
+                KINDS,
             )
             .await?
-            .pop();
-        let allowed = owner.is_some_and(|r| {
-            let may_import = r[1]
-                .clone()
-                .into_text()
-                .is_some_and(|e| importable(&e).is_ok_and(|e| actor.may(e, Right::Create)));
-            may_import && r[0].as_uuid().is_some_and(|o| owner_or_admin(actor, Id(o)))
-        });
-        if !allowed {
-            return Err(StoreError::NotFound {
-                entity: "import_template",
-                id,
-            });
+            .pop()
+            .map(decode);
+        match template {
+            Some(t) if may_import(actor, &t.entity) && owner_or_admin(actor, t.owner_id) => {}
+            _ => {
+                return Err(StoreError::NotFound {
+                    entity: "import_template",
+                    id,
+                });
+            }
         }
         let mut tx = self.db.begin().await?;
         tx.exec(
