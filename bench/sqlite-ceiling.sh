@@ -4,6 +4,8 @@
 # settings as guanxi's writer (WAL, 1 GiB cache, checkpoint every 20,000 pages) and
 # 200-row statements plus one import key per row: once with the contacts table's
 # secondary indexes, once without. The first figure bounds what `guanxi import` can reach.
+# Environment: SYNCHRONOUS (full, as guanxi; or normal) for the commits; EACH_INDEX=1 adds
+# a run without each index in turn, to see what each one costs.
 set -euo pipefail
 ROWS=${1:-400000}
 TX=${2:-5000}
@@ -11,7 +13,7 @@ GX=${GUANXI_BIN:-$(dirname "$0")/../target/release/guanxi}
 WORK=$(mktemp -d /tmp/gx-ceiling.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 "$GX" --database "sqlite:$WORK/schema.db" migrate > /dev/null 2>&1
-python3 - "$WORK" "$ROWS" "$TX" << 'PY'
+SYNCHRONOUS=${SYNCHRONOUS:-full} EACH_INDEX=${EACH_INDEX:-0} python3 - "$WORK" "$ROWS" "$TX" << 'PY'
 import os, random, sqlite3, sys, time
 work, rows, tx = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 src = sqlite3.connect(f"{work}/schema.db")
@@ -36,20 +38,26 @@ def row(j):
     }
     return [values.get(c) for c in columns]
 data = [row(j) for j in range(rows)]
-for label, with_indexes in ((f"with its {len(indexes)} secondary indexes", True), ("without them", False)):
+def index_name(sql):
+    return sql.split()[2]
+runs = [(f"with its {len(indexes)} secondary indexes", indexes)]
+if os.environ["EACH_INDEX"] == "1":
+    runs += [(f"without {index_name(i)}", [j for j in indexes if j != i]) for i in indexes]
+runs.append(("without them", []))
+sync = os.environ["SYNCHRONOUS"]
+for label, with_indexes in runs:
     path = f"{work}/t.db"
     for s in ("", "-wal", "-shm"):
         if os.path.exists(path + s):
             os.remove(path + s)
     c = sqlite3.connect(path, isolation_level=None)
-    for p in ("journal_mode=wal", "synchronous=full", "cache_size=-1048576",
+    for p in ("journal_mode=wal", f"synchronous={sync}", "cache_size=-1048576",
               "wal_autocheckpoint=20000", "temp_store=memory"):
         c.execute(f"pragma {p}")
     c.execute(table)
     c.execute(keys)
-    if with_indexes:
-        for i in indexes:
-            c.execute(i)
+    for i in with_indexes:
+        c.execute(i)
     t0 = time.time()
     for start in range(0, rows, tx):
         c.execute("begin")
@@ -63,5 +71,5 @@ for label, with_indexes in ((f"with its {len(indexes)} secondary indexes", True)
     dt = time.time() - t0
     c.close()
     print(f"{rows:,} contacts, {tx:,} per transaction, {label}: {dt:.1f} s, {rows / dt:,.0f} rows/s")
-print(f"SQLite {sqlite3.sqlite_version}; {os.cpu_count()} cores")
+print(f"SQLite {sqlite3.sqlite_version}; synchronous={sync}; {os.cpu_count()} cores")
 PY
