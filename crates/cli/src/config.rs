@@ -33,6 +33,8 @@ const ENV_CUSTOMERS: &str = "GUANXI_CUSTOMERS";
 const ENV_SEED: &str = "GUANXI_SEED";
 const ENV_ANALYTICS_EVERY: &str = "GUANXI_ANALYTICS_EVERY";
 const ENV_INDEX: &str = "GUANXI_INDEX";
+const ENV_PUBLIC_URL: &str = "GUANXI_PUBLIC_URL";
+const ENV_TRUSTED_PROXIES: &str = "GUANXI_TRUSTED_PROXIES";
 /// Hours between the server's analytics runs.
 pub const DEFAULT_ANALYTICS_EVERY: u64 = 24;
 
@@ -572,6 +574,43 @@ pub struct BindArgs {
     /// them off [env: GUANXI_ANALYTICS_EVERY] [file: analytics_every] [default: 24]
     #[arg(long, value_name = "HOURS")]
     pub analytics_every: Option<u64>,
+    /// The address users reach the CRM at, e.g. https://crm.example.cn behind a TLS proxy;
+    /// with https the session cookie is Secure [env: GUANXI_PUBLIC_URL] [file: public_url]
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Reverse proxies (comma-separated addresses) whose X-Forwarded-For names the client
+    /// [env: GUANXI_TRUSTED_PROXIES] [file: trusted_proxies]
+    #[arg(long, value_name = "ADDRS")]
+    pub trusted_proxies: Option<Proxies>,
+}
+
+/// A comma-separated list of proxy addresses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Proxies(pub Vec<std::net::IpAddr>);
+
+impl FromStr for Proxies {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| {
+                a.parse().map_err(|_| {
+                    format!("'{a}' is not an IP address (a proxy is named by its address)")
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map(Proxies)
+    }
+}
+
+impl<'de> Deserialize<'de> for Proxies {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -595,6 +634,8 @@ pub struct FileConfig {
     pub customers: Option<u64>,
     pub seed: Option<u64>,
     pub index: Option<PathBuf>,
+    pub public_url: Option<String>,
+    pub trusted_proxies: Option<Proxies>,
 }
 
 impl FileConfig {
@@ -612,6 +653,8 @@ pub struct Config {
     pub analytics_every: u64,
     /// The search index's folder when set; else derived from the database.
     pub index: Option<PathBuf>,
+    /// How the server is reached (serve, demo): public URL, trusted proxies.
+    pub deployment: guanxi_server::Deployment,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -683,6 +726,21 @@ pub fn resolve(
     };
     let analytics_every = pick(every_flag, &env, ENV_ANALYTICS_EVERY, file.analytics_every)?
         .unwrap_or(DEFAULT_ANALYTICS_EVERY);
+    let (url_flag, proxies_flag) = match &cli.command {
+        Command::Serve(a) | Command::Demo(a) => (a.public_url.clone(), a.trusted_proxies.clone()),
+        _ => (None, None),
+    };
+    let deployment = guanxi_server::Deployment {
+        public_url: pick(url_flag, &env, ENV_PUBLIC_URL, file.public_url.clone())?,
+        trusted_proxies: pick(
+            proxies_flag,
+            &env,
+            ENV_TRUSTED_PROXIES,
+            file.trusted_proxies.clone(),
+        )?
+        .unwrap_or_default()
+        .0,
+    };
     let index = match cli.index {
         Some(flag) => Some(flag),
         None => lookup(&env, ENV_INDEX)
@@ -735,6 +793,7 @@ pub fn resolve(
         action,
         analytics_every,
         index,
+        deployment,
     })
 }
 
@@ -809,6 +868,42 @@ mod tests {
             ("GUANXI_CUSTOMERS", "200"),
             ("GUANXI_SEED", "2"),
         ])
+    }
+
+    #[test]
+    fn the_deployment_comes_from_flag_environment_or_file() {
+        let c = resolve(cli(&["serve"]), no_env(), None).unwrap();
+        assert_eq!(c.deployment, guanxi_server::Deployment::default());
+        let f = file(
+            r#"
+            public_url = "https://crm.example.cn"
+            trusted_proxies = "127.0.0.1, ::1"
+            "#,
+        );
+        let c = resolve(cli(&["serve"]), no_env(), f.clone()).unwrap();
+        assert!(c.deployment.https());
+        assert_eq!(
+            c.deployment.trusted_proxies,
+            vec![
+                "127.0.0.1".parse::<std::net::IpAddr>().unwrap(),
+                "::1".parse().unwrap()
+            ]
+        );
+        let e = env(&[("GUANXI_TRUSTED_PROXIES", "10.0.0.9")]);
+        let c = resolve(
+            cli(&["demo", "--public-url", "http://127.0.0.1:8080"]),
+            e,
+            f,
+        )
+        .unwrap();
+        assert!(!c.deployment.https(), "the flag beats the file");
+        assert_eq!(
+            c.deployment.trusted_proxies,
+            vec!["10.0.0.9".parse::<std::net::IpAddr>().unwrap()],
+            "the environment beats the file"
+        );
+        let bad = Cli::try_parse_from(["guanxi", "serve", "--trusted-proxies", "proxy.lan"]);
+        assert!(bad.unwrap_err().to_string().contains("not an IP address"));
     }
 
     #[test]

@@ -84,14 +84,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         action,
         analytics_every,
         index,
+        deployment,
     } = config::resolve(cli, env, file)?;
     let index = index.or_else(|| index_dir(&database));
     let index = index.as_deref();
     match action {
-        Action::Serve { bind } => serve(&database, index, &bind, analytics_every).await,
+        Action::Serve { bind } => serve(&database, index, &bind, analytics_every, deployment).await,
         Action::Migrate => migrate(&database).await,
         Action::Seed { customers, seed } => run_seed(&database, customers, seed).await,
-        Action::Demo { bind } => demo(&database, index, &bind, analytics_every).await,
+        Action::Demo { bind } => demo(&database, index, &bind, analytics_every, deployment).await,
         Action::AuditVerify => audit_verify(&database).await,
         Action::Reindex => reindex(&database, index).await,
         Action::Import(args) => import(&database, args).await,
@@ -130,10 +131,17 @@ async fn serve(
     index: Option<&Path>,
     addr: &str,
     analytics_every: u64,
+    deployment: guanxi_server::Deployment,
 ) -> anyhow::Result<()> {
     let store = open(database).await?;
     let (listener, url) = bind(addr).await?;
-    run_server(store, index, listener, &url, database, analytics_every).await
+    let server = Server {
+        listener,
+        url,
+        analytics_every,
+        deployment,
+    };
+    run_server(store, index, server, database).await
 }
 
 /// The search index's default folder: beside a SQLite file, in memory for an in-memory
@@ -514,14 +522,26 @@ fn schedule_analytics(store: Store, hours: u64) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// A server about to run: where it listens and how it is deployed.
+struct Server {
+    listener: tokio::net::TcpListener,
+    url: String,
+    analytics_every: u64,
+    deployment: guanxi_server::Deployment,
+}
+
 async fn run_server(
     store: Store,
     index: Option<&Path>,
-    listener: tokio::net::TcpListener,
-    url: &str,
+    server: Server,
     database: &str,
-    analytics_every: u64,
 ) -> anyhow::Result<()> {
+    let Server {
+        listener,
+        url,
+        analytics_every,
+        deployment,
+    } = server;
     tracing::info!(database = %redact(database), "Guanxi is listening on {url}");
     let analytics =
         (analytics_every > 0).then(|| schedule_analytics(store.clone(), analytics_every));
@@ -533,6 +553,7 @@ async fn run_server(
     let served = guanxi_server::serve(
         store.clone(),
         search.as_ref().map(|s| s.0.clone()),
+        deployment,
         listener,
     )
     .await;
@@ -599,6 +620,7 @@ async fn demo(
     index: Option<&Path>,
     addr: &str,
     analytics_every: u64,
+    deployment: guanxi_server::Deployment,
 ) -> anyhow::Result<()> {
     // A SQLite file we are about to create is removed again if seeding it fails, so the
     // next `guanxi demo` starts over instead of serving half a data set.
@@ -652,7 +674,13 @@ async fn demo(
         out!("  {email:<width$}  {role:<12}  {name}");
     }
     out!();
-    run_server(store, index, listener, &url, database, analytics_every).await
+    let server = Server {
+        listener,
+        url,
+        analytics_every,
+        deployment,
+    };
+    run_server(store, index, server, database).await
 }
 
 /// Give every demo user the demo password, so each role can sign in.

@@ -131,14 +131,21 @@ async fn added_users_can_sign_in() {
 
     let store = Store::open(&db).await.unwrap();
     let boss = store
-        .login("boss@example.cn", "a long enough secret")
+        .login("boss@example.cn", "a long enough secret", "127.0.0.1")
         .await
-        .unwrap();
+        .unwrap()
+        .user;
     assert_eq!(store.actor_for(boss).await.unwrap().role.key, "admin");
-    let rep = store.login("rep@example.cn", &generated).await.unwrap();
+    let rep = store
+        .login("rep@example.cn", &generated, "127.0.0.1")
+        .await
+        .unwrap()
+        .user;
     assert_eq!(store.actor_for(rep).await.unwrap().role.key, "sales");
     assert!(matches!(
-        store.login("rep@example.cn", "a long enough secret").await,
+        store
+            .login("rep@example.cn", "a long enough secret", "127.0.0.1")
+            .await,
         Err(StoreError::Unauthorized)
     ));
     store.close().await;

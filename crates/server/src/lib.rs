@@ -12,6 +12,7 @@ use std::time::Duration;
 
 mod access;
 mod api;
+mod deployment;
 pub mod export;
 pub mod ingest;
 mod problem;
@@ -20,6 +21,7 @@ pub mod search_feed;
 mod web;
 mod writes;
 
+pub use deployment::Deployment;
 pub use problem::Problem;
 pub use rate_limit::LOGIN_BURST;
 
@@ -28,8 +30,8 @@ pub use rate_limit::LOGIN_BURST;
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The application: every route, sharing one [`Store`] and, when given, the search index
-/// (which [`search_feed::Feed::follow`] keeps up to date).
-pub fn router(store: Store, index: Option<guanxi_search::Index>) -> Router {
+/// (which [`search_feed::Feed::follow`] keeps up to date), as deployed at `deployment`.
+pub fn router(store: Store, index: Option<guanxi_search::Index>, deployment: Deployment) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", api::routes())
@@ -37,6 +39,7 @@ pub fn router(store: Store, index: Option<guanxi_search::Index>) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::map_response(problem::for_every_error))
         .layer(axum::Extension(rate_limit::LoginLimiter::default()))
+        .layer(axum::Extension(deployment))
         .layer(axum::Extension(search_feed::Searcher(index)))
         .with_state(store)
 }
@@ -46,12 +49,14 @@ pub fn router(store: Store, index: Option<guanxi_search::Index>) -> Router {
 pub async fn serve(
     store: Store,
     index: Option<guanxi_search::Index>,
+    deployment: Deployment,
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<()> {
     // The handlers are registered before the first connection is accepted: a SIGTERM that
     // arrives as soon as the server answers must shut it down, not kill it.
     let shutdown = shutdown_signal();
-    let app = router(store, index).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = router(store, index, deployment)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -145,7 +150,7 @@ mod tests {
     use tower::ServiceExt;
 
     async fn get_json(store: Store, path: &str) -> (StatusCode, String, serde_json::Value) {
-        let res = router(store, None)
+        let res = router(store, None, Deployment::default())
             .oneshot(Request::get(path).body(Body::empty()).unwrap())
             .await
             .unwrap();

@@ -74,7 +74,7 @@ impl From<StoreError> for Problem {
             }
             StoreError::Forbidden { .. } => Problem::new(StatusCode::FORBIDDEN, e.to_string()),
             StoreError::Unauthorized => Problem::unauthorized(),
-            StoreError::Locked { until } => {
+            StoreError::Throttled { until } => {
                 let mut p = Problem::new(StatusCode::TOO_MANY_REQUESTS, e.to_string());
                 p.retry_after = Some((until - chrono::Utc::now()).num_seconds().max(1) as u64);
                 p

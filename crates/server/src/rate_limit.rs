@@ -1,6 +1,9 @@
-//! Sign-in attempts per client address: a password sprayer trying many accounts from one
-//! address is slowed down before the per-account lock-out (in the store) ever triggers.
+//! Sign-in attempts per client address, counted in memory before any password is hashed:
+//! a flood from one address costs it a 429, not the server its CPU. The throttle that
+//! slows password guessing over time, across instances, is the store's
+//! ([`guanxi_store::throttle`]).
 
+use crate::deployment::Deployment;
 use crate::problem::Problem;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::StatusCode;
@@ -48,20 +51,23 @@ impl LoginLimiter {
     }
 }
 
-/// The address the request came from: the TCP peer. (Behind a reverse proxy that is the
-/// proxy; the proxy should then limit sign-ins itself.) Unknown in in-process tests.
+/// The address the request came from: the TCP peer, or the client a trusted proxy names
+/// ([`Deployment::client_ip`]). Unknown (unspecified) in in-process tests.
 pub struct ClientIp(pub IpAddr);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(Ipv4Addr::UNSPECIFIED.into(), |c| c.0.ip()),
-        ))
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(Ipv4Addr::UNSPECIFIED.into(), |c| c.0.ip());
+        let ip = match parts.extensions.get::<Deployment>() {
+            Some(d) => d.client_ip(peer, &parts.headers),
+            None => peer,
+        };
+        Ok(ClientIp(ip))
     }
 }
 

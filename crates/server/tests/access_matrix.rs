@@ -122,7 +122,12 @@ async fn cast(s: &Store) -> Cast {
     let pipeline = s.list::<Pipeline>(&sys, &q).await.unwrap().items[0].meta.id;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
-    tokio::spawn(guanxi_server::serve(s.clone(), None, listener));
+    tokio::spawn(guanxi_server::serve(
+        s.clone(),
+        None,
+        guanxi_server::Deployment::default(),
+        listener,
+    ));
     let mut clients = vec![];
     for actor in &actors {
         let (_, bearer) = s.issue_token(actor, "matrix", None).await.unwrap();

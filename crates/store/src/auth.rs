@@ -7,6 +7,7 @@
 use crate::changelog;
 use crate::db::{Kind, Val};
 use crate::records::now;
+use crate::throttle::FailedSignIns;
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use guanxi_domain::entities::User;
@@ -17,12 +18,17 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
-/// Consecutive failures that lock a sign-in, and for how long.
-pub const MAX_FAILED_LOGINS: i64 = 5;
-pub const LOCKOUT: Duration = Duration::minutes(15);
 pub const MIN_PASSWORD_CHARS: usize = 10;
 /// How stale a token's `last_used_at` may get before a use updates it.
 const LAST_USED_INTERVAL: Duration = Duration::minutes(5);
+
+/// A successful sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    pub user: Id,
+    /// Failed attempts on this account from other addresses since the user last heard.
+    pub failed_elsewhere: Vec<FailedSignIns>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -109,7 +115,7 @@ impl Store {
         )
         .await?;
         tx.exec(
-            "INSERT INTO credentials (user_id, password_hash, failed_attempts, changed_at) VALUES ($1, $2, 0, $3)",
+            "INSERT INTO credentials (user_id, password_hash, changed_at) VALUES ($1, $2, $3)",
             vec![Val::Uuid(user.0), Val::Text(hash), Val::Ts(at)],
         )
         .await?;
@@ -128,15 +134,36 @@ impl Store {
         tx.commit().await
     }
 
-    /// Check an e-mail and password. Wrong or unknown gives [`StoreError::Unauthorized`]
-    /// (the same answer, after the same work); five failures in a row lock the sign-in for
-    /// fifteen minutes ([`StoreError::Locked`]); success clears the count.
-    pub async fn login(&self, email: &str, password: &str) -> Result<Id> {
+    /// Sign in with an e-mail and password from `address` (the client's, as the throttle
+    /// keys it). Wrong or unknown gives [`StoreError::Unauthorized`] (the same answer, after
+    /// the same work); repeated failures give [`StoreError::Throttled`] for a growing time,
+    /// to that address only (see [`crate::throttle`]). Success returns the user and the
+    /// failed attempts from other addresses they have not yet been told of.
+    pub async fn login(&self, email: &str, password: &str, address: &str) -> Result<SignIn> {
+        let (user, email) = self.attempt(email, password, address).await?;
+        let failed_elsewhere = self.clear_failures(&email, address, true).await?;
+        Ok(SignIn {
+            user,
+            failed_elsewhere,
+        })
+    }
+
+    /// Check a signed-in user's password again (before changing it), throttled like a
+    /// sign-in.
+    pub async fn confirm_password(&self, email: &str, password: &str, address: &str) -> Result<()> {
+        let (_, email) = self.attempt(email, password, address).await?;
+        self.clear_failures(&email, address, false).await?;
+        Ok(())
+    }
+
+    /// One throttled check of a password; the user and the e-mail as the throttle keys it.
+    async fn attempt(&self, email: &str, password: &str, address: &str) -> Result<(Id, String)> {
         let email = guanxi_domain::Email::parse(&email.to_lowercase())
             .map(|e| e.as_str().to_string())
-            .unwrap_or_default();
+            .unwrap_or_else(|_| email.trim().to_lowercase());
+        self.check_throttle(&email, address).await?;
         let q = ListQuery::default()
-            .filter(Filter::new("email", Op::Eq, email))
+            .filter(Filter::new("email", Op::Eq, email.clone()))
             .limit(1);
         let user = self
             .list::<User>(&Actor::system(), &q)
@@ -148,53 +175,26 @@ impl Store {
             Some(u) => self
                 .db
                 .fetch(
-                    "SELECT password_hash, failed_attempts, locked_until FROM credentials WHERE user_id = $1",
+                    "SELECT password_hash FROM credentials WHERE user_id = $1",
                     vec![Val::Uuid(u.meta.id.0)],
-                    &[Kind::Text, Kind::Int, Kind::Ts],
+                    &[Kind::Text],
                 )
                 .await?
-                .pop(),
+                .pop()
+                .and_then(|row| row.into_iter().next()?.into_text()),
             None => None,
         };
-        let (hash, locked_until) = match &stored {
-            Some(row) => (
-                row[0].clone().into_text().unwrap_or_default(),
-                row[2].as_ts(),
-            ),
-            None => (decoy_hash().to_string(), None),
-        };
-        if let Some(until) = locked_until.filter(|u| *u > Utc::now()) {
-            return Err(StoreError::Locked { until });
-        }
+        let hash = stored.clone().unwrap_or_else(|| decoy_hash().to_string());
         let password = password.to_string();
         let ok = blocking(move || password_auth::verify_password(password, &hash).is_ok()).await?;
-        let (Some(user), Some(_), true) = (user.as_ref(), stored.as_ref(), ok) else {
-            if let (Some(user), Some(_)) = (user, stored) {
-                self.count_failure(user.meta.id).await?;
+        match (user, stored, ok) {
+            (Some(user), Some(_), true) => Ok((user.meta.id, email)),
+            (user, _, _) => {
+                self.count_failure(&email, address, user.map(|u| u.meta.id))
+                    .await?;
+                Err(StoreError::Unauthorized)
             }
-            return Err(StoreError::Unauthorized);
-        };
-        let mut tx = self.db.begin().await?;
-        tx.exec(
-            "UPDATE credentials SET failed_attempts = 0, locked_until = NULL WHERE user_id = $1",
-            vec![Val::Uuid(user.meta.id.0)],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(user.meta.id)
-    }
-
-    /// One more failure, atomically: concurrent wrong guesses all count.
-    async fn count_failure(&self, user: Id) -> Result<()> {
-        let until = now() + LOCKOUT;
-        let mut tx = self.db.begin().await?;
-        tx.exec(
-            "UPDATE credentials SET failed_attempts = failed_attempts + 1, \
-             locked_until = CASE WHEN failed_attempts + 1 >= $1 THEN $2 ELSE locked_until END WHERE user_id = $3",
-            vec![Val::Int(MAX_FAILED_LOGINS), Val::Ts(until), Val::Uuid(user.0)],
-        )
-        .await?;
-        tx.commit().await
+        }
     }
 
     pub async fn open_session(&self, user: Id, ttl: Duration) -> Result<Session> {

@@ -26,9 +26,9 @@ pub enum StoreError {
     /// answer for all, so a caller learns nothing about which.
     #[error("not signed in: wrong credentials, or the session or token is not valid")]
     Unauthorized,
-    /// Too many failed sign-ins in a row; try again after `until`.
-    #[error("sign-in locked after repeated failures until {until}")]
-    Locked {
+    /// Too many failed sign-ins from this address; try again after `until`.
+    #[error("too many failed sign-ins from this address; try again after {until}")]
+    Throttled {
         until: chrono::DateTime<chrono::Utc>,
     },
     #[error("configuration: {0}")]

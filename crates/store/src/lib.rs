@@ -22,14 +22,13 @@ mod query;
 mod records;
 mod settings;
 pub mod testing;
+pub mod throttle;
 mod timeline;
 mod totals;
 mod views;
 
 pub use account360::{Account360, AccountSummary};
-pub use auth::{
-    ApiToken, LOCKOUT, MAX_FAILED_LOGINS, MIN_PASSWORD_CHARS, Session, check_password_strength,
-};
+pub use auth::{ApiToken, MIN_PASSWORD_CHARS, Session, SignIn, check_password_strength};
 pub use changelog::{ChainReport, ChangeEntry, ChangeRef};
 pub use convert::{Conversion, Converted};
 pub use custom_cache::Defs as CustomDefs;
@@ -57,6 +56,7 @@ pub struct Store {
     totals: std::sync::Arc<totals::TotalsCache>,
     /// Woken after every committed write, for followers of the change log.
     changed: std::sync::Arc<tokio::sync::Notify>,
+    throttle: throttle::ThrottlePolicy,
 }
 
 impl Store {
@@ -68,6 +68,7 @@ impl Store {
             custom: Default::default(),
             totals: Default::default(),
             changed: Default::default(),
+            throttle: Default::default(),
         };
         migrate::run(&store.db).await?;
         store.bootstrap().await?;
@@ -85,6 +86,12 @@ impl Store {
     /// happened since the last call): one follower's wake-up, not a broadcast.
     pub async fn wait_for_write(&self) {
         self.changed.notified().await
+    }
+
+    /// The same store with another sign-in throttle (see [`throttle`]).
+    pub fn with_throttle(mut self, policy: throttle::ThrottlePolicy) -> Store {
+        self.throttle = policy;
+        self
     }
 
     pub fn backend(&self) -> Backend {

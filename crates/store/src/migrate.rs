@@ -77,6 +77,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_import_templates.sql"),
         postgres: include_str!("../migrations/postgres/0011_import_templates.sql"),
     },
+    Migration {
+        version: 12,
+        name: "sign_in_throttle",
+        sqlite: include_str!("../migrations/sqlite/0012_sign_in_throttle.sql"),
+        postgres: include_str!("../migrations/postgres/0012_sign_in_throttle.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

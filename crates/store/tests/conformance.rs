@@ -1009,179 +1009,171 @@ conformance!(record_json_is_flat, |s: Store| async move {
     assert_eq!(Account::DEF.name, "account");
 });
 
-conformance!(
-    passwords_lockout_sessions_and_tokens,
-    |s: Store| async move {
-        let w = World::build(&s).await;
-        let me = w.rep_a.user_id;
-        let email = "a@gx.test";
-        let password = "correct horse battery";
-        // Too short; someone else's without the right; then the user's own.
-        assert!(matches!(
-            s.set_password(&w.rep_a, me, "short").await,
-            Err(StoreError::Invalid(_))
-        ));
-        assert!(matches!(
-            s.set_password(&w.rep_b, me, password).await,
-            Err(StoreError::Forbidden { .. })
-        ));
-        s.set_password(&w.rep_a, me, password).await.unwrap();
-        assert_eq!(
-            s.login("A@GX.test", password).await.unwrap(),
-            me,
-            "domain case does not matter"
-        );
-        assert!(matches!(
-            s.login(email, "wrong password!").await,
-            Err(StoreError::Unauthorized)
-        ));
-        assert!(matches!(
-            s.login("nobody@gx.test", password).await,
-            Err(StoreError::Unauthorized)
-        ));
-        assert!(
-            matches!(s.login(email, password).await, Ok(id) if id == me),
-            "a success clears the count"
-        );
-        for _ in 0..guanxi_store::MAX_FAILED_LOGINS {
-            assert!(matches!(
-                s.login(email, "wrong password!").await,
-                Err(StoreError::Unauthorized)
-            ));
-        }
-        assert!(
-            matches!(
-                s.login(email, password).await,
-                Err(StoreError::Locked { .. })
-            ),
-            "locked even with the right one"
-        );
-        // An administrator resets the password; the change log says so without the hash.
-        s.set_password(&w.admin, w.rep_b.user_id, "another long password")
-            .await
-            .unwrap();
-        let log = s
-            .changes_for::<guanxi_domain::entities::User>(&w.admin, w.rep_b.user_id)
-            .await
-            .unwrap();
-        let last = log.last().unwrap();
-        assert_eq!(
-            (last.action.as_str(), last.actor_id),
-            ("password", w.admin.user_id)
-        );
-        assert!(!serde_json::to_string(&log).unwrap().contains("argon2"));
-
-        // Sessions.
-        let session = s
-            .open_session(w.rep_b.user_id, chrono::Duration::hours(8))
-            .await
-            .unwrap();
-        let (actor, csrf) = s.session(&session.token).await.unwrap();
-        assert_eq!(
-            (actor.user_id, csrf),
-            (w.rep_b.user_id, session.csrf_token.clone())
-        );
-        assert!(matches!(
-            s.session("not a token").await,
-            Err(StoreError::Unauthorized)
-        ));
-        s.close_session(&session.token).await.unwrap();
-        assert!(matches!(
-            s.session(&session.token).await,
-            Err(StoreError::Unauthorized)
-        ));
-        let stale = s
-            .open_session(w.rep_b.user_id, chrono::Duration::seconds(-1))
-            .await
-            .unwrap();
-        assert!(
-            matches!(s.session(&stale.token).await, Err(StoreError::Unauthorized)),
-            "expired"
-        );
-
-        // API tokens: shown once, stored hashed, revocable, expiring.
-        let (token, secret) = s.issue_token(&w.rep_b, "ERP sync", None).await.unwrap();
-        assert!(secret.starts_with("gx_") && secret.len() > 60);
-        assert_eq!(
-            s.token_actor(&secret).await.unwrap().user_id,
-            w.rep_b.user_id
-        );
-        let listed = s.tokens(&w.rep_b).await.unwrap();
-        assert!(listed[0].last_used_at.is_some(), "its use was noted");
-        let unused = guanxi_store::ApiToken {
-            last_used_at: None,
-            ..listed[0].clone()
-        };
-        assert_eq!((listed.len(), unused), (1, token.clone()));
-        assert!(
-            !serde_json::to_string(&listed)
-                .unwrap()
-                .contains(&secret[3..])
-        );
-        assert!(
-            matches!(
-                s.revoke_token(&w.rep_c, token.id).await,
-                Err(StoreError::NotFound { .. })
-            ),
-            "not theirs"
-        );
-        s.revoke_token(&w.rep_b, token.id).await.unwrap();
-        assert!(matches!(
-            s.token_actor(&secret).await,
-            Err(StoreError::Unauthorized)
-        ));
-        let past = chrono::Utc::now() - chrono::Duration::days(1);
-        assert!(matches!(
-            s.issue_token(&w.rep_b, "old", Some(past)).await,
-            Err(StoreError::Invalid(_))
-        ));
-        let (_, short_lived) = s
-            .issue_token(
-                &w.rep_b,
-                "soon",
-                Some(chrono::Utc::now() + chrono::Duration::milliseconds(300)),
-            )
-            .await
-            .unwrap();
-        assert!(s.token_actor(&short_lived).await.is_ok());
-        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-        assert!(
-            matches!(
-                s.token_actor(&short_lived).await,
-                Err(StoreError::Unauthorized)
-            ),
-            "expired"
-        );
-
-        // A deactivated user is signed out everywhere.
-        let (_, live) = s.issue_token(&w.rep_c, "phone", None).await.unwrap();
-        let c_session = s
-            .open_session(w.rep_c.user_id, chrono::Duration::hours(1))
-            .await
-            .unwrap();
-        let v = s
-            .get::<guanxi_domain::entities::User>(&Actor::system(), w.rep_c.user_id)
-            .await
-            .unwrap()
-            .meta
-            .version;
-        s.update::<guanxi_domain::entities::User, _>(&Actor::system(), w.rep_c.user_id, v, |u| {
-            u.data.active = false;
-            Ok(())
-        })
+conformance!(passwords_sessions_and_tokens, |s: Store| async move {
+    let w = World::build(&s).await;
+    let me = w.rep_a.user_id;
+    let email = "a@gx.test";
+    let password = "correct horse battery";
+    // Too short; someone else's without the right; then the user's own.
+    assert!(matches!(
+        s.set_password(&w.rep_a, me, "short").await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        s.set_password(&w.rep_b, me, password).await,
+        Err(StoreError::Forbidden { .. })
+    ));
+    s.set_password(&w.rep_a, me, password).await.unwrap();
+    let home = "198.51.100.20";
+    assert_eq!(
+        s.login("A@GX.test", password, home).await.unwrap().user,
+        me,
+        "domain case does not matter"
+    );
+    assert!(matches!(
+        s.login(email, "wrong password!", home).await,
+        Err(StoreError::Unauthorized)
+    ));
+    assert!(matches!(
+        s.login("nobody@gx.test", password, home).await,
+        Err(StoreError::Unauthorized)
+    ));
+    let again = s.login(email, password, home).await.unwrap();
+    assert_eq!(again.user, me);
+    assert!(
+        again.failed_elsewhere.is_empty(),
+        "one's own typos at this address are not reported: {again:?}"
+    );
+    s.confirm_password(email, password, home).await.unwrap();
+    assert!(matches!(
+        s.confirm_password(email, "wrong password!", home).await,
+        Err(StoreError::Unauthorized)
+    ));
+    // An administrator resets the password; the change log says so without the hash.
+    s.set_password(&w.admin, w.rep_b.user_id, "another long password")
         .await
         .unwrap();
-        assert!(matches!(
-            s.token_actor(&live).await,
+    let log = s
+        .changes_for::<guanxi_domain::entities::User>(&w.admin, w.rep_b.user_id)
+        .await
+        .unwrap();
+    let last = log.last().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.actor_id),
+        ("password", w.admin.user_id)
+    );
+    assert!(!serde_json::to_string(&log).unwrap().contains("argon2"));
+
+    // Sessions.
+    let session = s
+        .open_session(w.rep_b.user_id, chrono::Duration::hours(8))
+        .await
+        .unwrap();
+    let (actor, csrf) = s.session(&session.token).await.unwrap();
+    assert_eq!(
+        (actor.user_id, csrf),
+        (w.rep_b.user_id, session.csrf_token.clone())
+    );
+    assert!(matches!(
+        s.session("not a token").await,
+        Err(StoreError::Unauthorized)
+    ));
+    s.close_session(&session.token).await.unwrap();
+    assert!(matches!(
+        s.session(&session.token).await,
+        Err(StoreError::Unauthorized)
+    ));
+    let stale = s
+        .open_session(w.rep_b.user_id, chrono::Duration::seconds(-1))
+        .await
+        .unwrap();
+    assert!(
+        matches!(s.session(&stale.token).await, Err(StoreError::Unauthorized)),
+        "expired"
+    );
+
+    // API tokens: shown once, stored hashed, revocable, expiring.
+    let (token, secret) = s.issue_token(&w.rep_b, "ERP sync", None).await.unwrap();
+    assert!(secret.starts_with("gx_") && secret.len() > 60);
+    assert_eq!(
+        s.token_actor(&secret).await.unwrap().user_id,
+        w.rep_b.user_id
+    );
+    let listed = s.tokens(&w.rep_b).await.unwrap();
+    assert!(listed[0].last_used_at.is_some(), "its use was noted");
+    let unused = guanxi_store::ApiToken {
+        last_used_at: None,
+        ..listed[0].clone()
+    };
+    assert_eq!((listed.len(), unused), (1, token.clone()));
+    assert!(
+        !serde_json::to_string(&listed)
+            .unwrap()
+            .contains(&secret[3..])
+    );
+    assert!(
+        matches!(
+            s.revoke_token(&w.rep_c, token.id).await,
+            Err(StoreError::NotFound { .. })
+        ),
+        "not theirs"
+    );
+    s.revoke_token(&w.rep_b, token.id).await.unwrap();
+    assert!(matches!(
+        s.token_actor(&secret).await,
+        Err(StoreError::Unauthorized)
+    ));
+    let past = chrono::Utc::now() - chrono::Duration::days(1);
+    assert!(matches!(
+        s.issue_token(&w.rep_b, "old", Some(past)).await,
+        Err(StoreError::Invalid(_))
+    ));
+    let (_, short_lived) = s
+        .issue_token(
+            &w.rep_b,
+            "soon",
+            Some(chrono::Utc::now() + chrono::Duration::milliseconds(300)),
+        )
+        .await
+        .unwrap();
+    assert!(s.token_actor(&short_lived).await.is_ok());
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(
+        matches!(
+            s.token_actor(&short_lived).await,
             Err(StoreError::Unauthorized)
-        ));
-        assert!(matches!(
-            s.session(&c_session.token).await,
-            Err(StoreError::Unauthorized)
-        ));
-        assert_eq!(s.verify_chain().await.unwrap().first_broken, None);
-    }
-);
+        ),
+        "expired"
+    );
+
+    // A deactivated user is signed out everywhere.
+    let (_, live) = s.issue_token(&w.rep_c, "phone", None).await.unwrap();
+    let c_session = s
+        .open_session(w.rep_c.user_id, chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    let v = s
+        .get::<guanxi_domain::entities::User>(&Actor::system(), w.rep_c.user_id)
+        .await
+        .unwrap()
+        .meta
+        .version;
+    s.update::<guanxi_domain::entities::User, _>(&Actor::system(), w.rep_c.user_id, v, |u| {
+        u.data.active = false;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        s.token_actor(&live).await,
+        Err(StoreError::Unauthorized)
+    ));
+    assert!(matches!(
+        s.session(&c_session.token).await,
+        Err(StoreError::Unauthorized)
+    ));
+    assert_eq!(s.verify_chain().await.unwrap().first_broken, None);
+});
 
 conformance!(
     timeline_merges_everything_newest_first_in_pages,
@@ -1391,3 +1383,111 @@ conformance!(lead_conversion_is_one_transaction, |s: Store| async move {
         Err(StoreError::Forbidden { .. })
     ));
 });
+
+conformance!(
+    sign_in_throttle_slows_the_guessing_address_not_the_owner,
+    |s: Store| async move {
+        use guanxi_store::throttle::ThrottlePolicy;
+        // Delays long enough that none runs out while the test looks.
+        let policy = ThrottlePolicy {
+            first_delay: chrono::Duration::minutes(10),
+            max_delay: chrono::Duration::hours(1),
+            ..ThrottlePolicy::default()
+        };
+        let (free, free_per_address) = (policy.free_failures, policy.free_failures_per_address);
+        let s = s.with_throttle(policy);
+        let w = World::build(&s).await;
+        let me = w.rep_a.user_id;
+        let email = "a@gx.test";
+        let password = "correct horse battery";
+        s.set_password(&w.rep_a, me, password).await.unwrap();
+        let (attacker, owner) = ("203.0.113.7", "198.51.100.20");
+
+        // The flood: free failures, then a delay that doubles; refused attempts do not count.
+        for _ in 0..free {
+            assert!(matches!(
+                s.login(email, "guess guess guess", attacker).await,
+                Err(StoreError::Unauthorized)
+            ));
+        }
+        for _ in 0..30 {
+            assert!(matches!(
+                s.login(email, "guess guess guess", attacker).await,
+                Err(StoreError::Throttled { .. })
+            ));
+        }
+        // Even the right password waits at the guessing address…
+        match s.login(email, password, attacker).await {
+            Err(StoreError::Throttled { until }) => {
+                let wait = until - chrono::Utc::now();
+                assert!(wait <= policy.first_delay, "the first delay: {wait}");
+                assert!(wait > chrono::Duration::zero());
+            }
+            other => panic!("throttled, got {other:?}"),
+        }
+        // …but the owner, elsewhere, signs in at once and hears of the attempts.
+        let signed_in = s.login(email, password, owner).await.unwrap();
+        assert_eq!(signed_in.user, me);
+        assert_eq!(signed_in.failed_elsewhere.len(), 1, "{signed_in:?}");
+        let told = &signed_in.failed_elsewhere[0];
+        assert_eq!((told.address.as_str(), told.attempts), (attacker, free));
+        assert!(told.since <= chrono::Utc::now());
+        // Told once, not at every sign-in.
+        let later = s.login(email, password, owner).await.unwrap();
+        assert!(later.failed_elsewhere.is_empty(), "{later:?}");
+
+        // The change log says when the delays began, on the user's record, by the system.
+        let log = s
+            .changes_for::<guanxi_domain::entities::User>(&w.admin, me)
+            .await
+            .unwrap();
+        let entry = log
+            .iter()
+            .find(|e| e.action == "sign_in_throttled")
+            .expect("a throttle entry");
+        assert_eq!(entry.actor_id, guanxi_domain::Id::SYSTEM);
+        assert_eq!(entry.after.as_ref().unwrap()["address"], attacker);
+        assert_eq!(
+            log.iter()
+                .filter(|e| e.action == "sign_in_throttled")
+                .count(),
+            1
+        );
+
+        // An unknown e-mail is slowed exactly like a known one: nothing tells them apart.
+        for _ in 0..free {
+            assert!(matches!(
+                s.login("nobody@gx.test", "guess guess guess", owner).await,
+                Err(StoreError::Unauthorized)
+            ));
+        }
+        assert!(matches!(
+            s.login("nobody@gx.test", "guess guess guess", owner).await,
+            Err(StoreError::Throttled { .. })
+        ));
+
+        // One address guessing many accounts, a few tries each, is slowed down as a whole:
+        // then even a correct sign-in from there waits, while other addresses do not.
+        let sprayer = "192.0.2.99";
+        let mut refused_at = None;
+        for n in 0..free_per_address + 5 {
+            match s
+                .login(&format!("user{n}@gx.test"), "Spring2026!!", sprayer)
+                .await
+            {
+                Err(StoreError::Unauthorized) => {}
+                Err(StoreError::Throttled { .. }) => {
+                    refused_at = Some(n);
+                    break;
+                }
+                other => panic!("refused, got {other:?}"),
+            }
+        }
+        assert_eq!(refused_at, Some(free_per_address));
+        assert!(matches!(
+            s.login(email, password, sprayer).await,
+            Err(StoreError::Throttled { .. })
+        ));
+        assert_eq!(s.login(email, password, owner).await.unwrap().user, me);
+    }
+);

@@ -1,5 +1,6 @@
 //! Who is calling: a bearer API token, or a session cookie with its CSRF token on writes.
 
+use crate::deployment::{Deployment, throttle_key};
 use crate::problem::Problem;
 use crate::rate_limit::{ClientIp, LoginLimiter};
 use axum::Json;
@@ -65,18 +66,10 @@ pub struct Login {
     password: String,
 }
 
-/// `Secure` only when the request came over TLS (directly or through a proxy that says so),
-/// so the cookie still works on plain-HTTP development servers.
-fn over_tls(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        == Some("https")
-}
-
-/// The `Set-Cookie` value of a new session.
-pub fn session_cookie(token: &str, headers: &HeaderMap) -> String {
-    let secure = if over_tls(headers) { "; Secure" } else { "" };
+/// The `Set-Cookie` value of a new session: `Secure` when the deployment is reached over
+/// https (a client's own headers do not decide it), so plain-HTTP development still works.
+pub fn session_cookie(token: &str, deployment: &Deployment) -> String {
+    let secure = if deployment.https() { "; Secure" } else { "" };
     format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
         SESSION_HOURS * 3600
@@ -86,24 +79,27 @@ pub fn session_cookie(token: &str, headers: &HeaderMap) -> String {
 /// The `Set-Cookie` value that ends a session in the browser.
 pub const END_SESSION_COOKIE: &str = "guanxi_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0";
 
+/// `POST /auth/login {"email", "password"}`: a session cookie and its CSRF token, and the
+/// failed sign-ins from other addresses since the user last signed in.
 pub async fn login(
     State(store): State<Store>,
     axum::Extension(limiter): axum::Extension<LoginLimiter>,
+    axum::Extension(deployment): axum::Extension<Deployment>,
     ClientIp(ip): ClientIp,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, Problem> {
     limiter.check(ip)?;
     let Login { email, password } = super::records::parse_body(&body)?;
-    let user = store.login(&email, &password).await?;
+    let signed_in = store.login(&email, &password, &throttle_key(ip)).await?;
     let session = store
-        .open_session(user, chrono::Duration::hours(SESSION_HOURS))
+        .open_session(signed_in.user, chrono::Duration::hours(SESSION_HOURS))
         .await?;
-    let cookie = session_cookie(&session.token, &headers);
+    let cookie = session_cookie(&session.token, &deployment);
     let body = serde_json::json!({
-        "user_id": user,
+        "user_id": signed_in.user,
         "csrf_token": session.csrf_token,
         "expires_at": session.expires_at,
+        "failed_sign_ins": signed_in.failed_elsewhere,
     });
     let mut res = Json(body).into_response();
     res.headers_mut().insert(

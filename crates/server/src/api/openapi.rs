@@ -404,8 +404,11 @@ fn special_paths(
         "summary": "Sign in: sets the session cookie and returns the CSRF token for writes",
         "requestBody": body(object(json!({ "email": string, "password": string }), &["email", "password"])),
         "responses": responses(&[("200", ok("Signed in", json!({
-            "type": "object", "required": ["user_id", "csrf_token", "expires_at"],
-            "properties": { "user_id": uuid, "csrf_token": string, "expires_at": time },
+            "type": "object", "required": ["user_id", "csrf_token", "expires_at", "failed_sign_ins"],
+            "properties": { "user_id": uuid, "csrf_token": string, "expires_at": time,
+                "failed_sign_ins": { "type": "array", "description": "Failed sign-ins to this account from other addresses since the user last heard of them",
+                    "items": { "type": "object", "required": ["address", "attempts", "since"],
+                        "properties": { "address": string, "attempts": { "type": "integer" }, "since": time } } } },
         })))], &["422", "429"]),
     }));
     doc.op(

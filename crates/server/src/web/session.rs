@@ -2,6 +2,7 @@
 
 use super::i18n::{Lang, Tr};
 use super::page::{self, FormData, Page, Posted, WebUser, lang_cookie, lang_of, render, shown};
+use crate::deployment::{Deployment, throttle_key};
 use crate::rate_limit::{ClientIp, LoginLimiter};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -65,11 +66,21 @@ pub async fn login_page(headers: HeaderMap, Query(q): Query<LoginQuery>) -> Resp
     }
 }
 
+#[derive(Template)]
+#[template(path = "signed_in.html")]
+struct SignedInPage<'a> {
+    t: Tr,
+    warnings: Vec<String>,
+    next: &'a str,
+}
+
 /// `POST /login`: on success a session cookie and the user's language, then where they were
-/// going; otherwise the form again with the e-mail kept.
+/// going — by way of a warning first when someone elsewhere failed to sign in as them;
+/// otherwise the form again with the e-mail kept.
 pub async fn login(
     State(store): State<Store>,
     axum::Extension(limiter): axum::Extension<LoginLimiter>,
+    axum::Extension(deployment): axum::Extension<Deployment>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -78,42 +89,80 @@ pub async fn login(
     let t = Tr::new(lang_of(&headers));
     let email = form.text("email");
     let next = safe_next(form.get("next"));
-    let again = |status: StatusCode, key: &str| {
+    let again = |status: StatusCode, error: String| {
         let page = LoginPage {
             t,
             email,
             next,
-            error: Some(t.s(key)),
+            error: Some(&error),
         };
         page::render_status(status, &page)
     };
     if limiter.check(ip).is_err() {
-        return again(StatusCode::TOO_MANY_REQUESTS, "login.too_many");
+        return again(StatusCode::TOO_MANY_REQUESTS, t.s("login.too_many").into());
     }
-    let user = match store.login(email, form.get("password").unwrap_or("")).await {
-        Ok(u) => u,
-        Err(StoreError::Locked { .. }) => {
-            return again(StatusCode::TOO_MANY_REQUESTS, "login.locked");
+    let password = form.get("password").unwrap_or("");
+    let signed_in = match store.login(email, password, &throttle_key(ip)).await {
+        Ok(s) => s,
+        Err(StoreError::Throttled { until }) => {
+            let seconds = (until - chrono::Utc::now())
+                .num_seconds()
+                .max(1)
+                .to_string();
+            let mut res = again(
+                StatusCode::TOO_MANY_REQUESTS,
+                t.f("login.throttled", &[("seconds", &seconds)]),
+            );
+            if let Ok(v) = HeaderValue::from_str(&seconds) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return res;
         }
         Err(StoreError::Unauthorized | StoreError::Invalid(_)) => {
-            return again(StatusCode::UNAUTHORIZED, "login.wrong");
+            return again(StatusCode::UNAUTHORIZED, t.s("login.wrong").into());
         }
         Err(e) => return crate::Problem::from(e).into_response(),
     };
     let session = match store
-        .open_session(user, chrono::Duration::hours(crate::api::SESSION_HOURS))
+        .open_session(
+            signed_in.user,
+            chrono::Duration::hours(crate::api::SESSION_HOURS),
+        )
         .await
     {
         Ok(s) => s,
         Err(e) => return crate::Problem::from(e).into_response(),
     };
     let locale = store
-        .get::<User>(&Actor::system(), user)
+        .get::<User>(&Actor::system(), signed_in.user)
         .await
         .map_or(Locale::ZhCn, |u| u.data.locale);
-    let res = Redirect::to(next).into_response();
-    let res = with_cookie(res, &crate::api::session_cookie(&session.token, &headers));
-    with_cookie(res, &lang_cookie(Lang::from_locale(locale)))
+    let lang = Lang::from_locale(locale);
+    let res = if signed_in.failed_elsewhere.is_empty() {
+        Redirect::to(next).into_response()
+    } else {
+        let t = Tr::new(lang);
+        let warnings = signed_in
+            .failed_elsewhere
+            .iter()
+            .map(|f| {
+                t.f(
+                    "login.failed_elsewhere",
+                    &[
+                        ("attempts", &f.attempts.to_string()),
+                        ("address", &f.address),
+                        ("since", &t.datetime(f.since)),
+                    ],
+                )
+            })
+            .collect();
+        render(&SignedInPage { t, warnings, next })
+    };
+    let res = with_cookie(
+        res,
+        &crate::api::session_cookie(&session.token, &deployment),
+    );
+    with_cookie(res, &lang_cookie(lang))
 }
 
 /// `POST /logout`
@@ -228,6 +277,7 @@ pub async fn save_profile(
 /// `POST /profile/password`: needs the current password, and the new one twice.
 pub async fn change_password(
     State(store): State<Store>,
+    ClientIp(ip): ClientIp,
     Posted { user: u, form }: Posted,
 ) -> Response {
     let t = u.t();
@@ -255,8 +305,19 @@ pub async fn change_password(
     if new != again {
         return fail(t.s("profile.password_mismatch").into()).await;
     }
-    if store.login(u.user.email.as_str(), current).await.is_err() {
-        return fail(t.s("profile.password_wrong").into()).await;
+    match store
+        .confirm_password(u.user.email.as_str(), current, &throttle_key(ip))
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Throttled { until }) => {
+            let seconds = (until - chrono::Utc::now())
+                .num_seconds()
+                .max(1)
+                .to_string();
+            return fail(t.f("login.throttled", &[("seconds", &seconds)])).await;
+        }
+        Err(_) => return fail(t.s("profile.password_wrong").into()).await,
     }
     match store.set_password(&u.actor, u.actor.user_id, new).await {
         Ok(()) => page::done("/profile", t.s("profile.password_changed")),

@@ -29,7 +29,13 @@ pub async fn database(postgres: bool, dir: &std::path::Path) -> Option<String> {
 pub async fn start(postgres: bool) -> Option<Server> {
     let dir = tempfile::tempdir().unwrap();
     let url = database(postgres, dir.path()).await?;
-    let store = Store::open(&url).await.unwrap();
+    // Sign-in delays that cannot run out while a test looks at them.
+    let throttle = guanxi_store::throttle::ThrottlePolicy {
+        first_delay: chrono::Duration::minutes(10),
+        max_delay: chrono::Duration::hours(1),
+        ..Default::default()
+    };
+    let store = Store::open(&url).await.unwrap().with_throttle(throttle);
     let sys = Actor::system();
     let team = |name: &str| {
         NewRecord::new(Team {
@@ -64,7 +70,17 @@ pub async fn start(postgres: bool) -> Option<Server> {
         .await
         .unwrap();
     feed.follow();
-    tokio::spawn(guanxi_server::serve(store.clone(), Some(index), listener));
+    // The tests stand in for a proxy on loopback: X-Forwarded-For names the client.
+    let deployment = guanxi_server::Deployment {
+        public_url: None,
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+    };
+    tokio::spawn(guanxi_server::serve(
+        store.clone(),
+        Some(index),
+        deployment,
+        listener,
+    ));
     Some(Server {
         base,
         root,
