@@ -40,14 +40,103 @@ const PRESETS = { desktop: DESKTOP, phone: PHONE };
 /** The locale a page gets when none is asked for (it sets Accept-Language). */
 export const DEFAULT_LOCALE = 'en-US';
 
-/** A headless Chromium; close it when done (`t.after(() => browser.close())`). */
-export function launch(options = {}) {
-  return chromium.launch({
+/**
+ * A headless Chromium; close it when done (`t.after(() => browser.close())`). Every context
+ * it opens (newPage below, or browser.newContext directly) watches for Content Security
+ * Policy violations, and closing a context or the browser throws when any were seen: a
+ * journey fails on any page that breaks the CSP. See cspViolations.
+ */
+export async function launch(options = {}) {
+  const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
     ...options,
   });
+  const seen = [];
+  VIOLATIONS.set(browser, seen);
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (...args) => {
+    const context = await newContext(...args);
+    await watchCsp(context, seen);
+    const close = context.close.bind(context);
+    context.close = async (...a) => {
+      await flush(context);
+      await close(...a);
+      reportCsp(seen);
+    };
+    return context;
+  };
+  const close = browser.close.bind(browser);
+  browser.close = async (...a) => {
+    await Promise.all(browser.contexts().map(flush));
+    await close(...a);
+    reportCsp(seen);
+  };
+  return browser;
+}
+
+/** Per browser from launch(): the CSP violations its pages caused, [{via, url, text}]. */
+const VIOLATIONS = new WeakMap();
+
+/** How the init script's console error for a `securitypolicyviolation` event begins. */
+const CSP_EVENT = 'securitypolicyviolation:';
+
+/**
+ * Record the CSP violations of a context's pages in `seen`, through both of Chromium's
+ * channels: the console error it logs for each (which needs no script, so pages of a
+ * context without JavaScript are covered too; with `pageerror` for a refused eval) and the
+ * DOM's `securitypolicyviolation` event, which an init script (installed over CDP, so not
+ * itself page content under the CSP) turns into a console error with a known prefix.
+ */
+async function watchCsp(context, seen) {
+  await context.addInitScript((prefix) => {
+    const report = console.error.bind(console);
+    document.addEventListener(
+      'securitypolicyviolation',
+      (e) => report(`${prefix} ${e.effectiveDirective} blocked ${e.blockedURI || 'inline'}` +
+        ` at ${e.sourceFile || e.documentURI}:${e.lineNumber}`),
+      true,
+    );
+  }, CSP_EVENT);
+  const where = (page) => page?.url() ?? '(no page)';
+  context.on('console', (msg) => {
+    const text = msg.text();
+    if (text.startsWith(CSP_EVENT)) seen.push({ via: 'event', url: where(msg.page()), text });
+    else if (/Content Security Policy/i.test(text)) seen.push({ via: 'console', url: where(msg.page()), text });
+  });
+  context.on('weberror', (e) => {
+    const text = String(e.error()?.message ?? e.error());
+    if (/Content Security Policy/i.test(text)) seen.push({ via: 'pageerror', url: where(e.page()), text });
+  });
+}
+
+/** Let the pages' queued violation events reach us before the context goes. */
+async function flush(context) {
+  const idle = (page) => Promise.race([
+    page.evaluate(() => new Promise((r) => setTimeout(r, 0))).catch(() => {}),
+    new Promise((r) => setTimeout(r, 1_000)),
+  ]);
+  await Promise.all(context.pages().map(idle));
+}
+
+/** Throw, once, for the violations not reported yet. */
+function reportCsp(seen) {
+  if (!seen.length) return;
+  const list = seen.splice(0).map((v) => `  ${v.url} (${v.via}): ${v.text}`);
+  throw new Error(`Content Security Policy violations:\n${list.join('\n')}`);
+}
+
+/**
+ * The CSP violations seen so far in the browser of `page` (a page, context or browser
+ * from launch()), [{via: 'console' | 'event' | 'pageerror', url, text}]; `{forget: true}`
+ * also clears them, so that a journey that caused them on purpose does not fail.
+ */
+export function cspViolations(target, { forget = false } = {}) {
+  const browser = target.context?.().browser() ?? target.browser?.() ?? target;
+  const seen = VIOLATIONS.get(browser);
+  if (!seen) throw new Error('cspViolations: not a browser from launch()');
+  return forget ? seen.splice(0) : [...seen];
 }
 
 /**

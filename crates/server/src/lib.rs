@@ -18,6 +18,7 @@ pub mod ingest;
 mod problem;
 mod rate_limit;
 pub mod search_feed;
+mod security_headers;
 mod web;
 mod writes;
 
@@ -38,6 +39,7 @@ pub fn router(store: Store, index: Option<guanxi_search::Index>, deployment: Dep
         .merge(web::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response(problem::for_every_error))
+        .layer(axum::middleware::map_response(security_headers::add))
         .layer(axum::Extension(rate_limit::LoginLimiter::default()))
         .layer(axum::Extension(deployment))
         .layer(axum::Extension(search_feed::Searcher(index)))

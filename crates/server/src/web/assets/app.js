@@ -15,6 +15,16 @@
     if (!window.confirm(el.getAttribute("data-confirm"))) e.preventDefault();
   });
 
+  // "Back" on an error page, when there is a page to go back to (the CSP allows no
+  // javascript: links, so it is a script here).
+  if (window.history.length > 1) {
+    document.querySelectorAll("[data-back]").forEach(function (b) { b.hidden = false; });
+  }
+  on("[data-back] a", "click", function (e) {
+    e.preventDefault();
+    window.history.back();
+  });
+
   // Selects and checkboxes that apply at once.
   on("[data-autosubmit]", "change", function (e, el) {
     if (el.form) el.form.submit();
