@@ -117,3 +117,8 @@ pub fn all_defs() -> &'static [&'static EntityDef] {
 pub fn def_by_name(name: &str) -> Option<&'static EntityDef> {
     all_defs().iter().copied().find(|d| d.name == name)
 }
+
+/// The entity stored in `table`: what a [`FieldType::Ref`] points at.
+pub fn def_by_table(table: &str) -> Option<&'static EntityDef> {
+    all_defs().iter().copied().find(|d| d.table == table)
+}

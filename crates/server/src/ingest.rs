@@ -538,12 +538,14 @@ impl Convert {
                 }
             }
         }
+        let mut prepared = Prepared::new(ready, custom);
+        prepared.vouch(accounts.values().copied());
         Batch {
             rows: count,
             unreadable: unreadable_count,
             rejected,
             problems,
-            prepared: Prepared::new(ready, custom),
+            prepared,
             resume,
             read,
         }

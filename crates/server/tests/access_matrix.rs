@@ -14,7 +14,8 @@ use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::policy::default_roles;
 use guanxi_domain::{Actor, Currency, Email, Entity, Id, Money, NewRecord, Right};
 use guanxi_store::Store;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 
 /// Who owns a record, relative to the actor looking at it.
 #[derive(Debug, Clone, Copy)]
@@ -281,6 +282,27 @@ struct Client {
 }
 
 impl Client {
+    /// A JSON request (with If-Match when `version` is given): status and body.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        version: Option<i64>,
+        body: &Value,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .bearer_auth(&self.bearer)
+            .json(body);
+        if let Some(v) = version {
+            req = req.header("if-match", format!("\"{v}\""));
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     async fn status(&self, method: &str, path: &str, version: Option<i64>) -> (u16, Value) {
         let mut req = self
             .http
@@ -451,6 +473,359 @@ async fn check_entity<T: Sample>(s: &Store, c: &Cast, failures: &mut Vec<String>
         }
     }
 }
+
+/// What a reference names, relative to the one who writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Readable,
+    OutOfSight,
+    Missing,
+}
+
+/// Per table a reference may name: a record owned by the actor (assigned to their partner
+/// where the table has one) and one owned by the outsider in another team.
+struct Targets {
+    own: HashMap<&'static str, Id>,
+    outside: HashMap<&'static str, Id>,
+}
+
+async fn targets(s: &Store, c: &Cast, actor: &Actor, n: usize) -> Targets {
+    let sys = Actor::system();
+    let mut own = HashMap::new();
+    let mut outside = HashMap::new();
+    for (side, (owner, team, partner, out)) in [
+        (actor.user_id, actor.team_id, actor.partner_id, &mut own),
+        (c.outsider.0, Some(c.outsider.1), None, &mut outside),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // Names differ per side: imports find accounts by name.
+        let n = n * 10 + side;
+        let mut create = async |what: &'static str, id: Id| {
+            out.insert(what, id);
+        };
+        let account = s
+            .create(
+                &sys,
+                NewRecord::new(Account::sample(c, 900 + n, partner)).owned_by(owner, team),
+            )
+            .await
+            .unwrap()
+            .meta
+            .id;
+        create("accounts", account).await;
+        let mut contact = Contact::new(format!("引用{n}"));
+        contact.account_id = Some(account);
+        let contact = s.create(&sys, NewRecord::new(contact).owned_by(owner, team));
+        create("contacts", contact.await.unwrap().meta.id).await;
+        let deal = opportunity(account, c.pipeline);
+        let deal = s.create(&sys, NewRecord::new(deal).owned_by(owner, team));
+        create("opportunities", deal.await.unwrap().meta.id).await;
+        let mut x = case(account, &format!("CS-R-{n}-{}", Id::new()));
+        x.partner_id = partner;
+        let x = s.create(&sys, NewRecord::new(x).owned_by(owner, team));
+        create("cases", x.await.unwrap().meta.id).await;
+        let lead = s.create(
+            &sys,
+            NewRecord::new(Lead::sample(c, n, None)).owned_by(owner, team),
+        );
+        create("leads", lead.await.unwrap().meta.id).await;
+        create("users", owner).await;
+        create("teams", team.unwrap()).await;
+    }
+    own.insert("pipelines", c.pipeline);
+    Targets { own, outside }
+}
+
+/// Whether the policy lets `actor` read the target of `table`: the entity's read right and,
+/// for scoped entities, the owner's place (see [`targets`]).
+fn may_read(actor: &Actor, c: &Cast, table: &str, target: Target) -> bool {
+    let def = guanxi_domain::entity::def_by_table(table).unwrap();
+    let (owner, team, partner) = match target {
+        Target::Missing => return false,
+        Target::Readable => {
+            let partner = matches!(table, "accounts" | "cases")
+                .then_some(actor.partner_id)
+                .flatten();
+            (actor.user_id, actor.team_id, partner)
+        }
+        Target::OutOfSight => (c.outsider.0, Some(c.outsider.1), None),
+    };
+    actor.may(def.name, Right::Read) && (!def.scoped || actor.sees(Some(owner), team, partner))
+}
+
+/// A create body from a sample: no computed or empty fields, every reference it needs
+/// pointed at the actor's own targets (but for the partner it is assigned to, `keep`).
+fn body_of<T: Sample>(data: &T, own: &HashMap<&str, Id>, keep: Option<Id>) -> Map<String, Value> {
+    let Value::Object(mut body) = serde_json::to_value(data).unwrap() else {
+        unreachable!("records are objects")
+    };
+    body.retain(|k, v| !v.is_null() && !T::DEF.field(k).is_some_and(|f| f.computed));
+    for f in T::DEF.fields {
+        if let guanxi_domain::FieldType::Ref(table) = f.ty
+            && body.contains_key(f.name)
+            && keep.is_none_or(|k| body[f.name] != json!(k))
+        {
+            body.insert(f.name.into(), json!(own[table]));
+        }
+    }
+    body
+}
+
+/// A refused reference must read the same whether its record is out of sight or does not
+/// exist (the ids masked), so nobody can probe for ids.
+fn same_refusal(field: &str, answers: &[(bool, Id, u16, Value)]) -> Result<(), String> {
+    let masked: Vec<(u16, String)> = answers
+        .iter()
+        .filter(|(readable, ..)| !readable)
+        .map(|(_, id, status, body)| (*status, body.to_string().replace(&id.to_string(), "ID")))
+        .collect();
+    if masked.windows(2).all(|w| w[0] == w[1]) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field}: out of sight and missing answer differently: {masked:?}"
+        ))
+    }
+}
+
+/// Check one answer against the policy: `allowed` when the role has the right and the
+/// reference is readable; otherwise a 403 for the role, or the not-found 422 on the field.
+fn judge_write(
+    what: &str,
+    (field, table, id): (&str, &str, Id),
+    (status, body): (u16, &Value),
+    right: bool,
+    readable: bool,
+    ok: u16,
+) -> Result<(), String> {
+    let want = match (right, readable) {
+        (false, _) => 403,
+        (true, true) => ok,
+        (true, false) => 422,
+    };
+    if status != want {
+        let kind = if status == ok { "LEAK" } else { "WRONG ANSWER" };
+        return Err(format!(
+            "{kind}: {what} {field} → {table}: got {status}, want {want}: {body}"
+        ));
+    }
+    if want == 422 {
+        let e = &body["errors"][0];
+        let msg = format!("no record in {table} with id {id}");
+        if (
+            e["field"].as_str(),
+            e["code"].as_str(),
+            e["message"].as_str(),
+        ) != (Some(field), Some("not_found"), Some(msg.as_str()))
+        {
+            return Err(format!("{what} {field}: not the not-found answer: {body}"));
+        }
+    }
+    Ok(())
+}
+
+async fn check_references<T: Sample>(s: &Store, c: &Cast, failures: &mut Vec<String>) {
+    let sys = Actor::system();
+    let name = T::DEF.name;
+    let path = collection(name);
+    for (n, actor) in c.actors.iter().enumerate() {
+        let client = &c.clients[n];
+        let t = targets(s, c, actor, n).await;
+        let role = &actor.role.key;
+        for f in T::DEF.fields {
+            let guanxi_domain::FieldType::Ref(table) = f.ty else {
+                continue;
+            };
+            let mut created = vec![];
+            let mut patched = vec![];
+            for target in [Target::Readable, Target::OutOfSight, Target::Missing] {
+                let id = match target {
+                    Target::Readable => t.own[table],
+                    Target::OutOfSight => *t.outside.get(table).unwrap_or(&Id::new()),
+                    Target::Missing => Id::new(),
+                };
+                let readable = may_read(actor, c, table, target)
+                    && (target != Target::OutOfSight || t.outside.contains_key(table));
+                let sample = T::sample(c, 5000 + n, actor.partner_id);
+                let mut body = body_of(&sample, &t.own, actor.partner_id);
+                // A lead's account link makes it converted: the two go together.
+                let mut patch = json!({ f.name: id });
+                if f.name == "converted_account_id" {
+                    patch["status"] = json!("converted");
+                }
+                body.extend(patch.as_object().unwrap().clone());
+                let (status, answer) = client
+                    .send("POST", &format!("/{path}"), None, &Value::Object(body))
+                    .await;
+                let what = format!("role {role} create {name}");
+                if let Err(e) = judge_write(
+                    &what,
+                    (f.name, table, id),
+                    (status, &answer),
+                    actor.may(name, Right::Create),
+                    readable,
+                    201,
+                ) {
+                    failures.push(e);
+                }
+                created.push((readable, id, status, answer));
+
+                // The same reference written onto a record of the actor's own.
+                let fresh = T::sample(c, 6000 + n, actor.partner_id);
+                let mut data: T = serde_json::from_value(Value::Object(body_of(
+                    &fresh,
+                    &t.own,
+                    actor.partner_id,
+                )))
+                .unwrap();
+                data.normalize();
+                let partner = data.partner_of();
+                let mine = s
+                    .create(
+                        &sys,
+                        NewRecord::new(data).owned_by(actor.user_id, actor.team_id),
+                    )
+                    .await
+                    .unwrap()
+                    .meta
+                    .id;
+                let (status, answer) = client
+                    .send("PATCH", &format!("/{path}/{mine}"), Some(1), &patch)
+                    .await;
+                let what = format!("role {role} update {name}");
+                let visible = actor.may(name, Right::Read)
+                    && actor.sees(Some(actor.user_id), actor.team_id, partner);
+                if visible {
+                    if let Err(e) = judge_write(
+                        &what,
+                        (f.name, table, id),
+                        (status, &answer),
+                        actor.may(name, Right::Update),
+                        readable,
+                        200,
+                    ) {
+                        failures.push(e);
+                    }
+                    patched.push((readable, id, status, answer));
+                } else if !(status == 404 || status == 403 && !actor.may(name, Right::Read)) {
+                    // Out of sight: not found (or, for an entity the role cannot read at
+                    // all, refused outright), whatever the reference.
+                    failures.push(format!(
+                        "{what} {}: a record out of sight answered {status}",
+                        f.name
+                    ));
+                }
+            }
+            for answers in [&created, &patched] {
+                if let Err(e) = same_refusal(f.name, answers) {
+                    failures.push(format!("role {role} {name}: {e}"));
+                }
+            }
+        }
+    }
+}
+
+/// An import is a write too. A file names a contact's account by its name, and that name is
+/// looked up in the importer's scope only: a company out of sight is treated exactly like one
+/// that does not exist (a new account of the importer's), never linked.
+async fn check_import_references(s: &Store, c: &Cast, failures: &mut Vec<String>) {
+    let sys = Actor::system();
+    for (n, actor) in c.actors.iter().enumerate() {
+        if !actor.may("contact", Right::Create) {
+            continue;
+        }
+        let client = &c.clients[n];
+        let t = targets(s, c, actor, 100 + n).await;
+        let name_of = async |id: Id| s.get::<Account>(&sys, id).await.unwrap().data.name;
+        let (own, outside) = (t.own["accounts"], t.outside["accounts"]);
+        let mut csv = format!(
+            "姓名,公司\n导入甲{n},{}\n导入乙{n},{}\n",
+            name_of(own).await,
+            name_of(outside).await
+        );
+        // A company nobody has: a new account, for a role that may make one.
+        let makes_accounts = actor.may("account", Right::Create);
+        if makes_accounts {
+            csv.push_str(&format!("导入丙{n},从未有过的公司{n}\n"));
+        }
+        let res = client
+            .http
+            .post(format!(
+                "{}/imports?kind=contact&name=refs{n}.csv",
+                client.base
+            ))
+            .bearer_auth(&client.bearer)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .unwrap();
+        let (status, report) = (
+            res.status().as_u16(),
+            res.json::<Value>().await.unwrap_or_default(),
+        );
+        let role = &actor.role.key;
+        if status != 200 || report["job"]["created"] != 2 + u64::from(makes_accounts) {
+            failures.push(format!("role {role} import: {status}: {report}"));
+            continue;
+        }
+        let q = ListQuery::default().filter(Filter::new("name", Op::Contains, format!("{n}")));
+        let linked: Vec<(String, Option<Id>)> = s
+            .list::<Contact>(&sys, &q.limit(100))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|r| r.data.name.starts_with("导入"))
+            .map(|r| (r.data.name, r.data.account_id))
+            .collect();
+        for (who, target) in [("甲", own), ("乙", outside)] {
+            let account = linked
+                .iter()
+                .find(|(name, _)| *name == format!("导入{who}{n}"))
+                .and_then(|(_, a)| *a);
+            let readable = may_read(
+                actor,
+                c,
+                "accounts",
+                if target == own {
+                    Target::Readable
+                } else {
+                    Target::OutOfSight
+                },
+            );
+            if (account == Some(target)) != readable {
+                failures.push(format!(
+                    "role {role} import: 导入{who}{n} linked to {account:?}; {target} readable: {readable}"
+                ));
+            }
+        }
+    }
+}
+
+conformance!(
+    references_are_checked_under_the_writers_scope,
+    |s: Store| async move {
+        let c = cast(&s).await;
+        let mut failures = vec![];
+        check_references::<Account>(&s, &c, &mut failures).await;
+        check_references::<Contact>(&s, &c, &mut failures).await;
+        check_references::<Interaction>(&s, &c, &mut failures).await;
+        check_references::<Lead>(&s, &c, &mut failures).await;
+        check_references::<Opportunity>(&s, &c, &mut failures).await;
+        check_references::<Order>(&s, &c, &mut failures).await;
+        check_references::<Case>(&s, &c, &mut failures).await;
+        check_import_references(&s, &c, &mut failures).await;
+        assert!(
+            failures.is_empty(),
+            "{} violations:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+);
 
 conformance!(
     access_matrix_zero_leaks_zero_wrong_denials,

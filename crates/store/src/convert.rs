@@ -1,12 +1,11 @@
 //! Lead conversion: a qualified lead becomes an account (or joins an existing one), a contact
 //! and optionally an opportunity — in one transaction, so it happens whole or not at all.
 
-use crate::db::{Kind, Val};
-use crate::query::{self, Sql};
+use crate::records::{readable, unknown_reference};
 use crate::{Result, Store, StoreError};
 use guanxi_domain::entities::*;
 use guanxi_domain::filter::{Filter, ListQuery, Op};
-use guanxi_domain::{Actor, Entity, Id, Money, NewRecord, Record, Right, ValidationErrors};
+use guanxi_domain::{Actor, Id, Money, NewRecord, Record, Right, ValidationErrors};
 use serde::Serialize;
 
 /// What to make of a lead.
@@ -79,18 +78,13 @@ impl Store {
         let l = &lead.data;
         let account_id = match c.account_id {
             Some(id) => {
-                let mut sql = Sql::default();
-                let pid = sql.bind(Val::Uuid(id.0));
-                let scope = query::scope(Account::DEF, actor, &mut sql);
-                let text = format!(
-                    "SELECT 1 FROM accounts WHERE id = {pid} AND deleted_at IS NULL AND {scope}"
-                );
-                if tx.fetch(&text, sql.params, &[Kind::Int]).await?.is_empty() {
-                    return Err(StoreError::invalid(
-                        "account_id",
-                        "not_found",
-                        format!("no account {id}"),
-                    ));
+                if !readable(&mut tx, actor, "accounts", &[id.0])
+                    .await?
+                    .contains(&id.0)
+                {
+                    return Err(StoreError::Invalid(ValidationErrors(vec![
+                        unknown_reference("account_id", "accounts", id.0),
+                    ])));
                 }
                 id
             }

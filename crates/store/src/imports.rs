@@ -6,14 +6,15 @@
 
 use crate::codec::encode_fields;
 use crate::db::{Kind, Tx, Val};
-use crate::records::{insert_imported, now, require};
+use crate::records::{insert_imported, now, readable, references, require, unknown_reference};
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use guanxi_domain::custom::CustomFieldDef;
 use guanxi_domain::{Actor, Entity, Id, Meta, NewRecord, Record, Right, ValidationErrors};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
 
 /// One row to import: where it came from, the record, and the keys given by the importer
 /// (natural keys are found by the store itself, after normalisation).
@@ -52,6 +53,53 @@ pub struct ImportJob {
     pub failed: i64,
     pub started_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// The new records of a batch whose references name records the importer may not read (or
+/// that do not exist), with the errors a single create would give. One query per table the
+/// batch refers to, not one per row; a reference to another new record of the batch, or to
+/// one the importer `vouched` for, holds.
+async fn unseen_references<T: Entity>(
+    tx: &mut Tx,
+    actor: &Actor,
+    rows: &[Record<T>],
+    vouched: &HashSet<Uuid>,
+) -> Result<HashMap<Id, ValidationErrors>> {
+    let mut by_table: HashMap<&str, Vec<Uuid>> = HashMap::new();
+    let mut refs = Vec::with_capacity(rows.len());
+    for r in rows {
+        let these = references(&r.data)?;
+        for (_, table, target) in &these {
+            if !vouched.contains(target) {
+                by_table.entry(table).or_default().push(*target);
+            }
+        }
+        refs.push(these);
+    }
+    let mut seen: HashMap<&str, HashSet<Uuid>> = HashMap::new();
+    for (table, mut ids) in by_table {
+        ids.sort();
+        ids.dedup();
+        let mut found = readable(tx, actor, table, &ids).await?;
+        if table == T::DEF.table {
+            found.extend(rows.iter().map(|r| r.meta.id.0));
+        }
+        seen.insert(table, found);
+    }
+    let mut refused = HashMap::new();
+    for (r, these) in rows.iter().zip(refs) {
+        let errors: Vec<_> = these
+            .into_iter()
+            .filter(|(_, table, target)| {
+                !vouched.contains(target) && !seen.get(table).is_some_and(|s| s.contains(target))
+            })
+            .map(|(field, table, target)| unknown_reference(field, table, target))
+            .collect();
+        if !errors.is_empty() {
+            refused.insert(r.meta.id, ValidationErrors(errors));
+        }
+    }
+    Ok(refused)
 }
 
 /// The columns an entity's rows are matched by, best first.
@@ -232,6 +280,7 @@ impl Store {
         let Prepared {
             rows: prepared,
             failed: mut out,
+            vouched,
         } = batch;
         let mut known = self
             .known_keys(&mut tx, def, natural, prepared.iter().flat_map(|p| &p.keys))
@@ -310,6 +359,27 @@ impl Store {
                 }
             }
             out.push((row, outcome));
+        }
+        let refused = unseen_references(&mut tx, actor, &new_rows, &vouched).await?;
+        if !refused.is_empty() {
+            for (_, outcome) in &mut out {
+                if let RowOutcome::Created { id } | RowOutcome::Updated { id } = outcome
+                    && let Some(errors) = refused.get(id)
+                {
+                    *outcome = RowOutcome::Failed {
+                        errors: errors.clone(),
+                    };
+                }
+            }
+            let kept: Vec<bool> = new_rows
+                .iter()
+                .map(|r| !refused.contains_key(&r.meta.id))
+                .collect();
+            let mut keep = kept.iter();
+            new_rows.retain(|_| *keep.next().unwrap_or(&true));
+            let mut keep = kept.iter();
+            new_fields.retain(|_| *keep.next().unwrap_or(&true));
+            keys_to_add.retain(|(_, id)| !refused.contains_key(id));
         }
         insert_imported(&mut tx, at, actor, &new_rows, new_fields, Some(job.id)).await?;
         Self::add_keys(&mut tx, def.name, &keys_to_add).await?;
@@ -529,6 +599,9 @@ impl Store {
 pub struct Prepared<T> {
     rows: Vec<PreparedRow<T>>,
     failed: Vec<(u64, RowOutcome)>,
+    /// Records the importer itself linked the rows to (accounts found by name in the
+    /// importer's scope, or made for this import and not yet written in a dry run).
+    vouched: HashSet<Uuid>,
 }
 
 /// A row that passed its checks.
@@ -542,6 +615,12 @@ struct PreparedRow<T> {
 }
 
 impl<T: Entity> Prepared<T> {
+    /// Let references to `ids` through: the importer resolved them itself, within the
+    /// importer's scope. Never ids read from the file.
+    pub fn vouch(&mut self, ids: impl IntoIterator<Item = Id>) {
+        self.vouched.extend(ids.into_iter().map(|id| id.0));
+    }
+
     /// Check each row against the entity and its custom fields (`defs`); add the natural
     /// keys, compared as stored.
     pub fn new(rows: Vec<ImportRow<T>>, defs: &[CustomFieldDef]) -> Prepared<T> {
@@ -549,6 +628,7 @@ impl<T: Entity> Prepared<T> {
         let mut batch = Prepared {
             rows: Vec::with_capacity(rows.len()),
             failed: vec![],
+            vouched: HashSet::new(),
         };
         for mut r in rows {
             let checked = Store::check(&mut r.record.data, &r.record.custom, defs)

@@ -14,9 +14,11 @@ use guanxi_domain::custom::{CustomFieldDef, validate_custom};
 use guanxi_domain::entities::{Opportunity, Pipeline};
 use guanxi_domain::filter::{Filter, ListQuery, MAX_LIMIT, Op, Page};
 use guanxi_domain::{
-    Actor, Entity, FieldType, Id, Meta, NewRecord, Record, Right, ValidationErrors,
+    Actor, Entity, FieldError, FieldType, Id, Meta, NewRecord, Record, Right, ValidationErrors,
 };
 use std::any::Any;
+use std::collections::HashSet;
+use uuid::Uuid;
 
 /// Storage keeps microseconds; truncating up front makes what a write returns equal what a
 /// later read returns.
@@ -97,35 +99,38 @@ impl Store {
         errors.into_result().map_err(StoreError::Invalid)
     }
 
-    /// References must point at live records; deals must sit on a stage of their pipeline.
-    async fn check_references<T: Entity>(tx: &mut Tx, id: Id, data: &T) -> Result<()> {
-        let encoded = encode_fields(data)?;
+    /// References must point at live records the writer may read, and deals must sit on a
+    /// stage of their pipeline. A reference the writer may not read is refused exactly like
+    /// one to a record that does not exist, so ids outside one's scope cannot be probed. A
+    /// reference an update leaves as it was need only still exist: the writer did not
+    /// choose it (a rep may edit their contact on a manager's account).
+    async fn check_references<T: Entity>(
+        tx: &mut Tx,
+        actor: &Actor,
+        id: Id,
+        data: &T,
+        before: Option<&T>,
+    ) -> Result<()> {
+        let kept = match before {
+            Some(b) => references(b)?,
+            None => vec![],
+        };
         let mut errors = ValidationErrors::new();
-        for f in T::DEF.fields {
-            let FieldType::Ref(table) = f.ty else {
-                continue;
-            };
-            let idx = field_index(T::DEF, f.name);
-            let Some(target) = encoded.get(idx).and_then(Val::as_uuid) else {
-                continue;
-            };
+        for (field, table, target) in references(data)? {
             if table == T::DEF.table && target == id.0 {
-                errors.add(f.name, "invalid", "a record cannot refer to itself");
+                errors.add(field, "invalid", "a record cannot refer to itself");
                 continue;
             }
-            let found = tx
-                .fetch(
-                    &format!("SELECT 1 FROM {table} WHERE id = $1 AND deleted_at IS NULL"),
-                    vec![Val::Uuid(target)],
-                    &[Kind::Int],
-                )
-                .await?;
-            if found.is_empty() {
-                errors.add(
-                    f.name,
-                    "not_found",
-                    format!("no record in {table} with id {target}"),
-                );
+            let chosen_by = if kept.contains(&(field, table, target)) {
+                &Actor::system()
+            } else {
+                actor
+            };
+            if !readable(tx, chosen_by, table, &[target])
+                .await?
+                .contains(&target)
+            {
+                errors.0.push(unknown_reference(field, table, target));
             }
         }
         if let Some(opp) = (data as &dyn Any).downcast_ref::<Opportunity>() {
@@ -147,6 +152,31 @@ impl Store {
             }
         }
         errors.into_result().map_err(StoreError::Invalid)
+    }
+
+    /// An owner the writer names must be a user they may read, and within their scope: a
+    /// rep cannot hand a record to a stranger, a manager only within their teams.
+    async fn check_owner(
+        tx: &mut Tx,
+        actor: &Actor,
+        entity: &'static str,
+        owner: Id,
+        team: Option<Id>,
+        right: Right,
+    ) -> Result<()> {
+        if owner != actor.user_id
+            && !readable(tx, actor, "users", &[owner.0])
+                .await?
+                .contains(&owner.0)
+        {
+            return Err(StoreError::Invalid(ValidationErrors(vec![
+                unknown_reference("owner_id", "users", owner.0),
+            ])));
+        }
+        if actor.scope() != guanxi_domain::Scope::Partner && !actor.sees(Some(owner), team, None) {
+            return Err(StoreError::Forbidden { entity, right });
+        }
+        Ok(())
     }
 
     /// The team a record owned by `owner` belongs to: the owner's team.
@@ -208,19 +238,12 @@ impl Store {
                 None if owner == actor.user_id => actor.team_id,
                 None => Self::team_of(tx, owner).await?,
             };
-            if actor.scope() != guanxi_domain::Scope::Partner
-                && !actor.sees(Some(owner), team, None)
-            {
-                return Err(StoreError::Forbidden {
-                    entity: def.name,
-                    right: Right::Create,
-                });
-            }
+            Self::check_owner(tx, actor, def.name, owner, team, Right::Create).await?;
             (Some(owner), team)
         } else {
             (None, None)
         };
-        Self::check_references(tx, id, &data).await?;
+        Self::check_references(tx, actor, id, &data, None).await?;
         let at = now();
         let meta = Meta {
             id,
@@ -393,8 +416,17 @@ impl Store {
             if after.meta.team_id == before.meta.team_id {
                 after.meta.team_id = Self::team_of(tx, owner).await?;
             }
+            Self::check_owner(
+                tx,
+                actor,
+                def.name,
+                owner,
+                after.meta.team_id,
+                Right::Update,
+            )
+            .await?;
         }
-        Self::check_references(tx, id, &after.data).await?;
+        Self::check_references(tx, actor, id, &after.data, Some(&before.data)).await?;
         let at = now();
         after.meta = Meta {
             version: before.meta.version + 1,
@@ -716,6 +748,61 @@ impl Store {
         tx.commit().await?;
         self.written(def.name);
         Ok(ids)
+    }
+}
+
+/// The records `data` points at: field, table and id of each reference that is set.
+pub(crate) fn references<T: Entity>(data: &T) -> Result<Vec<(&'static str, &'static str, Uuid)>> {
+    let encoded = encode_fields(data)?;
+    Ok(T::DEF
+        .fields
+        .iter()
+        .filter_map(|f| {
+            let FieldType::Ref(table) = f.ty else {
+                return None;
+            };
+            let target = encoded.get(field_index(T::DEF, f.name))?.as_uuid()?;
+            Some((f.name, table, target))
+        })
+        .collect())
+}
+
+/// Which of `ids` are live records of `table` that `actor` may read: the entity's read
+/// right and the actor's scope, as every read applies them.
+pub(crate) async fn readable(
+    tx: &mut Tx,
+    actor: &Actor,
+    table: &str,
+    ids: &[Uuid],
+) -> Result<HashSet<Uuid>> {
+    let mut found = HashSet::new();
+    let Some(def) = guanxi_domain::entity::def_by_table(table) else {
+        return Ok(found);
+    };
+    if !actor.may(def.name, Right::Read) {
+        return Ok(found);
+    }
+    for chunk in ids.chunks(500) {
+        let mut sql = Sql::default();
+        let marks: Vec<String> = chunk.iter().map(|id| sql.bind(Val::Uuid(*id))).collect();
+        let scope = query::scope(def, actor, &mut sql);
+        let text = format!(
+            "SELECT id FROM {table} WHERE id IN ({}) AND deleted_at IS NULL AND {scope}",
+            marks.join(", ")
+        );
+        for row in tx.fetch(&text, sql.params, &[Kind::Uuid]).await? {
+            found.extend(row[0].as_uuid());
+        }
+    }
+    Ok(found)
+}
+
+/// The one answer to a reference that is missing, deleted or out of the writer's sight.
+pub(crate) fn unknown_reference(field: &str, table: &str, id: Uuid) -> FieldError {
+    FieldError {
+        field: field.into(),
+        code: "not_found",
+        message: format!("no record in {table} with id {id}"),
     }
 }
 

@@ -383,19 +383,28 @@ conformance!(
             )
             .await;
         }
-        // A record owned by rep B but attached to A's account: A must not see it, not even in A's 360.
+        // Records owned by rep B but attached to A's account (B cannot attach them: an
+        // administrator did): A must not see them, not even in A's 360.
         let mut foreign = Contact::new("B's contact at A's customer");
         foreign.account_id = Some(a.meta.id);
-        s.create(&w.rep_b, NewRecord::new(foreign)).await.unwrap();
-        w.order(
-            &s,
-            &w.rep_b,
-            a.meta.id,
-            "SO-foreign",
-            OrderStatus::Delivered,
-            &[(1, 999_00, 1_00)],
-        )
-        .await;
+        let for_b = NewRecord::new(foreign).owned_by(w.rep_b.user_id, w.rep_b.team_id);
+        s.create(&w.admin, for_b).await.unwrap();
+        let order = w
+            .order(
+                &s,
+                &w.admin,
+                a.meta.id,
+                "SO-foreign",
+                OrderStatus::Delivered,
+                &[(1, 999_00, 1_00)],
+            )
+            .await;
+        s.update::<Order, _>(&w.admin, order.meta.id, 1, |r| {
+            r.meta.owner_id = Some(w.rep_b.user_id);
+            Ok(())
+        })
+        .await
+        .unwrap();
 
         let visible = |actor: Actor| {
             let s = s.clone();
@@ -1334,17 +1343,28 @@ conformance!(lead_conversion_is_one_transaction, |s: Store| async move {
         .create(&w.rep_a, NewRecord::new(lead("王强", None)))
         .await
         .unwrap();
-    let into = Conversion {
-        account_id: Some(w.account(&s, &w.rep_b, "B's").await.meta.id),
-        opportunity: None,
+    // An account rep A cannot see is refused exactly like one that does not exist.
+    let refusal = |target: Id| {
+        let s = s.clone();
+        let lead = other.meta.id;
+        let rep = w.rep_a.clone();
+        async move {
+            let into = Conversion {
+                account_id: Some(target),
+                opportunity: None,
+            };
+            match s.convert_lead(&rep, lead, 1, into).await {
+                Err(StoreError::Invalid(e)) => e.to_string().replace(&target.to_string(), "ID"),
+                other => panic!("refused, got {other:?}"),
+            }
+        }
     };
-    assert!(
-        matches!(
-            s.convert_lead(&w.rep_a, other.meta.id, 1, into).await,
-            Err(StoreError::Invalid(_))
-        ),
-        "an account rep A cannot see"
+    let hidden = refusal(w.account(&s, &w.rep_b, "B's").await.meta.id).await;
+    assert_eq!(
+        hidden,
+        "invalid input: account_id: no record in accounts with id ID"
     );
+    assert_eq!(hidden, refusal(Id::new()).await);
     let contacts = |s: Store| async move {
         s.list::<Contact>(&Actor::system(), &ListQuery::default().counted())
             .await
@@ -1489,5 +1509,66 @@ conformance!(
             Err(StoreError::Throttled { .. })
         ));
         assert_eq!(s.login(email, password, owner).await.unwrap().user, me);
+    }
+);
+
+conformance!(
+    owners_are_assigned_only_within_the_writers_scope,
+    |s: Store| async move {
+        let w = World::build(&s).await;
+        let contact = |name: &str| NewRecord::new(Contact::new(name));
+        let stranger = Id::new();
+        let not_found = |r: Result<Record<Contact>, StoreError>| match r {
+            Err(StoreError::Invalid(e)) => e.0[0].field == "owner_id" && e.0[0].code == "not_found",
+            _ => false,
+        };
+        // On create: someone out of the rep's scope is refused; no such user is not found.
+        let mine = s.create(&w.rep_a, contact("甲的")).await.unwrap();
+        assert!(matches!(
+            s.create(&w.rep_a, contact("给丙").owned_by(w.rep_c.user_id, None))
+                .await,
+            Err(StoreError::Forbidden { .. })
+        ));
+        assert!(not_found(
+            s.create(&w.rep_a, contact("给谁").owned_by(stranger, None))
+                .await
+        ));
+        // On update: the rep may not hand their record to another rep.
+        let give = |to: Id| {
+            move |r: &mut Record<Contact>| {
+                r.meta.owner_id = Some(to);
+                Ok(())
+            }
+        };
+        assert!(matches!(
+            s.update(&w.rep_a, mine.meta.id, 1, give(w.rep_c.user_id))
+                .await,
+            Err(StoreError::Forbidden { .. })
+        ));
+        assert!(not_found(
+            s.update(&w.rep_a, mine.meta.id, 1, give(stranger)).await
+        ));
+        // A manager assigns within their teams, not to West; an administrator anywhere.
+        assert!(matches!(
+            s.update(&w.manager, mine.meta.id, 1, give(w.rep_c.user_id))
+                .await,
+            Err(StoreError::Forbidden { .. })
+        ));
+        let moved = s
+            .update(&w.manager, mine.meta.id, 1, give(w.rep_b.user_id))
+            .await
+            .unwrap();
+        assert_eq!(
+            moved.meta.team_id, w.rep_b.team_id,
+            "the team follows the owner"
+        );
+        let moved = s
+            .update(&w.admin, mine.meta.id, 2, give(w.rep_c.user_id))
+            .await
+            .unwrap();
+        assert_eq!(moved.meta.owner_id, Some(w.rep_c.user_id));
+        assert!(not_found(
+            s.update(&w.admin, mine.meta.id, 3, give(stranger)).await
+        ));
     }
 );

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use guanxi_domain::entities::Contact;
+use guanxi_domain::entities::{Account, AccountKind, Contact, Relationship};
 use guanxi_domain::filter::ListQuery;
 use guanxi_domain::{Email, NewRecord};
 use guanxi_store::{ImportRow, Prepared, RowOutcome, Store};
@@ -279,5 +279,87 @@ conformance!(
             .await
             .unwrap();
         assert!(s.import_templates(&w.admin, None).await.unwrap().is_empty());
+    }
+);
+
+conformance!(
+    imported_references_must_be_readable_by_the_importer,
+    |s: Store| async move {
+        let w = World::build(&s).await;
+        let account = |name: &str| {
+            NewRecord::new(Account::new(
+                AccountKind::Organisation,
+                name,
+                Relationship::Customer,
+            ))
+        };
+        let mine = s.create(&w.rep_a, account("甲方")).await.unwrap().meta.id;
+        let theirs = s
+            .create(&w.rep_c, account("别人的客户"))
+            .await
+            .unwrap()
+            .meta
+            .id;
+        let missing = guanxi_domain::Id::new();
+        let linked = |n: u64, account| {
+            let mut r = row(n, &format!("导入{n}"), "", None);
+            r.record.data.account_id = Some(account);
+            r
+        };
+        let mut job = s
+            .import_job(&w.rep_a, "contact", "refs.csv", "refs")
+            .await
+            .unwrap();
+        let rows = vec![linked(2, mine), linked(3, theirs), linked(4, missing)];
+        let out = s
+            .import_batch(&w.rep_a, &mut job, batch(rows), 0, None, false)
+            .await
+            .unwrap();
+        assert_eq!(counts(&out), [1, 0, 0, 2], "{out:?}");
+        // Out of sight and missing fail alike: the answer tells nothing about which ids exist.
+        let refusals: Vec<String> = out
+            .iter()
+            .filter_map(|(_, o)| match o {
+                RowOutcome::Failed { errors } => Some(
+                    format!(
+                        "{}: {} {}",
+                        errors.0[0].field, errors.0[0].code, errors.0[0].message
+                    )
+                    .replace(&theirs.to_string(), "ID")
+                    .replace(&missing.to_string(), "ID"),
+                ),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            refusals,
+            vec!["account_id: not_found no record in accounts with id ID"; 2],
+            "{out:?}"
+        );
+        let theirs_now: Vec<_> = contacts(&s, &w)
+            .await
+            .into_iter()
+            .filter(|c| c.data.account_id == Some(theirs))
+            .collect();
+        assert!(
+            theirs_now.is_empty(),
+            "nothing attached to the stranger's account"
+        );
+        // A file may name the importer's own account, or one they vouch for as resolved.
+        let mut job = s
+            .import_job(&w.rep_a, "contact", "refs2.csv", "refs2")
+            .await
+            .unwrap();
+        let mut vouched = batch(vec![linked(5, missing)]);
+        vouched.vouch([missing]);
+        let out = s
+            .import_batch(&w.rep_a, &mut job, vouched, 0, None, true)
+            .await
+            .unwrap();
+        assert_eq!(
+            counts(&out),
+            [1, 0, 0, 0],
+            "a dry run's new account: {out:?}"
+        );
     }
 );
