@@ -11,6 +11,10 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 on_both!(signing_in, signing_in);
+on_both!(
+    a_guessing_address_waits_and_the_owner_hears_of_it,
+    a_guessing_address_waits_and_the_owner_hears_of_it
+);
 on_both!(forms_keep_what_was_typed, forms_keep_what_was_typed);
 on_both!(edit_conflicts_lose_nothing, edit_conflicts_lose_nothing);
 on_both!(scope_and_masks_on_pages, scope_and_masks_on_pages);
@@ -247,6 +251,58 @@ async fn signing_in(s: Server) {
     let a = en.post("/logout", &[("_csrf", &csrf)]).await;
     assert_eq!(a.location(), "/login");
     assert_eq!(en.get("/").await.status, StatusCode::SEE_OTHER);
+}
+
+/// The web sign-in under a flood from one address (through the trusted proxy the tests
+/// stand in for): the guesser waits, the owner signs in from elsewhere and is warned.
+async fn a_guessing_address_waits_and_the_owner_hears_of_it(s: Server) {
+    let mut b = Browser::new(&s, "en-US,en;q=0.9");
+    let from = |b: &Browser, ip: &str, password: &str| {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("email", "b@t.cn"),
+                ("password", password),
+                ("next", "/accounts"),
+            ])
+            .finish();
+        b.client
+            .post(format!("{}/login", b.root))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-forwarded-for", ip)
+            .body(body)
+    };
+    for _ in 0..5 {
+        let req = from(&b, "203.0.113.7", "a wrong guess!");
+        assert_eq!(b.send(req).await.status, StatusCode::UNAUTHORIZED);
+    }
+    let req = from(&b, "203.0.113.7", PASSWORD);
+    let a = b.send(req).await;
+    assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{}", a.body);
+    assert!(a.headers.contains_key("retry-after"));
+    assert!(
+        a.body
+            .contains("Too many failed attempts from this address"),
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains("value=\"b@t.cn\""), "the e-mail is kept");
+    assert!(b.cookies.is_empty(), "no session for the guessing address");
+
+    let req = from(&b, "198.51.100.20", PASSWORD);
+    let a = b.send(req).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    // b@t.cn's language is Chinese: the warning is too.
+    assert!(
+        a.body.contains("来自 203.0.113.7 的 5 次失败尝试"),
+        "{}",
+        a.body
+    );
+    assert!(
+        a.body.contains("href=\"/accounts\""),
+        "then on where they were going"
+    );
+    assert!(b.cookies.iter().any(|(k, _)| k == "guanxi_session"));
+    assert_eq!(b.get("/accounts").await.status, StatusCode::OK);
 }
 
 /// A refused form comes back with everything typed and the error beside its field; a form
