@@ -134,13 +134,7 @@ async fn serve(
     deployment: guanxi_server::Deployment,
 ) -> anyhow::Result<()> {
     let store = open(database).await?;
-    let (listener, url) = bind(addr).await?;
-    let server = Server {
-        listener,
-        url,
-        analytics_every,
-        deployment,
-    };
+    let server = Server::bind(addr, analytics_every, deployment).await?;
     run_server(store, index, server, database).await
 }
 
@@ -530,6 +524,23 @@ struct Server {
     deployment: guanxi_server::Deployment,
 }
 
+impl Server {
+    /// Listen on `addr`: a busy port fails here, before any work is done.
+    async fn bind(
+        addr: &str,
+        analytics_every: u64,
+        deployment: guanxi_server::Deployment,
+    ) -> anyhow::Result<Server> {
+        let (listener, url) = bind(addr).await?;
+        Ok(Server {
+            listener,
+            url,
+            analytics_every,
+            deployment,
+        })
+    }
+}
+
 async fn run_server(
     store: Store,
     index: Option<&Path>,
@@ -626,7 +637,7 @@ async fn demo(
     // next `guanxi demo` starts over instead of serving half a data set.
     let new_file = sqlite_file(database).filter(|p| !p.exists());
     let store = open(database).await?;
-    let (listener, url) = bind(addr).await?;
+    let server = Server::bind(addr, analytics_every, deployment).await?;
     let mut logins = users(&store).await?;
     let created = logins.is_empty();
     if created {
@@ -658,7 +669,7 @@ async fn demo(
         }
     }
     out!();
-    out!("Guanxi demo: {url}");
+    out!("Guanxi demo: {}", server.url);
     out!(
         "Database: {} ({})",
         redact(database),
@@ -674,12 +685,6 @@ async fn demo(
         out!("  {email:<width$}  {role:<12}  {name}");
     }
     out!();
-    let server = Server {
-        listener,
-        url,
-        analytics_every,
-        deployment,
-    };
     run_server(store, index, server, database).await
 }
 

@@ -58,6 +58,11 @@ impl Problem {
     }
 }
 
+/// Whole seconds from now until `until`, at least one: a `Retry-After`.
+pub fn seconds_until(until: chrono::DateTime<chrono::Utc>) -> u64 {
+    (until - chrono::Utc::now()).num_seconds().max(1) as u64
+}
+
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Problem {
         match e {
@@ -76,7 +81,7 @@ impl From<StoreError> for Problem {
             StoreError::Unauthorized => Problem::unauthorized(),
             StoreError::Throttled { until } => {
                 let mut p = Problem::new(StatusCode::TOO_MANY_REQUESTS, e.to_string());
-                p.retry_after = Some((until - chrono::Utc::now()).num_seconds().max(1) as u64);
+                p.retry_after = Some(seconds_until(until));
                 p
             }
             StoreError::Config(_) | StoreError::Corrupt(_) | StoreError::Database(_) => {

@@ -502,9 +502,6 @@ async fn targets(s: &Store, c: &Cast, actor: &Actor, n: usize) -> Targets {
     {
         // Names differ per side: imports find accounts by name.
         let n = n * 10 + side;
-        let mut create = async |what: &'static str, id: Id| {
-            out.insert(what, id);
-        };
         let account = s
             .create(
                 &sys,
@@ -514,25 +511,25 @@ async fn targets(s: &Store, c: &Cast, actor: &Actor, n: usize) -> Targets {
             .unwrap()
             .meta
             .id;
-        create("accounts", account).await;
+        out.insert("accounts", account);
         let mut contact = Contact::new(format!("引用{n}"));
         contact.account_id = Some(account);
         let contact = s.create(&sys, NewRecord::new(contact).owned_by(owner, team));
-        create("contacts", contact.await.unwrap().meta.id).await;
+        out.insert("contacts", contact.await.unwrap().meta.id);
         let deal = opportunity(account, c.pipeline);
         let deal = s.create(&sys, NewRecord::new(deal).owned_by(owner, team));
-        create("opportunities", deal.await.unwrap().meta.id).await;
+        out.insert("opportunities", deal.await.unwrap().meta.id);
         let mut x = case(account, &format!("CS-R-{n}-{}", Id::new()));
         x.partner_id = partner;
         let x = s.create(&sys, NewRecord::new(x).owned_by(owner, team));
-        create("cases", x.await.unwrap().meta.id).await;
+        out.insert("cases", x.await.unwrap().meta.id);
         let lead = s.create(
             &sys,
             NewRecord::new(Lead::sample(c, n, None)).owned_by(owner, team),
         );
-        create("leads", lead.await.unwrap().meta.id).await;
-        create("users", owner).await;
-        create("teams", team.unwrap()).await;
+        out.insert("leads", lead.await.unwrap().meta.id);
+        out.insert("users", owner);
+        out.insert("teams", team.unwrap());
     }
     own.insert("pipelines", c.pipeline);
     Targets { own, outside }

@@ -1,7 +1,7 @@
 //! Lead conversion: a qualified lead becomes an account (or joins an existing one), a contact
 //! and optionally an opportunity — in one transaction, so it happens whole or not at all.
 
-use crate::records::{readable, unknown_reference};
+use crate::records::{may_read, unknown_reference};
 use crate::{Result, Store, StoreError};
 use guanxi_domain::entities::*;
 use guanxi_domain::filter::{Filter, ListQuery, Op};
@@ -78,10 +78,7 @@ impl Store {
         let l = &lead.data;
         let account_id = match c.account_id {
             Some(id) => {
-                if !readable(&mut tx, actor, "accounts", &[id.0])
-                    .await?
-                    .contains(&id.0)
-                {
+                if !may_read(&mut tx, actor, "accounts", id.0).await? {
                     return Err(StoreError::Invalid(ValidationErrors(vec![
                         unknown_reference("account_id", "accounts", id.0),
                     ])));

@@ -371,14 +371,11 @@ impl Store {
                     };
                 }
             }
-            let kept: Vec<bool> = new_rows
-                .iter()
-                .map(|r| !refused.contains_key(&r.meta.id))
-                .collect();
-            let mut keep = kept.iter();
-            new_rows.retain(|_| *keep.next().unwrap_or(&true));
-            let mut keep = kept.iter();
-            new_fields.retain(|_| *keep.next().unwrap_or(&true));
+            (new_rows, new_fields) = new_rows
+                .into_iter()
+                .zip(new_fields)
+                .filter(|(r, _)| !refused.contains_key(&r.meta.id))
+                .unzip();
             keys_to_add.retain(|(_, id)| !refused.contains_key(id));
         }
         insert_imported(&mut tx, at, actor, &new_rows, new_fields, Some(job.id)).await?;

@@ -126,10 +126,7 @@ impl Store {
             } else {
                 actor
             };
-            if !readable(tx, chosen_by, table, &[target])
-                .await?
-                .contains(&target)
-            {
+            if !may_read(tx, chosen_by, table, target).await? {
                 errors.0.push(unknown_reference(field, table, target));
             }
         }
@@ -164,11 +161,7 @@ impl Store {
         team: Option<Id>,
         right: Right,
     ) -> Result<()> {
-        if owner != actor.user_id
-            && !readable(tx, actor, "users", &[owner.0])
-                .await?
-                .contains(&owner.0)
-        {
+        if owner != actor.user_id && !may_read(tx, actor, "users", owner.0).await? {
             return Err(StoreError::Invalid(ValidationErrors(vec![
                 unknown_reference("owner_id", "users", owner.0),
             ])));
@@ -795,6 +788,11 @@ pub(crate) async fn readable(
         }
     }
     Ok(found)
+}
+
+/// Whether `id` is a live record of `table` that `actor` may read.
+pub(crate) async fn may_read(tx: &mut Tx, actor: &Actor, table: &str, id: Uuid) -> Result<bool> {
+    Ok(readable(tx, actor, table, &[id]).await?.contains(&id))
 }
 
 /// The one answer to a reference that is missing, deleted or out of the writer's sight.

@@ -47,8 +47,8 @@ impl ThrottlePolicy {
         if failures < free {
             return Duration::zero();
         }
-        let doublings = (failures - free).min(30) as i32;
-        (self.first_delay * 2_i32.pow(doublings.min(20) as u32)).min(self.max_delay)
+        let doublings = (failures - free).min(20) as u32;
+        (self.first_delay * 2_i32.pow(doublings)).min(self.max_delay)
     }
 }
 

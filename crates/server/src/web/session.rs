@@ -105,10 +105,7 @@ pub async fn login(
     let signed_in = match store.login(email, password, &throttle_key(ip)).await {
         Ok(s) => s,
         Err(StoreError::Throttled { until }) => {
-            let seconds = (until - chrono::Utc::now())
-                .num_seconds()
-                .max(1)
-                .to_string();
+            let seconds = crate::problem::seconds_until(until).to_string();
             let mut res = again(
                 StatusCode::TOO_MANY_REQUESTS,
                 t.f("login.throttled", &[("seconds", &seconds)]),
@@ -311,10 +308,7 @@ pub async fn change_password(
     {
         Ok(()) => {}
         Err(StoreError::Throttled { until }) => {
-            let seconds = (until - chrono::Utc::now())
-                .num_seconds()
-                .max(1)
-                .to_string();
+            let seconds = crate::problem::seconds_until(until).to_string();
             return fail(t.f("login.throttled", &[("seconds", &seconds)])).await;
         }
         Err(_) => return fail(t.s("profile.password_wrong").into()).await,
