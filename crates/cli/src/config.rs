@@ -513,7 +513,7 @@ impl ExportArgs {
     }
 
     /// The export's parameters as the API's query string names them, for
-    /// `guanxi_server::export::ExportRequest::from_pairs` (which checks them).
+    /// `guanxi_app::export::ExportRequest::from_pairs` (which checks them).
     pub fn request_pairs(&self) -> Vec<(&'static str, String)> {
         let mut pairs = vec![("format", self.format().to_string())];
         pairs.extend(self.columns.clone().map(|c| ("columns", c)));

@@ -44,9 +44,41 @@ async fn main() -> ExitCode {
         Err(e) => {
             // `{:#}` prints the cause chain: "what we were doing: why it failed: …".
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            exit_code(&e)
         }
     }
+}
+
+/// The exit status of a failed command, from the use case's error where there is one:
+/// 2 when the input was refused (as for a wrong flag), 3 when the acting user may not do
+/// it, 1 for anything else.
+fn exit_code(e: &anyhow::Error) -> ExitCode {
+    use guanxi_app::AppError;
+    use guanxi_store::StoreError;
+    let refused = |s: &StoreError| match s {
+        StoreError::Invalid(_)
+        | StoreError::NotFound { .. }
+        | StoreError::Duplicate { .. }
+        | StoreError::Conflict { .. } => Some(2),
+        StoreError::Forbidden { .. } | StoreError::Unauthorized | StoreError::Throttled { .. } => {
+            Some(3)
+        }
+        _ => None,
+    };
+    let code = e.chain().find_map(|c| {
+        if let Some(a) = c.downcast_ref::<AppError>() {
+            return match a {
+                AppError::Store(s) => refused(s),
+                AppError::BadRequest(_) | AppError::Invalid(_) | AppError::NeedsMapping { .. } => {
+                    Some(2)
+                }
+                AppError::Forbidden(_) => Some(3),
+                AppError::Unavailable(_) | AppError::Failed { .. } => None,
+            };
+        }
+        c.downcast_ref::<StoreError>().and_then(refused)
+    });
+    ExitCode::from(code.unwrap_or(1))
 }
 
 /// Whether `e` is a write to a standard output whose reader has gone (`| head`).
@@ -169,7 +201,7 @@ fn start_search(
     let index = open_index(dir)?;
     let (store, handle) = (store.clone(), index.clone());
     let task = tokio::spawn(async move {
-        match guanxi_server::search_feed::Feed::open(store, handle).await {
+        match guanxi_app::search::Feed::open(store, handle).await {
             Ok(feed) => {
                 let _ = feed.follow().await;
             }
@@ -182,7 +214,7 @@ fn start_search(
 async fn reindex(database: &str, dir: Option<&Path>) -> anyhow::Result<()> {
     let store = open(database).await?;
     let index = open_index(dir)?;
-    let feed = guanxi_server::search_feed::Feed::new(store.clone(), index.clone())
+    let feed = guanxi_app::search::Feed::new(store.clone(), index.clone())
         .map_err(|e| anyhow::anyhow!("search index: {e}"))?;
     let started = std::time::Instant::now();
     let bar = progress_bar(std::io::stderr().is_terminal());
@@ -227,7 +259,7 @@ async fn acting_user(store: &Store, email: Option<&str>) -> anyhow::Result<Actor
 }
 
 async fn import(database: &str, args: config::ImportArgs) -> anyhow::Result<()> {
-    use guanxi_server::ingest;
+    use guanxi_app::import as ingest;
     let store = open(database).await?;
     let actor = acting_user(&store, args.as_user.as_deref()).await?;
     let started = std::time::Instant::now();
@@ -266,7 +298,7 @@ async fn import(database: &str, args: config::ImportArgs) -> anyhow::Result<()> 
     .await;
     bar.finish_and_clear();
     store.close().await;
-    let report = report.map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+    let report = report.with_context(|| args.file.display().to_string())?;
     if args.json {
         out!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -327,17 +359,15 @@ async fn search(
     let actor = acting_user(&store, args.as_user.as_deref()).await?;
     let index = open_index(dir)?;
     // Bring the index up to date first when no server holds it (a server keeps it so).
-    if let Err(e) = guanxi_server::search_feed::Feed::open(store.clone(), index.clone()).await {
+    if let Err(e) = guanxi_app::search::Feed::open(store.clone(), index.clone()).await {
         tracing::info!("searching the index as it is: {e}");
     }
     let kinds: Vec<&str> = match &args.types {
         Some(t) => t.split(',').map(str::trim).collect(),
-        None => guanxi_server::search_feed::KINDS.to_vec(),
+        None => guanxi_app::search::KINDS.to_vec(),
     };
     let found =
-        guanxi_server::search_feed::find(&store, &index, &actor, &args.query, &kinds, args.limit)
-            .await
-            .map_err(|p| anyhow::anyhow!("{}", p.detail))?;
+        guanxi_app::search::find(&store, &index, &actor, &args.query, &kinds, args.limit).await?;
     for f in &found {
         out!(
             "{:<12} {}  {}  [{}]",
@@ -351,11 +381,10 @@ async fn search(
     Ok(())
 }
 
-/// `guanxi export`: the API's export ([`guanxi_server::export`]) into a file or stdout.
+/// `guanxi export`: the API's export ([`guanxi_app::export`]) into a file or stdout.
 async fn export(database: &str, args: config::ExportArgs) -> anyhow::Result<()> {
-    use guanxi_server::export::{ExportRequest, Format, export_kind};
-    let request = ExportRequest::from_pairs(args.request_pairs())
-        .map_err(|p| anyhow::anyhow!("{}", p.detail))?;
+    use guanxi_app::export::{ExportRequest, Format, export_kind};
+    let request = ExportRequest::from_pairs(args.request_pairs())?;
     if request.format == Format::Xlsx && args.output.is_none() && std::io::stdout().is_terminal() {
         bail!("an .xlsx export is binary: name a file with --output, or redirect the output");
     }
@@ -494,28 +523,6 @@ fn progress_bar(visible: bool) -> indicatif::ProgressBar {
     bar
 }
 
-/// Refresh the customer analytics every `hours`, starting one interval after start-up (a
-/// restart does not trigger a run).
-fn schedule_analytics(store: Store, hours: u64) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let period = std::time::Duration::from_secs(hours * 3600);
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tick.tick().await;
-            let today = chrono::Utc::now().date_naive();
-            match guanxi::insights::run(&store, today).await {
-                Ok(o) => tracing::info!(
-                    accounts = o.accounts,
-                    buyers = o.report.buyers,
-                    "customer analytics refreshed"
-                ),
-                Err(e) => tracing::warn!("customer analytics failed: {e:#}"),
-            }
-        }
-    })
-}
-
 /// A server about to run: where it listens and how it is deployed.
 struct Server {
     listener: tokio::net::TcpListener,
@@ -554,8 +561,8 @@ async fn run_server(
         deployment,
     } = server;
     tracing::info!(database = %redact(database), "Guanxi is listening on {url}");
-    let analytics =
-        (analytics_every > 0).then(|| schedule_analytics(store.clone(), analytics_every));
+    let analytics = (analytics_every > 0)
+        .then(|| guanxi_app::analytics::schedule(store.clone(), analytics_every));
     // `--index off`: no full-text search (it answers 503), nothing to build or follow.
     let search = match index {
         Some(dir) if dir == Path::new("off") => None,
@@ -650,7 +657,7 @@ async fn demo(
             Ok(report) => {
                 set_demo_passwords(&store).await?;
                 // So the demo shows every account's figures from the start.
-                guanxi::insights::run(&store, chrono::Utc::now().date_naive())
+                guanxi_app::analytics::run(&store, chrono::Utc::now().date_naive())
                     .await
                     .context("analysing the demo customers")?;
                 logins = report
@@ -781,7 +788,7 @@ async fn user_add(database: &str, args: config::UserAddArgs) -> anyhow::Result<(
 async fn analytics_run(database: &str, as_of: Option<chrono::NaiveDate>) -> anyhow::Result<()> {
     let store = open(database).await?;
     let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let outcome = guanxi::insights::run(&store, as_of).await;
+    let outcome = guanxi_app::analytics::run(&store, as_of).await;
     store.close().await;
     let o = outcome?;
     out!(

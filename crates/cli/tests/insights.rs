@@ -3,8 +3,8 @@
 //! is on the change log, and a second run replaces the first. SQLite and PostgreSQL.
 
 use chrono::NaiveDate;
-use guanxi::insights;
 use guanxi::seed::{self, SeedOptions};
+use guanxi_app::analytics as insights;
 use guanxi_domain::Actor;
 use guanxi_domain::entities::{Account, RfmSegment};
 use guanxi_domain::filter::{Filter, ListQuery, Op};

@@ -1,5 +1,6 @@
-//! The HTTP front of Guanxi: the REST API under `/api/v1` and the health check that load
-//! balancers poll. Handlers stay thin: parse, call the store, render.
+//! The HTTP front of Guanxi: the REST API under `/api/v1`, the web pages, and the health
+//! check that load balancers poll. Handlers stay thin: parse, call a use case of
+//! `guanxi_app` (or a read of the store) with the signed-in actor, render.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,17 +11,13 @@ use guanxi_store::{Backend, Store};
 use serde::Serialize;
 use std::time::Duration;
 
-mod access;
 mod api;
+mod cookies;
 mod deployment;
-pub mod export;
-pub mod ingest;
 mod problem;
 mod rate_limit;
-pub mod search_feed;
 mod security_headers;
 mod web;
-mod writes;
 
 pub use deployment::Deployment;
 pub use problem::Problem;
@@ -31,7 +28,7 @@ pub use rate_limit::LOGIN_BURST;
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The application: every route, sharing one [`Store`] and, when given, the search index
-/// (which [`search_feed::Feed::follow`] keeps up to date), as deployed at `deployment`.
+/// (which `guanxi_app::search::Feed::follow` keeps up to date), as deployed at `deployment`.
 pub fn router(store: Store, index: Option<guanxi_search::Index>, deployment: Deployment) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
@@ -42,7 +39,7 @@ pub fn router(store: Store, index: Option<guanxi_search::Index>, deployment: Dep
         .layer(axum::middleware::map_response(security_headers::add))
         .layer(axum::Extension(rate_limit::LoginLimiter::default()))
         .layer(axum::Extension(deployment))
-        .layer(axum::Extension(search_feed::Searcher(index)))
+        .layer(axum::Extension(guanxi_app::search::Searcher(index)))
         .with_state(store)
 }
 

@@ -1,9 +1,11 @@
 //! Errors as RFC 9457 problem documents (`application/problem+json`), with the offending
-//! fields for validation failures. Every store error maps to one status here, once.
+//! fields for validation failures. Every use-case error ([`AppError`], and the store's
+//! within it) maps to one status here, once.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use guanxi_app::AppError;
 use guanxi_domain::{FieldError, ValidationErrors};
 use guanxi_store::StoreError;
 use serde::Serialize;
@@ -89,6 +91,31 @@ impl From<StoreError> for Problem {
                 Problem::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "the server could not complete the request",
+                )
+            }
+        }
+    }
+}
+
+impl From<AppError> for Problem {
+    fn from(e: AppError) -> Problem {
+        match e {
+            AppError::Store(e) => e.into(),
+            AppError::BadRequest(errors) => Problem::invalid(StatusCode::BAD_REQUEST, errors),
+            AppError::Invalid(errors) => Problem::invalid(StatusCode::UNPROCESSABLE_ENTITY, errors),
+            AppError::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, detail),
+            AppError::NeedsMapping { message, .. } => Problem::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "mapping",
+                "invalid",
+                message,
+            ),
+            AppError::Unavailable(detail) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, detail),
+            AppError::Failed { what, source } => {
+                tracing::error!("request failed: {what}: {source}");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("{what}: {source}"),
                 )
             }
         }

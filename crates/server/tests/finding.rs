@@ -335,7 +335,7 @@ async fn duplicates_merge_and_undo(s: Server) {
 /// A crash after the first batch: the job keeps its place, and the next run of the same
 /// file starts after it, creating no duplicates.
 async fn an_interrupted_import_resumes(s: Server) {
-    use guanxi_server::ingest::{self, BATCH, Options, Source};
+    use guanxi_app::import::{self as ingest, BATCH, Options, Source};
     let (rep, _) = bearer(&s, "a@t.cn").await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("many.csv");

@@ -1,5 +1,6 @@
 //! Who is calling: a bearer API token, or a session cookie with its CSRF token on writes.
 
+use crate::cookies::{self, END_SESSION_COOKIE, SESSION_COOKIE};
 use crate::deployment::{Deployment, throttle_key};
 use crate::problem::Problem;
 use crate::rate_limit::{ClientIp, LoginLimiter};
@@ -12,23 +13,10 @@ use guanxi_domain::Actor;
 use guanxi_store::Store;
 use serde::Deserialize;
 
-pub const SESSION_COOKIE: &str = "guanxi_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
-pub const SESSION_HOURS: i64 = 12;
 
 /// The signed-in caller. Every handler that touches data takes one.
 pub struct Authed(pub Actor);
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
 
 impl FromRequestParts<Store> for Authed {
     type Rejection = Problem;
@@ -42,7 +30,8 @@ impl FromRequestParts<Store> for Authed {
                 .ok_or_else(Problem::unauthorized)?;
             return Ok(Authed(store.token_actor(token.trim()).await?));
         }
-        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(Problem::unauthorized)?;
+        let token =
+            cookies::get(&parts.headers, SESSION_COOKIE).ok_or_else(Problem::unauthorized)?;
         let (actor, csrf) = store.session(token).await?;
         // A cookie rides along on any request the browser makes, so a write must also prove
         // it comes from our pages: the CSRF token they were given at sign-in.
@@ -66,18 +55,23 @@ pub struct Login {
     password: String,
 }
 
-/// The `Set-Cookie` value of a new session: `Secure` when the deployment is reached over
-/// https (a client's own headers do not decide it), so plain-HTTP development still works.
-pub fn session_cookie(token: &str, deployment: &Deployment) -> String {
-    let secure = if deployment.https() { "; Secure" } else { "" };
-    format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        SESSION_HOURS * 3600
+/// Sign in from `ip` and open a session: the one way both front ends do it (the burst
+/// limit per address is checked before, by each).
+pub async fn sign_in(
+    store: &Store,
+    email: &str,
+    password: &str,
+    ip: std::net::IpAddr,
+) -> Result<guanxi_app::auth::SignedIn, guanxi_app::AppError> {
+    guanxi_app::auth::sign_in(
+        store,
+        email,
+        password,
+        &throttle_key(ip),
+        chrono::Duration::hours(cookies::SESSION_HOURS),
     )
+    .await
 }
-
-/// The `Set-Cookie` value that ends a session in the browser.
-pub const END_SESSION_COOKIE: &str = "guanxi_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0";
 
 /// `POST /auth/login {"email", "password"}`: a session cookie and its CSRF token, and the
 /// failed sign-ins from other addresses since the user last signed in.
@@ -90,11 +84,9 @@ pub async fn login(
 ) -> Result<Response, Problem> {
     limiter.check(ip)?;
     let Login { email, password } = super::records::parse_body(&body)?;
-    let signed_in = store.login(&email, &password, &throttle_key(ip)).await?;
-    let session = store
-        .open_session(signed_in.user, chrono::Duration::hours(SESSION_HOURS))
-        .await?;
-    let cookie = session_cookie(&session.token, &deployment);
+    let signed_in = sign_in(&store, &email, &password, ip).await?;
+    let session = &signed_in.session;
+    let cookie = cookies::session(&session.token, &deployment);
     let body = serde_json::json!({
         "user_id": signed_in.user,
         "csrf_token": session.csrf_token,
@@ -114,7 +106,7 @@ pub async fn logout(
     headers: HeaderMap,
     _: Authed,
 ) -> Result<Response, Problem> {
-    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+    if let Some(token) = cookies::get(&headers, SESSION_COOKIE) {
         store.close_session(token).await?;
     }
     let mut res = StatusCode::NO_CONTENT.into_response();

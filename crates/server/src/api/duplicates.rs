@@ -6,11 +6,11 @@
 use super::auth::Authed;
 use super::records::{id_of, parse_body};
 use crate::Problem;
-use crate::access::{Masks, mask_json};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use guanxi_app::access::{Masks, mask_json};
 use guanxi_domain::entities::{Account, Contact, Lead};
 use guanxi_domain::{Actor, Entity, EntityDef, Id};
 use guanxi_store::Store;

@@ -2,15 +2,15 @@
 //! list's own `filter`, `sort` and `deleted`: every record of that view the caller may see,
 //! masked as the API masks it, as a CSV (UTF-8 with BOM, for Excel) or .xlsx download. The
 //! export is written to the change log before the first byte leaves. The work is
-//! [`crate::export`]'s, shared with `guanxi export`; this streams it into the response.
+//! [`guanxi_app::export`]'s, shared with `guanxi export`; this streams it into the response.
 
 use super::auth::Authed;
-use crate::export::{ExportRequest, prepare};
 use crate::problem::Problem;
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use guanxi_app::export::{ExportRequest, prepare};
 use guanxi_domain::Entity;
 use guanxi_store::Store;
 use std::io::{self, Write};
@@ -50,7 +50,7 @@ pub async fn export<T: Entity>(
             let _ = tx.blocking_send(Err(io::Error::other(why)));
         }
     });
-    let day = chrono::Utc::now().with_timezone(&crate::web::i18n::display_offset());
+    let day = chrono::Utc::now().with_timezone(&guanxi_app::i18n::display_offset());
     let filename = format!(
         "{}-{}.{}",
         T::DEF.table.replace('_', "-"),

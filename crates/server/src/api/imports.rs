@@ -5,11 +5,11 @@
 
 use super::auth::Authed;
 use crate::Problem;
-use crate::ingest::{self, Options, Source};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use guanxi_app::import::{self, Options, Source};
 use guanxi_store::Store;
 use serde::Deserialize;
 use serde_json::Value;
@@ -48,7 +48,7 @@ pub async fn create(
         name: p.name.unwrap_or_else(|| "upload".into()),
         bytes: body,
     };
-    let report = ingest::import(&store, &actor, &p.kind, source, &opts, &|_| {}).await?;
+    let report = import::import(&store, &actor, &p.kind, source, &opts, &|_| {}).await?;
     Ok(Json(serde_json::to_value(report).unwrap_or_default()))
 }
 

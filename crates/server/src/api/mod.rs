@@ -2,7 +2,7 @@
 //! authenticate, parse, call the store, present.
 
 mod auth;
-pub use auth::{END_SESSION_COOKIE, SESSION_COOKIE, SESSION_HOURS, session_cookie};
+pub use auth::sign_in;
 mod duplicates;
 mod export;
 mod imports;
@@ -13,34 +13,10 @@ mod settings;
 
 use axum::Router;
 use axum::routing::{delete, get, post};
+use guanxi_app::collections::{Collections, each_collection};
 use guanxi_domain::Entity;
-use guanxi_domain::custom::CustomFieldDef;
-use guanxi_domain::entities::*;
 use guanxi_store::Store;
 use schemars::JsonSchema;
-
-/// Something done once per entity served as a collection: routing it, describing it.
-pub trait Collections {
-    fn collection<T: Entity + JsonSchema>(&mut self, path: &'static str);
-}
-
-/// The entities served as collections at `/{path}`: the one list the router and the OpenAPI
-/// description both read.
-pub fn each_collection(c: &mut impl Collections) {
-    c.collection::<Account>("accounts");
-    c.collection::<Contact>("contacts");
-    c.collection::<Interaction>("interactions");
-    c.collection::<Lead>("leads");
-    c.collection::<Opportunity>("opportunities");
-    c.collection::<Product>("products");
-    c.collection::<Order>("orders");
-    c.collection::<Case>("cases");
-    c.collection::<Campaign>("campaigns");
-    c.collection::<Pipeline>("pipelines");
-    c.collection::<Team>("teams");
-    c.collection::<User>("users");
-    c.collection::<CustomFieldDef>("custom-fields");
-}
 
 struct Routes(Option<Router<Store>>);
 

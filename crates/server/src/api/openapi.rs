@@ -566,7 +566,7 @@ fn finding_paths(doc: &mut Doc) {
     let mergeable: Vec<&str> = super::duplicates::MERGEABLE.map(|d| d.name).to_vec();
     let any_mergeable = json!({ "anyOf": mergeable.iter().map(|e| rec(e)).collect::<Vec<_>>() });
 
-    let kinds = crate::search_feed::KINDS;
+    let kinds = guanxi_app::search::KINDS;
     let found = json!({
         "type": "object",
         "required": ["kind", "id", "title", "score", "matched", "record"],
@@ -589,7 +589,7 @@ fn finding_paths(doc: &mut Doc) {
     });
     let collections: Vec<&str> = kinds
         .iter()
-        .map(|k| crate::search_feed::collection(k))
+        .map(|k| guanxi_app::search::collection(k))
         .collect();
     doc.op("/search", "get", json!({
         "tags": ["search"], "operationId": "search",
@@ -609,7 +609,7 @@ fn finding_paths(doc: &mut Doc) {
         "required": ["id", "entity", "file_name", "file_sha256", "status", "rows_done", "resume_offset", "resume_row", "created", "updated", "unchanged", "failed", "started_at", "updated_at"],
         "properties": {
             "id": uuid,
-            "entity": { "type": "string", "enum": crate::ingest::KINDS },
+            "entity": { "type": "string", "enum": guanxi_app::import::KINDS },
             "file_name": { "type": "string" },
             "file_sha256": { "type": "string" },
             "status": { "type": "string", "enum": ["running", "done", "dry_run"] },
@@ -630,7 +630,7 @@ fn finding_paths(doc: &mut Doc) {
         "required": ["id", "entity", "name", "spec", "owner_id", "created_at", "updated_at"],
         "properties": {
             "id": uuid,
-            "entity": { "type": "string", "enum": crate::ingest::KINDS },
+            "entity": { "type": "string", "enum": guanxi_app::import::KINDS },
             "name": { "type": "string" },
             "spec": { "type": "string", "description": "The mapping as the mapping parameter takes it: column=field,…" },
             "owner_id": uuid,
@@ -642,7 +642,7 @@ fn finding_paths(doc: &mut Doc) {
         "type": "object",
         "required": ["kind", "file", "dry_run", "job", "rows", "unreadable", "failed", "resumed_at_row", "mapping", "saved_template", "problems"],
         "properties": {
-            "kind": { "type": "string", "enum": crate::ingest::KINDS },
+            "kind": { "type": "string", "enum": guanxi_app::import::KINDS },
             "file": { "type": "string" },
             "dry_run": { "type": "boolean" },
             "job": job.clone(),
@@ -655,7 +655,7 @@ fn finding_paths(doc: &mut Doc) {
                 "properties": { "column": { "type": "string" }, "field": nullable("string") },
             } },
             "saved_template": { "description": "The template this run saved its mapping as (save_template), else null", "anyOf": [template.clone(), { "type": "null" }] },
-            "problems": { "type": "array", "maxItems": crate::ingest::MAX_PROBLEMS, "description": "Rows not imported, or wrong fields of them (the first ones; the counts are exact)", "items": {
+            "problems": { "type": "array", "maxItems": guanxi_app::import::MAX_PROBLEMS, "description": "Rows not imported, or wrong fields of them (the first ones; the counts are exact)", "items": {
                 "type": "object", "required": ["row", "column", "field", "message"],
                 "properties": { "row": count, "column": nullable("string"), "field": nullable("string"), "message": { "type": "string" } },
             } },
@@ -666,7 +666,7 @@ fn finding_paths(doc: &mut Doc) {
         "tags": ["imports"], "operationId": "create_import",
         "summary": "Import a spreadsheet (the raw body: CSV in UTF-8 or GBK, .xlsx or .xls; not a multipart form): rows matched by their keys are updated, others created, in batches",
         "parameters": [
-            param("kind", "query", true, json!({ "type": "string", "enum": crate::ingest::KINDS }), "What the rows are"),
+            param("kind", "query", true, json!({ "type": "string", "enum": guanxi_app::import::KINDS }), "What the rows are"),
             param("mapping", "query", false, json!({ "type": "string" }), "column=field,…; suggested from the headers when absent (a 422 names the columns that need one)"),
             param("template", "query", false, json!({ "type": "string" }), "The name of a saved mapping template of this kind, instead of mapping"),
             param("save_template", "query", false, json!({ "type": "string" }), "Save the mapping this import uses as a template of this name (on a dry run too); saving an existing name replaces its mapping, for its owner or an administrator"),
@@ -690,7 +690,7 @@ fn finding_paths(doc: &mut Doc) {
         "tags": ["imports"], "operationId": "list_import_templates",
         "summary": "The saved mapping templates of the entities the caller may import, by entity and name",
         "parameters": [
-            param("kind", "query", false, json!({ "type": "string", "enum": crate::ingest::KINDS }), "Only this entity's templates"),
+            param("kind", "query", false, json!({ "type": "string", "enum": guanxi_app::import::KINDS }), "Only this entity's templates"),
         ],
         "responses": responses(&[("200", ok("The templates", items(template)))], &["403", "422"]),
     }));

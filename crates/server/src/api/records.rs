@@ -3,17 +3,17 @@
 //! as `If-Match`, so an edit made on a stale copy is refused (412) instead of overwriting.
 
 use super::auth::Authed;
-use crate::access::{Masks, is_sensitive, mask_json, present};
 use crate::problem::Problem;
-use crate::writes;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Router, body::Bytes};
+use guanxi_app::access::{Masks, mask_json, present};
+use guanxi_app::listing::{list_query, refuse_nul, refuse_sensitive_filters};
+use guanxi_app::records as writes;
 use guanxi_domain::custom::CustomFieldDef;
-use guanxi_domain::filter::{Filter, ListQuery, Op, Sort};
 use guanxi_domain::{Actor, Entity, Id, Record};
 use guanxi_store::{ChangeEntry, Store};
 use serde::de::DeserializeOwned;
@@ -29,23 +29,9 @@ pub fn collection<T: Entity>(r: Router<Store>, name: &str) -> Router<Store> {
         .route(&format!("/{name}/export"), get(super::export::export::<T>))
 }
 
-/// Text in a database may not hold the NUL character (PostgreSQL refuses it); JSON can only
-/// carry one escaped, so it is turned away here, before anything is written.
-fn refuse_nul(text: &[u8], what: &str) -> Result<(), Problem> {
-    let raw = text.contains(&0);
-    let escaped = text.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"));
-    if raw || escaped {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            format!("{what} may not contain the NUL character (\\u0000)"),
-        ));
-    }
-    Ok(())
-}
-
 /// Parse a JSON body: bad syntax is a 400, a wrong field a 422 naming it.
 pub fn parse_body<D: DeserializeOwned>(body: &[u8]) -> Result<D, Problem> {
-    refuse_nul(body, "text")?;
+    refuse_nul(body, "body")?;
     let mut de = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -54,7 +40,7 @@ pub fn parse_body<D: DeserializeOwned>(body: &[u8]) -> Result<D, Problem> {
             Problem::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {inner}"))
         } else {
             let field = if path == "." {
-                crate::writes::unknown_field(&inner.to_string()).unwrap_or(path)
+                writes::unknown_field(&inner.to_string()).unwrap_or(path)
             } else {
                 path
             };
@@ -103,119 +89,6 @@ pub fn if_match(headers: &HeaderMap) -> Result<i64, Problem> {
                 "If-Match must be an ETag of this API",
             )
         })
-}
-
-/// `?filter=city:eq:上海&filter=tags:contains:vip&sort=-name&limit=50&cursor=…&count=true`
-pub(crate) fn list_query(raw: Option<&str>) -> Result<ListQuery, Problem> {
-    let mut q = ListQuery::default();
-    let bad = |field: &str, msg: String| {
-        Problem::field(StatusCode::BAD_REQUEST, field.to_string(), "invalid", msg)
-    };
-    for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
-        refuse_nul(v.as_bytes(), &k)?;
-        match k.as_ref() {
-            "filter" => {
-                let mut parts = v.splitn(3, ':');
-                let (Some(field), Some(op), value) = (parts.next(), parts.next(), parts.next())
-                else {
-                    return Err(bad("filter", format!("'{v}' is not field:op:value")));
-                };
-                let op: Op = op
-                    .parse()
-                    .map_err(|e: String| bad("filter", format!("'{op}': {e}")))?;
-                let value = value.unwrap_or("");
-                let value = match op {
-                    Op::In => Value::Array(
-                        value
-                            .split(',')
-                            .map(|s| Value::String(s.to_string()))
-                            .collect(),
-                    ),
-                    Op::IsNull => Value::Bool(value != "false"),
-                    _ => Value::String(value.to_string()),
-                };
-                q.filters.push(Filter {
-                    field: field.to_string(),
-                    op,
-                    value,
-                });
-            }
-            "sort" => {
-                let (field, desc) = match v.strip_prefix('-') {
-                    Some(f) => (f, true),
-                    None => (v.as_ref(), false),
-                };
-                q.sort = Some(Sort {
-                    field: field.to_string(),
-                    desc,
-                });
-            }
-            "limit" => {
-                q.limit = v
-                    .parse()
-                    .map_err(|_| bad("limit", "a whole number".into()))?
-            }
-            "cursor" => q.cursor = Some(v.into_owned()),
-            "count" => {
-                q.with_count = v
-                    .parse()
-                    .map_err(|_| bad("count", "true or false".into()))?
-            }
-            "deleted" => {
-                q.deleted = v
-                    .parse()
-                    .map_err(|_| bad("deleted", "true or false".into()))?
-            }
-            other => return Err(bad(other, format!("unknown parameter '{other}'"))),
-        }
-    }
-    Ok(q)
-}
-
-/// The query string of a list query, as [`list_query`] reads it (for links to a view).
-pub(crate) fn query_pairs(q: &ListQuery) -> Vec<(String, String)> {
-    let mut pairs = vec![];
-    for f in &q.filters {
-        let value = match &f.value {
-            Value::String(s) => s.clone(),
-            Value::Array(a) => a
-                .iter()
-                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
-                .collect::<Vec<_>>()
-                .join(","),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        };
-        pairs.push(("filter".into(), format!("{}:{}:{value}", f.field, f.op)));
-    }
-    if let Some(s) = &q.sort {
-        let dash = if s.desc { "-" } else { "" };
-        pairs.push(("sort".into(), format!("{dash}{}", s.field)));
-    }
-    if q.deleted {
-        pairs.push(("deleted".into(), "true".into()));
-    }
-    pairs
-}
-
-/// A filter on a masked field would tell its values apart, so it needs the right to see it.
-pub(crate) fn refuse_sensitive_filters(
-    actor: &Actor,
-    def: &guanxi_domain::EntityDef,
-    custom: &[CustomFieldDef],
-    q: &ListQuery,
-) -> Result<(), Problem> {
-    match q
-        .filters
-        .iter()
-        .find(|f| is_sensitive(def, custom, &f.field))
-    {
-        Some(f) if !actor.role.see_sensitive => Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            format!("filtering on {} needs the right to see it", f.field),
-        )),
-        _ => Ok(()),
-    }
 }
 
 async fn list<T: Entity>(
@@ -360,7 +233,7 @@ struct ChangesOf<'a> {
     found: Option<ChangeLog<'a>>,
 }
 
-impl<'a> super::Collections for ChangesOf<'a> {
+impl<'a> guanxi_app::collections::Collections for ChangesOf<'a> {
     fn collection<T: Entity + schemars::JsonSchema>(&mut self, _: &'static str) {
         if T::DEF.name == self.entity {
             let (store, actor, id) = (self.store, self.actor, self.id);
@@ -411,7 +284,7 @@ pub async fn changes(
         id,
         found: None,
     };
-    super::each_collection(&mut of);
+    guanxi_app::collections::each_collection(&mut of);
     let log = match of.found {
         Some(log) => log.await?,
         None => {
@@ -449,7 +322,6 @@ pub async fn move_stage(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    use guanxi_domain::entities::{Opportunity, Pipeline};
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Move {
@@ -460,20 +332,9 @@ pub async fn move_stage(
     let id = id_of(&id)?;
     let version = if_match(&headers)?;
     let Move { stage, reason } = parse_body(&body)?;
-    let opp = store.get::<Opportunity>(&actor, id).await?;
-    let pipeline = store
-        .get::<Pipeline>(&guanxi_domain::Actor::system(), opp.data.pipeline_id)
-        .await?
-        .data;
-    let by = actor.user_id;
-    let r = store
-        .update::<Opportunity, _>(&actor, id, version, move |rec| {
-            rec.data
-                .move_to(&pipeline, &stage, reason, by, chrono::Utc::now())
-        })
-        .await?;
+    let moved = guanxi_app::deals::move_stage(&store, &actor, id, version, &stage, reason).await?;
     let custom = store.custom_fields("opportunity").await?;
-    Ok(one(&actor, &custom, &r, StatusCode::OK))
+    Ok(one(&actor, &custom, &moved.deal, StatusCode::OK))
 }
 
 /// `GET /accounts/{id}/timeline?before=…&limit=50`: interactions, orders, cases and changes,
@@ -505,7 +366,7 @@ pub async fn timeline(
         }
     }
     let mut page = store.timeline(&actor, id_of(&id)?, before, limit).await?;
-    crate::access::mask_timeline(&store, &actor, &mut page.items).await?;
+    guanxi_app::access::mask_timeline(&store, &actor, &mut page.items).await?;
     Ok(Json(serde_json::to_value(page).unwrap_or_default()))
 }
 
@@ -579,67 +440,4 @@ pub async fn analytics_report(
     let mut body = last.after.unwrap_or_default();
     body["computed_at"] = serde_json::to_value(last.at).unwrap_or_default();
     Ok(Json(body))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    proptest::proptest! {
-        /// The filter parser takes any query string without panicking; what it refuses
-        /// is a 400 naming the parameter, and what it accepts round-trips.
-        #[test]
-        fn any_query_string_parses_or_names_the_parameter(raw in "\\PC{0,80}", pairs in proptest::collection::vec(("(filter|sort|limit|count|cursor|x)", "\\PC{0,30}"), 0..5)) {
-            let built: String = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(&pairs)
-                .finish();
-            for q in [raw.as_str(), built.as_str()] {
-                match list_query(Some(q)) {
-                    Ok(parsed) => {
-                        let again = list_query(Some(&query_pairs_string(&parsed))).unwrap();
-                        proptest::prop_assert_eq!(again.filters, parsed.filters);
-                    }
-                    Err(p) => {
-                        proptest::prop_assert_eq!(p.status, 400);
-                        proptest::prop_assert!(!p.errors.is_empty(), "{}", p.detail);
-                    }
-                }
-            }
-        }
-    }
-
-    fn query_pairs_string(q: &ListQuery) -> String {
-        form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(query_pairs(q))
-            .finish()
-    }
-
-    #[test]
-    fn query_strings_become_list_queries() {
-        let q = list_query(Some("filter=city:eq:%E4%B8%8A%E6%B5%B7&filter=tier:in:key,major&sort=-name&limit=20&count=true")).unwrap();
-        assert_eq!(q.filters.len(), 2);
-        assert_eq!(q.filters[0].value, Value::String("上海".into()));
-        assert_eq!(q.filters[1].value, serde_json::json!(["key", "major"]));
-        assert_eq!(
-            (q.sort.unwrap().desc, q.limit, q.with_count),
-            (true, 20, true)
-        );
-        assert!(list_query(Some("filter=city")).is_err());
-        assert!(list_query(Some("filter=city:like:x")).is_err());
-        assert!(list_query(Some("bogus=1")).is_err());
-    }
-
-    #[test]
-    fn query_pairs_read_back_as_the_same_query() {
-        let raw = "filter=city:eq:a:b&filter=tier:in:key,major&filter=email:is_null:false&sort=-name&deleted=true";
-        let q = list_query(Some(raw)).unwrap();
-        let again: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(query_pairs(&q))
-            .finish();
-        let back = list_query(Some(&again)).unwrap();
-        assert_eq!(
-            (back.filters, back.sort, back.deleted),
-            (q.filters, q.sort, q.deleted)
-        );
-    }
 }

@@ -3,10 +3,10 @@
 
 use super::auth::Authed;
 use crate::Problem;
-use crate::search_feed::{self, KINDS, Searcher};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use guanxi_app::search::{self, KINDS, Searcher};
 use guanxi_store::Store;
 use serde::Deserialize;
 use serde_json::Value;
@@ -36,7 +36,7 @@ pub fn kinds(types: Option<&str>) -> Result<Vec<&'static str>, Problem> {
         .map(|t| {
             KINDS
                 .iter()
-                .find(|k| **k == t || search_feed::collection(k) == t)
+                .find(|k| **k == t || search::collection(k) == t)
                 .copied()
                 .ok_or_else(|| {
                     Problem::field(
@@ -67,6 +67,6 @@ pub async fn search(
         ));
     }
     let index = searcher.index()?;
-    let items = search_feed::find(&store, index, &actor, &p.q, &kinds, limit).await?;
+    let items = search::find(&store, index, &actor, &p.q, &kinds, limit).await?;
     Ok(Json(serde_json::json!({ "items": items })))
 }

@@ -6,11 +6,11 @@ use super::i18n::Tr;
 use super::names::Wanted;
 use super::page::{self, Page, Posted, WebUser, shown};
 use super::records::{ChangeRow, change_rows, facts, title_of};
-use crate::access;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use guanxi_app::access;
 use guanxi_domain::entities::{Account, Case, Contact, Interaction, Opportunity, Order};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::{Entity, Id, Record, Right};
@@ -310,7 +310,7 @@ async fn account_view(
         Err(e) => return crate::Problem::from(e).into_response(),
     };
     if let Err(p) = access::mask_timeline(store, &u.actor, &mut tl.items).await {
-        return p.into_response();
+        return crate::Problem::from(p).into_response();
     }
     let m = match access::Masks::load(
         store,
@@ -320,7 +320,7 @@ async fn account_view(
     .await
     {
         Ok(m) => m,
-        Err(p) => return p.into_response(),
+        Err(p) => return crate::Problem::from(p).into_response(),
     };
     let account = m.present(&u.actor, &v.account);
     let contacts = m.all(&u.actor, &v.contacts);
@@ -532,16 +532,16 @@ pub async fn log_account(
         }
     };
     v["account_id"] = id.to_string().into();
-    match crate::writes::create::<Interaction>(&store, &u.actor, v).await {
+    match guanxi_app::records::create::<Interaction>(&store, &u.actor, v).await {
         Ok(_) => page::done(
             &format!("/accounts/{id}#timeline"),
             u.t().s("composer.logged"),
         ),
-        Err(p) => {
-            let msg = p
-                .errors
-                .first()
-                .map_or(p.detail.clone(), |e| fields::message(u.t(), e));
+        Err(e) => {
+            let msg = e
+                .fields()
+                .and_then(|f| f.0.first())
+                .map_or(e.to_string(), |f| fields::message(u.t(), f));
             account_view(
                 &store,
                 &u,
@@ -631,7 +631,7 @@ async fn contact_view(
     .await
     {
         Ok(m) => m,
-        Err(p) => return p.into_response(),
+        Err(p) => return crate::Problem::from(p).into_response(),
     };
     let json = m.present(&u.actor, &c);
     let interactions = related::<Interaction>(store, u, "contact_id", id, "at").await;
@@ -722,13 +722,13 @@ pub async fn log_contact(
     if let Some(a) = c.data.account_id {
         v["account_id"] = a.to_string().into();
     }
-    match crate::writes::create::<Interaction>(&store, &u.actor, v).await {
+    match guanxi_app::records::create::<Interaction>(&store, &u.actor, v).await {
         Ok(_) => page::done(&format!("/contacts/{id}"), u.t().s("composer.logged")),
-        Err(p) => {
-            let msg = p
-                .errors
-                .first()
-                .map_or(p.detail.clone(), |e| fields::message(u.t(), e));
+        Err(e) => {
+            let msg = e
+                .fields()
+                .and_then(|f| f.0.first())
+                .map_or(e.to_string(), |f| fields::message(u.t(), f));
             contact_view(
                 &store,
                 &u,

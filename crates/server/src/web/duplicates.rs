@@ -5,11 +5,11 @@
 use super::fields::{self, Shown};
 use super::names::Wanted;
 use super::page::{self, Page, Posted, WebUser, render, shown};
-use crate::access::{Masks, mask_json};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use guanxi_app::access::{Masks, mask_json};
 use guanxi_domain::entities::{Account, Contact, Lead};
 use guanxi_domain::{Entity, EntityDef, Id, Right};
 use guanxi_store::Store;

@@ -10,7 +10,7 @@ mod cases;
 mod duplicates;
 mod fields;
 mod home;
-pub mod i18n;
+pub use guanxi_app::i18n;
 mod leads;
 mod names;
 mod page;
@@ -63,7 +63,7 @@ pub fn routes() -> Router<Store> {
         .route("/admin/roles", get(admin::roles))
         .route("/users/{id}/password", post(admin::set_password));
     let mut c = records::Collections(Some(r));
-    crate::api::each_collection(&mut c);
+    guanxi_app::collections::each_collection(&mut c);
     c.0.expect("set above")
         .layer(axum::middleware::from_fn(html_errors))
 }
@@ -122,5 +122,49 @@ mod templates {
         pub status: u16,
         pub headline: &'a str,
         pub detail: &'a str,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::i18n;
+
+    /// Every `s("…")`, `f("…"` and `"key"` passed to the translator in the templates, the
+    /// web code and the use cases exists in both languages.
+    #[test]
+    fn every_message_used_exists() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = vec![];
+        for dir in ["templates", "src/web", "../app/src"] {
+            for e in std::fs::read_dir(root.join(dir)).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_file() {
+                    files.push(p);
+                }
+            }
+        }
+        let mut missing = vec![];
+        let mut used = 0;
+        for p in files {
+            let text = std::fs::read_to_string(&p).unwrap();
+            for pat in [".s(\"", ".f(\""] {
+                for (i, _) in text.match_indices(pat) {
+                    let rest = &text[i + pat.len()..];
+                    let Some(end) = rest.find('"') else { continue };
+                    let key = &rest[..end];
+                    if key.is_empty() || key.contains('{') || key.ends_with('.') {
+                        continue;
+                    }
+                    used += 1;
+                    for lang in i18n::Lang::ALL {
+                        if !i18n::Tr::new(lang).has(key) {
+                            missing.push(format!("{lang:?} {key} ({})", p.display()));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(used > 50, "the scan found only {used} messages");
+        assert!(missing.is_empty(), "missing messages: {missing:#?}");
     }
 }

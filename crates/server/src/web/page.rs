@@ -3,6 +3,7 @@
 //! handlers a signed-in user (or send the browser to sign in) and a checked form.
 
 use super::i18n::{Lang, Tr};
+use crate::cookies::{self, SESSION_COOKIE};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -11,25 +12,13 @@ use guanxi_domain::entities::User;
 use guanxi_domain::{Actor, Right};
 use guanxi_store::Store;
 
-pub const SESSION_COOKIE: &str = crate::api::SESSION_COOKIE;
 pub const LANG_COOKIE: &str = "guanxi_lang";
 const FLASH_COOKIE: &str = "guanxi_flash";
-
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
 
 /// The language of a request: the signed-in user's choice (kept in a cookie at sign-in),
 /// else the browser's `Accept-Language`.
 pub fn lang_of(headers: &HeaderMap) -> Lang {
-    match cookie(headers, LANG_COOKIE) {
+    match cookies::get(headers, LANG_COOKIE) {
         Some("en") => Lang::En,
         Some("zh-CN") => Lang::Zh,
         _ => Lang::from_accept_language(
@@ -162,7 +151,7 @@ impl FromRequestParts<Store> for WebUser {
             .path_and_query()
             .map_or("/".to_string(), |p| p.as_str().to_string());
         let sign_in = || SignInFirst(path.clone()).into_response();
-        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(sign_in)?;
+        let token = cookies::get(&parts.headers, SESSION_COOKIE).ok_or_else(sign_in)?;
         let (actor, csrf) = match store.session(token).await {
             Ok(s) => s,
             Err(guanxi_store::StoreError::Unauthorized) => return Err(sign_in()),
@@ -173,7 +162,7 @@ impl FromRequestParts<Store> for WebUser {
             .await
             .map_err(|e| crate::Problem::from(e).into_response())?
             .data;
-        let notice = cookie(&parts.headers, FLASH_COOKIE).map(|v| {
+        let notice = cookies::get(&parts.headers, FLASH_COOKIE).map(|v| {
             form_urlencoded::parse(format!("n={v}").as_bytes())
                 .next()
                 .map(|(_, v)| v.into_owned())

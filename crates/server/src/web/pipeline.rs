@@ -9,6 +9,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use guanxi_app::AppError;
 use guanxi_domain::entities::{Opportunity, Pipeline, Stage, StageOutcome};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::{Actor, Id, Record, Right};
@@ -229,44 +230,40 @@ pub async fn move_card(
     let version: i64 = form.text("_version").parse().unwrap_or(0);
     let stage = form.text("stage").to_string();
     let reason = Some(form.text("reason").to_string()).filter(|r| !r.is_empty());
-    let opp = match store.get::<Opportunity>(&u.actor, id).await {
-        Ok(o) => o,
-        Err(e) => return crate::Problem::from(e).into_response(),
-    };
-    let back = format!("/pipeline?pipeline={}", opp.data.pipeline_id);
-    let pipeline = match store
-        .get::<Pipeline>(&Actor::system(), opp.data.pipeline_id)
-        .await
-    {
-        Ok(p) => p.data,
-        Err(e) => return crate::Problem::from(e).into_response(),
-    };
-    let by = u.actor.user_id;
-    let name = opp.data.name.clone();
-    let stage_label = pipeline
-        .stage(&stage)
-        .map_or_else(|| stage.clone(), |s| stage_name(t, s));
-    match store
-        .update::<Opportunity, _>(&u.actor, id, version, move |rec| {
-            rec.data
-                .move_to(&pipeline, &stage, reason, by, chrono::Utc::now())
-        })
-        .await
-    {
-        Ok(_) => page::done(
-            &back,
-            &t.f("kanban.moved", &[("deal", &name), ("stage", &stage_label)]),
-        ),
-        Err(StoreError::Invalid(e))
-            if e.0
-                .iter()
-                .any(|f| f.field == "close_reason" || f.field == "reason") =>
-        {
-            axum::response::Redirect::to(&format!("{back}&error=reason")).into_response()
+    match guanxi_app::deals::move_stage(&store, &u.actor, id, version, &stage, reason).await {
+        Ok(moved) => {
+            let back = format!("/pipeline?pipeline={}", moved.deal.data.pipeline_id);
+            let stage_label = moved
+                .pipeline
+                .stage(&stage)
+                .map_or_else(|| stage.clone(), |s| stage_name(t, s));
+            page::done(
+                &back,
+                &t.f(
+                    "kanban.moved",
+                    &[("deal", &moved.deal.data.name), ("stage", &stage_label)],
+                ),
+            )
         }
-        Err(StoreError::Conflict { .. }) => {
-            axum::response::Redirect::to(&format!("{back}&error=conflict")).into_response()
+        Err(e) => {
+            // Where the user came from: the deal's board, read again (it may be gone).
+            let back = match store.get::<Opportunity>(&u.actor, id).await {
+                Ok(o) => format!("/pipeline?pipeline={}", o.data.pipeline_id),
+                Err(_) => "/pipeline".to_string(),
+            };
+            match e {
+                AppError::Store(StoreError::Invalid(e))
+                    if e.0
+                        .iter()
+                        .any(|f| f.field == "close_reason" || f.field == "reason") =>
+                {
+                    axum::response::Redirect::to(&format!("{back}&error=reason")).into_response()
+                }
+                AppError::Store(StoreError::Conflict { .. }) => {
+                    axum::response::Redirect::to(&format!("{back}&error=conflict")).into_response()
+                }
+                e => crate::Problem::from(e).into_response(),
+            }
         }
-        Err(e) => crate::Problem::from(e).into_response(),
     }
 }

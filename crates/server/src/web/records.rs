@@ -6,27 +6,29 @@ use super::fields::{self, Choice, Input, Names, Shown};
 use super::i18n::Tr;
 use super::names::Wanted;
 use super::page::{self, FormData, Page, Posted, WebUser, render, render_status, shown};
-use crate::access::{self, is_sensitive};
 use crate::problem::Problem;
-use crate::writes;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use guanxi_app::AppError;
+use guanxi_app::access::{self, is_sensitive};
+use guanxi_app::listing::{list_query, query_pairs, sensitive_filter};
+use guanxi_app::records as writes;
 use guanxi_domain::custom::CustomFieldDef;
 use guanxi_domain::entities::User;
 use guanxi_domain::entity::{EntityDef, FieldType};
 use guanxi_domain::filter::{ListQuery, Op, Sort};
-use guanxi_domain::{Actor, Entity, FieldError, Id, Record, Right};
+use guanxi_domain::{Actor, Entity, FieldError, Id, Record, Right, ValidationErrors};
 use guanxi_store::{Store, StoreError};
 use serde_json::Value;
 
 /// Registers the pages of each collection (the API's own list of them).
 pub struct Collections(pub Option<Router<Store>>);
 
-impl crate::api::Collections for Collections {
+impl guanxi_app::collections::Collections for Collections {
     fn collection<T: Entity + schemars::JsonSchema>(&mut self, path: &'static str) {
         let r = self.0.take().expect("set");
         let mut r = r
@@ -380,10 +382,10 @@ async fn list<T: Entity>(
     };
     let columns_all = all_columns(def, &custom);
     let mut error = None;
-    let mut q = match crate::api::records::list_query(Some(&params.api_query())) {
+    let mut q = match list_query(Some(&params.api_query())) {
         Ok(q) => q,
-        Err(p) => {
-            error = Some(p.detail.clone());
+        Err(e) => {
+            error = Some(e.to_string());
             ListQuery::default()
         }
     };
@@ -399,12 +401,7 @@ async fn list<T: Entity>(
             desc: true,
         });
     }
-    if !u.actor.role.see_sensitive
-        && let Some(f) = q
-            .filters
-            .iter()
-            .find(|f| is_sensitive(def, &custom, &f.field))
-    {
+    if let Some(f) = sensitive_filter(&u.actor, def, &custom, &q) {
         error = Some(t.f("list.sensitive_filter", &[("field", &f.field)]));
         q.filters.clear();
     }
@@ -545,7 +542,7 @@ async fn list<T: Entity>(
         .collect();
     let shown_keys: Vec<String> = shown_cols.iter().map(Column::key).collect();
     let export_href = |format: &str| {
-        let mut pairs = crate::api::records::query_pairs(&shown_q);
+        let mut pairs = query_pairs(&shown_q);
         if !shown_keys.is_empty() {
             pairs.push(("columns".into(), shown_keys.join(",")));
         }
@@ -963,9 +960,10 @@ async fn refused<T: Entity>(
     u: &WebUser,
     custom: &[CustomFieldDef],
     form: &FormData,
-    problem: Problem,
+    refusal: AppError,
     existing: Option<(Id, i64)>,
 ) -> Response {
+    let problem = Problem::from(refusal);
     let values = fields::typed_values(T::DEF, custom, form);
     let mut errors = problem.errors.clone();
     if errors.is_empty() {
@@ -992,9 +990,8 @@ async fn create<T: Entity>(
     let mut json = match fields::json_of_form(def, &custom, &form) {
         Ok(j) => j,
         Err(errors) => {
-            let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "");
-            p.errors = errors;
-            return refused::<T>(&store, &u, &custom, &form, p, None).await;
+            let e = AppError::Invalid(ValidationErrors(errors));
+            return refused::<T>(&store, &u, &custom, &form, e, None).await;
         }
     };
     // A new record leaves out what was left empty, so the entity's defaults apply.
@@ -1010,7 +1007,7 @@ async fn create<T: Entity>(
                 );
             page::done(&to, u.t().s("form.created"))
         }
-        Err(p) => refused::<T>(&store, &u, &custom, &form, p, None).await,
+        Err(e) => refused::<T>(&store, &u, &custom, &form, e, None).await,
     }
 }
 
@@ -1060,9 +1057,8 @@ async fn save<T: Entity>(
     let mut json = match fields::json_of_form(def, &custom, &form) {
         Ok(j) => j,
         Err(errors) => {
-            let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "");
-            p.errors = errors;
-            return refused::<T>(&store, &u, &custom, &form, p, Some((id, version))).await;
+            let e = AppError::Invalid(ValidationErrors(errors));
+            return refused::<T>(&store, &u, &custom, &form, e, Some((id, version))).await;
         }
     };
     // A masked value shown in the form comes back masked: never write the mask over the
@@ -1080,10 +1076,10 @@ async fn save<T: Entity>(
     }
     match writes::patch::<T>(&store, &u.actor, id, version, Value::Object(json)).await {
         Ok(_) => page::done(&format!("{}/{id}", collection_of(def)), t.s("form.saved")),
-        Err(p) if p.status == StatusCode::PRECONDITION_FAILED.as_u16() => {
+        Err(AppError::Store(StoreError::Conflict { .. })) => {
             conflict::<T>(&store, &u, &custom, &form, id).await
         }
-        Err(p) => refused::<T>(&store, &u, &custom, &form, p, Some((id, version))).await,
+        Err(e) => refused::<T>(&store, &u, &custom, &form, e, Some((id, version))).await,
     }
 }
 

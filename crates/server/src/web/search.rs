@@ -4,12 +4,12 @@
 //! typeahead its suggestions.
 
 use super::page::{Page, WebUser, render, shown};
-use crate::search_feed::{self, Found, KINDS, Searcher};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use guanxi_app::search::{self, Found, KINDS, Searcher};
 use guanxi_store::Store;
 use serde::{Deserialize, Serialize};
 
@@ -60,7 +60,7 @@ fn hit(f: Found) -> Hit {
     Hit {
         kind: f.kind,
         label: f.title,
-        href: super::fields::href_of(search_feed::collection(f.kind), &f.id),
+        href: super::fields::href_of(search::collection(f.kind), &f.id),
         id: f.id,
         detail,
     }
@@ -90,19 +90,17 @@ pub async fn search(
         .filter(|k| {
             sq.types
                 .as_deref()
-                .is_none_or(|ts| ts.split(',').any(|x| x == search_feed::collection(k)))
+                .is_none_or(|ts| ts.split(',').any(|x| x == search::collection(k)))
         })
         .collect();
     let mut found = vec![];
     if !q.is_empty() {
         match searcher.index() {
-            Ok(index) => {
-                match search_feed::find(&store, index, &u.actor, &q, &kinds, LIMIT).await {
-                    Ok(f) => found = f,
-                    Err(e) => tracing::warn!("search failed: {}", e.detail),
-                }
-            }
-            Err(e) => tracing::warn!("{}", e.detail),
+            Ok(index) => match search::find(&store, index, &u.actor, &q, &kinds, LIMIT).await {
+                Ok(f) => found = f,
+                Err(e) => tracing::warn!("search failed: {e}"),
+            },
+            Err(e) => tracing::warn!("{e}"),
         }
     }
     let hits: Vec<Hit> = found.into_iter().map(hit).collect();

@@ -2,12 +2,14 @@
 
 use super::i18n::{Lang, Tr};
 use super::page::{self, FormData, Page, Posted, WebUser, lang_cookie, lang_of, render, shown};
+use crate::cookies;
 use crate::deployment::{Deployment, throttle_key};
 use crate::rate_limit::{ClientIp, LoginLimiter};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use guanxi_app::AppError;
 use guanxi_domain::entities::{Locale, User};
 use guanxi_domain::{Actor, Id};
 use guanxi_store::{ApiToken, Store, StoreError};
@@ -102,9 +104,9 @@ pub async fn login(
         return again(StatusCode::TOO_MANY_REQUESTS, t.s("login.too_many").into());
     }
     let password = form.get("password").unwrap_or("");
-    let signed_in = match store.login(email, password, &throttle_key(ip)).await {
+    let signed_in = match crate::api::sign_in(&store, email, password, ip).await {
         Ok(s) => s,
-        Err(StoreError::Throttled { until }) => {
+        Err(AppError::Store(StoreError::Throttled { until })) => {
             let seconds = crate::problem::seconds_until(until).to_string();
             let mut res = again(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -115,25 +117,12 @@ pub async fn login(
             }
             return res;
         }
-        Err(StoreError::Unauthorized | StoreError::Invalid(_)) => {
+        Err(AppError::Store(StoreError::Unauthorized | StoreError::Invalid(_))) => {
             return again(StatusCode::UNAUTHORIZED, t.s("login.wrong").into());
         }
         Err(e) => return crate::Problem::from(e).into_response(),
     };
-    let session = match store
-        .open_session(
-            signed_in.user,
-            chrono::Duration::hours(crate::api::SESSION_HOURS),
-        )
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => return crate::Problem::from(e).into_response(),
-    };
-    let locale = store
-        .get::<User>(&Actor::system(), signed_in.user)
-        .await
-        .map_or(Locale::ZhCn, |u| u.data.locale);
+    let locale = signed_in.locale;
     let lang = Lang::from_locale(locale);
     let res = if signed_in.failed_elsewhere.is_empty() {
         Redirect::to(next).into_response()
@@ -157,7 +146,7 @@ pub async fn login(
     };
     let res = with_cookie(
         res,
-        &crate::api::session_cookie(&session.token, &deployment),
+        &cookies::session(&signed_in.session.token, &deployment),
     );
     with_cookie(res, &lang_cookie(lang))
 }
@@ -165,14 +154,14 @@ pub async fn login(
 /// `POST /logout`
 pub async fn logout(State(store): State<Store>, headers: HeaderMap, posted: Posted) -> Response {
     let _ = posted;
-    if let Some(token) = page::cookie(&headers, page::SESSION_COOKIE)
+    if let Some(token) = cookies::get(&headers, cookies::SESSION_COOKIE)
         && let Err(e) = store.close_session(token).await
     {
         return crate::Problem::from(e).into_response();
     }
     with_cookie(
         Redirect::to("/login").into_response(),
-        crate::api::END_SESSION_COOKIE,
+        cookies::END_SESSION_COOKIE,
     )
 }
 

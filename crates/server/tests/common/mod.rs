@@ -66,7 +66,7 @@ pub async fn start(postgres: bool) -> Option<Server> {
     let root = format!("http://{}", listener.local_addr().unwrap());
     let base = format!("{root}/api/v1");
     let index = guanxi_search::Index::in_memory().unwrap();
-    let feed = guanxi_server::search_feed::Feed::open(store.clone(), index.clone())
+    let feed = guanxi_app::search::Feed::open(store.clone(), index.clone())
         .await
         .unwrap();
     feed.follow();

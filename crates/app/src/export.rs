@@ -12,11 +12,10 @@
 //! [`export`] does all three for a known entity, [`export_kind`] for an entity named at run
 //! time (`contacts` or `contact`).
 
+use crate::AppError;
 use crate::access::present;
-use crate::api::records::{list_query, refuse_sensitive_filters};
-use crate::problem::Problem;
-use crate::web::i18n::Tr;
-use axum::http::StatusCode;
+use crate::i18n::Tr;
+use crate::listing::{list_query, refuse_sensitive_filters};
 use guanxi_domain::custom::CustomFieldDef;
 use guanxi_domain::filter::{ListQuery, MAX_LIMIT, Page};
 use guanxi_domain::{Actor, Currency, Entity, EntityDef, FieldDef, FieldType, Record};
@@ -29,7 +28,7 @@ use std::pin::Pin;
 
 /// The language of the header row and of enum values; without it, field keys and raw
 /// values (what an import reads back).
-pub use crate::web::i18n::Lang;
+pub use crate::i18n::Lang;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -64,13 +63,13 @@ pub struct ExportRequest {
     pub query: ListQuery,
 }
 
-fn unprocessable(field: &str, msg: String) -> Problem {
-    Problem::field(StatusCode::UNPROCESSABLE_ENTITY, field, "invalid", msg)
+fn unprocessable(field: &str, msg: String) -> AppError {
+    AppError::invalid(field, msg)
 }
 
 impl ExportRequest {
     /// A request from a query string (`format=xlsx&columns=name,mobile&filter=…`).
-    pub fn from_query(raw: Option<&str>) -> Result<ExportRequest, Problem> {
+    pub fn from_query(raw: Option<&str>) -> Result<ExportRequest, AppError> {
         Self::from_pairs(form_urlencoded::parse(raw.unwrap_or("").as_bytes()))
     }
 
@@ -80,7 +79,7 @@ impl ExportRequest {
     /// list's paging parameters do not apply: an export is the whole view.
     pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(
         pairs: impl IntoIterator<Item = (K, V)>,
-    ) -> Result<ExportRequest, Problem> {
+    ) -> Result<ExportRequest, AppError> {
         let mut format = Format::Csv;
         let (mut columns, mut labels) = (None, None);
         let mut list = form_urlencoded::Serializer::new(String::new());
@@ -153,29 +152,9 @@ pub struct ExportSummary {
     pub rows: u64,
 }
 
-/// Why an export did not happen, or did not finish.
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    /// Refused before anything was logged or written: no right, a bad column, filter or
-    /// sort, an unknown entity.
-    #[error("{}", .0.detail)]
-    Refused(Problem),
-    /// Failed while writing, after the export was logged: the output is incomplete. The
-    /// cause stays an error (not text) so that a closed output can be told apart.
-    #[error("the export stopped part-way")]
-    Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-impl ExportError {
-    fn failed(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ExportError {
-        ExportError::Failed(e.into())
-    }
-}
-
-impl From<Problem> for ExportError {
-    fn from(p: Problem) -> ExportError {
-        ExportError::Refused(p)
-    }
+/// A failure while writing, after the export was logged: the output is incomplete.
+fn failed(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AppError {
+    AppError::failed("the export stopped part-way", e)
 }
 
 /// One column of the export: a bookkeeping column, a built-in field or a custom field.
@@ -256,7 +235,7 @@ fn columns(
     def: &'static EntityDef,
     custom: &[CustomFieldDef],
     asked: Option<&[String]>,
-) -> Result<Vec<Column>, Problem> {
+) -> Result<Vec<Column>, AppError> {
     let Some(asked) = asked else {
         let fields = def.fields.iter().filter(|f| f.ty != FieldType::Json);
         return Ok(fields
@@ -337,43 +316,40 @@ enum Sheet<W: Write + Send> {
 }
 
 impl<W: Write + Send> Sheet<W> {
-    fn new(format: Format, headers: &[String], out: W) -> Result<Sheet<W>, ExportError> {
+    fn new(format: Format, headers: &[String], out: W) -> Result<Sheet<W>, AppError> {
         Ok(match format {
             Format::Csv => {
-                let mut w = CsvWriter::new(out).map_err(ExportError::failed)?;
-                w.write_row(headers).map_err(ExportError::failed)?;
+                let mut w = CsvWriter::new(out).map_err(failed)?;
+                w.write_row(headers).map_err(failed)?;
                 Sheet::Csv(w)
             }
-            Format::Xlsx => Sheet::Xlsx(
-                Box::new(XlsxWriter::new(headers).map_err(ExportError::failed)?),
-                out,
-            ),
+            Format::Xlsx => Sheet::Xlsx(Box::new(XlsxWriter::new(headers).map_err(failed)?), out),
         })
     }
 
-    fn row(&mut self, cells: &[Out]) -> Result<(), ExportError> {
+    fn row(&mut self, cells: &[Out]) -> Result<(), AppError> {
         match self {
             Sheet::Csv(w) => {
                 let texts: Vec<String> = cells.iter().map(Out::csv).collect();
-                w.write_row(&texts).map_err(ExportError::failed)
+                w.write_row(&texts).map_err(failed)
             }
             Sheet::Xlsx(w, _) => {
                 let cells: Vec<Cell> = cells.iter().map(Out::cell).collect();
-                w.write_row(&cells).map_err(ExportError::failed)
+                w.write_row(&cells).map_err(failed)
             }
         }
     }
 
-    fn finish(self) -> Result<(), ExportError> {
+    fn finish(self) -> Result<(), AppError> {
         match self {
             Sheet::Csv(w) => {
-                let mut out = w.finish().map_err(ExportError::failed)?;
-                out.flush().map_err(ExportError::failed)
+                let mut out = w.finish().map_err(failed)?;
+                out.flush().map_err(failed)
             }
             Sheet::Xlsx(w, out) => {
                 let mut out = BufWriter::with_capacity(64 << 10, out);
-                w.finish_to_writer(&mut out).map_err(ExportError::failed)?;
-                out.flush().map_err(ExportError::failed)
+                w.finish_to_writer(&mut out).map_err(failed)?;
+                out.flush().map_err(failed)
             }
         }
     }
@@ -400,7 +376,7 @@ pub async fn prepare<T: Entity>(
     store: &Store,
     actor: &Actor,
     request: ExportRequest,
-) -> Result<Prepared<T>, Problem> {
+) -> Result<Prepared<T>, AppError> {
     let def = T::DEF;
     let ExportRequest {
         format,
@@ -459,7 +435,7 @@ impl<T: Entity> Prepared<T> {
     /// Write the header and every row into `out`, page by page, and flush it. Blocking (the
     /// writers are synchronous): call it on a blocking thread of a Tokio runtime, where it
     /// waits for the store's next pages.
-    pub fn write<W: Write + Send>(self, out: W) -> Result<ExportSummary, ExportError> {
+    pub fn write<W: Write + Send>(self, out: W) -> Result<ExportSummary, AppError> {
         let Prepared {
             store,
             actor,
@@ -487,7 +463,7 @@ impl<T: Entity> Prepared<T> {
             query.cursor = Some(cursor);
             page = rt
                 .block_on(store.list::<T>(&actor, &query))
-                .map_err(ExportError::failed)?;
+                .map_err(failed)?;
         }
         sheet.finish()?;
         Ok(summary)
@@ -500,14 +476,14 @@ pub async fn export<T: Entity, W: Write + Send + 'static>(
     actor: &Actor,
     request: ExportRequest,
     out: W,
-) -> Result<ExportSummary, ExportError> {
+) -> Result<ExportSummary, AppError> {
     let prepared = prepare::<T>(store, actor, request).await?;
     tokio::task::spawn_blocking(move || prepared.write(out))
         .await
-        .map_err(ExportError::failed)?
+        .map_err(failed)?
 }
 
-type Exporting<'a> = Pin<Box<dyn Future<Output = Result<ExportSummary, ExportError>> + Send + 'a>>;
+type Exporting<'a> = Pin<Box<dyn Future<Output = Result<ExportSummary, AppError>> + Send + 'a>>;
 
 /// Finds the collection named `kind` (its path or its entity's name) in the one collection
 /// list the router reads, and starts [`export`] of it.
@@ -520,7 +496,7 @@ struct ExportOf<'a, W> {
     paths: Vec<&'static str>,
 }
 
-impl<'a, W: Write + Send + 'static> crate::api::Collections for ExportOf<'a, W> {
+impl<'a, W: Write + Send + 'static> crate::collections::Collections for ExportOf<'a, W> {
     fn collection<T: Entity + schemars::JsonSchema>(&mut self, path: &'static str) {
         self.paths.push(path);
         if self.kind != path && self.kind != T::DEF.name {
@@ -541,7 +517,7 @@ pub async fn export_kind<W: Write + Send + 'static>(
     kind: &str,
     request: ExportRequest,
     out: W,
-) -> Result<ExportSummary, ExportError> {
+) -> Result<ExportSummary, AppError> {
     let mut of = ExportOf {
         kind,
         store,
@@ -550,16 +526,16 @@ pub async fn export_kind<W: Write + Send + 'static>(
         found: None,
         paths: vec![],
     };
-    crate::api::each_collection(&mut of);
+    crate::collections::each_collection(&mut of);
     match of.found {
         Some(exporting) => exporting.await,
-        None => Err(ExportError::Refused(Problem::new(
-            StatusCode::NOT_FOUND,
+        None => Err(AppError::invalid(
+            "kind",
             format!(
                 "there is no collection '{kind}': one of {}",
                 of.paths.join(", ")
             ),
-        ))),
+        )),
     }
 }
 

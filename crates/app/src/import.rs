@@ -2,7 +2,8 @@
 //! batches that the store matches by key and writes with the job's progress. The CLI
 //! (`guanxi import`) and the API (`POST /api/v1/imports`) both run [`import`].
 
-use crate::web::i18n::{Lang, Tr};
+use crate::AppError;
+use crate::i18n::{Lang, Tr};
 use chrono::NaiveDate;
 use guanxi_domain::entities::{Account, AccountKind, Contact, Lead, Order, Product, Relationship};
 use guanxi_domain::filter::{Filter, ListQuery, MAX_LIMIT, Op};
@@ -32,7 +33,7 @@ pub enum Source {
     /// An upload, shared rather than copied each time the file is opened.
     Bytes {
         name: String,
-        bytes: axum::body::Bytes,
+        bytes: bytes::Bytes,
     },
 }
 
@@ -121,8 +122,9 @@ pub struct Report {
     pub problems: Vec<RowProblem>,
 }
 
+/// What stops an import, before it is told to the caller as an [`AppError`].
 #[derive(Debug, thiserror::Error)]
-pub enum ImportError {
+enum ImportError {
     #[error("cannot import {0:?}: one of account, contact, lead, product, order")]
     Kind(String),
     #[error("{0}")]
@@ -136,21 +138,23 @@ pub enum ImportError {
     Store(#[from] guanxi_store::StoreError),
 }
 
-impl From<ImportError> for crate::Problem {
-    fn from(e: ImportError) -> crate::Problem {
-        use axum::http::StatusCode;
+impl From<ImportError> for AppError {
+    fn from(e: ImportError) -> AppError {
         let field = match e {
             ImportError::Kind(_) => "kind",
-            ImportError::Mapping { .. } => "mapping",
+            ImportError::Mapping {
+                message,
+                suggestion,
+            } => {
+                return AppError::NeedsMapping {
+                    message,
+                    suggestion,
+                };
+            }
             ImportError::File(_) | ImportError::Io(_) => "file",
             ImportError::Store(s) => return s.into(),
         };
-        crate::Problem::field(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            field,
-            "invalid",
-            e.to_string(),
-        )
+        AppError::invalid(field, e.to_string())
     }
 }
 
@@ -271,15 +275,16 @@ pub async fn import(
     source: Source,
     opts: &Options,
     progress: &(dyn Fn(Progress) + Sync),
-) -> Result<Report, ImportError> {
-    match kind {
+) -> Result<Report, AppError> {
+    let report = match kind {
         "account" => run::<Account>(store, actor, source, opts, progress).await,
         "contact" => run::<Contact>(store, actor, source, opts, progress).await,
         "lead" => run::<Lead>(store, actor, source, opts, progress).await,
         "product" => run::<Product>(store, actor, source, opts, progress).await,
         "order" => run::<Order>(store, actor, source, opts, progress).await,
         other => Err(ImportError::Kind(other.into())),
-    }
+    };
+    Ok(report?)
 }
 
 async fn run<T: Entity>(
@@ -723,7 +728,7 @@ fn record_of<T: Entity>(
         _ => {}
     }
     errors.into_result()?;
-    let data = crate::writes::data_of::<T>(fields)?;
+    let data = crate::records::data_of::<T>(fields)?;
     let mut record = NewRecord::new(data).with_custom(custom);
     record.team_id = None;
     Ok(ImportRow {
@@ -839,7 +844,7 @@ fn timestamp(raw: &str) -> Option<String> {
         .ok()?;
     let local = d
         .and_time(t)
-        .and_local_timezone(crate::web::i18n::display_offset())
+        .and_local_timezone(crate::i18n::display_offset())
         .single()?;
     Some(local.with_timezone(&chrono::Utc).to_rfc3339())
 }

@@ -450,7 +450,7 @@ async fn visible<T: Entity>(
     store: &Store,
     actor: &Actor,
     ids: &[uuid::Uuid],
-) -> Result<BTreeMap<uuid::Uuid, Value>, crate::Problem> {
+) -> Result<BTreeMap<uuid::Uuid, Value>, crate::AppError> {
     let q = ListQuery::default()
         .filter(Filter {
             field: "id".into(),
@@ -476,7 +476,7 @@ pub async fn find(
     text: &str,
     kinds: &[&str],
     limit: usize,
-) -> Result<Vec<Found>, crate::Problem> {
+) -> Result<Vec<Found>, crate::AppError> {
     use guanxi_domain::{Right, Scope};
     let kinds: Vec<&str> = kinds
         .iter()
@@ -544,11 +544,8 @@ pub async fn find(
         .collect())
 }
 
-fn internal(e: impl std::fmt::Display) -> crate::Problem {
-    crate::Problem::new(
-        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-        format!("search failed: {e}"),
-    )
+fn internal(e: impl std::error::Error + Send + Sync + 'static) -> crate::AppError {
+    crate::AppError::failed("search failed", e)
 }
 
 /// The collection path of a searchable entity (`account` → `accounts`).
@@ -568,12 +565,9 @@ pub fn collection(kind: &str) -> &'static str {
 pub struct Searcher(pub Option<Index>);
 
 impl Searcher {
-    pub fn index(&self) -> Result<&Index, crate::Problem> {
+    pub fn index(&self) -> Result<&Index, crate::AppError> {
         self.0.as_ref().ok_or_else(|| {
-            crate::Problem::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "this server runs without a search index",
-            )
+            crate::AppError::Unavailable("this server runs without a search index".into())
         })
     }
 }

@@ -1,8 +1,8 @@
-//! `guanxi analytics run`: every account's figures from the stored orders, cases and
-//! interactions, computed by `guanxi_analytics::portfolio` and written back to the
-//! accounts' computed fields. The server runs the same on a schedule.
+//! The customer analytics run (`guanxi analytics run`): every account's figures from the
+//! stored orders, cases and interactions, computed by `guanxi_analytics::portfolio` and
+//! written back to the accounts' computed fields; and its schedule in a server.
 
-use anyhow::Context;
+use crate::AppError;
 use chrono::{NaiveDate, Utc};
 use guanxi_analytics::grading::Grade;
 use guanxi_analytics::lifecycle::Stage;
@@ -89,13 +89,11 @@ fn stage(s: Stage) -> LifecycleStage {
 
 /// Analyse every account as of `as_of` and store the figures. Money is taken to be in
 /// CNY, the currency of the orders Guanxi takes by default.
-pub async fn run(store: &Store, as_of: NaiveDate) -> anyhow::Result<Outcome> {
+/// It is the system's own work: it reads and writes as the system actor.
+pub async fn run(store: &Store, as_of: NaiveDate) -> Result<Outcome, AppError> {
     let system = Actor::system();
     let started = Instant::now();
-    let facts = store
-        .customer_facts(&system)
-        .await
-        .context("reading orders, cases and interactions")?;
+    let facts = store.customer_facts(&system).await?;
     let read_secs = started.elapsed().as_secs_f64();
     let accounts = facts.accounts.len();
     let grading = store
@@ -112,7 +110,7 @@ pub async fn run(store: &Store, as_of: NaiveDate) -> anyhow::Result<Outcome> {
         (insights, report, skus)
     })
     .await
-    .context("the analysis task failed")?;
+    .map_err(|e| AppError::failed("the analysis task failed", e))?;
     let compute_secs = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let rows: Vec<(Id, CustomerInsight)> = insights
@@ -162,14 +160,35 @@ pub async fn run(store: &Store, as_of: NaiveDate) -> anyhow::Result<Outcome> {
     });
     store
         .save_insights(&system, Utc::now(), &rows, &summary)
-        .await
-        .context("writing the figures to the accounts")?;
+        .await?;
     Ok(Outcome {
         accounts,
         report,
         read_secs,
         compute_secs,
         write_secs: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Refresh the customer analytics every `hours`, starting one interval after start-up (a
+/// restart does not trigger a run).
+pub fn schedule(store: Store, hours: u64) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let period = std::time::Duration::from_secs(hours * 3600);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            let today = chrono::Utc::now().date_naive();
+            match run(&store, today).await {
+                Ok(o) => tracing::info!(
+                    accounts = o.accounts,
+                    buyers = o.report.buyers,
+                    "customer analytics refreshed"
+                ),
+                Err(e) => tracing::warn!("customer analytics failed: {e}"),
+            }
+        }
     })
 }
 
@@ -202,8 +221,6 @@ fn reports(r: &Report) -> serde_json::Value {
 mod tests {
     use super::*;
 
-    /// Every analytics segment has its domain value (the two lists are kept apart so the
-    /// domain does not depend on the analytics).
     /// The settings' weights land on the indicators of the same name.
     #[test]
     fn grading_settings_map_onto_the_rules() {
@@ -230,6 +247,8 @@ mod tests {
         assert_eq!(rules.min_a, 90.0);
     }
 
+    /// Every analytics segment has its domain value (the two lists are kept apart so the
+    /// domain does not depend on the analytics).
     #[test]
     fn segments_agree() {
         for s in guanxi_analytics::rfm::Segment::ALL {

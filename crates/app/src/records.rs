@@ -1,8 +1,7 @@
 //! Writes from a JSON object, as the API receives them and the web forms produce them:
 //! the entity's own fields, `custom` and `owner_id`, checked and handed to the store.
 
-use crate::problem::Problem;
-use axum::http::StatusCode;
+use crate::AppError;
 use guanxi_domain::{Actor, Entity, EntityDef, Id, NewRecord, Record, ValidationErrors};
 use guanxi_store::Store;
 use serde_json::{Map, Value};
@@ -26,30 +25,23 @@ struct Body {
 
 /// Split a body into the entity's fields, `custom` and `owner_id`; refuse bookkeeping and
 /// computed fields.
-fn split(def: &EntityDef, body: Value) -> Result<Body, Problem> {
+fn split(def: &EntityDef, body: Value) -> Result<Body, AppError> {
     let Value::Object(mut fields) = body else {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "the body is a JSON object",
-        ));
+        return Err(AppError::invalid("body", "the body is a JSON object"));
+    };
+    let read_only = |field: &str, message: String| {
+        AppError::Invalid(ValidationErrors::single(field, "read_only", message))
     };
     if let Some(k) = READ_ONLY.iter().find(|k| fields.contains_key(**k)) {
-        return Err(Problem::field(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            *k,
-            "read_only",
-            format!("{k} is set by the server"),
-        ));
+        return Err(read_only(k, format!("{k} is set by the server")));
     }
     if let Some(f) = def
         .fields
         .iter()
         .find(|f| f.computed && fields.contains_key(f.name))
     {
-        return Err(Problem::field(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(read_only(
             f.name,
-            "read_only",
             format!("{} is computed by the customer analytics", f.name),
         ));
     }
@@ -89,7 +81,7 @@ fn custom_of(v: Option<Value>) -> Result<Map<String, Value>, ValidationErrors> {
 }
 
 /// Deserialize entity fields, naming the field that does not fit.
-pub(crate) fn data_of<T: Entity>(fields: Map<String, Value>) -> Result<T, ValidationErrors> {
+pub fn data_of<T: Entity>(fields: Map<String, Value>) -> Result<T, ValidationErrors> {
     serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
         let path = e.path().to_string();
         let msg = e.into_inner().to_string();
@@ -133,16 +125,14 @@ pub async fn create<T: Entity>(
     store: &Store,
     actor: &Actor,
     body: Value,
-) -> Result<Record<T>, Problem> {
+) -> Result<Record<T>, AppError> {
     let Body {
         fields,
         custom,
         owner,
     } = split(T::DEF, body)?;
-    let invalid = |e| Problem::invalid(StatusCode::UNPROCESSABLE_ENTITY, e);
-    let mut new = NewRecord::new(data_of::<T>(fields).map_err(invalid)?)
-        .with_custom(custom_of(custom).map_err(invalid)?);
-    new.owner_id = owner_of(owner).map_err(invalid)?;
+    let mut new = NewRecord::new(data_of::<T>(fields)?).with_custom(custom_of(custom)?);
+    new.owner_id = owner_of(owner)?;
     Ok(store.create(actor, new).await?)
 }
 
@@ -153,7 +143,7 @@ pub async fn patch<T: Entity>(
     id: Id,
     version: i64,
     body: Value,
-) -> Result<Record<T>, Problem> {
+) -> Result<Record<T>, AppError> {
     let Body {
         fields,
         custom,

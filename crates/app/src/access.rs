@@ -1,7 +1,7 @@
 //! What a caller may see of a record: sensitive fields (mobile, national ID, sensitive custom
-//! fields) masked for roles without the right, wherever records leave the server.
+//! fields) masked for roles without the right, wherever records leave Guanxi (pages, API, exports, search).
 
-use crate::problem::Problem;
+use crate::AppError;
 use guanxi_domain::custom::CustomFieldDef;
 use guanxi_domain::{Actor, Entity, EntityDef, Record};
 use guanxi_store::Store;
@@ -48,7 +48,7 @@ impl Masks {
         store: &Store,
         actor: &Actor,
         entities: &[&'static str],
-    ) -> Result<Masks, Problem> {
+    ) -> Result<Masks, AppError> {
         let mut m = std::collections::HashMap::new();
         if !actor.role.see_sensitive {
             for e in entities {
@@ -105,7 +105,7 @@ pub async fn mask_timeline(
     store: &Store,
     actor: &Actor,
     items: &mut [guanxi_store::TimelineItem],
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     if actor.role.see_sensitive {
         return Ok(());
     }

@@ -1,0 +1,26 @@
+//! Guanxi's application layer: the use cases that the front ends (the REST API, the web
+//! pages, the command line) share, between them and the store. A front end parses its
+//! input, calls a use case here with the acting user, and renders what comes back; each
+//! maps [`AppError`] once to its own world (problem+json, a message and an exit code).
+//!
+//! What lives here: writes from JSON ([`records`]), list queries as the front ends spell
+//! them ([`listing`]), what a caller may see of a record ([`access`]), import
+//! ([`import`]), export ([`export`]), the full-text index and searching it ([`search`]),
+//! the customer analytics run ([`analytics`]), and the language catalogues ([`i18n`]).
+
+pub mod access;
+pub mod analytics;
+pub mod auth;
+pub mod collections;
+pub mod deals;
+mod error;
+pub mod export;
+pub mod i18n;
+pub mod import;
+pub mod listing;
+pub mod records;
+pub mod search;
+
+pub use error::AppError;
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
