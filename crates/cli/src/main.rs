@@ -697,6 +697,7 @@ async fn demo(
 
 /// Give every demo user the demo password, so each role can sign in.
 async fn set_demo_passwords(store: &Store) -> anyhow::Result<()> {
+    // Demo set-up, not a person's doing: logged as the system.
     let system = Actor::system();
     let q = ListQuery::default().limit(guanxi_domain::filter::MAX_LIMIT);
     for user in store.list::<User>(&system, &q).await?.items {
@@ -712,6 +713,8 @@ async fn set_demo_passwords(store: &Store) -> anyhow::Result<()> {
 async fn user_add(database: &str, args: config::UserAddArgs) -> anyhow::Result<()> {
     use guanxi_domain::entities::{Locale, Role, Team};
     let store = open(database).await?;
+    // The operator at the console has no account (this may make the first one), so the
+    // new user and their password are logged as the system's work.
     let system = Actor::system();
     if store
         .find_one::<Role>(&system, "key", &args.role)

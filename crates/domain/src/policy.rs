@@ -35,6 +35,12 @@ pub struct Actor {
 
 impl Actor {
     /// The system itself (migrations, demo data, scheduled jobs): sees and may do everything.
+    ///
+    /// The change log names the actor of every write, so write as the system only for work
+    /// no person asked for, or done by an operator with no account (`guanxi user add`). A
+    /// write a user asked for carries that user's actor, even when the store lets it past
+    /// their role (see `Store::set_own_locale`). Reading as the system is fine for what
+    /// everyone may see anyway (people's and pipelines' names, one's own user record).
     pub fn system() -> Self {
         let role = default_roles()
             .into_iter()

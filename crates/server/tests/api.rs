@@ -17,6 +17,7 @@ on_both!(
 );
 
 on_both!(tokens_and_sign_in_limits, tokens_and_sign_in_limits);
+on_both!(writes_name_their_author, an_api_write_names_its_author);
 
 /// Personal API tokens through the API: shown once, usable as Bearer, listed without the
 /// secret, revoked at once. Then a password sprayer from one address is held back.
@@ -779,4 +780,76 @@ async fn deals_move_through_stages_and_every_change_is_on_record(s: Server) {
         (StatusCode::UNPROCESSABLE_ENTITY, "status"),
         "only once"
     );
+}
+
+/// A rep's API write is logged as the rep, not the system: in the change log the API
+/// serves and in the record's history on the web.
+async fn an_api_write_names_its_author(s: Server) {
+    let a = sign_in(&s, "a@t.cn").await;
+    let me = s
+        .store
+        .find_one::<User>(&Actor::system(), "email", "a@t.cn")
+        .await
+        .unwrap()
+        .unwrap()
+        .meta
+        .id
+        .to_string();
+    let (st, _, c) = call(
+        "POST",
+        format!("{}/contacts", s.base),
+        &a,
+        Some(json!({"name": "王芳"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{c}");
+    let id = c["id"].as_str().unwrap();
+    let mut v1 = a.clone();
+    v1.insert("if-match", HeaderValue::from_static("\"1\""));
+    let (st, _, p) = call(
+        "PATCH",
+        format!("{}/contacts/{id}", s.base),
+        &v1,
+        Some(json!({"title": "采购经理"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{p}");
+
+    let (st, _, log) = call(
+        "GET",
+        format!("{}/changes?entity=contact&id={id}", s.base),
+        &a,
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{log}");
+    let by: Vec<_> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap(),
+                c["actor_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(by, [("create", me.as_str()), ("update", me.as_str())]);
+
+    // The contact page's history names the rep on both rows.
+    let res = reqwest::Client::new()
+        .get(format!("{}/contacts/{id}", s.root))
+        .headers(a.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    let history = page
+        .split("<ol class=\"history\">")
+        .nth(1)
+        .and_then(|h| h.split("</ol>").next())
+        .unwrap_or_else(|| panic!("no history in {page}"));
+    assert_eq!(history.matches("<li>").count(), 2, "{history}");
+    assert_eq!(history.matches(" · a@t.cn · ").count(), 2, "{history}");
 }

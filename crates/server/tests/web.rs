@@ -12,6 +12,10 @@ use reqwest::header::HeaderMap;
 
 on_both!(signing_in, signing_in);
 on_both!(
+    a_profile_edit_names_its_author,
+    a_profile_edit_names_its_author
+);
+on_both!(
     a_guessing_address_waits_and_the_owner_hears_of_it,
     a_guessing_address_waits_and_the_owner_hears_of_it
 );
@@ -251,6 +255,65 @@ async fn signing_in(s: Server) {
     let a = en.post("/logout", &[("_csrf", &csrf)]).await;
     assert_eq!(a.location(), "/login");
     assert_eq!(en.get("/").await.status, StatusCode::SEE_OTHER);
+}
+
+/// A sales rep may not edit user records, yet chooses their own language and password on
+/// the profile page: the change log names the rep for both, as the API serves it too.
+async fn a_profile_edit_names_its_author(s: Server) {
+    let me = user_id(&s, "a@t.cn").await;
+    let mut b = Browser::new(&s, "en-US,en;q=0.9");
+    b.sign_in("a@t.cn").await;
+    let csrf = b.csrf().await;
+    let a = b
+        .post("/profile", &[("_csrf", &csrf), ("locale", "en")])
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let new = "another password long enough";
+    let a = b
+        .post(
+            "/profile/password",
+            &[
+                ("_csrf", &csrf),
+                ("current", PASSWORD),
+                ("new", new),
+                ("again", new),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+
+    let log = s
+        .store
+        .changes_for::<User>(&Actor::system(), me)
+        .await
+        .unwrap();
+    // Set up by the system (created, first password), then the rep's own two edits.
+    let by: Vec<_> = log
+        .iter()
+        .map(|c| (c.action.as_str(), c.actor_id))
+        .collect();
+    assert_eq!(
+        by,
+        [
+            ("create", Id::SYSTEM),
+            ("password", Id::SYSTEM),
+            ("update", me),
+            ("password", me)
+        ]
+    );
+    assert_eq!(log[2].after.as_ref().unwrap()["locale"], "en");
+    // The API's change log shows the same author.
+    let a = b.get(&format!("/api/v1/changes?entity=user&id={me}")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let api: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    let actors: Vec<_> = api["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["actor_id"].as_str().unwrap().to_string())
+        .collect();
+    let (sys, me) = (Id::SYSTEM.to_string(), me.to_string());
+    assert_eq!(actors, [sys.clone(), sys, me.clone(), me]);
 }
 
 /// The web sign-in under a flood from one address (through the trusted proxy the tests

@@ -11,7 +11,7 @@ use crate::query::{self, Sql};
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use guanxi_domain::custom::{CustomFieldDef, validate_custom};
-use guanxi_domain::entities::{Opportunity, Pipeline};
+use guanxi_domain::entities::{Locale, Opportunity, Pipeline, User};
 use guanxi_domain::filter::{Filter, ListQuery, MAX_LIMIT, Op, Page};
 use guanxi_domain::{
     Actor, Entity, FieldError, FieldType, Id, Meta, NewRecord, Record, Right, ValidationErrors,
@@ -389,6 +389,31 @@ impl Store {
             .await
             .map_err(|e| StoreError::from_write(e, def.name))?;
         self.written(def.name);
+        Ok(after)
+    }
+
+    /// The actor choosing their own language. Self-service: every signed-in user may, on
+    /// their own record only, whatever their role's right to update users (a sales rep
+    /// lacks it, so [`Self::update`] would refuse). Logged as the actor's own update.
+    pub async fn set_own_locale(&self, actor: &Actor, locale: Locale) -> Result<Record<User>> {
+        let me = actor.user_id;
+        // Read as the system: a role without the right to read users (partner) still has
+        // its own record.
+        let system = Actor::system();
+        let version = self.get::<User>(&system, me).await?.meta.version;
+        let defs = self.custom_fields(User::DEF.name).await?;
+        let mut tx = self.db.begin().await?;
+        let before = self
+            .locked::<User>(&mut tx, &system, me, version, false)
+            .await?;
+        let mut after = before.clone();
+        after.data.locale = locale;
+        Self::check(&mut after.data, &after.custom, &defs)?;
+        let after = Self::rewrite_in(&mut tx, actor, &before, after).await?;
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::from_write(e, User::DEF.name))?;
+        self.written(User::DEF.name);
         Ok(after)
     }
 

@@ -1185,6 +1185,46 @@ conformance!(passwords_sessions_and_tokens, |s: Store| async move {
 });
 
 conformance!(
+    choosing_ones_language_is_self_service_and_logged_as_oneself,
+    |s: Store| async move {
+        let w = World::build(&s).await;
+        let me = w.rep_a.user_id;
+        let sys = Actor::system();
+        // A sales rep may not edit user records, their own included...
+        let v = s.get::<User>(&sys, me).await.unwrap().meta.version;
+        let refused = s
+            .update::<User, _>(&w.rep_a, me, v, |u| {
+                u.data.locale = Locale::En;
+                Ok(())
+            })
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Forbidden { entity: "user", .. })),
+            "{refused:?}"
+        );
+        // ...but may choose the language they read, and the log names them, not the system.
+        let saved = s.set_own_locale(&w.rep_a, Locale::En).await.unwrap();
+        assert_eq!((saved.data.locale, saved.meta.version), (Locale::En, v + 1));
+        assert_eq!(s.get::<User>(&sys, me).await.unwrap(), saved);
+        let log = s.changes_for::<User>(&sys, me).await.unwrap();
+        let last = log.last().unwrap();
+        assert_eq!((last.action.as_str(), last.actor_id), ("update", me));
+        assert_ne!(last.actor_id, Id::SYSTEM);
+        assert_eq!(last.before.as_ref().unwrap()["locale"], "zh-CN");
+        assert_eq!(last.after.as_ref().unwrap()["locale"], "en");
+        // Nobody else's record moved.
+        let other = s.get::<User>(&sys, w.rep_b.user_id).await.unwrap();
+        assert_eq!((other.data.locale, other.meta.version), (Locale::ZhCn, 1));
+        // The system has no record of its own to set.
+        assert!(matches!(
+            s.set_own_locale(&sys, Locale::En).await,
+            Err(StoreError::NotFound { entity: "user", .. })
+        ));
+        assert_eq!(s.verify_chain().await.unwrap().first_broken, None);
+    }
+);
+
+conformance!(
     timeline_merges_everything_newest_first_in_pages,
     |s: Store| async move {
         let w = World::build(&s).await;

@@ -239,20 +239,9 @@ pub async fn save_profile(
         Ok(l) => l,
         Err(_) => return super::error_page(u.t(), StatusCode::BAD_REQUEST, "locale"),
     };
-    let me = u.actor.user_id;
-    // Everyone may choose their own language, whatever their right to edit users: the
-    // store writes it as the system on the user's behalf.
-    let version = match store.get::<User>(&Actor::system(), me).await {
-        Ok(r) => r.meta.version,
-        Err(e) => return crate::Problem::from(e).into_response(),
-    };
-    if let Err(e) = store
-        .update::<User, _>(&Actor::system(), me, version, |r| {
-            r.data.locale = locale;
-            Ok(())
-        })
-        .await
-    {
+    // Everyone may choose their own language, whatever their right to edit users; the
+    // store's self-service write records the user as its author.
+    if let Err(e) = store.set_own_locale(&u.actor, locale).await {
         return crate::Problem::from(e).into_response();
     }
     let lang = Lang::from_locale(locale);
