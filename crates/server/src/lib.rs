@@ -12,11 +12,11 @@ use serde::Serialize;
 use std::time::Duration;
 
 mod api;
-mod cookies;
 mod deployment;
 mod problem;
 mod rate_limit;
 mod security_headers;
+mod sessions;
 mod web;
 
 pub use deployment::Deployment;

@@ -1,9 +1,9 @@
 //! Who is calling: a bearer API token, or a session cookie with its CSRF token on writes.
 
-use crate::cookies::{self, END_SESSION_COOKIE, SESSION_COOKIE};
-use crate::deployment::{Deployment, throttle_key};
+use crate::deployment::Deployment;
 use crate::problem::Problem;
 use crate::rate_limit::{ClientIp, LoginLimiter};
+use crate::sessions::{self, END_SESSION_COOKIE, SESSION_COOKIE, sign_in};
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -31,7 +31,7 @@ impl FromRequestParts<Store> for Authed {
             return Ok(Authed(store.token_actor(token.trim()).await?));
         }
         let token =
-            cookies::get(&parts.headers, SESSION_COOKIE).ok_or_else(Problem::unauthorized)?;
+            sessions::get(&parts.headers, SESSION_COOKIE).ok_or_else(Problem::unauthorized)?;
         let (actor, csrf) = store.session(token).await?;
         // A cookie rides along on any request the browser makes, so a write must also prove
         // it comes from our pages: the CSRF token they were given at sign-in.
@@ -55,24 +55,6 @@ pub struct Login {
     password: String,
 }
 
-/// Sign in from `ip` and open a session: the one way both front ends do it (the burst
-/// limit per address is checked before, by each).
-pub async fn sign_in(
-    store: &Store,
-    email: &str,
-    password: &str,
-    ip: std::net::IpAddr,
-) -> Result<guanxi_app::auth::SignedIn, guanxi_app::AppError> {
-    guanxi_app::auth::sign_in(
-        store,
-        email,
-        password,
-        &throttle_key(ip),
-        chrono::Duration::hours(cookies::SESSION_HOURS),
-    )
-    .await
-}
-
 /// `POST /auth/login {"email", "password"}`: a session cookie and its CSRF token, and the
 /// failed sign-ins from other addresses since the user last signed in.
 pub async fn login(
@@ -86,7 +68,7 @@ pub async fn login(
     let Login { email, password } = super::records::parse_body(&body)?;
     let signed_in = sign_in(&store, &email, &password, ip).await?;
     let session = &signed_in.session;
-    let cookie = cookies::session(&session.token, &deployment);
+    let cookie = sessions::session(&session.token, &deployment);
     let body = serde_json::json!({
         "user_id": signed_in.user,
         "csrf_token": session.csrf_token,
@@ -106,7 +88,7 @@ pub async fn logout(
     headers: HeaderMap,
     _: Authed,
 ) -> Result<Response, Problem> {
-    if let Some(token) = cookies::get(&headers, SESSION_COOKIE) {
+    if let Some(token) = sessions::get(&headers, SESSION_COOKIE) {
         store.close_session(token).await?;
     }
     let mut res = StatusCode::NO_CONTENT.into_response();

@@ -2,7 +2,6 @@
 //! authenticate, parse, call the store, present.
 
 mod auth;
-pub use auth::sign_in;
 mod duplicates;
 mod export;
 mod imports;

@@ -3,7 +3,7 @@
 //! handlers a signed-in user (or send the browser to sign in) and a checked form.
 
 use super::i18n::{Lang, Tr};
-use crate::cookies::{self, SESSION_COOKIE};
+use crate::sessions::{self, SESSION_COOKIE};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -18,7 +18,7 @@ const FLASH_COOKIE: &str = "guanxi_flash";
 /// The language of a request: the signed-in user's choice (kept in a cookie at sign-in),
 /// else the browser's `Accept-Language`.
 pub fn lang_of(headers: &HeaderMap) -> Lang {
-    match cookies::get(headers, LANG_COOKIE) {
+    match sessions::get(headers, LANG_COOKIE) {
         Some("en") => Lang::En,
         Some("zh-CN") => Lang::Zh,
         _ => Lang::from_accept_language(
@@ -151,7 +151,7 @@ impl FromRequestParts<Store> for WebUser {
             .path_and_query()
             .map_or("/".to_string(), |p| p.as_str().to_string());
         let sign_in = || SignInFirst(path.clone()).into_response();
-        let token = cookies::get(&parts.headers, SESSION_COOKIE).ok_or_else(sign_in)?;
+        let token = sessions::get(&parts.headers, SESSION_COOKIE).ok_or_else(sign_in)?;
         let (actor, csrf) = match store.session(token).await {
             Ok(s) => s,
             Err(guanxi_store::StoreError::Unauthorized) => return Err(sign_in()),
@@ -162,7 +162,7 @@ impl FromRequestParts<Store> for WebUser {
             .await
             .map_err(|e| crate::Problem::from(e).into_response())?
             .data;
-        let notice = cookies::get(&parts.headers, FLASH_COOKIE).map(|v| {
+        let notice = sessions::get(&parts.headers, FLASH_COOKIE).map(|v| {
             form_urlencoded::parse(format!("n={v}").as_bytes())
                 .next()
                 .map(|(_, v)| v.into_owned())

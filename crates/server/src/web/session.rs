@@ -2,16 +2,16 @@
 
 use super::i18n::{Lang, Tr};
 use super::page::{self, FormData, Page, Posted, WebUser, lang_cookie, lang_of, render, shown};
-use crate::cookies;
 use crate::deployment::{Deployment, throttle_key};
 use crate::rate_limit::{ClientIp, LoginLimiter};
+use crate::sessions;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use guanxi_app::AppError;
+use guanxi_domain::Id;
 use guanxi_domain::entities::{Locale, User};
-use guanxi_domain::{Actor, Id};
 use guanxi_store::{ApiToken, Store, StoreError};
 use serde::Deserialize;
 
@@ -104,7 +104,7 @@ pub async fn login(
         return again(StatusCode::TOO_MANY_REQUESTS, t.s("login.too_many").into());
     }
     let password = form.get("password").unwrap_or("");
-    let signed_in = match crate::api::sign_in(&store, email, password, ip).await {
+    let signed_in = match sessions::sign_in(&store, email, password, ip).await {
         Ok(s) => s,
         Err(AppError::Store(StoreError::Throttled { until })) => {
             let seconds = crate::problem::seconds_until(until).to_string();
@@ -146,7 +146,7 @@ pub async fn login(
     };
     let res = with_cookie(
         res,
-        &cookies::session(&signed_in.session.token, &deployment),
+        &sessions::session(&signed_in.session.token, &deployment),
     );
     with_cookie(res, &lang_cookie(lang))
 }
@@ -154,14 +154,14 @@ pub async fn login(
 /// `POST /logout`
 pub async fn logout(State(store): State<Store>, headers: HeaderMap, posted: Posted) -> Response {
     let _ = posted;
-    if let Some(token) = cookies::get(&headers, cookies::SESSION_COOKIE)
+    if let Some(token) = sessions::get(&headers, sessions::SESSION_COOKIE)
         && let Err(e) = store.close_session(token).await
     {
         return crate::Problem::from(e).into_response();
     }
     with_cookie(
         Redirect::to("/login").into_response(),
-        cookies::END_SESSION_COOKIE,
+        sessions::END_SESSION_COOKIE,
     )
 }
 
