@@ -18,6 +18,114 @@ on_both!(
 
 on_both!(tokens_and_sign_in_limits, tokens_and_sign_in_limits);
 on_both!(writes_name_their_author, an_api_write_names_its_author);
+on_both!(
+    account_360_in_one_read,
+    account_360_carries_its_timeline_and_changes
+);
+
+/// `/360` carries the timeline's first page as `/timeline` gives it and the account's newest
+/// changes, bounded and newest first, masked like the account wherever they appear.
+async fn account_360_carries_its_timeline_and_changes(s: Server) {
+    use guanxi_domain::NewRecord;
+    use guanxi_domain::entities::{Account, AccountKind, Relationship};
+    let auth = |v: &str| {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", HeaderValue::from_str(v).unwrap());
+        h
+    };
+    let admin = auth(&common::bearer(&s, "admin@t.cn").await.1);
+    let (rep, rep_auth) = common::bearer(&s, "a@t.cn").await;
+    let a = auth(&rep_auth);
+    let field = json!({"entity": "account", "key": "bank_account", "label": "银行账号", "type": "text", "sensitive": true});
+    let (st, _, p) = call(
+        "POST",
+        format!("{}/custom-fields", s.base),
+        &admin,
+        Some(field),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    let account = Account::new(
+        AccountKind::Organisation,
+        "上海一读科技",
+        Relationship::Customer,
+    );
+    let id = s
+        .store
+        .create(&rep, NewRecord::new(account))
+        .await
+        .unwrap()
+        .meta
+        .id;
+    let updates = i64::from(guanxi_store::RECENT_CHANGES) + 1;
+    for v in 1..=updates {
+        s.store
+            .update::<Account, _>(&rep, id, v, move |r| {
+                r.custom
+                    .insert("bank_account".into(), json!(format!("6222020{v:09}")));
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+    let url = format!("{}/accounts/{id}", s.base);
+    let (st, _, v) = call("GET", format!("{url}/360"), &a, None).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+
+    let (_, _, first) = call(
+        "GET",
+        format!("{url}/timeline?limit={}", guanxi_store::FIRST_TIMELINE_PAGE),
+        &a,
+        None,
+    )
+    .await;
+    assert_eq!(v["timeline"], first, "the first page of /timeline");
+    assert!(v["timeline"]["next_before"].is_string());
+
+    let (_, _, all) = call(
+        "GET",
+        format!("{}/changes?entity=account&id={id}", s.base),
+        &a,
+        None,
+    )
+    .await;
+    let newest: Vec<Value> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .take(guanxi_store::RECENT_CHANGES as usize)
+        .cloned()
+        .collect();
+    assert_eq!(
+        v["changes"]["items"],
+        json!(newest),
+        "newest first, bounded"
+    );
+    assert_eq!(v["changes"]["more"], true);
+    let last = format!("6222020{updates:09}");
+    let secret = v["changes"]["items"][0]["after"]["custom"]["bank_account"]
+        .as_str()
+        .unwrap();
+    assert!(secret.contains('*') && secret != last, "{secret}");
+    assert!(!v.to_string().contains(&last), "masked everywhere: {v}");
+
+    let (st, h, p) = call(
+        "GET",
+        format!("{url}/360"),
+        &auth(&common::bearer(&s, "b@t.cn").await.1),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (st, &h["content-type"]),
+        (
+            StatusCode::NOT_FOUND,
+            &HeaderValue::from_static("application/problem+json")
+        ),
+        "{p}"
+    );
+}
 
 /// Personal API tokens through the API: shown once, usable as Bearer, listed without the
 /// secret, revoked at once. Then a password sprayer from one address is held back.

@@ -28,6 +28,7 @@ on_both!(administrators_configure, administrators_configure);
 on_both!(case_queue_by_deadline, case_queue_by_deadline);
 on_both!(the_search_box, the_search_box);
 on_both!(reviewing_duplicates, reviewing_duplicates);
+on_both!(account_history_is_the_newest, account_history_is_the_newest);
 
 /// A browser without JavaScript: cookies by hand, redirects not followed.
 struct Browser {
@@ -1094,4 +1095,52 @@ async fn reviewing_duplicates(s: Server) {
     );
     let kept = b.get(&format!("/accounts/{keep}")).await;
     assert!(kept.body.contains("北京小米科技有限责任公司"));
+}
+
+/// The account page's history shows the newest changes, newest first, bounded, as every
+/// record page's does; a later timeline page still comes with it.
+async fn account_history_is_the_newest(s: Server) {
+    let id = account_of(&s, "a@t.cn", "历史测试公司").await;
+    let rep = s
+        .store
+        .actor_for(user_id(&s, "a@t.cn").await)
+        .await
+        .unwrap();
+    let updates = i64::from(guanxi_store::RECENT_CHANGES) + 1;
+    for v in 1..=updates {
+        s.store
+            .update::<Account, _>(&rep, id, v, move |r| {
+                r.data.industry = Some(format!("行业{v}"));
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+    let mut b = Browser::new(&s, "zh-CN");
+    b.sign_in("a@t.cn").await;
+    let page = b.get(&format!("/accounts/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let history = page
+        .body
+        .split("<ol class=\"history\">")
+        .nth(1)
+        .and_then(|h| h.split("</ol>").next())
+        .unwrap_or_else(|| panic!("no history in {}", page.body));
+    let rows: Vec<&str> = history.split("<li>").skip(1).collect();
+    assert_eq!(rows.len(), guanxi_store::RECENT_CHANGES as usize);
+    assert!(
+        rows.iter()
+            .all(|r| r.contains(" · a@t.cn · 修改: <span class=\"muted\">行业</span>")),
+        "{history}"
+    );
+    let more = page
+        .body
+        .split("href=\"")
+        .find(|h| h.contains("?before="))
+        .and_then(|h| h.split('"').next())
+        .unwrap_or_else(|| panic!("no later page in {}", page.body))
+        .replace("&amp;", "&");
+    let later = b.get(&more).await;
+    assert_eq!(later.status, StatusCode::OK);
+    assert!(later.body.contains("<ol class=\"history\">"));
 }

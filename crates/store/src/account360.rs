@@ -1,10 +1,11 @@
 //! The 360° view of an account: everything about one customer in one read, each part
 //! limited to what the actor may see.
 
+use crate::changelog::{self, ChangeEntry};
 use crate::codec::{all_cols, decode_record, kinds, select_list};
 use crate::db::{Conn, Kind, Val};
 use crate::query::{self, Sql};
-use crate::{Result, Store};
+use crate::{Result, Store, Timeline};
 use chrono::{DateTime, Utc};
 use guanxi_domain::entities::{Account, Case, Contact, Interaction, Opportunity, Order};
 use guanxi_domain::{Actor, Entity, Id, Record, Right};
@@ -13,6 +14,12 @@ use serde::Serialize;
 /// How many of each related kind the view carries; lists have the rest.
 const LATEST: u32 = 20;
 const PEOPLE: u32 = 100;
+/// The timeline page the view carries: what the account page shows before "more"; later
+/// pages come from [`Store::timeline`] with the same size.
+pub const FIRST_TIMELINE_PAGE: u32 = 30;
+/// The newest changes of the account the view carries: the account page's history shows
+/// this many; the whole log is at `/changes`.
+pub const RECENT_CHANGES: u32 = 50;
 
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AccountSummary {
@@ -39,6 +46,18 @@ pub struct Account360 {
     pub cases: Vec<Record<Case>>,
     pub open_opportunities: Vec<Record<Opportunity>>,
     pub summary: AccountSummary,
+    /// The first [`FIRST_TIMELINE_PAGE`] of the timeline, as [`Store::timeline`] gives it.
+    pub timeline: Timeline,
+    pub changes: RecentChanges,
+}
+
+/// The newest change-log entries about a record.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct RecentChanges {
+    /// Newest first.
+    pub items: Vec<ChangeEntry>,
+    /// Whether older entries exist (the whole log is at `/changes`).
+    pub more: bool,
 }
 
 impl Store {
@@ -88,6 +107,9 @@ impl Store {
         )
         .await?;
         let summary = Self::summary(c, actor, id).await?;
+        let timeline = Self::timeline_on(c, actor, id, None, FIRST_TIMELINE_PAGE).await?;
+        // The account is in the actor's sight (read above), so its whole history is too.
+        let (items, more) = changelog::newest_for_record(c, id, RECENT_CHANGES).await?;
         Ok(Account360 {
             account,
             parent,
@@ -98,6 +120,8 @@ impl Store {
             cases,
             open_opportunities,
             summary,
+            timeline,
+            changes: RecentChanges { items, more },
         })
     }
 

@@ -349,6 +349,19 @@ pub(crate) async fn for_record_before(
     Ok(rows.into_iter().map(|r| stored(r).into()).collect())
 }
 
+/// The newest `limit` entries about one record, newest first, and whether older ones exist:
+/// one bounded read however long the record's history is.
+pub(crate) async fn newest_for_record(
+    conn: &mut Conn,
+    record: Id,
+    limit: u32,
+) -> Result<(Vec<ChangeEntry>, bool)> {
+    let mut items = for_record_before(conn, record, None, limit + 1).await?;
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    Ok((items, more))
+}
+
 /// Walk the whole chain in order and recompute every link.
 pub(crate) async fn verify(db: &Db) -> Result<ChainReport> {
     const BATCH: i64 = 5_000;

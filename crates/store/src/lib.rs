@@ -27,7 +27,9 @@ mod timeline;
 mod totals;
 mod views;
 
-pub use account360::{Account360, AccountSummary};
+pub use account360::{
+    Account360, AccountSummary, FIRST_TIMELINE_PAGE, RECENT_CHANGES, RecentChanges,
+};
 pub use auth::{ApiToken, MIN_PASSWORD_CHARS, Session, SignIn, check_password_strength};
 pub use changelog::{ChainReport, ChangeEntry, ChangeRef};
 pub use convert::{Conversion, Converted};

@@ -2,6 +2,7 @@
 //! paged by time.
 
 use crate::changelog;
+use crate::db::Conn;
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use guanxi_domain::entities::{Account, Case, Interaction, Order};
@@ -46,6 +47,18 @@ impl Store {
         }
         let c = &mut self.db.reader().await?;
         Self::get_on::<Account>(c, actor, account).await?;
+        Self::timeline_on(c, actor, account, before, limit).await
+    }
+
+    /// [`Self::timeline`] on a connection the caller holds, once it has checked the limit and
+    /// that the actor may see the account (the 360 view reads its first page this way).
+    pub(crate) async fn timeline_on(
+        c: &mut Conn,
+        actor: &Actor,
+        account: Id,
+        before: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Timeline> {
         let n = limit + 1;
         let mut items = vec![];
         let interactions = Self::related_before::<Interaction>(

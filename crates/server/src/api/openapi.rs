@@ -321,9 +321,10 @@ fn build() -> Value {
     let summary = doc.schema::<guanxi_store::AccountSummary>();
     let timeline = doc.schema::<guanxi_store::Timeline>();
     let change = doc.schema::<guanxi_store::ChangeEntry>();
+    let recent = doc.schema::<guanxi_store::RecentChanges>();
     let token = doc.schema::<guanxi_store::ApiToken>();
     let money = doc.schema::<guanxi_domain::Money>();
-    special_paths(&mut doc, summary, timeline, change, token, money);
+    special_paths(&mut doc, summary, timeline, change, recent, token, money);
     finding_paths(&mut doc);
 
     let mut schemas: Map<String, Value> =
@@ -385,6 +386,7 @@ fn special_paths(
     summary: Value,
     timeline: Value,
     change: Value,
+    recent: Value,
     token: Value,
     money: Value,
 ) {
@@ -449,7 +451,7 @@ fn special_paths(
         "parameters": [id_param()],
         "responses": responses(&[("200", ok("The 360° view", json!({
             "type": "object",
-            "required": ["account", "parent", "subsidiaries", "contacts", "interactions", "orders", "cases", "open_opportunities", "summary"],
+            "required": ["account", "parent", "subsidiaries", "contacts", "interactions", "orders", "cases", "open_opportunities", "summary", "timeline", "changes"],
             "properties": {
                 "account": rec("Account"),
                 "parent": { "anyOf": [rec("Account"), { "type": "null" }] },
@@ -460,6 +462,8 @@ fn special_paths(
                 "cases": list("Case"),
                 "open_opportunities": list("Opportunity"),
                 "summary": summary,
+                "timeline": { "allOf": [timeline.clone()], "description": format!("The timeline's first page ({} items, more when events share an instant), as GET /accounts/{{id}}/timeline gives it", guanxi_store::FIRST_TIMELINE_PAGE) },
+                "changes": { "allOf": [recent], "description": format!("The account's newest {} change-log entries, newest first; GET /changes has them all", guanxi_store::RECENT_CHANGES) },
             },
         })))], &["404"]),
     }));

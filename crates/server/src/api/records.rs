@@ -192,7 +192,8 @@ pub async fn account_360(
     Authed(actor): Authed,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    let v = store.account_360(&actor, id_of(&id)?).await?;
+    let mut v = store.account_360(&actor, id_of(&id)?).await?;
+    guanxi_app::access::mask_timeline(&store, &actor, &mut v.timeline.items).await?;
     let m = Masks::load(
         &store,
         &actor,
@@ -206,6 +207,14 @@ pub async fn account_360(
         ],
     )
     .await?;
+    let account_def = guanxi_domain::entities::Account::DEF;
+    mask_changes(
+        &actor,
+        account_def,
+        m.custom("account"),
+        &mut v.changes.items,
+    );
+    let changes = serde_json::to_value(&v.changes).unwrap_or_default();
     Ok(Json(serde_json::json!({
         "account": m.present(&actor, &v.account),
         "parent": v.parent.as_ref().map(|p| m.present(&actor, p)),
@@ -216,7 +225,27 @@ pub async fn account_360(
         "cases": m.all(&actor, &v.cases),
         "open_opportunities": m.all(&actor, &v.open_opportunities),
         "summary": v.summary,
+        "timeline": v.timeline,
+        "changes": changes,
     })))
+}
+
+/// Before/after of change-log entries hold whole records: mask them as the records
+/// themselves would be.
+fn mask_changes(
+    actor: &Actor,
+    def: &guanxi_domain::EntityDef,
+    custom: &[CustomFieldDef],
+    log: &mut [ChangeEntry],
+) {
+    if actor.role.see_sensitive {
+        return;
+    }
+    for c in log {
+        for side in [&mut c.before, &mut c.after].into_iter().flatten() {
+            mask_json(def, custom, side);
+        }
+    }
 }
 
 type ChangeLog<'a> = std::pin::Pin<
@@ -285,7 +314,7 @@ pub async fn changes(
         found: None,
     };
     guanxi_app::collections::each_collection(&mut of);
-    let log = match of.found {
+    let mut log = match of.found {
         Some(log) => log.await?,
         None => {
             return Err(Problem::field(
@@ -296,19 +325,12 @@ pub async fn changes(
             ));
         }
     };
-    // Before/after hold whole records: mask them as the records themselves would be.
     let def = guanxi_domain::entity::def_by_name(&entity).ok_or_else(|| missing("entity"))?;
     let custom = store.custom_fields(&entity).await?;
+    mask_changes(&actor, def, &custom, &mut log);
     let items: Vec<Value> = log
         .into_iter()
-        .map(|mut c| {
-            if !actor.role.see_sensitive {
-                for side in [&mut c.before, &mut c.after].into_iter().flatten() {
-                    mask_json(def, &custom, side);
-                }
-            }
-            serde_json::to_value(c).unwrap_or_default()
-        })
+        .map(|c| serde_json::to_value(c).unwrap_or_default())
         .collect();
     Ok(Json(serde_json::json!({ "items": items })))
 }

@@ -5,12 +5,12 @@ use super::fields::{self, Names, Shown};
 use super::i18n::Tr;
 use super::names::Wanted;
 use super::page::{self, Page, Posted, WebUser, shown};
-use super::records::{ChangeRow, change_rows, facts, title_of};
+use super::records::{ChangeRow, change_rows, facts, rows_of_changes, title_of};
+use guanxi_app::access;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use guanxi_app::access;
 use guanxi_domain::entities::{Account, Case, Contact, Interaction, Opportunity, Order};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::{Entity, Id, Record, Right};
@@ -305,9 +305,16 @@ async fn account_view(
         Ok(v) => v,
         Err(e) => return crate::Problem::from(e).into_response(),
     };
-    let mut tl = match store.timeline(&u.actor, id, before, 30).await {
-        Ok(tl) => tl,
-        Err(e) => return crate::Problem::from(e).into_response(),
+    // The 360 carries the first page; only a later page is a read of its own.
+    let mut tl = match before {
+        None => v.timeline,
+        Some(b) => match store
+            .timeline(&u.actor, id, Some(b), guanxi_store::FIRST_TIMELINE_PAGE)
+            .await
+        {
+            Ok(tl) => tl,
+            Err(e) => return crate::Problem::from(e).into_response(),
+        },
     };
     if let Err(p) = access::mask_timeline(store, &u.actor, &mut tl.items).await {
         return crate::Problem::from(p).into_response();
@@ -448,7 +455,7 @@ async fn account_view(
         more_href,
         composer: can_log
             .then(|| composer(t, format!("/accounts/{id}/log"), people, composer_error)),
-        changes: change_rows::<Account>(store, u, id).await,
+        changes: rows_of_changes::<Account>(store, u, &v.changes.items).await,
         can_update: u.may("account", Right::Update),
         new_links,
     };

@@ -22,7 +22,7 @@ use guanxi_domain::entities::User;
 use guanxi_domain::entity::{EntityDef, FieldType};
 use guanxi_domain::filter::{ListQuery, Op, Sort};
 use guanxi_domain::{Actor, Entity, FieldError, Id, Record, Right, ValidationErrors};
-use guanxi_store::{Store, StoreError};
+use guanxi_store::{ChangeEntry, Store, StoreError};
 use serde_json::Value;
 
 /// Registers the pages of each collection (the API's own list of them).
@@ -714,9 +714,8 @@ pub fn facts(
     out
 }
 
-/// A record's change log as rows: when, who, what, which fields.
+/// A record's change log as rows, newest first: when, who, what, which fields.
 pub async fn change_rows<T: Entity>(store: &Store, u: &WebUser, id: Id) -> Vec<ChangeRow> {
-    let t = u.t();
     let log = match store.changes_for::<T>(&u.actor, id).await {
         Ok(l) => l,
         Err(e) => {
@@ -724,14 +723,27 @@ pub async fn change_rows<T: Entity>(store: &Store, u: &WebUser, id: Id) -> Vec<C
             return vec![];
         }
     };
+    let newest: Vec<ChangeEntry> = log
+        .into_iter()
+        .rev()
+        .take(guanxi_store::RECENT_CHANGES as usize)
+        .collect();
+    rows_of_changes::<T>(store, u, &newest).await
+}
+
+/// Change-log entries already read (newest first) as rows: the one way entries become rows.
+pub async fn rows_of_changes<T: Entity>(
+    store: &Store,
+    u: &WebUser,
+    log: &[ChangeEntry],
+) -> Vec<ChangeRow> {
+    let t = u.t();
     let mut wanted = Wanted::default();
-    for c in &log {
+    for c in log {
         wanted.add("users", &Value::String(c.actor_id.to_string()));
     }
     let names = wanted.resolve(store, &Actor::system()).await;
     log.iter()
-        .rev()
-        .take(50)
         .map(|c| {
             let changed: Vec<String> = match (&c.before, &c.after) {
                 (Some(b), Some(a)) => a
