@@ -100,6 +100,24 @@ pub fn is_sensitive(def: &EntityDef, custom: &[CustomFieldDef], field: &str) -> 
             .any(|c| c.sensitive && (c.key == field || format!("custom.{}", c.key) == field))
 }
 
+/// Before/after of change-log entries hold whole records: mask them as the records
+/// themselves would be.
+pub fn mask_changes(
+    actor: &Actor,
+    def: &guanxi_domain::EntityDef,
+    custom: &[CustomFieldDef],
+    log: &mut [guanxi_store::ChangeEntry],
+) {
+    if actor.role.see_sensitive {
+        return;
+    }
+    for c in log {
+        for side in [&mut c.before, &mut c.after].into_iter().flatten() {
+            mask_json(def, custom, side);
+        }
+    }
+}
+
 /// Mask the records and changes of a timeline page as their records would be.
 pub async fn mask_timeline(
     store: &Store,

@@ -10,12 +10,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Router, body::Bytes};
-use guanxi_app::access::{Masks, mask_json, present};
+use guanxi_app::access::{Masks, mask_changes, present};
 use guanxi_app::listing::{list_query, refuse_nul, refuse_sensitive_filters};
 use guanxi_app::records as writes;
 use guanxi_domain::custom::CustomFieldDef;
 use guanxi_domain::{Actor, Entity, Id, Record};
-use guanxi_store::{ChangeEntry, Store};
+use guanxi_store::Store;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -230,49 +230,6 @@ pub async fn account_360(
     })))
 }
 
-/// Before/after of change-log entries hold whole records: mask them as the records
-/// themselves would be.
-fn mask_changes(
-    actor: &Actor,
-    def: &guanxi_domain::EntityDef,
-    custom: &[CustomFieldDef],
-    log: &mut [ChangeEntry],
-) {
-    if actor.role.see_sensitive {
-        return;
-    }
-    for c in log {
-        for side in [&mut c.before, &mut c.after].into_iter().flatten() {
-            mask_json(def, custom, side);
-        }
-    }
-}
-
-type ChangeLog<'a> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = guanxi_store::Result<Vec<ChangeEntry>>> + Send + 'a>,
->;
-
-/// Finds the collection whose entity is named `entity` and reads one record's change log
-/// of it.
-struct ChangesOf<'a> {
-    entity: &'a str,
-    store: &'a Store,
-    actor: &'a Actor,
-    id: Id,
-    found: Option<ChangeLog<'a>>,
-}
-
-impl<'a> guanxi_app::collections::Collections for ChangesOf<'a> {
-    fn collection<T: Entity + schemars::JsonSchema>(&mut self, _: &'static str) {
-        if T::DEF.name == self.entity {
-            let (store, actor, id) = (self.store, self.actor, self.id);
-            self.found = Some(Box::pin(
-                async move { store.changes_for::<T>(actor, id).await },
-            ));
-        }
-    }
-}
-
 /// `GET /changes?entity=account&id=…`: a record's change log, oldest first, for callers who
 /// may see the record.
 pub async fn changes(
@@ -305,18 +262,10 @@ pub async fn changes(
     };
     let entity = entity.ok_or_else(|| missing("entity"))?;
     let id = id_of(&id.ok_or_else(|| missing("id"))?)?;
-    // The entities come from the one collection list the router reads.
-    let mut of = ChangesOf {
-        entity: &entity,
-        store: &store,
-        actor: &actor,
-        id,
-        found: None,
-    };
-    guanxi_app::collections::each_collection(&mut of);
-    let mut log = match of.found {
-        Some(log) => log.await?,
-        None => {
+    let mut log = guanxi_domain::with_entity!(
+        &entity,
+        T => store.changes_for::<T>(&actor, id).await?,
+        _ => {
             return Err(Problem::field(
                 StatusCode::BAD_REQUEST,
                 "entity",
@@ -324,7 +273,7 @@ pub async fn changes(
                 format!("no entity '{entity}'"),
             ));
         }
-    };
+    );
     let def = guanxi_domain::entity::def_by_name(&entity).ok_or_else(|| missing("entity"))?;
     let custom = store.custom_fields(&entity).await?;
     mask_changes(&actor, def, &custom, &mut log);
