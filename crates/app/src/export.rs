@@ -22,9 +22,7 @@ use guanxi_domain::{Actor, Currency, Entity, EntityDef, FieldDef, FieldType, Rec
 use guanxi_store::Store;
 use guanxi_tabular::{Cell, CsvWriter, XlsxWriter};
 use serde_json::{Value, json};
-use std::future::Future;
 use std::io::{BufWriter, Write};
-use std::pin::Pin;
 
 /// The language of the header row and of enum values; without it, field keys and raw
 /// values (what an import reads back).
@@ -483,32 +481,6 @@ pub async fn export<T: Entity, W: Write + Send + 'static>(
         .map_err(failed)?
 }
 
-type Exporting<'a> = Pin<Box<dyn Future<Output = Result<ExportSummary, AppError>> + Send + 'a>>;
-
-/// Finds the collection named `kind` (its path or its entity's name) in the one collection
-/// list the router reads, and starts [`export`] of it.
-struct ExportOf<'a, W> {
-    kind: &'a str,
-    store: &'a Store,
-    actor: &'a Actor,
-    job: Option<(ExportRequest, W)>,
-    found: Option<Exporting<'a>>,
-    paths: Vec<&'static str>,
-}
-
-impl<'a, W: Write + Send + 'static> crate::collections::Collections for ExportOf<'a, W> {
-    fn collection<T: Entity + schemars::JsonSchema>(&mut self, path: &'static str) {
-        self.paths.push(path);
-        if self.kind != path && self.kind != T::DEF.name {
-            return;
-        }
-        if let Some((request, out)) = self.job.take() {
-            let (store, actor) = (self.store, self.actor);
-            self.found = Some(Box::pin(export::<T, W>(store, actor, request, out)));
-        }
-    }
-}
-
 /// [`export`] of the collection named `kind`: its path as the API serves it (`contacts`,
 /// `custom-fields`) or its entity's name (`contact`, `custom_field`).
 pub async fn export_kind<W: Write + Send + 'static>(
@@ -518,25 +490,26 @@ pub async fn export_kind<W: Write + Send + 'static>(
     request: ExportRequest,
     out: W,
 ) -> Result<ExportSummary, AppError> {
-    let mut of = ExportOf {
-        kind,
-        store,
-        actor,
-        job: Some((request, out)),
-        found: None,
-        paths: vec![],
-    };
-    crate::collections::each_collection(&mut of);
-    match of.found {
-        Some(exporting) => exporting.await,
-        None => Err(AppError::invalid(
+    let unknown = || {
+        let paths: Vec<&str> = guanxi_domain::entity::collections()
+            .map(|(c, _)| c)
+            .collect();
+        AppError::invalid(
             "kind",
             format!(
                 "there is no collection '{kind}': one of {}",
-                of.paths.join(", ")
+                paths.join(", ")
             ),
-        )),
-    }
+        )
+    };
+    let def = guanxi_domain::entity::def_by_collection_or_name(kind)
+        .filter(|d| d.collection.is_some())
+        .ok_or_else(unknown)?;
+    guanxi_domain::with_entity!(
+        def.name,
+        T => export::<T, W>(store, actor, request, out).await,
+        _ => Err(unknown())
+    )
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use crate::AppError;
 use crate::i18n::{Lang, Tr};
 use chrono::NaiveDate;
-use guanxi_domain::entities::{Account, AccountKind, Contact, Lead, Order, Product, Relationship};
+use guanxi_domain::entities::{Account, AccountKind, Relationship};
 use guanxi_domain::filter::{Filter, ListQuery, MAX_LIMIT, Op};
 use guanxi_domain::{Actor, Currency, Entity, FieldType, Id, Money, NewRecord, ValidationErrors};
 use guanxi_store::{ImportJob, ImportRow, ImportTemplate, Prepared, RowOutcome, Store, StoreError};
@@ -24,9 +24,6 @@ use std::path::PathBuf;
 pub const BATCH: usize = 5_000;
 /// Row problems kept in a report; the counts stay exact beyond it.
 pub const MAX_PROBLEMS: usize = 1_000;
-
-/// What can be imported.
-pub const KINDS: &[&str] = guanxi_store::IMPORTABLE;
 
 pub enum Source {
     Path(PathBuf),
@@ -125,7 +122,7 @@ pub struct Report {
 /// What stops an import, before it is told to the caller as an [`AppError`].
 #[derive(Debug, thiserror::Error)]
 enum ImportError {
-    #[error("cannot import {0:?}: one of account, contact, lead, product, order")]
+    #[error("cannot import {0:?}: one of {kinds}", kinds = guanxi_domain::entity::importable().join(", "))]
     Kind(String),
     #[error("{0}")]
     File(#[from] guanxi_tabular::TabularError),
@@ -276,14 +273,12 @@ pub async fn import(
     opts: &Options,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Report, AppError> {
-    let report = match kind {
-        "account" => run::<Account>(store, actor, source, opts, progress).await,
-        "contact" => run::<Contact>(store, actor, source, opts, progress).await,
-        "lead" => run::<Lead>(store, actor, source, opts, progress).await,
-        "product" => run::<Product>(store, actor, source, opts, progress).await,
-        "order" => run::<Order>(store, actor, source, opts, progress).await,
-        other => Err(ImportError::Kind(other.into())),
-    };
+    let importable = guanxi_domain::entity::def_by_name(kind).filter(|d| d.import_keys.is_some());
+    let report = guanxi_domain::with_entity!(
+        importable.map_or("", |d| d.name),
+        T => run::<T>(store, actor, source, opts, progress).await,
+        _ => Err(ImportError::Kind(kind.into()))
+    );
     Ok(report?)
 }
 

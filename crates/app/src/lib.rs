@@ -11,7 +11,6 @@
 pub mod access;
 pub mod analytics;
 pub mod auth;
-pub mod collections;
 pub mod deals;
 mod error;
 pub mod export;

@@ -105,6 +105,10 @@ impl Entity for CustomFieldDef {
             FieldDef::new("required", Bool),
             FieldDef::new("sensitive", Bool),
         ],
+        collection: Some("custom-fields"),
+        title: &["key"],
+        list_columns: &["entity", "key", "label", "type", "required", "sensitive"],
+        ..EntityDef::PLAIN
     };
 
     fn validate(&self) -> Result<(), ValidationErrors> {

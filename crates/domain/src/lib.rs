@@ -22,7 +22,7 @@ pub mod settings;
 pub use credit_code::CreditCode;
 pub use email::Email;
 pub use entities::Locale;
-pub use entity::{Entity, EntityDef, FieldDef, FieldType};
+pub use entity::{EachEntity, Entity, EntityDef, FieldDef, FieldType, SearchFields, each_entity};
 pub use error::{FieldError, ValidationErrors};
 pub use money::{Currency, Money};
 pub use phone::Phone;

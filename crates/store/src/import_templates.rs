@@ -21,9 +21,6 @@ pub struct ImportTemplate {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The entities an import can fill.
-pub const IMPORTABLE: &[&str] = &["account", "contact", "lead", "product", "order"];
-
 const COLS: &str = "id, entity, name, spec, owner_id, created_at, updated_at";
 const KINDS: &[Kind] = &[
     Kind::Uuid,
@@ -61,17 +58,16 @@ fn may_import(actor: &Actor, entity: &str) -> bool {
 
 /// The importable entity's static name, so the right can be checked.
 fn importable(entity: &str) -> Result<&'static str> {
-    IMPORTABLE
-        .iter()
-        .find(|e| **e == entity)
-        .copied()
+    guanxi_domain::entity::def_by_name(entity)
+        .filter(|d| d.import_keys.is_some())
+        .map(|d| d.name)
         .ok_or_else(|| {
             StoreError::invalid(
                 "kind",
                 "invalid",
                 format!(
                     "{entity:?} cannot be imported: one of {}",
-                    IMPORTABLE.join(", ")
+                    guanxi_domain::entity::importable().join(", ")
                 ),
             )
         })

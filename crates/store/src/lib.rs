@@ -36,7 +36,7 @@ pub use convert::{Conversion, Converted};
 pub use custom_cache::Defs as CustomDefs;
 pub use db::Backend;
 pub use error::StoreError;
-pub use import_templates::{IMPORTABLE, ImportTemplate};
+pub use import_templates::ImportTemplate;
 pub use imports::{ImportJob, ImportRow, Prepared, RowOutcome, natural_keys};
 pub use insights::{AccountFacts, Facts, OrderFact};
 pub use merge::{DuplicatePair, MergeOutcome, ScanReport};

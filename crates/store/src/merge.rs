@@ -14,7 +14,7 @@ use crate::records::{now, require};
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use guanxi_domain::dedupe::{company_key, name_similarity, person_key, phone_key, pinyin_key};
-use guanxi_domain::entities::{Account, Contact, Lead};
+
 use guanxi_domain::entity::all_defs;
 use guanxi_domain::filter::MAX_LIMIT;
 use guanxi_domain::record::CustomValues;
@@ -57,36 +57,38 @@ pub struct MergeOutcome {
     pub seq: i64,
 }
 
-/// Run `$call` with `$T` bound to the entity type named by `$entity`.
-macro_rules! by_entity {
-    ($entity:expr, $T:ident => $call:expr) => {
-        match $entity {
-            "account" => {
-                type $T = Account;
-                $call.await
-            }
-            "contact" => {
-                type $T = Contact;
-                $call.await
-            }
-            "lead" => {
-                type $T = Lead;
-                $call.await
-            }
-            other => Err(StoreError::invalid(
+/// Run `$call` (a future) with `$T` the mergeable entity named `$entity`.
+macro_rules! mergeable {
+    ($entity:expr, $T:ident => $call:expr) => {{
+        let entity: &str = $entity;
+        let mergeable = guanxi_domain::entity::def_by_name(entity).filter(|d| d.mergeable);
+        guanxi_domain::with_entity!(
+            mergeable.map_or("", |d| d.name),
+            $T => $call.await,
+            _ => Err(StoreError::invalid(
                 "entity",
                 "unsupported",
-                format!("duplicates are found and merged for accounts, contacts and leads, not '{other}'"),
-            )),
-        }
-    };
+                format!("duplicates are found and merged for {}, not '{entity}'", mergeable_names()),
+            ))
+        )
+    }};
+}
+
+/// The entities duplicates are looked for in, for messages: `account, contact, lead`.
+fn mergeable_names() -> String {
+    guanxi_domain::entity::all_defs()
+        .iter()
+        .filter(|d| d.mergeable)
+        .map(|d| d.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Store {
     /// Find candidate duplicates among the live records of `entity` the actor sees and queue
     /// the pairs not queued before.
     pub async fn scan_duplicates(&self, actor: &Actor, entity: &str) -> Result<ScanReport> {
-        by_entity!(entity, T => self.scan_as::<T>(actor))
+        mergeable!(entity, T => self.scan_as::<T>(actor))
     }
 
     /// Up to `limit` open pairs of `entity`, best first, whose records are both live and
@@ -104,7 +106,7 @@ impl Store {
                 format!("must be between 1 and {MAX_LIMIT}"),
             ));
         }
-        by_entity!(entity, T => self.queue_as::<T>(actor, limit))
+        mergeable!(entity, T => self.queue_as::<T>(actor, limit))
     }
 
     /// Take a pair off the queue for good: a later scan does not offer it again.
@@ -128,7 +130,7 @@ impl Store {
             Id(a.as_uuid().unwrap_or_default()),
             Id(b.as_uuid().unwrap_or_default()),
         );
-        by_entity!(entity.as_str(), T => self.may_decide::<T>(actor, pair)).map_err(
+        mergeable!(entity.as_str(), T => self.may_decide::<T>(actor, pair)).map_err(
             |e| match e {
                 StoreError::NotFound { .. } => not_found(),
                 e => e,
@@ -168,7 +170,7 @@ impl Store {
         merged: Id,
         take_from_merged: &[String],
     ) -> Result<MergeOutcome> {
-        by_entity!(entity, T => self.merge_as::<T>(actor, survivor, merged, take_from_merged))
+        mergeable!(entity, T => self.merge_as::<T>(actor, survivor, merged, take_from_merged))
     }
 
     /// Undo the latest merge of `merged`: move the rows back, give the survivor its values
@@ -192,7 +194,7 @@ impl Store {
             .ok_or_else(|| {
                 StoreError::Corrupt(format!("merge entry {} is unreadable", entry.seq))
             })?;
-        by_entity!(entry.entity.as_str(), T => async {
+        mergeable!(entry.entity.as_str(), T => async {
             let restored = self.undo_as::<T>(actor, merged, entry.seq, log).await?;
             Ok((T::DEF.name, restored))
         })

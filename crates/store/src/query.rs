@@ -46,10 +46,8 @@ pub(crate) fn scope(def: &EntityDef, actor: &Actor, sql: &mut Sql) -> String {
             )
         }
         Scope::Partner => {
-            let column = match def.name {
-                "account" => "serving_partner_id",
-                "case" => "partner_id",
-                _ => return "1=0".into(),
+            let Some(column) = def.partner_field else {
+                return "1=0".into();
             };
             match actor.partner_id {
                 Some(p) => format!("{} = {}", quote(column), sql.bind(Val::Uuid(p.0))),

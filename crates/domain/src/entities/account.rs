@@ -1,4 +1,4 @@
-use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
+use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, SearchFields};
 use crate::{CreditCode, Email, Id, Money, Phone, ValidationErrors};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -254,6 +254,37 @@ impl Entity for Account {
             FieldDef::computed("cross_sell", Tags),
             FieldDef::computed("analytics_at", Timestamp),
         ],
+        collection: Some("accounts"),
+        list_columns: &[
+            "name",
+            "relationship",
+            "province",
+            "city",
+            "tier",
+            "grade",
+            "owner_id",
+        ],
+        partner_field: Some("serving_partner_id"),
+        search: Some(&SearchFields {
+            title: &["name"],
+            names: &["name"],
+            text: &[
+                "industry",
+                "credit_code",
+                "website",
+                "province",
+                "city",
+                "district",
+                "address",
+                "tags",
+            ],
+            phones: &["phone"],
+            sensitive_phones: &[],
+            emails: &["email"],
+        }),
+        import_keys: Some(&["credit_code"]),
+        mergeable: true,
+        ..EntityDef::PLAIN
     };
 
     fn normalize(&mut self) {

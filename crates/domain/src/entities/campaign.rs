@@ -48,6 +48,9 @@ impl Entity for Campaign {
             FieldDef::new("budget", Money),
             FieldDef::new("description", Text),
         ],
+        collection: Some("campaigns"),
+        list_columns: &["name", "channel", "status", "starts_on", "budget"],
+        ..EntityDef::PLAIN
     };
 
     fn validate(&self) -> Result<(), ValidationErrors> {

@@ -1,4 +1,4 @@
-use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
+use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, SearchFields};
 use crate::{Id, ValidationErrors};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -84,6 +84,26 @@ impl Entity for Case {
             FieldDef::new("resolved_at", Timestamp),
             FieldDef::new("satisfaction", Int),
         ],
+        collection: Some("cases"),
+        title: &["number", "subject"],
+        list_columns: &[
+            "number",
+            "subject",
+            "account_id",
+            "priority",
+            "status",
+            "sla_due_at",
+        ],
+        partner_field: Some("partner_id"),
+        search: Some(&SearchFields {
+            title: &["number", "subject"],
+            names: &[],
+            text: &["number", "subject", "description", "category"],
+            phones: &[],
+            sensitive_phones: &[],
+            emails: &[],
+        }),
+        ..EntityDef::PLAIN
     };
 
     fn validate(&self) -> Result<(), ValidationErrors> {

@@ -1,5 +1,5 @@
 use super::account::check_tags;
-use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
+use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, SearchFields};
 use crate::{Email, Id, Phone, ValidationErrors};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -136,6 +136,26 @@ impl Entity for Contact {
             FieldDef::new("notes", Text),
             FieldDef::new("tags", Tags),
         ],
+        collection: Some("contacts"),
+        list_columns: &[
+            "name",
+            "account_id",
+            "title",
+            "buying_role",
+            "mobile",
+            "email",
+        ],
+        search: Some(&SearchFields {
+            title: &["name"],
+            names: &["name"],
+            text: &["title", "department", "wechat", "notes", "tags"],
+            phones: &["phone", "fax"],
+            sensitive_phones: &["mobile"],
+            emails: &["email"],
+        }),
+        import_keys: Some(&["email", "mobile"]),
+        mergeable: true,
+        ..EntityDef::PLAIN
     };
 
     fn normalize(&mut self) {

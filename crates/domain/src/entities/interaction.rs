@@ -1,4 +1,4 @@
-use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
+use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, SearchFields};
 use crate::{Id, ValidationErrors};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -69,6 +69,18 @@ impl Entity for Interaction {
             FieldDef::new("opportunity_id", Ref("opportunities")),
             FieldDef::new("case_id", Ref("cases")),
         ],
+        collection: Some("interactions"),
+        title: &["subject"],
+        list_columns: &["at", "kind", "subject", "account_id", "status", "owner_id"],
+        search: Some(&SearchFields {
+            title: &["subject"],
+            names: &[],
+            text: &["subject", "body", "outcome"],
+            phones: &[],
+            sensitive_phones: &[],
+            emails: &[],
+        }),
+        ..EntityDef::PLAIN
     };
 
     fn validate(&self) -> Result<(), ValidationErrors> {

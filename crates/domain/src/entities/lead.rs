@@ -1,4 +1,4 @@
-use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
+use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, SearchFields};
 use crate::{Email, Id, Phone, ValidationErrors};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -84,6 +84,21 @@ impl Entity for Lead {
             FieldDef::new("converted_opportunity_id", Ref("opportunities")),
             FieldDef::new("converted_at", Timestamp),
         ],
+        collection: Some("leads"),
+        list_columns: &[
+            "name", "company", "source", "status", "score", "city", "owner_id",
+        ],
+        search: Some(&SearchFields {
+            title: &["name", "company"],
+            names: &["name", "company"],
+            text: &["title", "source", "province", "city", "notes"],
+            phones: &["phone"],
+            sensitive_phones: &["mobile"],
+            emails: &["email"],
+        }),
+        import_keys: Some(&["email", "mobile"]),
+        mergeable: true,
+        ..EntityDef::PLAIN
     };
 
     fn validate(&self) -> Result<(), ValidationErrors> {

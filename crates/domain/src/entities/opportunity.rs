@@ -1,4 +1,4 @@
-use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
+use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, SearchFields};
 use crate::{Id, Money, ValidationErrors};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -70,6 +70,9 @@ impl Entity for Pipeline {
             FieldDef::new("stages", Json),
             FieldDef::new("is_default", Bool),
         ],
+        collection: Some("pipelines"),
+        list_columns: &["name", "is_default"],
+        ..EntityDef::PLAIN
     };
 
     fn validate(&self) -> Result<(), ValidationErrors> {
@@ -242,6 +245,25 @@ impl Entity for Opportunity {
             FieldDef::new("lead_id", Ref("leads")),
             FieldDef::new("stage_history", Json),
         ],
+        collection: Some("opportunities"),
+        list_columns: &[
+            "name",
+            "account_id",
+            "stage",
+            "amount",
+            "probability",
+            "expected_close",
+            "owner_id",
+        ],
+        search: Some(&SearchFields {
+            title: &["name"],
+            names: &["name"],
+            text: &["close_reason"],
+            phones: &[],
+            sensitive_phones: &[],
+            emails: &[],
+        }),
+        ..EntityDef::PLAIN
     };
 
     fn validate(&self) -> Result<(), ValidationErrors> {

@@ -131,6 +131,11 @@ impl Entity for Order {
             FieldDef::new("cost_total", Int),
             FieldDef::new("status_history", Json),
         ],
+        collection: Some("orders"),
+        title: &["number"],
+        list_columns: &["number", "account_id", "status", "ordered_at", "total"],
+        import_keys: Some(&["number"]),
+        ..EntityDef::PLAIN
     };
 
     fn normalize(&mut self) {

@@ -45,6 +45,9 @@ impl Entity for User {
             FieldDef::new("locale", Enum(Locale::VALUES)),
             FieldDef::new("active", Bool),
         ],
+        collection: Some("users"),
+        list_columns: &["name", "email", "role", "team_id", "active"],
+        ..EntityDef::PLAIN
     };
 
     /// A login e-mail is matched without regard to case: `A@x.cn` and `a@x.cn` are one user.
@@ -88,6 +91,9 @@ impl Entity for Team {
             FieldDef::new("name", Text),
             FieldDef::new("parent_id", Ref("teams")),
         ],
+        collection: Some("teams"),
+        list_columns: &["name", "parent_id"],
+        ..EntityDef::PLAIN
     };
 
     fn validate(&self) -> Result<(), ValidationErrors> {
@@ -135,6 +141,7 @@ impl Entity for Role {
             FieldDef::new("rights", Json),
             FieldDef::new("see_sensitive", Bool),
         ],
+        ..EntityDef::PLAIN
     };
 
     fn validate(&self) -> Result<(), ValidationErrors> {

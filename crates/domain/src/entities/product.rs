@@ -35,6 +35,10 @@ impl Entity for Product {
             FieldDef::new("cost", Money),
             FieldDef::new("active", Bool),
         ],
+        collection: Some("products"),
+        list_columns: &["sku", "name", "category", "list_price", "active"],
+        import_keys: Some(&["sku"]),
+        ..EntityDef::PLAIN
     };
 
     fn normalize(&mut self) {

@@ -12,16 +12,16 @@ mod settings;
 
 use axum::Router;
 use axum::routing::{delete, get, post};
-use guanxi_app::collections::{Collections, each_collection};
-use guanxi_domain::Entity;
+use guanxi_domain::{EachEntity, Entity, each_entity};
 use guanxi_store::Store;
-use schemars::JsonSchema;
 
 struct Routes(Option<Router<Store>>);
 
-impl Collections for Routes {
-    fn collection<T: Entity + JsonSchema>(&mut self, path: &'static str) {
-        self.0 = self.0.take().map(|r| records::collection::<T>(r, path));
+impl EachEntity for Routes {
+    fn entity<T: Entity>(&mut self) {
+        if let Some(path) = T::DEF.collection {
+            self.0 = self.0.take().map(|r| records::collection::<T>(r, path));
+        }
     }
 }
 
@@ -63,6 +63,6 @@ pub fn routes() -> Router<Store> {
             get(settings::get_grading).put(settings::put_grading),
         );
     let mut routes = Routes(Some(r));
-    each_collection(&mut routes);
+    each_entity(&mut routes);
     routes.0.expect("set above")
 }

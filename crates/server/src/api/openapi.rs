@@ -2,8 +2,8 @@
 //! from the Rust types themselves (schemars reads the same serde attributes that parse the
 //! bodies); paths come from the same collection list the router uses, so neither can drift.
 
-use super::{Collections, each_collection};
 use axum::Json;
+use guanxi_domain::{EachEntity, each_entity};
 use guanxi_domain::{Entity, Meta};
 use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
@@ -124,8 +124,11 @@ impl Doc {
     }
 }
 
-impl Collections for Doc {
-    fn collection<T: Entity + JsonSchema>(&mut self, path: &'static str) {
+impl EachEntity for Doc {
+    fn entity<T: Entity>(&mut self) {
+        let Some(path) = T::DEF.collection else {
+            return;
+        };
         let name = T::schema_name().into_owned();
         self.schema::<T>();
         self.entities.push((name.clone(), T::DEF));
@@ -316,7 +319,7 @@ fn build() -> Value {
         paths: Map::new(),
         entities: vec![],
     };
-    each_collection(&mut doc);
+    each_entity(&mut doc);
     let meta = Meta::json_schema(&mut doc.generator).to_value();
     let summary = doc.schema::<guanxi_store::AccountSummary>();
     let timeline = doc.schema::<guanxi_store::Timeline>();
@@ -613,7 +616,7 @@ fn finding_paths(doc: &mut Doc) {
         "required": ["id", "entity", "file_name", "file_sha256", "status", "rows_done", "resume_offset", "resume_row", "created", "updated", "unchanged", "failed", "started_at", "updated_at"],
         "properties": {
             "id": uuid,
-            "entity": { "type": "string", "enum": guanxi_app::import::KINDS },
+            "entity": { "type": "string", "enum": guanxi_domain::entity::importable() },
             "file_name": { "type": "string" },
             "file_sha256": { "type": "string" },
             "status": { "type": "string", "enum": ["running", "done", "dry_run"] },
@@ -634,7 +637,7 @@ fn finding_paths(doc: &mut Doc) {
         "required": ["id", "entity", "name", "spec", "owner_id", "created_at", "updated_at"],
         "properties": {
             "id": uuid,
-            "entity": { "type": "string", "enum": guanxi_app::import::KINDS },
+            "entity": { "type": "string", "enum": guanxi_domain::entity::importable() },
             "name": { "type": "string" },
             "spec": { "type": "string", "description": "The mapping as the mapping parameter takes it: column=field,…" },
             "owner_id": uuid,
@@ -646,7 +649,7 @@ fn finding_paths(doc: &mut Doc) {
         "type": "object",
         "required": ["kind", "file", "dry_run", "job", "rows", "unreadable", "failed", "resumed_at_row", "mapping", "saved_template", "problems"],
         "properties": {
-            "kind": { "type": "string", "enum": guanxi_app::import::KINDS },
+            "kind": { "type": "string", "enum": guanxi_domain::entity::importable() },
             "file": { "type": "string" },
             "dry_run": { "type": "boolean" },
             "job": job.clone(),
@@ -670,7 +673,7 @@ fn finding_paths(doc: &mut Doc) {
         "tags": ["imports"], "operationId": "create_import",
         "summary": "Import a spreadsheet (the raw body: CSV in UTF-8 or GBK, .xlsx or .xls; not a multipart form): rows matched by their keys are updated, others created, in batches",
         "parameters": [
-            param("kind", "query", true, json!({ "type": "string", "enum": guanxi_app::import::KINDS }), "What the rows are"),
+            param("kind", "query", true, json!({ "type": "string", "enum": guanxi_domain::entity::importable() }), "What the rows are"),
             param("mapping", "query", false, json!({ "type": "string" }), "column=field,…; suggested from the headers when absent (a 422 names the columns that need one)"),
             param("template", "query", false, json!({ "type": "string" }), "The name of a saved mapping template of this kind, instead of mapping"),
             param("save_template", "query", false, json!({ "type": "string" }), "Save the mapping this import uses as a template of this name (on a dry run too); saving an existing name replaces its mapping, for its owner or an administrator"),
@@ -694,7 +697,7 @@ fn finding_paths(doc: &mut Doc) {
         "tags": ["imports"], "operationId": "list_import_templates",
         "summary": "The saved mapping templates of the entities the caller may import, by entity and name",
         "parameters": [
-            param("kind", "query", false, json!({ "type": "string", "enum": guanxi_app::import::KINDS }), "Only this entity's templates"),
+            param("kind", "query", false, json!({ "type": "string", "enum": guanxi_domain::entity::importable() }), "Only this entity's templates"),
         ],
         "responses": responses(&[("200", ok("The templates", items(template)))], &["403", "422"]),
     }));
@@ -818,11 +821,14 @@ mod tests {
         let doc = document();
         let schemas = &doc["components"]["schemas"];
         let mut c = Check(schemas, 0);
-        each_collection(&mut c);
+        each_entity(&mut c);
         assert_eq!(c.1, 13);
         struct Check<'a>(&'a Value, usize);
-        impl Collections for Check<'_> {
-            fn collection<T: Entity + JsonSchema>(&mut self, _: &'static str) {
+        impl EachEntity for Check<'_> {
+            fn entity<T: Entity>(&mut self) {
+                if T::DEF.collection.is_none() {
+                    return;
+                }
                 let name = T::schema_name();
                 let record = &self.0[format!("{name}Record")]["properties"];
                 for f in T::DEF.fields {
@@ -890,13 +896,13 @@ mod tests {
         let doc = document();
         let mut routes = routes_in(include_str!("mod.rs"), "pub fn routes()");
         struct Paths(Vec<&'static str>);
-        impl Collections for Paths {
-            fn collection<T: Entity + JsonSchema>(&mut self, path: &'static str) {
-                self.0.push(path);
+        impl EachEntity for Paths {
+            fn entity<T: Entity>(&mut self) {
+                self.0.extend(T::DEF.collection);
             }
         }
         let mut collections = Paths(vec![]);
-        each_collection(&mut collections);
+        each_entity(&mut collections);
         let per_collection = routes_in(include_str!("records.rs"), "pub fn collection<");
         for name in collections.0 {
             for (path, method) in &per_collection {

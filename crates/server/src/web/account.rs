@@ -5,12 +5,12 @@ use super::fields::{self, Names, Shown};
 use super::i18n::Tr;
 use super::names::Wanted;
 use super::page::{self, Page, Posted, WebUser, shown};
-use super::records::{ChangeRow, change_rows, facts, rows_of_changes, title_of};
-use guanxi_app::access;
+use super::records::{ChangeRow, change_rows, facts, rows_of_changes};
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use guanxi_app::access;
 use guanxi_domain::entities::{Account, Case, Contact, Interaction, Opportunity, Order};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::{Entity, Id, Record, Right};
@@ -30,7 +30,7 @@ fn lines<T: Entity>(t: Tr, items: &[Value], cols: &[&str], names: &Names) -> Vec
         .iter()
         .map(|j| Line {
             href: fields::href_of(def.table, j["id"].as_str().unwrap_or("")),
-            title: title_of(def, j),
+            title: def.title_of(j),
             facts: cols
                 .iter()
                 .filter_map(|c| def.field(c))
@@ -434,9 +434,9 @@ async fn account_view(
         }
     }
     let page = AccountPage {
-        p: u.page(title_of(Account::DEF, &account)),
+        p: u.page(Account::DEF.title_of(&account)),
         id,
-        name: title_of(Account::DEF, &account),
+        name: Account::DEF.title_of(&account),
         badges,
         profile,
         analytics,

@@ -83,18 +83,10 @@ pub async fn roles(State(store): State<Store>, u: WebUser) -> Response {
         Ok(p) => p.items,
         Err(e) => return crate::Problem::from(e).into_response(),
     };
-    const ENTITIES: &[&str] = &[
-        "account",
-        "contact",
-        "interaction",
-        "lead",
-        "opportunity",
-        "order",
-        "case",
-        "product",
-        "campaign",
-        "user",
-    ];
+    // Every entity served as a list has rights to show.
+    let entities: Vec<&str> = guanxi_domain::entity::collections()
+        .map(|(_, d)| d.name)
+        .collect();
     let letters = [
         (Right::Read, "R"),
         (Right::Create, "C"),
@@ -115,7 +107,7 @@ pub async fn roles(State(store): State<Store>, u: WebUser) -> Response {
             },
             scope: t.choice("role", "scope", r.data.scope.as_str()),
             sensitive: t.yes_no(r.data.see_sensitive).to_string(),
-            rights: ENTITIES
+            rights: entities
                 .iter()
                 .map(|e| {
                     letters
@@ -129,7 +121,7 @@ pub async fn roles(State(store): State<Store>, u: WebUser) -> Response {
         .collect();
     let page = Roles {
         p: u.page(t.entity_many("role")),
-        entities: ENTITIES
+        entities: entities
             .iter()
             .map(|e| t.entity_many(e).to_string())
             .collect(),

@@ -62,8 +62,8 @@ pub fn routes() -> Router<Store> {
         .route("/admin", get(admin::index))
         .route("/admin/roles", get(admin::roles))
         .route("/users/{id}/password", post(admin::set_password));
-    let mut c = records::Collections(Some(r));
-    guanxi_app::collections::each_collection(&mut c);
+    let mut c = records::Routes(Some(r));
+    guanxi_domain::each_entity(&mut c);
     c.0.expect("set above")
         .layer(axum::middleware::from_fn(html_errors))
 }

@@ -26,10 +26,13 @@ use guanxi_store::{ChangeEntry, Store, StoreError};
 use serde_json::Value;
 
 /// Registers the pages of each collection (the API's own list of them).
-pub struct Collections(pub Option<Router<Store>>);
+pub struct Routes(pub Option<Router<Store>>);
 
-impl guanxi_app::collections::Collections for Collections {
-    fn collection<T: Entity + schemars::JsonSchema>(&mut self, path: &'static str) {
+impl guanxi_domain::EachEntity for Routes {
+    fn entity<T: Entity>(&mut self) {
+        let Some(path) = T::DEF.collection else {
+            return;
+        };
         let r = self.0.take().expect("set");
         let mut r = r
             .route(&format!("/{path}"), get(list::<T>))
@@ -60,78 +63,6 @@ pub fn collection_of(def: &EntityDef) -> String {
 
 fn problem_response(e: impl Into<Problem>) -> Response {
     e.into().into_response()
-}
-
-/// Columns a list shows unless the user chooses others.
-fn default_columns(entity: &str) -> &'static [&'static str] {
-    match entity {
-        "account" => &[
-            "name",
-            "relationship",
-            "province",
-            "city",
-            "tier",
-            "grade",
-            "owner_id",
-        ],
-        "contact" => &[
-            "name",
-            "account_id",
-            "title",
-            "buying_role",
-            "mobile",
-            "email",
-        ],
-        "lead" => &[
-            "name", "company", "source", "status", "score", "city", "owner_id",
-        ],
-        "opportunity" => &[
-            "name",
-            "account_id",
-            "stage",
-            "amount",
-            "probability",
-            "expected_close",
-            "owner_id",
-        ],
-        "order" => &["number", "account_id", "status", "ordered_at", "total"],
-        "case" => &[
-            "number",
-            "subject",
-            "account_id",
-            "priority",
-            "status",
-            "sla_due_at",
-        ],
-        "product" => &["sku", "name", "category", "list_price", "active"],
-        "interaction" => &["at", "kind", "subject", "account_id", "status", "owner_id"],
-        "campaign" => &["name", "channel", "status", "starts_on", "budget"],
-        "user" => &["name", "email", "role", "team_id", "active"],
-        "team" => &["name", "parent_id"],
-        "pipeline" => &["name", "is_default"],
-        "custom_field" => &["entity", "key", "label", "type", "required", "sensitive"],
-        _ => &["id"],
-    }
-}
-
-/// The field a record is called by on its page and in links.
-pub fn title_of(def: &EntityDef, json: &Value) -> String {
-    let first = match def.name {
-        "case" => format!(
-            "{} {}",
-            json["number"].as_str().unwrap_or(""),
-            json["subject"].as_str().unwrap_or("")
-        ),
-        "order" => json["number"].as_str().unwrap_or("").to_string(),
-        "interaction" => json["subject"].as_str().unwrap_or("").to_string(),
-        "custom_field" => json["key"].as_str().unwrap_or("").to_string(),
-        _ => json["name"].as_str().unwrap_or("").to_string(),
-    };
-    if first.trim().is_empty() {
-        json["id"].as_str().unwrap_or("").chars().take(8).collect()
-    } else {
-        first
-    }
 }
 
 /// Bookkeeping columns lists can show and filter.
@@ -430,7 +361,8 @@ async fn list<T: Entity>(
             .iter()
             .filter_map(|k| columns_all.iter().find(|c| c.key() == *k).cloned())
             .collect(),
-        None => default_columns(def.name)
+        None => def
+            .list_columns
             .iter()
             .filter_map(|k| columns_all.iter().find(|c| c.key() == *k).cloned())
             .collect(),
@@ -453,7 +385,7 @@ async fn list<T: Entity>(
             id: r.meta.id,
             version: r.meta.version,
             href: format!("{coll}/{}", r.meta.id),
-            title: title_of(def, j),
+            title: def.title_of(j),
             cells: shown_cols
                 .iter()
                 .map(|c| c.show(t, def.name, j, &names))
@@ -820,8 +752,8 @@ async fn show<T: Entity>(
         ));
     }
     let page = RecordPage {
-        p: u.page(title_of(def, &json)),
-        heading: format!("{} · {}", t.entity_one(def.name), title_of(def, &json)),
+        p: u.page(def.title_of(&json)),
+        heading: format!("{} · {}", t.entity_one(def.name), def.title_of(&json)),
         facts: facts(t, def, &custom, &json, &names)
             .into_iter()
             .map(|(label, shown)| Fact { label, shown })
@@ -893,7 +825,7 @@ async fn form_page<T: Entity>(
     };
     let (heading, action, cancel, version) = match existing {
         Some((id, v)) => (
-            format!("{} · {}", t.s("common.edit"), title_of(def, values)),
+            format!("{} · {}", t.s("common.edit"), def.title_of(values)),
             format!("{coll}/{id}/edit"),
             format!("{coll}/{id}"),
             Some(v),
