@@ -36,15 +36,7 @@ async fn account_360_carries_its_timeline_and_changes(s: Server) {
     let admin = auth(&common::bearer(&s, "admin@t.cn").await.1);
     let (rep, rep_auth) = common::bearer(&s, "a@t.cn").await;
     let a = auth(&rep_auth);
-    let field = json!({"entity": "account", "key": "bank_account", "label": "银行账号", "type": "text", "sensitive": true});
-    let (st, _, p) = call(
-        "POST",
-        format!("{}/custom-fields", s.base),
-        &admin,
-        Some(field),
-    )
-    .await;
-    assert_eq!(st, StatusCode::CREATED, "{p}");
+    sensitive_text_field(&s, &admin, "account", "bank_account", "银行账号").await;
     let account = Account::new(
         AccountKind::Organisation,
         "上海一读科技",
@@ -350,6 +342,20 @@ async fn sign_in(s: &Server, email: &str) -> HeaderMap {
     h
 }
 
+/// An administrator (`admin`'s headers) adds a sensitive text field to `entity`.
+async fn sensitive_text_field(s: &Server, admin: &HeaderMap, entity: &str, key: &str, label: &str) {
+    let field =
+        json!({"entity": entity, "key": key, "label": label, "type": "text", "sensitive": true});
+    let (st, _, p) = call(
+        "POST",
+        format!("{}/custom-fields", s.base),
+        admin,
+        Some(field),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+}
+
 async fn call(
     method: &str,
     url: String,
@@ -616,15 +622,7 @@ async fn api_end_to_end(s: Server) {
     );
 
     // A sensitive custom field is masked too, wherever the record appears.
-    let field = json!({"entity": "contact", "key": "passport", "label": "护照", "type": "text", "sensitive": true});
-    let (st, _, p) = call(
-        "POST",
-        format!("{}/custom-fields", s.base),
-        &admin,
-        Some(field),
-    )
-    .await;
-    assert_eq!(st, StatusCode::CREATED, "{p}");
+    sensitive_text_field(&s, &admin, "contact", "passport", "护照").await;
     let mut c1 = a.clone();
     c1.insert("if-match", HeaderValue::from_static("\"1\""));
     let contact_url = format!("{}/contacts/{}", s.base, c["id"].as_str().unwrap());
