@@ -520,7 +520,7 @@ impl Convert {
         rows: Vec<guanxi_tabular::Row>,
         unreadable: Vec<RowProblem>,
         read: guanxi_tabular::Progress,
-        accounts: &HashMap<String, Id>,
+        accounts: &Companies,
         custom: &[guanxi_domain::custom::CustomFieldDef],
     ) -> Batch<T> {
         let resume = resume_after(&rows);
@@ -539,7 +539,7 @@ impl Convert {
             }
         }
         let mut prepared = Prepared::new(ready, custom);
-        prepared.vouch(accounts.values().copied());
+        prepared.vouch(accounts.ids.values().copied());
         Batch {
             rows: count,
             unreadable: unreadable_count,
@@ -608,9 +608,18 @@ fn company_name(raw: &str) -> String {
 }
 
 /// Accounts by name, looked up (and created when missing) once per name per import; each
-/// batch gets the links of its own names.
+/// batch gets the links of its own names. A company that cannot be created (a required
+/// custom field of accounts, say) is remembered with why: it fails the rows that name it,
+/// not the import.
 #[derive(Default)]
-struct AccountNames(HashMap<String, Id>);
+struct AccountNames(Companies);
+
+/// Companies by name: their accounts, or why none could be created.
+#[derive(Default)]
+struct Companies {
+    ids: HashMap<String, Id>,
+    refused: HashMap<String, String>,
+}
 
 impl AccountNames {
     async fn resolve(
@@ -619,10 +628,11 @@ impl AccountNames {
         actor: &Actor,
         names: Vec<String>,
         dry_run: bool,
-    ) -> Result<HashMap<String, Id>, ImportError> {
+    ) -> Result<Companies, ImportError> {
+        let known = &mut self.0;
         let mut missing: Vec<String> = names
             .iter()
-            .filter(|n| !self.0.contains_key(*n))
+            .filter(|n| !known.ids.contains_key(*n) && !known.refused.contains_key(*n))
             .cloned()
             .collect();
         missing.sort();
@@ -636,12 +646,12 @@ impl AccountNames {
                 })
                 .limit(MAX_LIMIT);
             for a in store.list::<Account>(actor, &q).await?.items {
-                self.0.entry(a.data.name.clone()).or_insert(a.meta.id);
+                known.ids.entry(a.data.name.clone()).or_insert(a.meta.id);
             }
         }
-        let new: Vec<NewRecord<Account>> = missing
+        let mut new: Vec<NewRecord<Account>> = missing
             .iter()
-            .filter(|n| !self.0.contains_key(*n))
+            .filter(|n| !known.ids.contains_key(*n))
             .map(|n| {
                 let mut a = NewRecord::new(Account::new(
                     AccountKind::Organisation,
@@ -649,21 +659,52 @@ impl AccountNames {
                     Relationship::Customer,
                 ));
                 a.id = Some(Id::default());
-                a.team_id = actor.team_id;
                 a
             })
             .collect();
+        // Through the store's one write path (checked only, on a dry run); the companies it
+        // refuses are set aside with why and the rest tried again.
+        while !new.is_empty() {
+            let tried = if dry_run {
+                store.check_import(actor, new.clone()).await
+            } else {
+                store.import(actor, new.clone()).await.map(drop)
+            };
+            let errors = match tried {
+                Ok(()) => break,
+                Err(StoreError::Invalid(errors)) => errors,
+                Err(e) => return Err(e.into()),
+            };
+            let mut by_record = guanxi_store::errors_by_record(&errors);
+            by_record.retain(|i, _| *i < new.len());
+            if by_record.is_empty() {
+                return Err(StoreError::Invalid(errors).into());
+            }
+            // From the last, so that the indices still to come keep their records.
+            for (i, e) in by_record.iter().rev() {
+                let why: Vec<String> =
+                    e.0.iter()
+                        .map(|f| format!("{} {}", f.field, f.message))
+                        .collect();
+                known
+                    .refused
+                    .insert(new.remove(*i).data.name, why.join("; "));
+            }
+        }
         for a in &new {
-            self.0.insert(a.data.name.clone(), a.id.unwrap_or_default());
+            known
+                .ids
+                .insert(a.data.name.clone(), a.id.unwrap_or_default());
         }
-        if !new.is_empty() && !dry_run {
-            store.import(actor, new).await?;
+        let mut linked = Companies::default();
+        for n in names {
+            if let Some(id) = known.ids.get(&n) {
+                linked.ids.insert(n, *id);
+            } else if let Some(why) = known.refused.get(&n) {
+                linked.refused.insert(n, why.clone());
+            }
         }
-        Ok(names
-            .into_iter()
-            .filter_map(|n| Some((self.0.get(&n).copied()?, n)))
-            .map(|(id, n)| (n, id))
-            .collect())
+        Ok(linked)
     }
 }
 
@@ -673,7 +714,7 @@ fn record_of<T: Entity>(
     mapping: &Mapping,
     row: &guanxi_tabular::Row,
     row_key: &str,
-    accounts: &HashMap<String, Id>,
+    accounts: &Companies,
 ) -> Result<ImportRow<T>, ValidationErrors> {
     let def = T::DEF;
     let mut fields = Map::new();
@@ -689,8 +730,12 @@ fn record_of<T: Entity>(
         match (def.name, target.as_str()) {
             (_, "external_id") => keys.push(format!("ext:{raw}")),
             ("contact", "company") | ("order", "account") => {
-                if let Some(id) = accounts.get(&company_name(raw)) {
+                let name = company_name(raw);
+                if let Some(id) = accounts.ids.get(&name) {
                     fields.insert("account_id".into(), Value::String(id.to_string()));
+                } else if let Some(why) = accounts.refused.get(&name) {
+                    let message = format!("the company “{name}” cannot be created: {why}");
+                    errors.add(target.as_str(), "invalid", message);
                 }
             }
             (_, t) if t.starts_with("custom.") => {

@@ -18,6 +18,10 @@ on_both!(duplicates_merge_and_undo, duplicates_merge_and_undo);
 on_both!(an_interrupted_import_resumes, an_interrupted_import_resumes);
 on_both!(accounts_import_with_defaults, accounts_import_with_defaults);
 on_both!(mapping_templates, mapping_templates);
+on_both!(
+    a_company_that_cannot_be_created_fails_its_rows,
+    a_company_that_cannot_be_created_fails_its_rows
+);
 
 fn data(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -443,6 +447,90 @@ async fn accounts_import_with_defaults(s: Server) {
         (Some(0), Some(1)),
         "{report}"
     );
+}
+
+/// Accounts need a field a contacts file cannot give: a company the file names that is not
+/// there yet cannot be created, which fails the rows naming it and only those, on a dry
+/// run as on the real one.
+async fn a_company_that_cannot_be_created_fails_its_rows(s: Server) {
+    use guanxi_domain::NewRecord;
+    use guanxi_domain::custom::{CustomFieldDef, CustomType};
+    use guanxi_domain::entities::{AccountKind, Relationship};
+    let (admin, auth) = bearer(&s, "admin@t.cn").await;
+    let company = |name: &str| {
+        NewRecord::new(Account::new(
+            AccountKind::Organisation,
+            name,
+            Relationship::Customer,
+        ))
+    };
+    let old = s
+        .store
+        .create(&admin, company("老客户有限公司"))
+        .await
+        .unwrap();
+    let region = CustomFieldDef {
+        entity: "account".into(),
+        key: "region_code".into(),
+        label: "区域编码".into(),
+        label_zh: None,
+        ty: CustomType::Text,
+        choices: vec![],
+        required: true,
+        sensitive: false,
+    };
+    s.store
+        .create(&admin, NewRecord::new(region))
+        .await
+        .unwrap();
+    let csv = "姓名,公司\n张三,新公司有限公司\n李四,老客户有限公司\n王五,\n赵六,新公司有限公司\n";
+    for query in [
+        "kind=contact&dry_run=true&name=c.csv",
+        "kind=contact&name=c.csv",
+    ] {
+        let (status, report) = upload(&s, &auth, query, csv.into()).await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        assert_eq!(
+            (report["job"]["created"].as_i64(), report["failed"].as_i64()),
+            (Some(2), Some(2)),
+            "{query}: {report}"
+        );
+        let problems: Vec<(i64, &str, &str)> = report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["row"].as_i64().unwrap(),
+                    p["column"].as_str().unwrap_or(""),
+                    p["message"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        let why = "the company “新公司有限公司” cannot be created: custom.region_code is required";
+        assert_eq!(problems, [(2, "公司", why), (5, "公司", why)], "{query}");
+    }
+    let contacts = s
+        .store
+        .list::<Contact>(&admin, &ListQuery::default())
+        .await
+        .unwrap()
+        .items;
+    let linked: Vec<(&str, Option<guanxi_domain::Id>)> = contacts
+        .iter()
+        .map(|c| (c.data.name.as_str(), c.data.account_id))
+        .collect();
+    assert_eq!(linked.len(), 2, "{linked:?}");
+    assert!(linked.contains(&("李四", Some(old.meta.id))), "{linked:?}");
+    assert!(linked.contains(&("王五", None)), "{linked:?}");
+    let counted = ListQuery::default().counted();
+    let total = s
+        .store
+        .list::<Account>(&admin, &counted)
+        .await
+        .unwrap()
+        .total;
+    assert_eq!(total, Some(1), "no company made without its region code");
 }
 
 /// A file whose columns need a person's decision: the mapping is tried on a dry run and

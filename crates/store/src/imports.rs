@@ -6,7 +6,7 @@
 
 use crate::codec::encode_fields;
 use crate::db::{Kind, Tx, Val};
-use crate::records::{insert_imported, now, readable, references, require, unknown_reference};
+use crate::records::{insert_imported, now, reference_errors, require};
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use guanxi_domain::custom::CustomFieldDef;
@@ -56,50 +56,23 @@ pub struct ImportJob {
 }
 
 /// The new records of a batch whose references name records the importer may not read (or
-/// that do not exist), with the errors a single create would give. One query per table the
-/// batch refers to, not one per row; a reference to another new record of the batch, or to
-/// one the importer `vouched` for, holds.
+/// that do not exist), with the errors a single create would give; a reference to another
+/// new record of the batch, or to one the importer `vouched` for, holds.
 async fn unseen_references<T: Entity>(
     tx: &mut Tx,
     actor: &Actor,
     rows: &[Record<T>],
     vouched: &HashSet<Uuid>,
 ) -> Result<HashMap<Id, ValidationErrors>> {
-    let mut by_table: HashMap<&str, Vec<Uuid>> = HashMap::new();
-    let mut refs = Vec::with_capacity(rows.len());
-    for r in rows {
-        let these = references(&r.data)?;
-        for (_, table, target) in &these {
-            if !vouched.contains(target) {
-                by_table.entry(table).or_default().push(*target);
-            }
-        }
-        refs.push(these);
-    }
-    let mut seen: HashMap<&str, HashSet<Uuid>> = HashMap::new();
-    for (table, mut ids) in by_table {
-        ids.sort();
-        ids.dedup();
-        let mut found = readable(tx, actor, table, &ids).await?;
-        if table == T::DEF.table {
-            found.extend(rows.iter().map(|r| r.meta.id.0));
-        }
-        seen.insert(table, found);
-    }
-    let mut refused = HashMap::new();
-    for (r, these) in rows.iter().zip(refs) {
-        let errors: Vec<_> = these
-            .into_iter()
-            .filter(|(_, table, target)| {
-                !vouched.contains(target) && !seen.get(table).is_some_and(|s| s.contains(target))
-            })
-            .map(|(field, table, target)| unknown_reference(field, table, target))
-            .collect();
-        if !errors.is_empty() {
-            refused.insert(r.meta.id, ValidationErrors(errors));
-        }
-    }
-    Ok(refused)
+    let new_ids: HashSet<Uuid> = rows.iter().map(|r| r.meta.id.0).collect();
+    let writes: Vec<_> = rows.iter().map(|r| (r.meta.id, &r.data, None)).collect();
+    let errors = reference_errors(tx, actor, &writes, &new_ids, vouched).await?;
+    Ok(rows
+        .iter()
+        .zip(errors)
+        .filter(|(_, e)| !e.0.is_empty())
+        .map(|(r, e)| (r.meta.id, e))
+        .collect())
 }
 
 /// The columns an entity's rows are matched by, best first.

@@ -40,6 +40,7 @@ pub use import_templates::ImportTemplate;
 pub use imports::{ImportJob, ImportRow, Prepared, RowOutcome, natural_keys};
 pub use insights::{AccountFacts, Facts, OrderFact};
 pub use merge::{DuplicatePair, MergeOutcome, ScanReport};
+pub use records::errors_by_record;
 pub use timeline::{MAX_TIMELINE_PAGE, Timeline, TimelineItem, item_def};
 pub use totals::Total;
 pub use views::SavedView;

@@ -17,7 +17,7 @@ use guanxi_domain::{
     Actor, Entity, FieldError, FieldType, Id, Meta, NewRecord, Record, Right, ValidationErrors,
 };
 use std::any::Any;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
 
 /// Storage keeps microseconds; truncating up front makes what a write returns equal what a
@@ -99,11 +99,7 @@ impl Store {
         errors.into_result().map_err(StoreError::Invalid)
     }
 
-    /// References must point at live records the writer may read, and deals must sit on a
-    /// stage of their pipeline. A reference the writer may not read is refused exactly like
-    /// one to a record that does not exist, so ids outside one's scope cannot be probed. A
-    /// reference an update leaves as it was need only still exist: the writer did not
-    /// choose it (a rep may edit their contact on a manager's account).
+    /// The references of one record written alone: see [`reference_errors`].
     async fn check_references<T: Entity>(
         tx: &mut Tx,
         actor: &Actor,
@@ -111,77 +107,24 @@ impl Store {
         data: &T,
         before: Option<&T>,
     ) -> Result<()> {
-        let kept = match before {
-            Some(b) => references(b)?,
-            None => vec![],
-        };
-        let mut errors = ValidationErrors::new();
-        for (field, table, target) in references(data)? {
-            if table == T::DEF.table && target == id.0 {
-                errors.add(field, "invalid", "a record cannot refer to itself");
-                continue;
-            }
-            let chosen_by = if kept.contains(&(field, table, target)) {
-                &Actor::system()
-            } else {
-                actor
-            };
-            if !may_read(tx, chosen_by, table, target).await? {
-                errors.0.push(unknown_reference(field, table, target));
-            }
-        }
-        if let Some(opp) = (data as &dyn Any).downcast_ref::<Opportunity>() {
-            let rows = tx
-                .fetch(
-                    &format!(
-                        "SELECT {} FROM pipelines WHERE id = $1",
-                        select_list(&all_cols(Pipeline::DEF))
-                    ),
-                    vec![Val::Uuid(opp.pipeline_id.0)],
-                    &kinds(&all_cols(Pipeline::DEF)),
-                )
-                .await?;
-            if let Some(row) = rows.into_iter().next() {
-                let pipeline: Record<Pipeline> = decode_record(row)?;
-                if let Err(e) = opp.check_against(&pipeline.data) {
-                    errors.0.extend(e.0);
-                }
-            }
-        }
-        errors.into_result().map_err(StoreError::Invalid)
+        let none = HashSet::new();
+        let mut errors = reference_errors(tx, actor, &[(id, data, before)], &none, &none).await?;
+        errors
+            .pop()
+            .unwrap_or_default()
+            .into_result()
+            .map_err(StoreError::Invalid)
     }
 
-    /// An owner the writer names must be a user they may read, and within their scope: a
-    /// rep cannot hand a record to a stranger, a manager only within their teams.
-    async fn check_owner(
-        tx: &mut Tx,
-        actor: &Actor,
-        entity: &'static str,
-        owner: Id,
-        team: Option<Id>,
-        right: Right,
-    ) -> Result<()> {
-        if owner != actor.user_id && !may_read(tx, actor, "users", owner.0).await? {
-            return Err(StoreError::Invalid(ValidationErrors(vec![
+    /// The team of `owner`, an owner the writer names: a user they may read (the writer
+    /// themself always), else refused as an unknown user.
+    async fn owners_team(tx: &mut Tx, actor: &Actor, owner: Id) -> Result<Option<Id>> {
+        match owner_teams(tx, actor, &[owner]).await?.get(&owner) {
+            Some(team) => Ok(*team),
+            None => Err(StoreError::Invalid(ValidationErrors(vec![
                 unknown_reference("owner_id", "users", owner.0),
-            ])));
+            ]))),
         }
-        if actor.scope() != guanxi_domain::Scope::Partner && !actor.sees(Some(owner), team, None) {
-            return Err(StoreError::Forbidden { entity, right });
-        }
-        Ok(())
-    }
-
-    /// The team a record owned by `owner` belongs to: the owner's team.
-    async fn team_of(tx: &mut Tx, owner: Id) -> Result<Option<Id>> {
-        let rows = tx
-            .fetch(
-                "SELECT team_id FROM users WHERE id = $1",
-                vec![Val::Uuid(owner.0)],
-                &[Kind::Uuid],
-            )
-            .await?;
-        Ok(rows.into_iter().next().and_then(|r| r[0].as_uuid()).map(Id))
     }
 
     pub async fn create<T: Entity>(&self, actor: &Actor, new: NewRecord<T>) -> Result<Record<T>> {
@@ -228,10 +171,9 @@ impl Store {
             let owner = owner_id.unwrap_or(actor.user_id);
             let team = match team_id {
                 Some(t) => Some(t),
-                None if owner == actor.user_id => actor.team_id,
-                None => Self::team_of(tx, owner).await?,
+                None => Self::owners_team(tx, actor, owner).await?,
             };
-            Self::check_owner(tx, actor, def.name, owner, team, Right::Create).await?;
+            in_scope(actor, def.name, owner, team, Right::Create)?;
             (Some(owner), team)
         } else {
             (None, None)
@@ -431,18 +373,11 @@ impl Store {
             let owner = after.meta.owner_id.ok_or_else(|| {
                 StoreError::invalid("owner_id", "required", "a record needs an owner")
             })?;
+            let owners_team = Self::owners_team(tx, actor, owner).await?;
             if after.meta.team_id == before.meta.team_id {
-                after.meta.team_id = Self::team_of(tx, owner).await?;
+                after.meta.team_id = owners_team;
             }
-            Self::check_owner(
-                tx,
-                actor,
-                def.name,
-                owner,
-                after.meta.team_id,
-                Right::Update,
-            )
-            .await?;
+            in_scope(actor, def.name, owner, after.meta.team_id, Right::Update)?;
         }
         Self::check_references(tx, actor, id, &after.data, Some(&before.data)).await?;
         let at = now();
@@ -711,44 +646,99 @@ impl Store {
         })
     }
 
-    /// Bulk load (demo data, migrations from other systems): validated records written in
-    /// one transaction with multi-row inserts, recorded as one `import` change-log entry
-    /// listing the count and id range. References are not checked: the caller vouches for
-    /// them. Owner and team must be set on scoped records.
+    /// Bulk load (demo data, migrations from other systems, the companies an import
+    /// names): records written in one transaction with multi-row inserts, recorded as one
+    /// `import` change-log entry listing the count and id range. Checked as [`create`]
+    /// checks one record, in a few queries per batch: fields and custom fields, references
+    /// (within the actor's sight; records of the batch itself count), owners (default the
+    /// actor), and the team, which is the owner's. Errors name the record's index, `[3].name`
+    /// ([`errors_by_record`] groups them); nothing is written unless every record passes.
+    ///
+    /// [`create`]: Self::create
     pub async fn import<T: Entity>(
         &self,
         actor: &Actor,
+        records: Vec<NewRecord<T>>,
+    ) -> Result<Vec<Id>> {
+        self.bulk_create(actor, records, true).await
+    }
+
+    /// What [`import`](Self::import) would answer, without writing (a dry run).
+    pub async fn check_import<T: Entity>(
+        &self,
+        actor: &Actor,
+        records: Vec<NewRecord<T>>,
+    ) -> Result<()> {
+        self.bulk_create(actor, records, false).await.map(drop)
+    }
+
+    async fn bulk_create<T: Entity>(
+        &self,
+        actor: &Actor,
         mut records: Vec<NewRecord<T>>,
+        write: bool,
     ) -> Result<Vec<Id>> {
         let def = T::DEF;
         require(actor, def.name, Right::Create)?;
         if records.is_empty() {
             return Ok(vec![]);
         }
+        let defs = self.custom_fields(def.name).await?;
+        let mut errors = ValidationErrors::new();
+        for (i, r) in records.iter_mut().enumerate() {
+            match Self::check(&mut r.data, &r.custom, &defs) {
+                Ok(()) => {}
+                Err(StoreError::Invalid(e)) => errors.0.extend(indexed(i, e)),
+                Err(e) => return Err(e),
+            }
+        }
+        let ids: Vec<Id> = records.iter().map(|r| r.id.unwrap_or_default()).collect();
+        let mut tx = self.db.begin().await?;
+        let owners: Vec<Id> = records
+            .iter()
+            .map(|r| r.owner_id.unwrap_or(actor.user_id))
+            .collect();
+        let teams = if def.scoped {
+            owner_teams(&mut tx, actor, &owners).await?
+        } else {
+            Default::default()
+        };
+        let new_ids: HashSet<Uuid> = ids.iter().map(|id| id.0).collect();
+        let writes: Vec<_> = ids
+            .iter()
+            .zip(&records)
+            .map(|(id, r)| (*id, &r.data, None))
+            .collect();
+        let refused = reference_errors(&mut tx, actor, &writes, &new_ids, &HashSet::new()).await?;
+        drop(writes);
         let at = now();
         let mut rows = Vec::with_capacity(records.len());
-        for (i, r) in records.iter_mut().enumerate() {
-            r.data.normalize();
-            r.data.validate().map_err(|mut e| {
-                for fe in &mut e.0 {
-                    fe.field = format!("[{i}].{}", fe.field);
-                }
-                StoreError::Invalid(e)
-            })?;
-        }
-        for r in records {
+        for (i, ((r, id), (owner, refused))) in records
+            .into_iter()
+            .zip(&ids)
+            .zip(owners.into_iter().zip(refused))
+            .enumerate()
+        {
+            errors.0.extend(indexed(i, refused));
+            let (owner, team) = if def.scoped {
+                let Some(&team) = teams.get(&owner) else {
+                    let e = unknown_reference("owner_id", "users", owner.0);
+                    errors.0.extend(indexed(i, ValidationErrors(vec![e])));
+                    continue;
+                };
+                in_scope(actor, def.name, owner, team, Right::Create)?;
+                (Some(owner), team)
+            } else {
+                (None, None)
+            };
             let meta = Meta {
-                id: r.id.unwrap_or_default(),
+                id: *id,
                 version: 1,
                 created_at: at,
                 updated_at: at,
                 deleted_at: None,
-                owner_id: if def.scoped {
-                    r.owner_id.or(Some(actor.user_id))
-                } else {
-                    None
-                },
-                team_id: if def.scoped { r.team_id } else { None },
+                owner_id: owner,
+                team_id: team,
             };
             rows.push(Record {
                 meta,
@@ -756,17 +746,201 @@ impl Store {
                 custom: r.custom,
             });
         }
-        let ids: Vec<Id> = rows.iter().map(|r| r.meta.id).collect();
+        errors.into_result().map_err(StoreError::Invalid)?;
+        if !write {
+            // Dropping the transaction rolls it back.
+            return Ok(ids);
+        }
         let fields = rows
             .iter()
             .map(|r| encode_fields(&r.data))
             .collect::<Result<Vec<_>>>()?;
-        let mut tx = self.db.begin().await?;
         insert_imported(&mut tx, at, actor, &rows, fields, None).await?;
         tx.commit().await?;
         self.written(def.name);
         Ok(ids)
     }
+}
+
+/// Errors of the `i`th record of a batch, named by its index: `[3].name`.
+fn indexed(i: usize, errors: ValidationErrors) -> impl Iterator<Item = FieldError> {
+    errors.0.into_iter().map(move |mut e| {
+        e.field = format!("[{i}].{}", e.field);
+        e
+    })
+}
+
+/// The errors of a [`Store::import`] by the index of the record they are about, with
+/// the index taken off the field (`[3].name` → 3: `name`), so that a caller can drop the
+/// records that failed and say why. Errors that name no record are left out.
+pub fn errors_by_record(errors: &ValidationErrors) -> BTreeMap<usize, ValidationErrors> {
+    let mut by = BTreeMap::<usize, ValidationErrors>::new();
+    for e in &errors.0 {
+        let Some((i, field)) = e.field.strip_prefix('[').and_then(|f| f.split_once("].")) else {
+            continue;
+        };
+        if let Ok(i) = i.parse() {
+            by.entry(i).or_default().0.push(FieldError {
+                field: field.into(),
+                ..e.clone()
+            });
+        }
+    }
+    by
+}
+
+/// The team of each owner in `owners` that the writer may name: a user they may read (the
+/// writer themself always, with their own team). Owners missing from the answer may not
+/// be named. One query, however many owners.
+async fn owner_teams(tx: &mut Tx, actor: &Actor, owners: &[Id]) -> Result<HashMap<Id, Option<Id>>> {
+    let mut teams = HashMap::new();
+    let mut others: Vec<Uuid> = vec![];
+    for o in owners {
+        if *o == actor.user_id {
+            teams.insert(*o, actor.team_id);
+        } else {
+            others.push(o.0);
+        }
+    }
+    others.sort_unstable();
+    others.dedup();
+    for row in readable_rows(tx, actor, "users", &others, &[("team_id", Kind::Uuid)]).await? {
+        if let Some(id) = row[0].as_uuid() {
+            teams.insert(Id(id), row[1].as_uuid().map(Id));
+        }
+    }
+    Ok(teams)
+}
+
+/// Whether the writer's scope takes in a record of `owner` and `team`: a rep cannot hand
+/// a record to a stranger, a manager only within their teams.
+fn in_scope(
+    actor: &Actor,
+    entity: &'static str,
+    owner: Id,
+    team: Option<Id>,
+    right: Right,
+) -> Result<()> {
+    if actor.scope() != guanxi_domain::Scope::Partner && !actor.sees(Some(owner), team, None) {
+        return Err(StoreError::Forbidden { entity, right });
+    }
+    Ok(())
+}
+
+/// A record about to be written, as the reference check sees it: its id, its fields and,
+/// for an update, its fields before.
+pub(crate) type Referrer<'a, T> = (Id, &'a T, Option<&'a T>);
+
+/// The reference errors of records written together, a list per record (empty when all
+/// hold), in a query per table referred to, not per record. References must point at live
+/// records the writer may read, and deals must sit on a stage of their pipeline. A
+/// reference the writer may not read is refused exactly like one to a record that does
+/// not exist, so ids outside one's scope cannot be probed. A reference an update leaves as
+/// it was need only still exist: the writer did not choose it (a rep may edit their
+/// contact on a manager's account). References hold without a look-up to `new_ids`
+/// (records of `T` written in the same batch) and to `vouched` ids (records an importer
+/// resolved itself, within the importer's scope).
+pub(crate) async fn reference_errors<T: Entity>(
+    tx: &mut Tx,
+    actor: &Actor,
+    writes: &[Referrer<'_, T>],
+    new_ids: &HashSet<Uuid>,
+    vouched: &HashSet<Uuid>,
+) -> Result<Vec<ValidationErrors>> {
+    let own_table = T::DEF.table;
+    // Each reference with whether an update kept it; the ids to look up by who chose them.
+    let mut refs = Vec::with_capacity(writes.len());
+    let mut lookups: HashMap<(&str, bool), Vec<Uuid>> = HashMap::new();
+    for (id, data, before) in writes {
+        let kept = match before {
+            Some(b) => references(*b)?,
+            None => vec![],
+        };
+        let mut these = vec![];
+        for r in references(*data)? {
+            let (_, table, target) = r;
+            let is_kept = kept.contains(&r);
+            let holds =
+                vouched.contains(&target) || (table == own_table && new_ids.contains(&target));
+            if !holds && !(table == own_table && target == id.0) {
+                lookups.entry((table, is_kept)).or_default().push(target);
+            }
+            these.push((r, is_kept));
+        }
+        refs.push(these);
+    }
+    let mut seen = HashMap::new();
+    for ((table, kept), mut ids) in lookups {
+        ids.sort_unstable();
+        ids.dedup();
+        let chosen_by = if kept { &Actor::system() } else { actor };
+        seen.insert((table, kept), readable(tx, chosen_by, table, &ids).await?);
+    }
+    let mut out = Vec::with_capacity(writes.len());
+    for ((id, _, _), these) in writes.iter().zip(refs) {
+        let mut errors = ValidationErrors::new();
+        for ((field, table, target), kept) in these {
+            if table == own_table && target == id.0 {
+                errors.add(field, "invalid", "a record cannot refer to itself");
+            } else if !(vouched.contains(&target)
+                || (table == own_table && new_ids.contains(&target))
+                || seen
+                    .get(&(table, kept))
+                    .is_some_and(|s| s.contains(&target)))
+            {
+                errors.0.push(unknown_reference(field, table, target));
+            }
+        }
+        out.push(errors);
+    }
+    stage_errors(tx, writes, &mut out).await?;
+    Ok(out)
+}
+
+/// Deals must sit on a stage of their pipeline: added to each deal's `errors`, with one
+/// query for the pipelines of the batch.
+async fn stage_errors<T: Entity>(
+    tx: &mut Tx,
+    writes: &[Referrer<'_, T>],
+    errors: &mut [ValidationErrors],
+) -> Result<()> {
+    let deals: Vec<(usize, &Opportunity)> = writes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, data, _))| Some((i, (*data as &dyn Any).downcast_ref()?)))
+        .collect();
+    let mut ids: Vec<Uuid> = deals.iter().map(|(_, o)| o.pipeline_id.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let cols = all_cols(Pipeline::DEF);
+    let mut pipelines = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let rows = tx
+            .fetch(
+                &format!(
+                    "SELECT {} FROM pipelines WHERE id IN ({})",
+                    select_list(&cols),
+                    marks.join(", ")
+                ),
+                chunk.iter().map(|id| Val::Uuid(*id)).collect(),
+                &kinds(&cols),
+            )
+            .await?;
+        for row in rows {
+            let p: Record<Pipeline> = decode_record(row)?;
+            pipelines.insert(p.meta.id, p.data);
+        }
+    }
+    for (i, deal) in deals {
+        if let Some(Err(e)) = pipelines
+            .get(&deal.pipeline_id)
+            .map(|p| deal.check_against(p))
+        {
+            errors[i].0.extend(e.0);
+        }
+    }
+    Ok(())
 }
 
 /// The records `data` points at: field, table and id of each reference that is set.
@@ -793,24 +967,40 @@ pub(crate) async fn readable(
     table: &str,
     ids: &[Uuid],
 ) -> Result<HashSet<Uuid>> {
-    let mut found = HashSet::new();
+    let rows = readable_rows(tx, actor, table, ids, &[]).await?;
+    Ok(rows.into_iter().filter_map(|r| r[0].as_uuid()).collect())
+}
+
+/// The id and `cols` of each of `ids` that is a live record of `table` the actor may read.
+async fn readable_rows(
+    tx: &mut Tx,
+    actor: &Actor,
+    table: &str,
+    ids: &[Uuid],
+    cols: &[(&str, Kind)],
+) -> Result<Vec<Vec<Val>>> {
+    let mut found = vec![];
     let Some(def) = guanxi_domain::entity::def_by_table(table) else {
         return Ok(found);
     };
-    if !actor.may(def.name, Right::Read) {
+    if ids.is_empty() || !actor.may(def.name, Right::Read) {
         return Ok(found);
+    }
+    let mut select = "id".to_string();
+    let mut kinds = vec![Kind::Uuid];
+    for (col, kind) in cols {
+        select += &format!(", {}", quote(col));
+        kinds.push(*kind);
     }
     for chunk in ids.chunks(500) {
         let mut sql = Sql::default();
         let marks: Vec<String> = chunk.iter().map(|id| sql.bind(Val::Uuid(*id))).collect();
         let scope = query::scope(def, actor, &mut sql);
         let text = format!(
-            "SELECT id FROM {table} WHERE id IN ({}) AND deleted_at IS NULL AND {scope}",
+            "SELECT {select} FROM {table} WHERE id IN ({}) AND deleted_at IS NULL AND {scope}",
             marks.join(", ")
         );
-        for row in tx.fetch(&text, sql.params, &[Kind::Uuid]).await? {
-            found.extend(row[0].as_uuid());
-        }
+        found.extend(tx.fetch(&text, sql.params, &kinds).await?);
     }
     Ok(found)
 }

@@ -7,7 +7,7 @@ use common::*;
 use guanxi_domain::entities::{Account, AccountKind, Contact, Relationship};
 use guanxi_domain::filter::ListQuery;
 use guanxi_domain::{Email, NewRecord};
-use guanxi_store::{ImportRow, Prepared, RowOutcome, Store};
+use guanxi_store::{ImportRow, Prepared, RowOutcome, Store, StoreError};
 
 fn row(n: u64, name: &str, email: &str, title: Option<&str>) -> ImportRow<Contact> {
     let mut c = Contact::new(name);
@@ -168,7 +168,6 @@ conformance!(a_dry_run_writes_nothing, |s: Store| async move {
 conformance!(
     mapping_templates_are_shared_kept_by_their_owner_and_deleted_by_them,
     |s: Store| async move {
-        use guanxi_store::StoreError;
         let w = World::build(&s).await;
         let saved = s
             .save_import_template(&w.rep_a, "contact", " 展会名单 ", "姓名=name,手机=mobile")
@@ -360,6 +359,207 @@ conformance!(
             counts(&out),
             [1, 0, 0, 0],
             "a dry run's new account: {out:?}"
+        );
+    }
+);
+
+fn contact_named(name: &str) -> NewRecord<Contact> {
+    NewRecord::new(Contact::new(name))
+}
+
+/// The fields of an `Invalid` refusal, with their codes.
+fn refused(e: StoreError) -> Vec<(String, &'static str)> {
+    match e {
+        StoreError::Invalid(v) => v.0.into_iter().map(|f| (f.field, f.code)).collect(),
+        other => panic!("{other}"),
+    }
+}
+
+conformance!(
+    a_bulk_import_checks_custom_fields_like_a_create,
+    |s: Store| async move {
+        use guanxi_domain::custom::CustomType;
+        let w = World::build(&s).await;
+        let mut def = custom_def("contact", "source", CustomType::Text);
+        def.required = true;
+        s.create(&w.admin, NewRecord::new(def)).await.unwrap();
+        let with_source = |name: &str| {
+            let custom = serde_json::json!({ "source": "展会" });
+            contact_named(name).with_custom(custom.as_object().unwrap().clone())
+        };
+        let rows = vec![
+            with_source("有来源"),
+            contact_named("没来源"),
+            contact_named(""),
+        ];
+        let StoreError::Invalid(errors) = s.import(&w.rep_a, rows.clone()).await.unwrap_err()
+        else {
+            panic!("not invalid")
+        };
+        let fields = refused(StoreError::Invalid(errors.clone()));
+        assert!(
+            fields.contains(&("[1].custom.source".into(), "required")),
+            "{fields:?}"
+        );
+        assert!(
+            fields.contains(&("[2].custom.source".into(), "required")),
+            "{fields:?}"
+        );
+        assert!(
+            fields.contains(&("[2].name".into(), "required")),
+            "{fields:?}"
+        );
+        let by_record = guanxi_store::errors_by_record(&errors);
+        assert_eq!(by_record.keys().copied().collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(by_record[&1].0[0].field, "custom.source");
+        // A dry run answers the same; neither wrote anything.
+        let dry = s.check_import(&w.rep_a, rows).await.unwrap_err();
+        assert_eq!(refused(dry), fields);
+        assert!(contacts(&s, &w).await.is_empty());
+        let ok = s
+            .import(&w.rep_a, vec![with_source("有来源")])
+            .await
+            .unwrap();
+        assert_eq!(ok.len(), 1);
+    }
+);
+
+conformance!(
+    a_bulk_import_refuses_references_out_of_sight_like_missing_ones,
+    |s: Store| async move {
+        let w = World::build(&s).await;
+        let mine = w.account(&s, &w.rep_a, "甲方").await.meta.id;
+        let theirs = w.account(&s, &w.rep_c, "别人的客户").await.meta.id;
+        let missing = guanxi_domain::Id::new();
+        let linked = |name: &str, account| {
+            let mut c = Contact::new(name);
+            c.account_id = Some(account);
+            NewRecord::new(c)
+        };
+        let rows = vec![
+            linked("一", mine),
+            linked("二", theirs),
+            linked("三", missing),
+        ];
+        let StoreError::Invalid(errors) = s.import(&w.rep_a, rows).await.unwrap_err() else {
+            panic!("not invalid")
+        };
+        let told: Vec<String> = errors
+            .0
+            .iter()
+            .map(|e| {
+                format!("{}: {} {}", e.field, e.code, e.message)
+                    .replace(&theirs.to_string(), "ID")
+                    .replace(&missing.to_string(), "ID")
+            })
+            .collect();
+        assert_eq!(
+            told,
+            [
+                "[1].account_id: not_found no record in accounts with id ID",
+                "[2].account_id: not_found no record in accounts with id ID",
+            ]
+        );
+        assert!(contacts(&s, &w).await.is_empty());
+        // The one who may see it links to it; a record of the same batch holds too.
+        let parent = guanxi_domain::Id::new();
+        let mut child = Account::new(AccountKind::Organisation, "子公司", Relationship::Customer);
+        child.parent_id = Some(parent);
+        let parent_row = NewRecord::new(Account::new(
+            AccountKind::Organisation,
+            "母公司",
+            Relationship::Customer,
+        ))
+        .with_id(parent);
+        s.import(&w.admin, vec![linked("二", theirs)])
+            .await
+            .unwrap();
+        s.import(&w.rep_a, vec![NewRecord::new(child), parent_row])
+            .await
+            .unwrap();
+    }
+);
+
+conformance!(
+    a_bulk_import_takes_the_owners_team_and_keeps_to_the_writers_scope,
+    |s: Store| async move {
+        use guanxi_domain::Id;
+        let w = World::build(&s).await;
+        // The team given by the caller is not taken: the owner's is.
+        let ids = s
+            .import(
+                &w.admin,
+                vec![
+                    contact_named("甲的").owned_by(w.rep_a.user_id, w.rep_c.team_id),
+                    contact_named("丙的").owned_by(w.rep_c.user_id, None),
+                    contact_named("管理员的"),
+                ],
+            )
+            .await
+            .unwrap();
+        let team_of = |id: Id| {
+            let s = s.clone();
+            let admin = w.admin.clone();
+            async move {
+                let r = s.get::<Contact>(&admin, id).await.unwrap();
+                (r.meta.owner_id, r.meta.team_id)
+            }
+        };
+        assert_eq!(
+            team_of(ids[0]).await,
+            (Some(w.rep_a.user_id), w.rep_a.team_id)
+        );
+        assert_eq!(
+            team_of(ids[1]).await,
+            (Some(w.rep_c.user_id), w.rep_c.team_id)
+        );
+        assert_eq!(
+            team_of(ids[2]).await,
+            (Some(w.admin.user_id), w.admin.team_id)
+        );
+
+        // A rep may not hand records to someone else, nor name an unknown user.
+        let err = s
+            .import(
+                &w.rep_a,
+                vec![
+                    contact_named("自己的"),
+                    contact_named("给丙").owned_by(w.rep_c.user_id, w.rep_a.team_id),
+                ],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Forbidden { .. }), "{err}");
+        let stranger = Id::new();
+        let err = s
+            .import(
+                &w.rep_a,
+                vec![contact_named("给谁").owned_by(stranger, None)],
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(refused(err), [("[0].owner_id".to_string(), "not_found")]);
+        // A manager hands records to their team, not to another.
+        s.import(
+            &w.manager,
+            vec![contact_named("给乙").owned_by(w.rep_b.user_id, None)],
+        )
+        .await
+        .unwrap();
+        let err = s
+            .import(
+                &w.manager,
+                vec![contact_named("给丙").owned_by(w.rep_c.user_id, None)],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Forbidden { .. }), "{err}");
+        assert_eq!(
+            s.list::<Contact>(&w.admin, &ListQuery::default().counted())
+                .await
+                .unwrap()
+                .total,
+            Some(4)
         );
     }
 );
