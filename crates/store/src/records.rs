@@ -849,6 +849,9 @@ pub(crate) async fn reference_errors<T: Entity>(
 ) -> Result<Vec<ValidationErrors>> {
     let own_table = T::DEF.table;
     // Each reference with whether an update kept it; the ids to look up by who chose them.
+    let holds = |table: &str, target: &Uuid| {
+        vouched.contains(target) || (table == own_table && new_ids.contains(target))
+    };
     let mut refs = Vec::with_capacity(writes.len());
     let mut lookups: HashMap<(&str, bool), Vec<Uuid>> = HashMap::new();
     for (id, data, before) in writes {
@@ -860,9 +863,8 @@ pub(crate) async fn reference_errors<T: Entity>(
         for r in references(*data)? {
             let (_, table, target) = r;
             let is_kept = kept.contains(&r);
-            let holds =
-                vouched.contains(&target) || (table == own_table && new_ids.contains(&target));
-            if !holds && !(table == own_table && target == id.0) {
+            let itself = table == own_table && target == id.0;
+            if !itself && !holds(table, &target) {
                 lookups.entry((table, is_kept)).or_default().push(target);
             }
             these.push((r, is_kept));
@@ -882,11 +884,10 @@ pub(crate) async fn reference_errors<T: Entity>(
         for ((field, table, target), kept) in these {
             if table == own_table && target == id.0 {
                 errors.add(field, "invalid", "a record cannot refer to itself");
-            } else if !(vouched.contains(&target)
-                || (table == own_table && new_ids.contains(&target))
-                || seen
+            } else if !holds(table, &target)
+                && !seen
                     .get(&(table, kept))
-                    .is_some_and(|s| s.contains(&target)))
+                    .is_some_and(|s| s.contains(&target))
             {
                 errors.0.push(unknown_reference(field, table, target));
             }
