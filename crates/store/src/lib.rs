@@ -13,6 +13,7 @@ mod custom_cache;
 mod db;
 mod error;
 mod exports;
+pub mod follow;
 mod import_templates;
 mod imports;
 mod insights;
@@ -31,7 +32,7 @@ pub use account360::{
     Account360, AccountSummary, FIRST_TIMELINE_PAGE, RECENT_CHANGES, RecentChanges,
 };
 pub use auth::{ApiToken, MIN_PASSWORD_CHARS, Session, SignIn, check_password_strength};
-pub use changelog::{ChainReport, ChangeEntry, ChangeRef};
+pub use changelog::{ChainReport, ChangeEntry, ChangeEvent, ChangeEvents, ChangeRef, ImportBatch};
 pub use convert::{Conversion, Converted};
 pub use custom_cache::Defs as CustomDefs;
 pub use db::Backend;
@@ -59,6 +60,9 @@ pub struct Store {
     totals: std::sync::Arc<totals::TotalsCache>,
     /// Woken after every committed write, for followers of the change log.
     changed: std::sync::Arc<tokio::sync::Notify>,
+    /// Counts committed writes of this process: each change-log follower watches it, so
+    /// every one of them wakes (a `Notify` wakes one).
+    writes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
     throttle: throttle::ThrottlePolicy,
 }
 
@@ -71,6 +75,7 @@ impl Store {
             custom: Default::default(),
             totals: Default::default(),
             changed: Default::default(),
+            writes: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)),
             throttle: Default::default(),
         };
         migrate::run(&store.db).await?;
@@ -83,6 +88,7 @@ impl Store {
         self.custom.written(entity);
         self.totals.written(entity);
         self.changed.notify_one();
+        self.writes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Resolves after the next committed write through this process (or at once if one
