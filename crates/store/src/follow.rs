@@ -222,6 +222,41 @@ async fn run<S: Subscriber>(
     }
 }
 
+/// Why a round failed: reading the log or saving the position, or the subscriber.
+#[derive(Debug)]
+pub enum Failed<E> {
+    Store(crate::StoreError),
+    Subscriber(E),
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for Failed<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Store(e) => write!(f, "{e}"),
+            Failed::Subscriber(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Run `subscriber` from its stored position to the end of the log, once, on this task,
+/// and return the position reached: for a command that wants what the subscriber derives
+/// up to date while no follower runs (`guanxi search`, `guanxi reindex`). A failure is
+/// returned, not retried; the batches handled before it keep their position.
+pub async fn catch_up<S: Subscriber>(
+    store: &Store,
+    subscriber: &mut S,
+    batch: i64,
+) -> std::result::Result<i64, Failed<S::Error>> {
+    let options = Options {
+        batch,
+        ..Options::default()
+    };
+    let (progress, position) = watch::channel(0);
+    let mut at = None;
+    while round(store, subscriber, &options, &mut at, &progress).await? {}
+    Ok(*position.borrow())
+}
+
 /// Read the next batch, hand it over, save the position. `true` if there was one.
 async fn round<S: Subscriber>(
     store: &Store,
@@ -229,14 +264,14 @@ async fn round<S: Subscriber>(
     options: &Options,
     position: &mut Option<i64>,
     progress: &watch::Sender<i64>,
-) -> std::result::Result<bool, String> {
+) -> std::result::Result<bool, Failed<S::Error>> {
     let from = match *position {
         Some(p) => p,
         None => {
             let p = store
                 .subscriber_position(sub.name())
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(Failed::Store)?;
             progress.send_replace(p);
             *position = Some(p);
             p
@@ -245,17 +280,19 @@ async fn round<S: Subscriber>(
     let batch = store
         .events_after(from, options.batch)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(Failed::Store)?;
     let Some(through) = batch.through else {
         return Ok(false);
     };
     if !batch.events.is_empty() {
-        sub.handle(&batch.events).await.map_err(|e| e.to_string())?;
+        sub.handle(&batch.events)
+            .await
+            .map_err(Failed::Subscriber)?;
     }
     store
         .advance_subscriber(sub.name(), through)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(Failed::Store)?;
     *position = Some(through);
     progress.send_replace(through);
     Ok(true)

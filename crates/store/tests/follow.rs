@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use guanxi_domain::entities::*;
 use guanxi_domain::{Actor, Id, NewRecord};
-use guanxi_store::follow::{Follower, Options, Subscriber, follow};
+use guanxi_store::follow::{Failed, Follower, Options, Subscriber, catch_up, follow};
 use guanxi_store::{ChangeEvent, Store};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -271,5 +271,30 @@ conformance!(
         // Going back is a deliberate reset, e.g. for a derived store that was lost.
         s.reset_subscriber("a", 0).await.unwrap();
         assert_eq!(s.subscriber_position("a").await.unwrap(), 0);
+    }
+);
+
+conformance!(
+    catch_up_runs_to_the_end_once_and_returns_failures,
+    |s: Store| async move {
+        let w = World::build(&s).await;
+        accounts(&s, &w, &["一", "二", "三"]).await;
+        let end = s.last_change().await.unwrap();
+        let mut sub = Recorder::new("once");
+        // Batches of 2 events: several rounds, all run before it returns.
+        assert_eq!(catch_up(&s, &mut sub, 2).await.unwrap(), end);
+        assert_eq!(sub.seqs(), (1..=end).collect::<Vec<_>>());
+        assert_eq!(s.subscriber_position("once").await.unwrap(), end);
+        assert_eq!(catch_up(&s, &mut sub, 2).await.unwrap(), end, "nothing new");
+
+        // A failure comes back at once, the position left before the failing entry.
+        accounts(&s, &w, &["四"]).await;
+        *sub.failures.lock().unwrap() = 1;
+        assert!(matches!(
+            catch_up(&s, &mut sub, 2).await,
+            Err(Failed::Subscriber(_))
+        ));
+        assert_eq!(s.subscriber_position("once").await.unwrap(), end);
+        assert_eq!(catch_up(&s, &mut sub, 2).await.unwrap(), end + 1);
     }
 );
