@@ -193,59 +193,6 @@ impl From<Stored> for ChangeEntry {
     }
 }
 
-/// What followers of the log (the search index) need of an entry: which record changed
-/// how, without its before/after bodies.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChangeRef {
-    pub seq: i64,
-    pub at: DateTime<Utc>,
-    pub entity: String,
-    pub record_id: Id,
-    pub action: String,
-    /// A bulk import's first and last new id: ids are time-ordered, so every record the
-    /// import created lies between them (with, at most, records created meanwhile).
-    pub created: Option<(Id, Id)>,
-}
-
-/// Up to `limit` entries after `seq`, oldest first.
-pub(crate) async fn refs_after(db: &Db, seq: i64, limit: i64) -> Result<Vec<ChangeRef>> {
-    let rows = db
-        .fetch(
-            "SELECT seq, at, entity, record_id, action, \
-             CASE WHEN action = 'import' THEN after END FROM changes WHERE seq > $1 \
-             ORDER BY seq LIMIT $2",
-            vec![Val::Int(seq), Val::Int(limit)],
-            &[
-                Kind::Int,
-                Kind::Ts,
-                Kind::Text,
-                Kind::Uuid,
-                Kind::Text,
-                Kind::Text,
-            ],
-        )
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let mut it = r.into_iter();
-            let mut next = || it.next().unwrap_or(Val::Null(Kind::Text));
-            ChangeRef {
-                seq: next().as_i64().unwrap_or(0),
-                at: next().as_ts().unwrap_or_default(),
-                entity: next().into_text().unwrap_or_default(),
-                record_id: Id(next().as_uuid().unwrap_or_default()),
-                action: next().into_text().unwrap_or_default(),
-                created: next().into_text().and_then(|s| {
-                    let v: Value = serde_json::from_str(&s).ok()?;
-                    let id = |k: &str| v[k].as_str().and_then(|t| Id::parse(t).ok());
-                    Some((id("first_id")?, id("last_id")?))
-                }),
-            }
-        })
-        .collect())
-}
-
 /// One change as a follower of the log sees it: the entry itself, or, for a bulk import's one
 /// entry, one `create` per record the import created (all with the import entry's `seq`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
