@@ -862,7 +862,7 @@ pub(crate) async fn reference_errors<T: Entity>(
             let is_kept = kept.contains(&r);
             let holds =
                 vouched.contains(&target) || (table == own_table && new_ids.contains(&target));
-            if !holds && !(table == own_table && target == id.0) {
+            if !(holds || table == own_table && target == id.0) {
                 lookups.entry((table, is_kept)).or_default().push(target);
             }
             these.push((r, is_kept));
