@@ -1,24 +1,20 @@
-//! The full-text index follows the change log: records in, search documents out. The
-//! index stores the change-log position it has reached with each commit, so after a crash
-//! or a restart it catches up from there; a record changed by an entry is read again as
-//! it is now (live → upserted, gone or deleted → removed), so replaying an entry twice is
-//! harmless.
+//! The full-text index follows the change log as a [`Subscriber`] of the store's follower.
+//! Each index carries an id (in its commits) and its position is kept in the database as
+//! the subscriber `search:<id>`, so several servers on one PostgreSQL, each with its own
+//! index folder, each keep their own place, and after a crash or a restart an index goes on
+//! from there. A new or lost index has no id (or the database no position for it): it is
+//! rebuilt under a new id. A record changed by an entry is read again as it is now (live →
+//! upserted, gone or deleted → removed), so an entry delivered twice is harmless.
 
 use guanxi_domain::entities::{Account, Case, Contact, Interaction, Lead, Opportunity};
 use guanxi_domain::filter::{Filter, ListQuery, MAX_LIMIT, Op};
 use guanxi_domain::{Actor, Entity, Id, Record};
 use guanxi_search::{Index, SearchDoc, Writer};
-use guanxi_store::{ChangeRef, Store};
+use guanxi_store::follow::{self, Follower, Subscriber};
+use guanxi_store::{ChangeEvent, Store};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-/// Entries read from the log per round.
-const BATCH: i64 = 5_000;
-/// How often the follower looks at the log when no write of this process woke it: writes
-/// by other processes (a CLI import, another server on the same PostgreSQL) show this late.
-const POLL: Duration = Duration::from_millis(250);
 
 /// The searchable entities and what of each is searched.
 struct Fields {
@@ -216,122 +212,98 @@ async fn read_any(store: &Store, entity: &str, ids: &[Id]) -> Result<Vec<SearchD
     by_kind!(entity, T => read::<T>(store, ids).await, _ => Ok(vec![]))
 }
 
-/// Every record of `T` created by one bulk import: they share its time stamp, and lie
-/// between its first and last id when the entry names them (a range of the primary key,
-/// where the time stamp alone, not indexed, meant reading the whole table per import).
-async fn imported<T: Entity>(
-    store: &Store,
-    at: &str,
-    created: Option<(Id, Id)>,
-) -> Result<Vec<Id>, String> {
-    let mut ids = vec![];
-    let mut q = ListQuery::default()
-        .filter(Filter::new("created_at", Op::Eq, at))
-        .limit(MAX_LIMIT);
-    if let Some((first, last)) = created {
-        q = q
-            .filter(Filter::new("id", Op::Ge, first.to_string()))
-            .filter(Filter::new("id", Op::Le, last.to_string()));
-    }
-    loop {
-        let page = store
-            .list::<T>(&Actor::system(), &q)
-            .await
-            .map_err(|e| e.to_string())?;
-        ids.extend(page.items.iter().map(|r| r.meta.id));
-        match page.next_cursor {
-            Some(c) => q.cursor = Some(c),
-            None => return Ok(ids),
-        }
-    }
+/// The subscriber name under which the index with this id keeps its position.
+fn subscriber(id: uuid::Uuid) -> String {
+    format!("search:{id}")
 }
 
-async fn imported_any(
-    store: &Store,
-    entity: &str,
-    at: &str,
-    created: Option<(Id, Id)>,
-) -> Result<Vec<Id>, String> {
-    by_kind!(entity, T => imported::<T>(store, at, created).await, _ => Ok(vec![]))
-}
-
-/// The index, its one writer, and the store it follows.
-#[derive(Clone)]
+/// The index, its one writer, the store it follows, and the id its position is kept under.
 pub struct Feed {
     pub index: Index,
     writer: Arc<Mutex<Writer>>,
     store: Store,
+    /// The index's id (a new one until the first commit of an index that has none).
+    id: uuid::Uuid,
+    name: String,
 }
 
 impl Feed {
+    /// Take the index's writer (one process at a time) to feed it from `store`.
     pub fn new(store: Store, index: Index) -> Result<Feed, String> {
         let writer = index.writer().map_err(|e| e.to_string())?;
+        let id = index.id().unwrap_or_else(uuid::Uuid::now_v7);
         Ok(Feed {
             index,
             writer: Arc::new(Mutex::new(writer)),
             store,
+            id,
+            name: subscriber(id),
         })
     }
 
-    /// Apply documents and removals, then commit at `position`, off the async threads.
-    async fn apply(
-        &self,
-        docs: Vec<SearchDoc>,
-        gone: Vec<uuid::Uuid>,
-        clear: bool,
-        position: i64,
-    ) -> Result<(), String> {
-        let writer = self.writer.clone();
+    /// Open the index for `store`, rebuilt first when it has no id (new, or its folder was
+    /// deleted) or the database keeps no position for its id (another database, or a
+    /// rebuild that did not finish). Then [`Feed::follow`] or [`Feed::catch_up`] it.
+    pub async fn open(store: Store, index: Index) -> Result<Feed, String> {
+        let mut feed = Feed::new(store, index)?;
+        // 0 is also "never ran": an index is only ever given its id with a position, and
+        // one built on an empty log is rebuilt at no cost.
+        let position = match feed.index.id() {
+            Some(_) => feed
+                .store
+                .subscriber_position(&feed.name)
+                .await
+                .map_err(|e| e.to_string())?,
+            None => 0,
+        };
+        if position == 0 {
+            tracing::info!("building the search index");
+            let n = feed.rebuild(&|_, _| {}).await?;
+            tracing::info!("search index built: {n} records");
+        }
+        Ok(feed)
+    }
+
+    /// Follow the log from the index's position on the store's follower, for as long as
+    /// the process runs or until stopped.
+    pub fn follow(self) -> Follower<Feed> {
+        let store = self.store.clone();
+        follow::follow(store, self, follow::Options::default())
+    }
+
+    /// Bring the index up to the log's end here and now, with no follower running (a
+    /// command line search or reindex); the position reached.
+    pub async fn catch_up(&mut self) -> Result<i64, String> {
+        let store = self.store.clone();
+        follow::catch_up(&store, self, follow::Options::default().batch)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Apply documents and removals, then commit, off the async threads.
+    async fn apply(&self, docs: Vec<SearchDoc>, gone: Vec<uuid::Uuid>) -> Result<(), String> {
+        let (writer, id) = (self.writer.clone(), self.id);
         tokio::task::spawn_blocking(move || {
             let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
-            if clear {
-                w.clear().map_err(|e| e.to_string())?;
-            }
-            for id in gone {
-                w.delete(id).map_err(|e| e.to_string())?;
+            for record in gone {
+                w.delete(record).map_err(|e| e.to_string())?;
             }
             w.upsert_many(docs).map_err(|e| e.to_string())?;
-            w.commit(position).map_err(|e| e.to_string())
+            w.commit(id).map_err(|e| e.to_string())
         })
         .await
         .map_err(|e| e.to_string())?
     }
 
-    /// Read the log from the index's position to its end; the number of entries applied.
-    pub async fn catch_up(&self) -> Result<usize, String> {
-        let mut applied = 0;
-        loop {
-            let from = self.index.position().unwrap_or(0);
-            let refs = self
-                .store
-                .changes_after(from, BATCH)
-                .await
-                .map_err(|e| e.to_string())?;
-            let Some(last) = refs.last().map(|r| r.seq) else {
-                return Ok(applied);
-            };
-            applied += refs.len();
-            let (docs, gone) = self.changed(&refs).await?;
-            self.apply(docs, gone, false, last).await?;
-        }
-    }
-
-    /// The documents of the records these entries touched, and the ids to remove.
+    /// The documents of the records these events touched, and the ids to remove.
     async fn changed(
         &self,
-        refs: &[ChangeRef],
+        events: &[ChangeEvent],
     ) -> Result<(Vec<SearchDoc>, Vec<uuid::Uuid>), String> {
         let mut touched: BTreeMap<&str, BTreeSet<Id>> = BTreeMap::new();
-        for r in refs {
-            let Some(kind) = KINDS.iter().find(|k| **k == r.entity) else {
-                continue;
-            };
-            if r.action == "import" {
-                let at = r.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-                let ids = imported_any(&self.store, kind, &at, r.created).await?;
-                touched.entry(kind).or_default().extend(ids);
-            } else {
-                touched.entry(kind).or_default().insert(r.record_id);
+        for e in events {
+            if let Some(kind) = KINDS.iter().find(|k| **k == e.entity) {
+                touched.entry(kind).or_default().insert(e.record_id);
             }
         }
         let (mut docs, mut gone) = (vec![], vec![]);
@@ -345,17 +317,44 @@ impl Feed {
         Ok((docs, gone))
     }
 
-    /// Empty the index and read every live record again (`guanxi reindex`, or an index
-    /// that is new or ahead of its database). Returns the documents written.
-    pub async fn rebuild(&self, progress: &(dyn Fn(&str, u64) + Sync)) -> Result<u64, String> {
-        // Entries written during the scan are replayed by the next catch-up.
+    /// Read every live record into an emptied index under a new id (`guanxi reindex`, or an
+    /// index [`Feed::open`] finds without a place in the log), whose position is the log's
+    /// end when the scan began: entries written during the scan are applied again after it,
+    /// which reading records as they are now makes harmless. Returns the documents written.
+    pub async fn rebuild(&mut self, progress: &(dyn Fn(&str, u64) + Sync)) -> Result<u64, String> {
         let position = self.store.last_change().await.map_err(|e| e.to_string())?;
-        self.apply(vec![], vec![], true, 0).await?;
+        let total = match self.fill(progress).await {
+            Ok(n) => n,
+            Err(e) => {
+                // Or the next commit would publish the half-filled index under its old id.
+                let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+                w.rollback().map_err(|e| e.to_string())?;
+                return Err(e);
+            }
+        };
+        // The position first, then the commit that names the id: a crash in between leaves
+        // the index under its old id (or none), as it was, never an id without a position.
+        let id = uuid::Uuid::now_v7();
+        self.store
+            .reset_subscriber(&subscriber(id), position)
+            .await
+            .map_err(|e| e.to_string())?;
+        (self.id, self.name) = (id, subscriber(id));
+        self.apply(vec![], vec![]).await?;
+        Ok(total)
+    }
+
+    /// Empty the index and add every live record, uncommitted.
+    async fn fill(&self, progress: &(dyn Fn(&str, u64) + Sync)) -> Result<u64, String> {
+        self.writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear()
+            .map_err(|e| e.to_string())?;
         let mut total = 0;
         for kind in KINDS {
             total += by_kind!(kind, T => self.scan::<T>(progress).await?, _ => 0);
         }
-        self.apply(vec![], vec![], false, position).await?;
         Ok(total)
     }
 
@@ -396,39 +395,18 @@ impl Feed {
             }
         }
     }
+}
 
-    /// Open the index for `store`: rebuilt when new or when it is ahead of the database
-    /// (the database was replaced), then caught up.
-    pub async fn open(store: Store, index: Index) -> Result<Feed, String> {
-        let feed = Feed::new(store, index)?;
-        let last = feed.store.last_change().await.map_err(|e| e.to_string())?;
-        match feed.index.position() {
-            Some(p) if p <= last => {}
-            _ => {
-                tracing::info!("building the search index");
-                let n = feed.rebuild(&|_, _| {}).await?;
-                tracing::info!("search index built: {n} records");
-            }
-        }
-        feed.catch_up().await?;
-        Ok(feed)
+impl Subscriber for Feed {
+    type Error = String;
+
+    fn name(&self) -> &str {
+        &self.name
     }
 
-    /// Follow the log for as long as the process runs: woken by this process's writes,
-    /// and every [`POLL`] for other processes' writes.
-    pub fn follow(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                if let Err(e) = self.catch_up().await {
-                    tracing::warn!("search index: {e}");
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                }
-                tokio::select! {
-                    () = self.store.wait_for_write() => {}
-                    () = tokio::time::sleep(POLL) => {}
-                }
-            }
-        })
+    async fn handle(&mut self, events: &[ChangeEvent]) -> Result<(), String> {
+        let (docs, gone) = self.changed(events).await?;
+        self.apply(docs, gone).await
     }
 }
 

@@ -193,28 +193,35 @@ fn open_index(dir: Option<&Path>) -> anyhow::Result<guanxi_search::Index> {
 
 /// Open the index and keep it up to date with the change log in the background: a new
 /// index (or one for another database) is built first, while the server already answers
-/// (searches then see what has been indexed so far).
+/// (searches then see the index as it was until the build is done). The task gives the
+/// follower once it runs.
 fn start_search(
     store: &Store,
     dir: Option<&Path>,
-) -> anyhow::Result<(guanxi_search::Index, tokio::task::JoinHandle<()>)> {
+) -> anyhow::Result<(
+    guanxi_search::Index,
+    tokio::task::JoinHandle<Option<Follower>>,
+)> {
     let index = open_index(dir)?;
     let (store, handle) = (store.clone(), index.clone());
     let task = tokio::spawn(async move {
         match guanxi_app::search::Feed::open(store, handle).await {
-            Ok(feed) => {
-                let _ = feed.follow().await;
+            Ok(feed) => Some(feed.follow()),
+            Err(e) => {
+                tracing::error!("search index: {e}");
+                None
             }
-            Err(e) => tracing::error!("search index: {e}"),
         }
     });
     Ok((index, task))
 }
 
+type Follower = guanxi_store::follow::Follower<guanxi_app::search::Feed>;
+
 async fn reindex(database: &str, dir: Option<&Path>) -> anyhow::Result<()> {
     let store = open(database).await?;
     let index = open_index(dir)?;
-    let feed = guanxi_app::search::Feed::new(store.clone(), index.clone())
+    let mut feed = guanxi_app::search::Feed::new(store.clone(), index.clone())
         .map_err(|e| anyhow::anyhow!("search index: {e}"))?;
     let started = std::time::Instant::now();
     let bar = progress_bar(std::io::stderr().is_terminal());
@@ -226,6 +233,7 @@ async fn reindex(database: &str, dir: Option<&Path>) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("search index: {e}"))?;
     bar.finish_and_clear();
+    drop(feed);
     store.close().await;
     let secs = started.elapsed().as_secs_f64();
     out!(
@@ -359,7 +367,11 @@ async fn search(
     let actor = acting_user(&store, args.as_user.as_deref()).await?;
     let index = open_index(dir)?;
     // Bring the index up to date first when no server holds it (a server keeps it so).
-    if let Err(e) = guanxi_app::search::Feed::open(store.clone(), index.clone()).await {
+    let fed = match guanxi_app::search::Feed::open(store.clone(), index.clone()).await {
+        Ok(mut feed) => feed.catch_up().await.map(drop),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = fed {
         tracing::info!("searching the index as it is: {e}");
     }
     let kinds: Vec<&str> = match &args.types {
@@ -575,8 +587,16 @@ async fn run_server(
         listener,
     )
     .await;
-    if let Some((_, follower)) = search {
-        follower.abort();
+    if let Some((_, task)) = search {
+        // Let the follower finish the batch in hand; a build still running is dropped
+        // uncommitted and done again at the next start.
+        if task.is_finished() {
+            if let Ok(Some(follower)) = task.await {
+                let _ = follower.stop().await;
+            }
+        } else {
+            task.abort();
+        }
     }
     if let Some(job) = analytics {
         job.abort();

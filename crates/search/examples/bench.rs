@@ -140,7 +140,7 @@ fn main() -> guanxi_search::Result<()> {
             n += batch.len() as u64;
             w.insert_many(batch)?;
         }
-        w.commit(total as i64)?;
+        w.commit(uuid::Uuid::now_v7())?;
         let secs = start.elapsed().as_secs_f64();
         println!(
             "indexed {total} docs in {secs:.1}s ({:.0} docs/s)",

@@ -35,8 +35,8 @@ struct Inner {
     index: tantivy::Index,
     reader: IndexReader,
     fields: Fields,
-    /// Payload of the last commit, kept here so `position()` does not read meta.json.
-    position: Mutex<Option<i64>>,
+    /// The id the last commit named, kept here so `id()` does not read meta.json.
+    id: Mutex<Option<uuid::Uuid>>,
 }
 
 /// A search index; cheap to clone and share between threads.
@@ -49,7 +49,7 @@ impl std::fmt::Debug for Index {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Index")
             .field("docs", &self.doc_count())
-            .field("position", &self.position())
+            .field("id", &self.id())
             .finish()
     }
 }
@@ -79,7 +79,7 @@ fn remove_index_files(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn parse_position(payload: Option<&str>) -> Option<i64> {
+fn parse_id(payload: Option<&str>) -> Option<uuid::Uuid> {
     payload.and_then(|p| p.trim().parse().ok())
 }
 
@@ -100,7 +100,7 @@ impl Index {
     }
 
     /// [`Index::open`], but an index written with another schema (by an older version of
-    /// this crate) is deleted and replaced by an empty one, whose `position()` is `None` so
+    /// this crate) is deleted and replaced by an empty one, whose `id()` is `None` so
     /// that the caller rebuilds it. Only the index's own files in `dir` are removed.
     pub fn open_or_reset(dir: &Path) -> Result<Index> {
         match Index::open(dir) {
@@ -123,7 +123,7 @@ impl Index {
         index
             .tokenizers()
             .register(phone::TOKENIZER, phone::GramTokenizer);
-        let position = parse_position(index.load_metas()?.payload.as_deref());
+        let id = parse_id(index.load_metas()?.payload.as_deref());
         // Reloaded explicitly after each commit: searches must see a commit as soon as
         // `Writer::commit` returns.
         let reader = index
@@ -135,18 +135,15 @@ impl Index {
                 index,
                 reader,
                 fields,
-                position: Mutex::new(position),
+                id: Mutex::new(id),
             }),
         })
     }
 
-    /// The change-log position stored with the last commit; `None` for a new index.
-    pub fn position(&self) -> Option<i64> {
-        *self
-            .inner
-            .position
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    /// The id stored with the last commit (see [`Writer::commit`]); `None` for a new index,
+    /// or one whose commits named none (written by an older version of this crate).
+    pub fn id(&self) -> Option<uuid::Uuid> {
+        *self.inner.id.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The writer. Only one can exist at a time ([`SearchError::WriterBusy`] otherwise).
@@ -380,18 +377,15 @@ impl Writer {
         Ok(())
     }
 
-    /// Commits with the change-log `position` as payload; searches see the changes when
-    /// this returns.
-    pub fn commit(&mut self, position: i64) -> Result<()> {
+    /// Commits, naming the index `id` (kept in the commit's payload): the caller's name for
+    /// what this index holds, e.g. which build of it, to find its place in what it follows.
+    /// Searches see the changes when this returns.
+    pub fn commit(&mut self, id: uuid::Uuid) -> Result<()> {
         let mut prepared = self.writer.prepare_commit()?;
-        prepared.set_payload(&position.to_string());
+        prepared.set_payload(&id.to_string());
         prepared.commit()?;
         self.inner.reader.reload()?;
-        *self
-            .inner
-            .position
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(position);
+        *self.inner.id.lock().unwrap_or_else(PoisonError::into_inner) = Some(id);
         Ok(())
     }
 

@@ -38,7 +38,8 @@
 //!     phones: vec!["+8613812345678".into()],
 //!     ..SearchDoc::default()
 //! })?;
-//! w.commit(42)?;
+//! let build = uuid::Uuid::from_u128(42);
+//! w.commit(build)?;
 //!
 //! let hits = index.search(&Query {
 //!     text: "zw",
@@ -49,7 +50,7 @@
 //! })?;
 //! assert_eq!(hits[0].title, "张伟");
 //! assert_eq!(hits[0].matched, ["pinyin"]);
-//! assert_eq!(index.position(), Some(42));
+//! assert_eq!(index.id(), Some(build));
 //! # Ok::<(), guanxi_search::SearchError>(())
 //! ```
 

@@ -51,7 +51,7 @@ fn index_with(docs: Vec<SearchDoc>) -> Index {
     for d in docs {
         w.upsert(d).unwrap();
     }
-    w.commit(1).unwrap();
+    w.commit(id(1)).unwrap();
     index
 }
 
@@ -389,7 +389,7 @@ fn visibility_across_segments_and_deletes() {
     })
     .unwrap();
     w.upsert(named(2, "contact", "张伟")).unwrap();
-    w.commit(1).unwrap();
+    w.commit(id(1)).unwrap();
     w.upsert(SearchDoc {
         team: Some(t),
         ..named(3, "contact", "张伟")
@@ -400,14 +400,14 @@ fn visibility_across_segments_and_deletes() {
         ..named(4, "account", "张伟")
     })
     .unwrap();
-    w.commit(2).unwrap();
+    w.commit(id(2)).unwrap();
     w.delete(id(3)).unwrap();
     w.upsert(SearchDoc {
         team: Some(t),
         ..named(5, "case", "张伟")
     })
     .unwrap();
-    w.commit(3).unwrap();
+    w.commit(id(3)).unwrap();
     with_each_strategy(|| {
         let sees = |scope: Scope| sorted(ids(&search_as(&index, "zw", &scope, false)));
         assert_eq!(sees(Scope::All), [1, 2, 4, 5]);
@@ -488,22 +488,22 @@ fn upsert_replaces_and_delete_removes() {
     ]);
     let mut w = index.writer().unwrap();
     w.upsert(named(1, "contact", "王芳")).unwrap();
-    w.commit(2).unwrap();
+    w.commit(id(2)).unwrap();
     assert!(search(&index, "张伟").is_empty());
     assert_eq!(ids(&search(&index, "王芳")), [1]);
     assert_eq!(search(&index, "王芳")[0].title, "王芳");
     assert_eq!(index.doc_count(), 2);
 
     w.delete(id(1)).unwrap();
-    w.commit(3).unwrap();
+    w.commit(id(3)).unwrap();
     assert!(search(&index, "王芳").is_empty());
     assert_eq!(index.doc_count(), 1);
-    assert_eq!(index.position(), Some(3));
+    assert_eq!(index.id(), Some(id(3)));
 
     w.upsert(named(3, "contact", "赵六")).unwrap();
     w.clear().unwrap();
     w.upsert(named(4, "contact", "钱七")).unwrap();
-    w.commit(4).unwrap();
+    w.commit(id(4)).unwrap();
     assert_eq!(index.doc_count(), 1);
     assert_eq!(ids(&search(&index, "钱七")), [4]);
     assert!(search(&index, "赵六").is_empty());
@@ -519,32 +519,32 @@ fn batches_analyse_in_parallel_and_keep_order() {
         .collect();
     docs.push(named(7, "contact", "张伟")); // replaces the earlier id 7
     w.upsert_many(docs).unwrap();
-    w.commit(1).unwrap();
+    w.commit(id(1)).unwrap();
     assert_eq!(index.doc_count(), 300);
     assert_eq!(ids(&search(&index, "张伟")), [7]);
 
     w.clear().unwrap();
     w.insert_many((0..100).map(|n| named(n, "lead", "李娜")).collect())
         .unwrap();
-    w.commit(2).unwrap();
+    w.commit(id(2)).unwrap();
     assert_eq!(index.doc_count(), 100);
     assert!(search(&index, "张伟").is_empty());
 }
 
 #[test]
-fn reopen_keeps_documents_and_position() {
+fn reopen_keeps_documents_and_id() {
     let dir = tempfile::tempdir().unwrap();
     {
         let index = Index::open(dir.path()).unwrap();
-        assert_eq!(index.position(), None);
+        assert_eq!(index.id(), None);
         assert_eq!(index.doc_count(), 0);
         let mut w = index.writer().unwrap();
         w.upsert(named(1, "contact", "张伟")).unwrap();
-        w.commit(1234).unwrap();
-        assert_eq!(index.position(), Some(1234));
+        w.commit(id(1234)).unwrap();
+        assert_eq!(index.id(), Some(id(1234)));
     }
     let index = Index::open(dir.path()).unwrap();
-    assert_eq!(index.position(), Some(1234));
+    assert_eq!(index.id(), Some(id(1234)));
     assert_eq!(index.doc_count(), 1);
     assert_eq!(ids(&search(&index, "zw")), [1]);
 }
@@ -565,7 +565,7 @@ fn an_index_with_another_schema_is_reported_or_reset() {
         Err(SearchError::Incompatible(_))
     ));
     let index = Index::open_or_reset(&other).unwrap();
-    assert_eq!(index.position(), None);
+    assert_eq!(index.id(), None);
     assert_eq!(index.doc_count(), 0);
     assert!(other.join("notes.txt").exists());
     drop(index);
@@ -589,9 +589,9 @@ fn uncommitted_changes_are_invisible_until_commit() {
     w.upsert(named(1, "contact", "张伟")).unwrap();
     assert!(search(&index, "张伟").is_empty());
     w.rollback().unwrap();
-    w.commit(5).unwrap();
+    w.commit(id(5)).unwrap();
     assert!(search(&index, "张伟").is_empty());
-    assert_eq!(index.position(), Some(5));
+    assert_eq!(index.id(), Some(id(5)));
 }
 
 #[test]

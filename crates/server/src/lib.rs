@@ -28,7 +28,7 @@ pub use rate_limit::LOGIN_BURST;
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The application: every route, sharing one [`Store`] and, when given, the search index
-/// (which `guanxi_app::search::Feed::follow` keeps up to date), as deployed at `deployment`.
+/// (which `guanxi_app::search::Feed`, a follower of the change log, keeps up to date), as deployed at `deployment`.
 pub fn router(store: Store, index: Option<guanxi_search::Index>, deployment: Deployment) -> Router {
     Router::new()
         .route("/healthz", get(healthz))

@@ -7,8 +7,10 @@ mod common;
 
 use common::{Server, bearer};
 use guanxi_domain::Actor;
-use guanxi_domain::entities::{Account, Contact};
+use guanxi_domain::entities::{Account, AccountKind, Contact, Relationship};
 use guanxi_domain::filter::ListQuery;
+use guanxi_domain::{Id, NewRecord};
+use guanxi_store::Store;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -22,6 +24,30 @@ on_both!(
     a_company_that_cannot_be_created_fails_its_rows,
     a_company_that_cannot_be_created_fails_its_rows
 );
+
+mod a_restarted_server_resumes_its_index {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::a_restarted_server_resumes_its_index(false).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::a_restarted_server_resumes_its_index(true).await;
+    }
+}
+
+mod a_deleted_index_folder_is_rebuilt {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::a_deleted_index_folder_is_rebuilt(false).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::a_deleted_index_folder_is_rebuilt(true).await;
+    }
+}
 
 fn data(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -613,4 +639,88 @@ async fn mapping_templates(s: Server) {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, list) = send(&s, &rep, reqwest::Method::GET, "/import-templates", None).await;
     assert_eq!(list["items"], serde_json::json!([]), "{list}");
+}
+
+async fn account(store: &Store, actor: &Actor, name: &str) -> Id {
+    let a = Account::new(AccountKind::Organisation, name, Relationship::Customer);
+    store
+        .create(actor, NewRecord::new(a))
+        .await
+        .unwrap()
+        .meta
+        .id
+}
+
+/// The position the database keeps for the server's index.
+async fn position(s: &Server) -> i64 {
+    let id = s.index.id().expect("a built index has an id");
+    s.store
+        .subscriber_position(&format!("search:{id}"))
+        .await
+        .unwrap()
+}
+
+async fn a_restarted_server_resumes_its_index(postgres: bool) {
+    let Some(s) = common::start_on_disk(postgres).await else {
+        return;
+    };
+    let (rep, auth) = bearer(&s, "a@t.cn").await;
+    let (admin, _) = bearer(&s, "admin@t.cn").await;
+    account(&s.store, &rep, "华为技术").await;
+    let closing = account(&s.store, &rep, "腾讯科技").await;
+    s.indexed().await;
+    assert_eq!(titles(&search(&s, &auth, "腾讯").await), ["腾讯科技"]);
+    let id = s.index.id();
+    let stopped_at = position(&s).await;
+    assert_eq!(stopped_at, s.store.last_change().await.unwrap());
+
+    // Changed while no server runs: one account added, one deleted.
+    let s = s
+        .restart(|store| async move {
+            account(&store, &rep, "阿里巴巴").await;
+            let version = store
+                .get::<Account>(&admin, closing)
+                .await
+                .unwrap()
+                .meta
+                .version;
+            store
+                .delete::<Account>(&admin, closing, version)
+                .await
+                .unwrap();
+        })
+        .await;
+    // Not rebuilt (a rebuild gives the index a new id): it went on from its position.
+    assert_eq!(s.index.id(), id);
+    s.indexed().await;
+    assert_eq!(titles(&search(&s, &auth, "阿里巴巴").await), ["阿里巴巴"]);
+    assert!(
+        search(&s, &auth, "腾讯").await.is_empty(),
+        "deleted meanwhile"
+    );
+    assert_eq!(titles(&search(&s, &auth, "华为").await), ["华为技术"]);
+    assert!(position(&s).await > stopped_at);
+}
+
+async fn a_deleted_index_folder_is_rebuilt(postgres: bool) {
+    let Some(s) = common::start_on_disk(postgres).await else {
+        return;
+    };
+    let (rep, auth) = bearer(&s, "a@t.cn").await;
+    account(&s.store, &rep, "华为技术").await;
+    s.indexed().await;
+    let old = s.index.id();
+    let dir = s.index_dir.clone().unwrap();
+    let s = s
+        .restart(|store| async move {
+            std::fs::remove_dir_all(&dir).unwrap();
+            account(&store, &rep, "阿里巴巴").await;
+        })
+        .await;
+    // A new id, placed at the log's end as the rebuild found it, never the old position.
+    assert_ne!(s.index.id(), old);
+    assert_eq!(position(&s).await, s.store.last_change().await.unwrap());
+    s.indexed().await;
+    assert_eq!(titles(&search(&s, &auth, "华为").await), ["华为技术"]);
+    assert_eq!(titles(&search(&s, &auth, "阿里巴巴").await), ["阿里巴巴"]);
 }

@@ -193,57 +193,197 @@ impl From<Stored> for ChangeEntry {
     }
 }
 
-/// What followers of the log (the search index) need of an entry: which record changed
-/// how, without its before/after bodies.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChangeRef {
+/// One change as a follower of the log sees it: the entry itself, or, for a bulk import's one
+/// entry, one `create` per record the import created (all with the import entry's `seq`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChangeEvent {
+    /// The change-log entry this event comes from: events are delivered in its order.
     pub seq: i64,
     pub at: DateTime<Utc>,
+    pub actor_id: Id,
+    /// The entity's singular name (`account`).
     pub entity: String,
     pub record_id: Id,
+    /// `create`, `update`, `delete`, `restore`, `merge`, … as the entry names it; `create`
+    /// for each record of a bulk import.
     pub action: String,
-    /// A bulk import's first and last new id: ids are time-ordered, so every record the
-    /// import created lies between them (with, at most, records created meanwhile).
-    pub created: Option<(Id, Id)>,
+    pub before: Option<Value>,
+    /// For an import's records: the record as it is stored *now* (as `Record::to_json`
+    /// gives it), which later entries may have changed since; the import entry itself keeps
+    /// no per-record bodies.
+    pub after: Option<Value>,
+    /// Set when the event was expanded from a bulk import's entry.
+    pub import: Option<ImportBatch>,
 }
 
-/// Up to `limit` entries after `seq`, oldest first.
-pub(crate) async fn refs_after(db: &Db, seq: i64, limit: i64) -> Result<Vec<ChangeRef>> {
-    let rows = db
+/// The bulk import an event came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportBatch {
+    /// How many records the import entry created (its events, unless some were purged).
+    pub count: i64,
+    /// The import job, when the batch was part of one.
+    pub job: Option<Id>,
+}
+
+/// What an `import` entry's summary names.
+struct Summary {
+    count: i64,
+    /// The lowest and highest new id, when named.
+    range: Option<(Id, Id)>,
+    job: Option<Id>,
+}
+
+fn summary(after: &Option<Value>) -> Summary {
+    let v = after.as_ref().unwrap_or(&Value::Null);
+    let id = |k: &str| v[k].as_str().and_then(|t| Id::parse(t).ok());
+    Summary {
+        count: v["count"].as_i64().unwrap_or(0),
+        // Ordered here too: entries written before the summary named lowest and highest
+        // give the first and last record, which caller-chosen ids need not keep in order.
+        range: id("first_id")
+            .zip(id("last_id"))
+            .map(|(a, b)| (a.min(b), a.max(b))),
+        job: id("job"),
+    }
+}
+
+/// Rows of one import's records read per query.
+const IMPORT_CHUNK: i64 = 5_000;
+
+/// Whole entries of the log as events, oldest first: what [`events_after`] read.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChangeEvents {
+    pub events: Vec<ChangeEvent>,
+    /// The last entry read, `None` when there was none. An entry may give no event (an
+    /// import whose records were since purged), so a follower moves on to this, not to the
+    /// last event's `seq`.
+    pub through: Option<i64>,
+}
+
+/// Whole entries after `seq`, oldest first, as events (see [`ChangeEvent`]): about `limit`
+/// events, and never an entry split, so an import larger than `limit` comes whole and alone.
+pub(crate) async fn events_after(db: &Db, seq: i64, limit: i64) -> Result<ChangeEvents> {
+    let limit = limit.max(1);
+    // One connection for the whole read; an import's records are read while the entry
+    // is in hand, a range query per chunk of its records.
+    let mut conn = db.reader().await?;
+    let rows = conn
         .fetch(
-            "SELECT seq, at, entity, record_id, action, \
-             CASE WHEN action = 'import' THEN after END FROM changes WHERE seq > $1 \
-             ORDER BY seq LIMIT $2",
+            &format!("SELECT {COLS} FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2"),
             vec![Val::Int(seq), Val::Int(limit)],
-            &[
-                Kind::Int,
-                Kind::Ts,
-                Kind::Text,
-                Kind::Uuid,
-                Kind::Text,
-                Kind::Text,
-            ],
+            &KINDS,
         )
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let mut it = r.into_iter();
-            let mut next = || it.next().unwrap_or(Val::Null(Kind::Text));
-            ChangeRef {
-                seq: next().as_i64().unwrap_or(0),
-                at: next().as_ts().unwrap_or_default(),
-                entity: next().into_text().unwrap_or_default(),
-                record_id: Id(next().as_uuid().unwrap_or_default()),
-                action: next().into_text().unwrap_or_default(),
-                created: next().into_text().and_then(|s| {
-                    let v: Value = serde_json::from_str(&s).ok()?;
-                    let id = |k: &str| v[k].as_str().and_then(|t| Id::parse(t).ok());
-                    Some((id("first_id")?, id("last_id")?))
-                }),
+    let mut out: Vec<ChangeEvent> = vec![];
+    let mut through = None;
+    let mut size = 0;
+    for row in rows {
+        let e: ChangeEntry = stored(row).into();
+        if e.action != "import" {
+            if size >= limit {
+                break;
             }
-        })
-        .collect())
+            size += 1;
+            through = Some(e.seq);
+            out.push(ChangeEvent {
+                seq: e.seq,
+                at: e.at,
+                actor_id: e.actor_id,
+                entity: e.entity,
+                record_id: e.record_id,
+                action: e.action,
+                before: e.before,
+                after: e.after,
+                import: None,
+            });
+            continue;
+        }
+        let s = summary(&e.after);
+        if size > 0 && size + s.count > limit {
+            break;
+        }
+        size += s.count.max(1);
+        through = Some(e.seq);
+        let Some(def) = guanxi_domain::entity::def_by_name(&e.entity) else {
+            continue;
+        };
+        let batch = ImportBatch {
+            count: s.count,
+            job: s.job,
+        };
+        for (id, after) in imported(&mut conn, def, e.at, s.range).await? {
+            out.push(ChangeEvent {
+                seq: e.seq,
+                at: e.at,
+                actor_id: e.actor_id,
+                entity: e.entity.clone(),
+                record_id: id,
+                action: "create".into(),
+                before: None,
+                after: Some(after),
+                import: Some(batch.clone()),
+            });
+        }
+    }
+    Ok(ChangeEvents {
+        events: out,
+        through,
+    })
+}
+
+/// The records one bulk import created, by id, as they are now: they share the entry's
+/// time stamp and lie in its id range (a range of the primary key; the time stamp alone,
+/// not indexed, would mean reading the whole table, which only entries without a range do).
+async fn imported(
+    conn: &mut Conn,
+    def: &guanxi_domain::EntityDef,
+    at: DateTime<Utc>,
+    range: Option<(Id, Id)>,
+) -> Result<Vec<(Id, Value)>> {
+    let cols = crate::codec::all_cols(def);
+    let kinds = crate::codec::kinds(&cols);
+    let select = format!(
+        "SELECT {} FROM {} WHERE created_at = $1",
+        crate::codec::select_list(&cols),
+        def.table
+    );
+    let mut out = vec![];
+    // Keyset pages: after the last id read, up to the range's end.
+    let (mut from, last) = match range {
+        Some((first, last)) => (first.0, Some(last.0)),
+        None => (uuid::Uuid::nil(), None),
+    };
+    let mut inclusive = true;
+    loop {
+        let mut params = vec![Val::Ts(at), Val::Uuid(from)];
+        let lower = if inclusive { ">=" } else { ">" };
+        let upper = match last {
+            Some(l) => {
+                params.push(Val::Uuid(l));
+                " AND id <= $3"
+            }
+            None => "",
+        };
+        let rows = conn
+            .fetch(
+                &format!("{select} AND id {lower} $2{upper} ORDER BY id LIMIT {IMPORT_CHUNK}"),
+                params,
+                &kinds,
+            )
+            .await?;
+        let n = rows.len() as i64;
+        for row in rows {
+            let json = crate::codec::decode_json(def, row)?;
+            let id = json["id"].as_str().and_then(|s| Id::parse(s).ok());
+            let id = id.ok_or_else(|| crate::StoreError::Corrupt("row without id".into()))?;
+            from = id.0;
+            out.push((id, json));
+        }
+        if n < IMPORT_CHUNK {
+            return Ok(out);
+        }
+        inclusive = false;
+    }
 }
 
 /// The number of the newest entry (0 for an empty log).

@@ -194,8 +194,31 @@ pub(crate) fn json_from_val(v: Val) -> Value {
 
 /// Decode a row selected with [`all_cols`].
 pub(crate) fn decode_record<T: Entity>(row: Vec<Val>) -> Result<Record<T>> {
-    let def = T::DEF;
     let mut it = row.into_iter();
+    let meta = decode_meta(T::DEF, &mut it)?;
+    let data: T = decode_fields(&mut it)?;
+    Ok(Record {
+        meta,
+        data,
+        custom: decode_custom(&mut it),
+    })
+}
+
+/// Decode a row selected with [`all_cols`] of any entity, without its Rust type: the same
+/// JSON as [`Record::to_json`] gives for it.
+pub(crate) fn decode_json(def: &EntityDef, row: Vec<Val>) -> Result<Value> {
+    let mut it = row.into_iter();
+    let meta = decode_meta(def, &mut it)?;
+    let mut out = match serde_json::to_value(&meta) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    out.extend(fields_json(def, &mut it)?);
+    out.insert("custom".into(), Value::Object(decode_custom(&mut it)));
+    Ok(Value::Object(out))
+}
+
+fn decode_meta(def: &EntityDef, it: &mut impl Iterator<Item = Val>) -> Result<Meta> {
     let mut next = || {
         it.next()
             .ok_or_else(|| StoreError::Corrupt("short row".into()))
@@ -212,12 +235,7 @@ pub(crate) fn decode_record<T: Entity>(row: Vec<Val>) -> Result<Record<T>> {
     } else {
         (None, None)
     };
-    let data: T = decode_fields(&mut it)?;
-    let custom = match it.next() {
-        Some(Val::Json(Value::Object(m))) => m,
-        _ => Map::new(),
-    };
-    let meta = Meta {
+    Ok(Meta {
         id: Id(id),
         version,
         created_at,
@@ -225,13 +243,25 @@ pub(crate) fn decode_record<T: Entity>(row: Vec<Val>) -> Result<Record<T>> {
         deleted_at,
         owner_id,
         team_id,
-    };
-    Ok(Record { meta, data, custom })
+    })
+}
+
+fn decode_custom(it: &mut impl Iterator<Item = Val>) -> Map<String, Value> {
+    match it.next() {
+        Some(Val::Json(Value::Object(m))) => m,
+        _ => Map::new(),
+    }
 }
 
 /// Decode an entity's fields from column values in [`field_cols`] order.
 fn decode_fields<T: Entity>(it: &mut impl Iterator<Item = Val>) -> Result<T> {
     let def = T::DEF;
+    serde_json::from_value(Value::Object(fields_json(def, it)?))
+        .map_err(|e| StoreError::Corrupt(format!("{}: {e}", def.name)))
+}
+
+/// An entity's fields as JSON, from column values in [`field_cols`] order.
+fn fields_json(def: &EntityDef, it: &mut impl Iterator<Item = Val>) -> Result<Map<String, Value>> {
     let mut next = || {
         it.next()
             .ok_or_else(|| StoreError::Corrupt("short row".into()))
@@ -251,8 +281,7 @@ fn decode_fields<T: Entity>(it: &mut impl Iterator<Item = Val>) -> Result<T> {
         };
         obj.insert(f.name.to_string(), value);
     }
-    serde_json::from_value(Value::Object(obj))
-        .map_err(|e| StoreError::Corrupt(format!("{}: {e}", def.name)))
+    Ok(obj)
 }
 
 /// The entity exactly as storage will give it back (instants truncated to microseconds), so

@@ -13,6 +13,7 @@ mod custom_cache;
 mod db;
 mod error;
 mod exports;
+pub mod follow;
 mod import_templates;
 mod imports;
 mod insights;
@@ -31,7 +32,7 @@ pub use account360::{
     Account360, AccountSummary, FIRST_TIMELINE_PAGE, RECENT_CHANGES, RecentChanges,
 };
 pub use auth::{ApiToken, MIN_PASSWORD_CHARS, Session, SignIn, check_password_strength};
-pub use changelog::{ChainReport, ChangeEntry, ChangeRef};
+pub use changelog::{ChainReport, ChangeEntry, ChangeEvent, ChangeEvents, ImportBatch};
 pub use convert::{Conversion, Converted};
 pub use custom_cache::Defs as CustomDefs;
 pub use db::Backend;
@@ -57,8 +58,9 @@ pub struct Store {
     db: Db,
     custom: std::sync::Arc<custom_cache::CustomCache>,
     totals: std::sync::Arc<totals::TotalsCache>,
-    /// Woken after every committed write, for followers of the change log.
-    changed: std::sync::Arc<tokio::sync::Notify>,
+    /// Counts committed writes of this process: each change-log follower watches it, so
+    /// every one of them wakes (a `Notify` wakes one).
+    writes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
     throttle: throttle::ThrottlePolicy,
 }
 
@@ -70,7 +72,7 @@ impl Store {
             db: Db::connect(url).await?,
             custom: Default::default(),
             totals: Default::default(),
-            changed: Default::default(),
+            writes: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)),
             throttle: Default::default(),
         };
         migrate::run(&store.db).await?;
@@ -82,13 +84,7 @@ impl Store {
     pub(crate) fn written(&self, entity: &str) {
         self.custom.written(entity);
         self.totals.written(entity);
-        self.changed.notify_one();
-    }
-
-    /// Resolves after the next committed write through this process (or at once if one
-    /// happened since the last call): one follower's wake-up, not a broadcast.
-    pub async fn wait_for_write(&self) {
-        self.changed.notified().await
+        self.writes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// The same store with another sign-in throttle (see [`throttle`]).
@@ -201,11 +197,6 @@ impl Store {
     ) -> Result<Vec<ChangeEntry>> {
         self.get_any::<T>(actor, id).await?;
         changelog::for_record(&self.db, id).await
-    }
-
-    /// Change-log entries after `seq`, oldest first, for followers such as the search index.
-    pub async fn changes_after(&self, seq: i64, limit: i64) -> Result<Vec<ChangeRef>> {
-        changelog::refs_after(&self.db, seq, limit).await
     }
 
     /// The newest change-log position.

@@ -83,6 +83,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_sign_in_throttle.sql"),
         postgres: include_str!("../migrations/postgres/0012_sign_in_throttle.sql"),
     },
+    Migration {
+        version: 13,
+        name: "subscriber_positions",
+        sqlite: include_str!("../migrations/sqlite/0013_subscriber_positions.sql"),
+        postgres: include_str!("../migrations/postgres/0013_subscriber_positions.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

@@ -1032,8 +1032,9 @@ fn field_index(def: &guanxi_domain::EntityDef, name: &str) -> usize {
 }
 
 /// Insert records created together by a bulk load, all stamped `at`, and log them as one
-/// `import` entry (count and id range, and the import job when there is one). Followers
-/// of the log (the search index) find the records by that id range. `fields` are the
+/// `import` entry (count, lowest and highest id, and the import job when there is one).
+/// Followers of the log find the records by that id range and time stamp
+/// ([`crate::Store::events_after`] expands the entry into one event per record). `fields` are the
 /// records' [`encode_fields`], in the same order (encoded by the caller, who may have done
 /// it off the writer's path).
 pub(crate) async fn insert_imported<T: Entity>(
@@ -1044,7 +1045,10 @@ pub(crate) async fn insert_imported<T: Entity>(
     fields: Vec<Vec<Val>>,
     job: Option<Id>,
 ) -> Result<()> {
-    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+    // The lowest and highest id, not the first and last row: ids a caller chose (demo
+    // data) need not come in order, and followers read the records back by this range.
+    let ids = rows.iter().map(|r| r.meta.id);
+    let (Some(first), Some(last)) = (ids.clone().min(), ids.max()) else {
         return Ok(());
     };
     let name = T::DEF.name;
@@ -1054,8 +1058,8 @@ pub(crate) async fn insert_imported<T: Entity>(
         .map_err(|e| StoreError::from_write(e, name))?;
     let mut summary = serde_json::json!({
         "count": rows.len(),
-        "first_id": first.meta.id,
-        "last_id": last.meta.id,
+        "first_id": first,
+        "last_id": last,
     });
     if let Some(job) = job {
         summary["job"] = serde_json::json!(job);

@@ -3,9 +3,11 @@
 
 #![allow(dead_code)]
 
+use guanxi_app::search::Feed;
 use guanxi_domain::entities::{Locale, Team, User};
 use guanxi_domain::{Actor, Email, NewRecord};
 use guanxi_store::Store;
+use guanxi_store::follow::Follower;
 
 pub const PASSWORD: &str = "a password long enough";
 
@@ -15,7 +17,15 @@ pub struct Server {
     /// The site's root (`http://127.0.0.1:port`).
     pub root: String,
     pub store: Store,
-    _dir: tempfile::TempDir,
+    /// The database's URL, for a server started again on it.
+    pub url: String,
+    pub index: guanxi_search::Index,
+    /// The folder of an index on disk ([`start_on_disk`]); `None` for one in memory.
+    pub index_dir: Option<std::path::PathBuf>,
+    /// Keeps the index up to date: wait on it rather than on time.
+    pub follower: Follower<Feed>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    dir: tempfile::TempDir,
 }
 
 /// A fresh database: a SQLite file, or a new database on `GUANXI_TEST_POSTGRES`.
@@ -26,16 +36,30 @@ pub async fn database(postgres: bool, dir: &std::path::Path) -> Option<String> {
     guanxi_store::testing::fresh_postgres("gx_api").await
 }
 
+/// A server with its search index in memory.
 pub async fn start(postgres: bool) -> Option<Server> {
-    let dir = tempfile::tempdir().unwrap();
-    let url = database(postgres, dir.path()).await?;
+    start_with(postgres, false).await
+}
+
+/// A server with its search index in a folder, as deployed: see [`Server::restart`].
+pub async fn start_on_disk(postgres: bool) -> Option<Server> {
+    start_with(postgres, true).await
+}
+
+async fn open(url: &str) -> Store {
     // Sign-in delays that cannot run out while a test looks at them.
     let throttle = guanxi_store::throttle::ThrottlePolicy {
         first_delay: chrono::Duration::minutes(10),
         max_delay: chrono::Duration::hours(1),
         ..Default::default()
     };
-    let store = Store::open(&url).await.unwrap().with_throttle(throttle);
+    Store::open(url).await.unwrap().with_throttle(throttle)
+}
+
+async fn start_with(postgres: bool, on_disk: bool) -> Option<Server> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(postgres, dir.path()).await?;
+    let store = open(&url).await;
     let sys = Actor::system();
     let team = |name: &str| {
         NewRecord::new(Team {
@@ -62,31 +86,83 @@ pub async fn start(postgres: bool) -> Option<Server> {
         let u = store.create(&sys, NewRecord::new(u)).await.unwrap();
         store.set_password(&sys, u.meta.id, PASSWORD).await.unwrap();
     }
+    let index_dir = on_disk.then(|| dir.path().join("index"));
+    Some(launch(store, url, index_dir, dir).await)
+}
+
+/// Open the index, build it if need be, follow the log and serve, as `guanxi serve` does.
+async fn launch(
+    store: Store,
+    url: String,
+    index_dir: Option<std::path::PathBuf>,
+    dir: tempfile::TempDir,
+) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let root = format!("http://{}", listener.local_addr().unwrap());
     let base = format!("{root}/api/v1");
-    let index = guanxi_search::Index::in_memory().unwrap();
-    let feed = guanxi_app::search::Feed::open(store.clone(), index.clone())
+    let index = match &index_dir {
+        Some(d) => guanxi_search::Index::open(d).unwrap(),
+        None => guanxi_search::Index::in_memory().unwrap(),
+    };
+    let follower = Feed::open(store.clone(), index.clone())
         .await
-        .unwrap();
-    feed.follow();
+        .unwrap()
+        .follow();
     // The tests stand in for a proxy on loopback: X-Forwarded-For names the client.
     let deployment = guanxi_server::Deployment {
         public_url: None,
         trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
     };
-    tokio::spawn(guanxi_server::serve(
+    let task = tokio::spawn(guanxi_server::serve(
         store.clone(),
-        Some(index),
+        Some(index.clone()),
         deployment,
         listener,
     ));
-    Some(Server {
+    Server {
         base,
         root,
         store,
-        _dir: dir,
-    })
+        url,
+        index,
+        index_dir,
+        follower,
+        task,
+        dir,
+    }
+}
+
+impl Server {
+    /// Stop this server (its follower after the batch in hand) and start another on the same
+    /// database and index folder, as a restarted process would; `between` runs while no
+    /// server is up.
+    pub async fn restart<F: std::future::Future<Output = ()>>(
+        self,
+        between: impl FnOnce(Store) -> F,
+    ) -> Server {
+        let Server {
+            store,
+            url,
+            index_dir,
+            follower,
+            task,
+            dir,
+            ..
+        } = self;
+        // The feed, and with it the index's writer, goes with the follower.
+        drop(follower.stop().await.unwrap());
+        task.abort();
+        let _ = task.await;
+        between(store.clone()).await;
+        store.close().await;
+        launch(open(&url).await, url, index_dir, dir).await
+    }
+
+    /// Resolves once the index has followed the log to its current end.
+    pub async fn indexed(&self) {
+        let last = self.store.last_change().await.unwrap();
+        assert!(self.follower.caught_up(last).await, "the follower ended");
+    }
 }
 
 /// Each journey runs on SQLite and on PostgreSQL.
