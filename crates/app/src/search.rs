@@ -6,7 +6,6 @@
 //! rebuilt under a new id. A record changed by an entry is read again as it is now (live →
 //! upserted, gone or deleted → removed), so an entry delivered twice is harmless.
 
-use guanxi_domain::entities::{Account, Case, Contact, Interaction, Lead, Opportunity};
 use guanxi_domain::filter::{Filter, ListQuery, MAX_LIMIT, Op};
 use guanxi_domain::{Actor, Entity, Id, Record};
 use guanxi_search::{Index, SearchDoc, Writer};
@@ -16,132 +15,25 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-/// The searchable entities and what of each is searched.
-struct Fields {
-    entity: &'static str,
-    title: &'static [&'static str],
-    names: &'static [&'static str],
-    text: &'static [&'static str],
-    phones: &'static [&'static str],
-    sensitive_phones: &'static [&'static str],
-    emails: &'static [&'static str],
-    /// The partner serving the record, for partners' scope.
-    partner: Option<&'static str>,
+/// The entities the index holds: those whose description says what to search.
+pub fn kinds() -> Vec<&'static str> {
+    guanxi_domain::entity::all_defs()
+        .iter()
+        .filter(|d| d.search.is_some())
+        .map(|d| d.name)
+        .collect()
 }
 
-const FIELDS: &[Fields] = &[
-    Fields {
-        entity: "account",
-        title: &["name"],
-        names: &["name"],
-        text: &[
-            "industry",
-            "credit_code",
-            "website",
-            "province",
-            "city",
-            "district",
-            "address",
-            "tags",
-        ],
-        phones: &["phone"],
-        sensitive_phones: &[],
-        emails: &["email"],
-        partner: Some("serving_partner_id"),
-    },
-    Fields {
-        entity: "contact",
-        title: &["name"],
-        names: &["name"],
-        text: &["title", "department", "wechat", "notes", "tags"],
-        phones: &["phone", "fax"],
-        sensitive_phones: &["mobile"],
-        emails: &["email"],
-        partner: None,
-    },
-    Fields {
-        entity: "lead",
-        title: &["name", "company"],
-        names: &["name", "company"],
-        text: &["title", "source", "province", "city", "notes"],
-        phones: &["phone"],
-        sensitive_phones: &["mobile"],
-        emails: &["email"],
-        partner: None,
-    },
-    Fields {
-        entity: "opportunity",
-        title: &["name"],
-        names: &["name"],
-        text: &["close_reason"],
-        phones: &[],
-        sensitive_phones: &[],
-        emails: &[],
-        partner: None,
-    },
-    Fields {
-        entity: "case",
-        title: &["number", "subject"],
-        names: &[],
-        text: &["number", "subject", "description", "category"],
-        phones: &[],
-        sensitive_phones: &[],
-        emails: &[],
-        partner: Some("partner_id"),
-    },
-    Fields {
-        entity: "interaction",
-        title: &["subject"],
-        names: &[],
-        text: &["subject", "body", "outcome"],
-        phones: &[],
-        sensitive_phones: &[],
-        emails: &[],
-        partner: None,
-    },
-];
+/// The description of the searchable entity named `kind`.
+fn searched(kind: &str) -> Option<&'static guanxi_domain::EntityDef> {
+    guanxi_domain::entity::def_by_name(kind).filter(|d| d.search.is_some())
+}
 
-/// The entities the index holds.
-pub const KINDS: [&str; 6] = [
-    "account",
-    "contact",
-    "lead",
-    "opportunity",
-    "case",
-    "interaction",
-];
-
-/// Run a generic call with the entity type named by one of [`KINDS`]
-/// (`by_kind!(kind, T => read::<T>(store, ids))`); an unknown name gives `$other`.
-macro_rules! by_kind {
-    ($kind:expr, $t:ident => $call:expr, _ => $other:expr) => {
-        match $kind {
-            "account" => {
-                type $t = Account;
-                $call
-            }
-            "contact" => {
-                type $t = Contact;
-                $call
-            }
-            "lead" => {
-                type $t = Lead;
-                $call
-            }
-            "opportunity" => {
-                type $t = Opportunity;
-                $call
-            }
-            "case" => {
-                type $t = Case;
-                $call
-            }
-            "interaction" => {
-                type $t = Interaction;
-                $call
-            }
-            _ => $other,
-        }
+/// Run `$body` with `$t` the searchable entity named `$kind`, or `$other` for any other
+/// name.
+macro_rules! searchable {
+    ($kind:expr, $t:ident => $body:expr, _ => $other:expr) => {
+        guanxi_domain::with_entity!(searched($kind).map_or("", |d| d.name), $t => $body, _ => $other)
     };
 }
 
@@ -168,7 +60,8 @@ fn uuid(json: &Value, name: &str) -> Option<uuid::Uuid> {
 
 /// The search document of one record (as [`Record::to_json`] gives it).
 pub fn doc(entity: &str, json: &Value) -> Option<SearchDoc> {
-    let f = FIELDS.iter().find(|f| f.entity == entity)?;
+    let def = searched(entity)?;
+    let f = def.search?;
     Some(SearchDoc {
         id: uuid(json, "id")?,
         kind: entity.to_string(),
@@ -180,7 +73,7 @@ pub fn doc(entity: &str, json: &Value) -> Option<SearchDoc> {
         emails: strings(json, f.emails),
         owner: uuid(json, "owner_id"),
         team: uuid(json, "team_id"),
-        partner: f.partner.and_then(|p| uuid(json, p)),
+        partner: def.partner_field.and_then(|p| uuid(json, p)),
     })
 }
 
@@ -209,7 +102,7 @@ async fn read<T: Entity>(store: &Store, ids: &[Id]) -> Result<Vec<SearchDoc>, St
 }
 
 async fn read_any(store: &Store, entity: &str, ids: &[Id]) -> Result<Vec<SearchDoc>, String> {
-    by_kind!(entity, T => read::<T>(store, ids).await, _ => Ok(vec![]))
+    searchable!(entity, T => read::<T>(store, ids).await, _ => Ok(vec![]))
 }
 
 /// The subscriber name under which the index with this id keeps its position.
@@ -302,7 +195,7 @@ impl Feed {
     ) -> Result<(Vec<SearchDoc>, Vec<uuid::Uuid>), String> {
         let mut touched: BTreeMap<&str, BTreeSet<Id>> = BTreeMap::new();
         for e in events {
-            if let Some(kind) = KINDS.iter().find(|k| **k == e.entity) {
+            if let Some(kind) = searched(&e.entity).map(|d| d.name) {
                 touched.entry(kind).or_default().insert(e.record_id);
             }
         }
@@ -352,8 +245,8 @@ impl Feed {
             .clear()
             .map_err(|e| e.to_string())?;
         let mut total = 0;
-        for kind in KINDS {
-            total += by_kind!(kind, T => self.scan::<T>(progress).await?, _ => 0);
+        for kind in kinds() {
+            total += searchable!(kind, T => self.scan::<T>(progress).await?, _ => 0);
         }
         Ok(total)
     }
@@ -459,7 +352,7 @@ pub async fn find(
     let kinds: Vec<&str> = kinds
         .iter()
         .copied()
-        .filter(|k| KINDS.contains(k) && actor.may(k, Right::Read))
+        .filter(|k| searched(k).is_some() && actor.may(k, Right::Read))
         .collect();
     let scope = match actor.scope() {
         Scope::All => guanxi_search::Scope::All,
@@ -495,21 +388,21 @@ pub async fn find(
     };
     let mut by_kind: BTreeMap<&str, Vec<uuid::Uuid>> = BTreeMap::new();
     for h in &hits {
-        if let Some(k) = KINDS.iter().find(|k| **k == h.kind) {
+        if let Some(k) = searched(&h.kind).map(|d| d.name) {
             by_kind.entry(k).or_default().push(h.id);
         }
     }
     let mut records: BTreeMap<uuid::Uuid, Value> = BTreeMap::new();
     for (kind, ids) in by_kind {
         records.extend(
-            by_kind!(kind, T => visible::<T>(store, actor, &ids).await?, _ => BTreeMap::new()),
+            searchable!(kind, T => visible::<T>(store, actor, &ids).await?, _ => BTreeMap::new()),
         );
     }
     Ok(hits
         .into_iter()
         .filter_map(|h| {
             let record = records.remove(&h.id)?;
-            let kind = KINDS.iter().find(|k| **k == h.kind)?;
+            let kind = searched(&h.kind)?.name;
             Some(Found {
                 kind,
                 id: h.id.to_string(),
@@ -528,14 +421,9 @@ fn internal(e: impl std::error::Error + Send + Sync + 'static) -> crate::AppErro
 
 /// The collection path of a searchable entity (`account` → `accounts`).
 pub fn collection(kind: &str) -> &'static str {
-    match kind {
-        "account" => "accounts",
-        "contact" => "contacts",
-        "lead" => "leads",
-        "opportunity" => "opportunities",
-        "case" => "cases",
-        _ => "interactions",
-    }
+    searched(kind)
+        .and_then(|d| d.collection)
+        .unwrap_or_default()
 }
 
 /// The index as the handlers reach it; `None` when the server runs without one.

@@ -376,7 +376,7 @@ async fn search(
     }
     let kinds: Vec<&str> = match &args.types {
         Some(t) => t.split(',').map(str::trim).collect(),
-        None => guanxi_app::search::KINDS.to_vec(),
+        None => guanxi_app::search::kinds(),
     };
     let found =
         guanxi_app::search::find(&store, &index, &actor, &args.query, &kinds, args.limit).await?;

@@ -573,7 +573,7 @@ fn finding_paths(doc: &mut Doc) {
     let mergeable: Vec<&str> = super::duplicates::MERGEABLE.map(|d| d.name).to_vec();
     let any_mergeable = json!({ "anyOf": mergeable.iter().map(|e| rec(e)).collect::<Vec<_>>() });
 
-    let kinds = guanxi_app::search::KINDS;
+    let kinds = guanxi_app::search::kinds();
     let found = json!({
         "type": "object",
         "required": ["kind", "id", "title", "score", "matched", "record"],

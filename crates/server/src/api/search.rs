@@ -6,7 +6,7 @@ use crate::Problem;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use guanxi_app::search::{self, KINDS, Searcher};
+use guanxi_app::search::{self, Searcher};
 use guanxi_store::Store;
 use serde::Deserialize;
 use serde_json::Value;
@@ -27,15 +27,15 @@ pub struct Params {
 /// The entities named by `types` (`account` or `accounts`), or a problem naming the
 /// unknown one.
 pub fn kinds(types: Option<&str>) -> Result<Vec<&'static str>, Problem> {
+    let all = search::kinds();
     let Some(types) = types.filter(|t| !t.trim().is_empty()) else {
-        return Ok(KINDS.to_vec());
+        return Ok(all);
     };
     types
         .split(',')
         .map(str::trim)
         .map(|t| {
-            KINDS
-                .iter()
+            all.iter()
                 .find(|k| **k == t || search::collection(k) == t)
                 .copied()
                 .ok_or_else(|| {
@@ -43,7 +43,7 @@ pub fn kinds(types: Option<&str>) -> Result<Vec<&'static str>, Problem> {
                         StatusCode::UNPROCESSABLE_ENTITY,
                         "types",
                         "invalid",
-                        format!("unknown type {t:?}: one of {}", KINDS.join(", ")),
+                        format!("unknown type {t:?}: one of {}", all.join(", ")),
                     )
                 })
         })

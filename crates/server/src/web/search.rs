@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use guanxi_app::search::{self, Found, KINDS, Searcher};
+use guanxi_app::search::{self, Found, Searcher};
 use guanxi_store::Store;
 use serde::{Deserialize, Serialize};
 
@@ -84,9 +84,8 @@ pub async fn search(
 ) -> Response {
     let t = u.t();
     let q = sq.q.trim().to_string();
-    let kinds: Vec<&str> = KINDS
-        .iter()
-        .copied()
+    let kinds: Vec<&str> = search::kinds()
+        .into_iter()
         .filter(|k| {
             sq.types
                 .as_deref()
