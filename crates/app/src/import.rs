@@ -7,7 +7,9 @@ use crate::i18n::{Lang, Tr};
 use chrono::NaiveDate;
 use guanxi_domain::entities::{Account, AccountKind, Relationship};
 use guanxi_domain::filter::{Filter, ListQuery, MAX_LIMIT, Op};
-use guanxi_domain::{Actor, Currency, Entity, FieldType, Id, Money, NewRecord, ValidationErrors};
+use guanxi_domain::{
+    Actor, Currency, Entity, EntityDef, FieldType, Id, Money, NewRecord, ValidationErrors,
+};
 use guanxi_store::{ImportJob, ImportRow, ImportTemplate, Prepared, RowOutcome, Store, StoreError};
 use guanxi_tabular::{Mapping, ResumePoint, Table};
 use serde::Serialize;
@@ -166,24 +168,21 @@ pub struct Progress {
 /// Whether a mapping target is something an import of `def` can fill: its own fields
 /// (not computed ones), custom fields, the external id, and the company a contact or
 /// order belongs to. Other targets of the spreadsheet vocabulary are shown as ignored.
-fn importable(def: &guanxi_domain::EntityDef, target: &str) -> bool {
+fn importable(def: &EntityDef, target: &str) -> bool {
     target == "external_id"
         || target.starts_with("custom.")
-        || matches!(
-            (def.name, target),
-            ("contact", "company") | ("order", "account")
-        )
+        || def.import.and_then(|i| i.company) == Some(target)
         || def.field(target).is_some_and(|f| !f.computed)
 }
 
 /// The mapping from `spec` (the parameter it came from, and its text), or suggested from
 /// the headers; a spec that does not fit the file is an invalid value of its parameter.
 fn mapping_for(
-    def: &guanxi_domain::EntityDef,
+    def: &EntityDef,
     headers: &[String],
     spec: Option<(&'static str, &str)>,
 ) -> Result<Mapping, ImportError> {
-    let mut m = known_mapping(def.name, headers, spec)?;
+    let mut m = known_mapping(def, headers, spec)?;
     for c in &mut m.columns {
         if c.as_deref().is_some_and(|t| !importable(def, t)) {
             *c = None;
@@ -192,16 +191,23 @@ fn mapping_for(
     Ok(m)
 }
 
+/// The headers an import of `def` matches (none for an entity that is not importable,
+/// which `import` refuses before reading a file).
+fn header_table(def: &EntityDef) -> guanxi_tabular::HeaderTable {
+    def.import.map_or(&[], |i| i.headers)
+}
+
 fn known_mapping(
-    kind: &str,
+    def: &EntityDef,
     headers: &[String],
     spec: Option<(&'static str, &str)>,
 ) -> Result<Mapping, ImportError> {
+    let table = header_table(def);
     if let Some((param, spec)) = spec {
-        return Mapping::from_spec(kind, headers, spec)
+        return Mapping::from_spec(def.name, table, headers, spec)
             .map_err(|e| StoreError::invalid(param, "invalid", e.to_string()).into());
     }
-    let m = guanxi_tabular::suggest(kind, headers);
+    let m = guanxi_tabular::suggest(table, headers);
     if m.is_unambiguous() {
         return Ok(m);
     }
@@ -242,16 +248,16 @@ fn known_mapping(
 async fn with_fitting_templates(
     store: &Store,
     actor: &Actor,
-    entity: &str,
+    def: &EntityDef,
     headers: &[String],
     message: String,
 ) -> String {
     let fitting: Vec<String> = store
-        .import_templates(actor, Some(entity))
+        .import_templates(actor, Some(def.name))
         .await
         .unwrap_or_default()
         .into_iter()
-        .filter(|t| Mapping::from_spec(entity, headers, &t.spec).is_ok())
+        .filter(|t| Mapping::from_spec(def.name, header_table(def), headers, &t.spec).is_ok())
         .map(|t| format!("“{}”", t.name))
         .collect();
     if fitting.is_empty() {
@@ -273,7 +279,7 @@ pub async fn import(
     opts: &Options,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Report, AppError> {
-    let importable = guanxi_domain::entity::def_by_name(kind).filter(|d| d.import_keys.is_some());
+    let importable = guanxi_domain::entity::def_by_name(kind).filter(|d| d.import.is_some());
     let report = guanxi_domain::with_entity!(
         importable.map_or("", |d| d.name),
         T => run::<T>(store, actor, source, opts, progress).await,
@@ -317,7 +323,7 @@ async fn run<T: Entity>(
             suggestion,
         }) => {
             return Err(ImportError::Mapping {
-                message: with_fitting_templates(store, actor, entity, &headers, message).await,
+                message: with_fitting_templates(store, actor, T::DEF, &headers, message).await,
                 suggestion,
             });
         }
@@ -495,17 +501,13 @@ struct Convert {
 }
 
 impl Convert {
-    /// The company column of a contact or an order (linked to accounts by name).
-    fn company_column(&self, entity: &str) -> Option<usize> {
-        match entity {
-            "contact" => self.mapping.column_of("company"),
-            "order" => self.mapping.column_of("account"),
-            _ => None,
-        }
+    /// The column naming the account of each row, by company name.
+    fn company_column(&self, def: &EntityDef) -> Option<usize> {
+        self.mapping.column_of(def.import?.company?)
     }
 
     fn company_names<T: Entity>(&self, rows: &[guanxi_tabular::Row]) -> Vec<String> {
-        let Some(col) = self.company_column(T::DEF.name) else {
+        let Some(col) = self.company_column(T::DEF) else {
             return vec![];
         };
         rows.iter()
@@ -727,9 +729,9 @@ fn record_of<T: Entity>(
         if raw.is_empty() {
             continue;
         }
-        match (def.name, target.as_str()) {
-            (_, "external_id") => keys.push(format!("ext:{raw}")),
-            ("contact", "company") | ("order", "account") => {
+        match target.as_str() {
+            "external_id" => keys.push(format!("ext:{raw}")),
+            t if def.import.and_then(|i| i.company) == Some(t) => {
                 let name = company_name(raw);
                 if let Some(id) = accounts.ids.get(&name) {
                     fields.insert("account_id".into(), Value::String(id.to_string()));
@@ -738,10 +740,10 @@ fn record_of<T: Entity>(
                     errors.add(target.as_str(), "invalid", message);
                 }
             }
-            (_, t) if t.starts_with("custom.") => {
+            t if t.starts_with("custom.") => {
                 custom.insert(t["custom.".len()..].to_string(), Value::String(raw.into()));
             }
-            (_, t) => {
+            t => {
                 // `importable` left only fields this kind has.
                 if let Some(f) = def.field(t) {
                     match cell_value(def.name, f, raw) {

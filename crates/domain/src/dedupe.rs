@@ -208,6 +208,87 @@ pub fn phone_key(s: &str) -> Option<String> {
     (key.len() >= MIN_DIGITS).then_some(key)
 }
 
+/// Why a scan paired two records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reason {
+    CreditCode,
+    Email,
+    Phone,
+    CompanyName,
+    Name,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 5] = [
+        Reason::CreditCode,
+        Reason::Email,
+        Reason::Phone,
+        Reason::CompanyName,
+        Reason::Name,
+    ];
+
+    /// As the review queue names it: `credit_code`, `email`, `phone`, `company_name`, `name`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reason::CreditCode => "credit_code",
+            Reason::Email => "email",
+            Reason::Phone => "phone",
+            Reason::CompanyName => "company_name",
+            Reason::Name => "name",
+        }
+    }
+
+    /// How strongly this match alone says "same customer".
+    pub fn weight(self, name_similarity: f64) -> f64 {
+        match self {
+            Reason::CreditCode => 1.0,
+            Reason::Email | Reason::Phone => 0.9,
+            Reason::CompanyName => 0.8,
+            Reason::Name => 0.5 * name_similarity,
+        }
+    }
+}
+
+/// A record's blocking keys: records that share one become a candidate pair.
+pub type Keys = Vec<(Reason, String)>;
+
+/// How duplicates of an entity are found, part of its [`EntityDef`](crate::EntityDef): a
+/// scan reads `id`, `name` and [`reads`](Self::reads) of every record and pairs the
+/// records whose [`keys`](Self::keys) meet.
+#[derive(Debug, Clone, Copy)]
+pub struct DuplicateKeys {
+    /// The fields `keys` is given, in this order (references as their id's text).
+    pub reads: &'static [&'static str],
+    /// Names are people's, graded by [`name_similarity`]; company names match only by key.
+    pub person: bool,
+    /// Push the keys of a record with this name and these values (`None`: empty).
+    pub keys: fn(name: &str, values: &[Option<&str>], out: &mut Keys),
+}
+
+// By hand: derived equality on a fn pointer is refused as meaningless, and two
+// descriptions are the same only when they name the same function.
+impl PartialEq for DuplicateKeys {
+    fn eq(&self, other: &Self) -> bool {
+        self.reads == other.reads
+            && self.person == other.person
+            && std::ptr::fn_addr_eq(self.keys, other.keys)
+    }
+}
+
+impl Eq for DuplicateKeys {}
+
+/// Keys from phone numbers and an e-mail address.
+pub fn contact_points(phones: &[Option<&str>], email: Option<&str>, out: &mut Keys) {
+    for p in phones.iter().flatten() {
+        if let Some(k) = phone_key(p) {
+            out.push((Reason::Phone, k));
+        }
+    }
+    if let Some(e) = email {
+        out.push((Reason::Email, e.trim().to_lowercase()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,9 @@
 //! Field-level descriptions of each entity: the one place the store, filters, imports and
 //! forms learn which fields exist and what type each holds.
 
+use crate::dedupe::DuplicateKeys;
 use crate::error::ValidationErrors;
+use crate::headers::HeaderTable;
 use serde::{Serialize, de::DeserializeOwned};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,11 +91,23 @@ pub struct EntityDef {
     pub partner_field: Option<&'static str>,
     /// What the full-text index holds of it; `None`: not searched.
     pub search: Option<&'static SearchFields>,
-    /// The fields an import matches existing records by (besides an external id);
-    /// `None`: not importable.
-    pub import_keys: Option<&'static [&'static str]>,
-    /// Whether duplicates are looked for, merged and unmerged.
-    pub mergeable: bool,
+    /// How spreadsheets are imported into it; `None`: not importable.
+    pub import: Option<&'static ImportDef>,
+    /// How its duplicates are found; `None`: duplicates are not looked for, merged or
+    /// unmerged.
+    pub duplicates: Option<&'static DuplicateKeys>,
+}
+
+/// How rows of a spreadsheet become records of an entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportDef {
+    /// The fields an import matches existing records by (besides an external id).
+    pub keys: &'static [&'static str],
+    /// The fields a column can fill, with the headers people write for them.
+    pub headers: HeaderTable,
+    /// The column naming the account a record belongs to, by company name (a contact's
+    /// company, an order's customer): linked to that account, which is created if new.
+    pub company: Option<&'static str>,
 }
 
 /// The fields of an entity the full-text index reads, by how they are analysed.
@@ -123,8 +137,8 @@ impl EntityDef {
         list_columns: &["id"],
         partner_field: None,
         search: None,
-        import_keys: None,
-        mergeable: false,
+        import: None,
+        duplicates: None,
     };
 
     pub fn field(&self, name: &str) -> Option<&'static FieldDef> {
@@ -244,9 +258,17 @@ pub fn def_by_table(table: &str) -> Option<&'static EntityDef> {
 pub fn importable() -> Vec<&'static str> {
     all_defs()
         .iter()
-        .filter(|d| d.import_keys.is_some())
+        .filter(|d| d.import.is_some())
         .map(|d| d.name)
         .collect()
+}
+
+/// The entities whose duplicates are looked for, merged and unmerged.
+pub fn mergeable() -> impl Iterator<Item = &'static EntityDef> {
+    all_defs()
+        .iter()
+        .copied()
+        .filter(|d| d.duplicates.is_some())
 }
 
 /// The entity served at `path` (`accounts`), or named so (`account`): how the command
@@ -314,8 +336,15 @@ mod tests {
             if let Some(p) = d.partner_field {
                 assert_eq!(d.field(p).map(|f| f.ty), Some(FieldType::Ref("accounts")));
             }
-            for f in d.import_keys.unwrap_or_default() {
-                assert!(known(f), "{}: import key {f}", d.name);
+            if let Some(import) = d.import {
+                let columns = crate::headers::fields(import.headers);
+                for f in import.keys {
+                    assert!(known(f), "{}: import key {f}", d.name);
+                    assert!(columns.contains(f), "{}: no column fills key {f}", d.name);
+                }
+            }
+            for f in d.duplicates.map_or(&[][..], |k| k.reads) {
+                assert!(known(f), "{}: duplicate key field {f}", d.name);
             }
             if let Some(s) = d.search {
                 let all = [
@@ -334,7 +363,7 @@ mod tests {
                 }
             }
             assert!(
-                !d.mergeable || d.scoped,
+                d.duplicates.is_none() || d.scoped,
                 "{}: merging is for customer records",
                 d.name
             );

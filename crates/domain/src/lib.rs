@@ -13,6 +13,7 @@ pub mod entities;
 pub mod entity;
 pub mod error;
 pub mod filter;
+pub mod headers;
 pub mod money;
 pub mod phone;
 pub mod policy;
@@ -22,7 +23,9 @@ pub mod settings;
 pub use credit_code::CreditCode;
 pub use email::Email;
 pub use entities::Locale;
-pub use entity::{EachEntity, Entity, EntityDef, FieldDef, FieldType, SearchFields, each_entity};
+pub use entity::{
+    EachEntity, Entity, EntityDef, FieldDef, FieldType, ImportDef, SearchFields, each_entity,
+};
 pub use error::{FieldError, ValidationErrors};
 pub use money::{Currency, Money};
 pub use phone::Phone;

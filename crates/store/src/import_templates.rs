@@ -59,7 +59,7 @@ fn may_import(actor: &Actor, entity: &str) -> bool {
 /// The importable entity's static name, so the right can be checked.
 fn importable(entity: &str) -> Result<&'static str> {
     guanxi_domain::entity::def_by_name(entity)
-        .filter(|d| d.import_keys.is_some())
+        .filter(|d| d.import.is_some())
         .map(|d| d.name)
         .ok_or_else(|| {
             StoreError::invalid(

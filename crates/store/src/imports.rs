@@ -78,8 +78,8 @@ async fn unseen_references<T: Entity>(
 /// The columns an entity's rows are matched by, best first.
 pub fn natural_keys(entity: &str) -> &'static [&'static str] {
     guanxi_domain::entity::def_by_name(entity)
-        .and_then(|d| d.import_keys)
-        .unwrap_or_default()
+        .and_then(|d| d.import)
+        .map_or(&[], |i| i.keys)
 }
 
 const JOB_COLS: &str = "id, entity, file_name, file_sha256, status, rows_done, resume_offset, resume_row, \

@@ -7,13 +7,13 @@
 //! merged record's soft delete. An undo writes `restore`, `update` and `unmerge`.
 
 use crate::changelog;
-use crate::codec::{all_cols, decode_record, kinds, select_list};
+use crate::codec::{all_cols, decode_record, kind_of, kinds, select_list};
 use crate::db::{Kind, Tx, Val};
 use crate::query::{self, Sql};
 use crate::records::{now, require};
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};
-use guanxi_domain::dedupe::{company_key, name_similarity, person_key, phone_key, pinyin_key};
+use guanxi_domain::dedupe::{DuplicateKeys, Keys, Reason, name_similarity};
 
 use guanxi_domain::entity::all_defs;
 use guanxi_domain::filter::MAX_LIMIT;
@@ -22,6 +22,7 @@ use guanxi_domain::{Actor, Entity, EntityDef, FieldType, Id, Record, Right};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use uuid::Uuid;
 
@@ -61,7 +62,7 @@ pub struct MergeOutcome {
 macro_rules! mergeable {
     ($entity:expr, $T:ident => $call:expr) => {{
         let entity: &str = $entity;
-        let mergeable = guanxi_domain::entity::def_by_name(entity).filter(|d| d.mergeable);
+        let mergeable = guanxi_domain::entity::def_by_name(entity).filter(|d| d.duplicates.is_some());
         guanxi_domain::with_entity!(
             mergeable.map_or("", |d| d.name),
             $T => $call.await,
@@ -76,9 +77,7 @@ macro_rules! mergeable {
 
 /// The entities duplicates are looked for in, for messages: `account, contact, lead`.
 fn mergeable_names() -> String {
-    guanxi_domain::entity::all_defs()
-        .iter()
-        .filter(|d| d.mergeable)
+    guanxi_domain::entity::mergeable()
         .map(|d| d.name)
         .collect::<Vec<_>>()
         .join(", ")
@@ -209,83 +208,32 @@ const MAX_GROUP: usize = 50;
 /// Person names at least this alike count as matching names.
 const NAME_MATCH: f64 = 0.85;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Reason {
-    CreditCode,
-    Email,
-    Phone,
-    CompanyName,
-    Name,
+/// A reason's place in a pair's mask of reasons.
+fn bit(r: Reason) -> u8 {
+    1 << r as u8
 }
 
-const REASONS: [Reason; 5] = [
-    Reason::CreditCode,
-    Reason::Email,
-    Reason::Phone,
-    Reason::CompanyName,
-    Reason::Name,
-];
-
-impl Reason {
-    fn bit(self) -> u8 {
-        1 << self as u8
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Reason::CreditCode => "credit_code",
-            Reason::Email => "email",
-            Reason::Phone => "phone",
-            Reason::CompanyName => "company_name",
-            Reason::Name => "name",
-        }
-    }
-
-    /// How strongly this match alone says "same customer".
-    fn weight(self, name_similarity: f64) -> f64 {
-        match self {
-            Reason::CreditCode => 1.0,
-            Reason::Email | Reason::Phone => 0.9,
-            Reason::CompanyName => 0.8,
-            Reason::Name => 0.5 * name_similarity,
-        }
-    }
-}
-
-type Keys = Vec<(Reason, String)>;
-
-/// What a scan reads of an entity and how it turns a row into blocking keys. Each reader
-/// gets the row's columns after `id` and `name`.
+/// What a scan reads of an entity, from its description in the registry.
 struct Blocking {
-    /// `id`, `name`, then what `keys` reads.
-    columns: &'static str,
-    kinds: &'static [Kind],
-    /// Person names are graded with [`name_similarity`]; company names only match by key.
-    person: bool,
-    keys: fn(name: &str, rest: &[Val], out: &mut Keys),
+    /// `id`, `name`, then what the keys read.
+    columns: String,
+    kinds: Vec<Kind>,
+    spec: &'static DuplicateKeys,
 }
 
-fn blocking(def: &EntityDef) -> Blocking {
-    use Kind::{Text, Uuid};
-    match def.name {
-        "account" => Blocking {
-            columns: r#""id", "name", "kind", "credit_code", "phone", "email""#,
-            kinds: &[Uuid, Text, Text, Text, Text, Text],
-            person: false,
-            keys: account_keys,
-        },
-        "contact" => Blocking {
-            columns: r#""id", "name", "account_id", "mobile", "phone", "email""#,
-            kinds: &[Uuid, Text, Uuid, Text, Text, Text],
-            person: true,
-            keys: contact_keys,
-        },
-        _ => Blocking {
-            columns: r#""id", "name", "company", "mobile", "phone", "email""#,
-            kinds: &[Uuid, Text, Text, Text, Text, Text],
-            person: true,
-            keys: lead_keys,
-        },
+impl Blocking {
+    fn of(def: &EntityDef, spec: &'static DuplicateKeys) -> Blocking {
+        let mut columns = String::from(r#""id", "name""#);
+        let mut kinds = vec![Kind::Uuid, Kind::Text];
+        for f in spec.reads {
+            columns.push_str(&format!(r#", "{f}""#));
+            kinds.push(def.field(f).map_or(Kind::Text, |f| kind_of(f.ty)));
+        }
+        Blocking {
+            columns,
+            kinds,
+            spec,
+        }
     }
 }
 
@@ -293,53 +241,6 @@ fn text(v: &Val) -> Option<&str> {
     match v {
         Val::Text(s) if !s.trim().is_empty() => Some(s),
         _ => None,
-    }
-}
-
-fn contact_points(phones: &[&Val], email: &Val, out: &mut Keys) {
-    for p in phones {
-        if let Some(k) = text(p).and_then(phone_key) {
-            out.push((Reason::Phone, k));
-        }
-    }
-    if let Some(e) = text(email) {
-        out.push((Reason::Email, e.trim().to_lowercase()));
-    }
-}
-
-/// kind, credit_code, phone, email. Individuals have no company name to compare.
-fn account_keys(name: &str, r: &[Val], out: &mut Keys) {
-    if let Some(code) = text(&r[1]) {
-        out.push((Reason::CreditCode, code.to_string()));
-    }
-    contact_points(&[&r[2]], &r[3], out);
-    let company = company_key(name);
-    if text(&r[0]) != Some("individual") && !company.is_empty() {
-        out.push((Reason::CompanyName, company));
-    }
-}
-
-/// account_id, mobile, phone, email. Names match only within one account: two 张伟 at
-/// different companies are most likely two people.
-fn contact_keys(name: &str, r: &[Val], out: &mut Keys) {
-    contact_points(&[&r[1], &r[2]], &r[3], out);
-    if let Some(account) = r[0].as_uuid() {
-        for key in [person_key(name), pinyin_key(name)] {
-            if !key.is_empty() {
-                out.push((Reason::Name, format!("{account}|{key}")));
-            }
-        }
-    }
-}
-
-/// company, mobile, phone, email. The company is a key only with the person's name: two
-/// leads from one company are usually two colleagues.
-fn lead_keys(name: &str, r: &[Val], out: &mut Keys) {
-    contact_points(&[&r[1], &r[2]], &r[3], out);
-    let company = text(&r[0]).map(company_key).unwrap_or_default();
-    let person = pinyin_key(name);
-    if !company.is_empty() && !person.is_empty() {
-        out.push((Reason::CompanyName, format!("{company}|{person}")));
     }
 }
 
@@ -353,20 +254,38 @@ struct Blocks {
     /// Person names, for grading pairs; empty for companies.
     names: Vec<Box<str>>,
     keys: Vec<(u64, u32, Reason)>,
+    /// A row's values as text, reused from row to row.
+    texts: Vec<String>,
 }
 
 impl Blocks {
     fn add(&mut self, b: &Blocking, row: Vec<Val>, scratch: &mut Keys) {
         let Some(id) = row[0].as_uuid() else { return };
         let name = text(&row[1]).unwrap_or("");
+        self.texts.resize(row.len() - 2, String::new());
+        for (t, v) in self.texts.iter_mut().zip(&row[2..]) {
+            t.clear();
+            match v {
+                Val::Uuid(u) => write!(t, "{u}").unwrap_or_default(),
+                v => t.push_str(text(v).unwrap_or("")),
+            }
+        }
+        let values: Vec<Option<&str>> = self
+            .texts
+            .iter()
+            .map(|t| (!t.is_empty()).then_some(t.as_str()))
+            .collect();
         scratch.clear();
-        (b.keys)(name, &row[2..], scratch);
+        (b.spec.keys)(name, &values, scratch);
         scratch.sort();
         scratch.dedup();
         let index = self.ids.len() as u32;
         self.ids.push(id);
-        self.names
-            .push(if b.person { name.into() } else { "".into() });
+        self.names.push(if b.spec.person {
+            name.into()
+        } else {
+            "".into()
+        });
         for (reason, key) in scratch.iter() {
             let mut h = DefaultHasher::new();
             (*reason as u8, key).hash(&mut h);
@@ -389,7 +308,7 @@ impl Blocks {
                     } else {
                         (y.1, x.1)
                     };
-                    *out.entry(pair).or_default() |= x.2.bit();
+                    *out.entry(pair).or_default() |= bit(x.2);
                 }
             }
         }
@@ -411,14 +330,14 @@ fn grade(mask: u8, names: Option<(&str, &str)>) -> Option<(f64, Vec<&'static str
     let mut similarity = 1.0;
     if let Some((a, b)) = names {
         similarity = name_similarity(a, b);
-        mask &= !Reason::Name.bit();
+        mask &= !bit(Reason::Name);
         if similarity >= NAME_MATCH {
-            mask |= Reason::Name.bit();
+            mask |= bit(Reason::Name);
         }
     }
-    let found: Vec<Reason> = REASONS
+    let found: Vec<Reason> = Reason::ALL
         .into_iter()
-        .filter(|r| mask & r.bit() != 0)
+        .filter(|r| mask & bit(*r) != 0)
         .collect();
     if found.is_empty() {
         return None;
@@ -432,7 +351,11 @@ impl Store {
     async fn scan_as<T: Entity>(&self, actor: &Actor) -> Result<ScanReport> {
         let def = T::DEF;
         require(actor, def.name, Right::Read)?;
-        let spec = blocking(def);
+        let Some(keys) = def.duplicates else {
+            let why = format!("duplicates are not looked for in {}", def.name);
+            return Err(StoreError::invalid("entity", "unsupported", why));
+        };
+        let spec = Blocking::of(def, keys);
         let mut sql = Sql::default();
         let scope = query::scope(def, actor, &mut sql);
         let text = format!(
@@ -444,7 +367,7 @@ impl Store {
         self.db
             .reader()
             .await?
-            .for_each(&text, sql.params, spec.kinds, |row| {
+            .for_each(&text, sql.params, &spec.kinds, |row| {
                 blocks.add(&spec, row, &mut scratch);
                 Ok(())
             })
@@ -452,7 +375,10 @@ impl Store {
         let mut candidates = vec![];
         for ((i, j), mask) in blocks.pairs() {
             let (i, j) = (i as usize, j as usize);
-            let names = spec.person.then(|| (&*blocks.names[i], &*blocks.names[j]));
+            let names = spec
+                .spec
+                .person
+                .then(|| (&*blocks.names[i], &*blocks.names[j]));
             if let Some((score, reasons)) = grade(mask, names) {
                 let (a, b) = (blocks.ids[i], blocks.ids[j]);
                 candidates.push(Candidate {

@@ -50,9 +50,6 @@ pub enum TabularError {
     #[error("in the column mapping, “{part}”: {reason}")]
     MappingSpec { part: String, reason: String },
 
-    #[error("unknown record kind “{0}”; expected one of: account, contact, lead, product, order")]
-    UnknownKind(String),
-
     /// Writing an export failed (the .xlsx library's message is kept).
     #[error("could not write the spreadsheet: {0}")]
     Write(String),

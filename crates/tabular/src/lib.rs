@@ -9,12 +9,14 @@
 //! Writing: CSV as UTF-8 with BOM and CRLF (what Excel opens right), .xlsx in
 //! constant-memory mode.
 //!
-//! Mapping: header texts in Chinese or English → CRM fields.
+//! Mapping: header texts in Chinese or English → CRM fields, by the words an entity's
+//! [`HeaderTable`] lists for each field (the entity registry in `guanxi-domain` has them).
 //!
 //! ```no_run
 //! # fn main() -> guanxi_tabular::Result<()> {
+//! # const CONTACT: guanxi_tabular::HeaderTable = &[("name", &["姓名", "Name"])];
 //! let table = guanxi_tabular::open(std::path::Path::new("客户.csv"))?;
-//! let mapping = guanxi_tabular::suggest("contact", &table.headers);
+//! let mapping = guanxi_tabular::suggest(CONTACT, &table.headers);
 //! for row in table {
 //!     match row {
 //!         Ok(row) => { /* row.number, row.cells */ }
@@ -36,7 +38,6 @@ mod excel_values;
 mod format;
 mod mapping;
 mod record_split;
-mod synonyms;
 mod table;
 mod xls_guard;
 mod xlsx_out;
@@ -46,7 +47,7 @@ pub use encoding::{Encoding, detect_encoding};
 pub use error::{Result, RowError, TabularError};
 pub use excel_values::format_number;
 pub use format::{Format, detect_format};
-pub use mapping::{Mapping, fields, kinds, normalize, suggest};
+pub use mapping::{HeaderTable, Mapping, normalize, suggest};
 pub use table::{
     OpenOptions, Progress, ResumePoint, Row, Table, open, open_at, open_at_with, open_bytes,
     open_reader, open_reader_at, open_reader_with, open_with, sheet_names,

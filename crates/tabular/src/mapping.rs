@@ -1,16 +1,19 @@
 //! Column mapping: which CRM field each column of a spreadsheet fills.
 //!
-//! `suggest` guesses from header texts using the synonym tables;
+//! `suggest` guesses from header texts using an entity's [`HeaderTable`];
 //! `Mapping::from_spec` parses a mapping written by a person
 //! ("姓名=name,手机=mobile,备注=").
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TabularError};
-use crate::synonyms::{self, KINDS};
+
+/// Each field a column can fill, with the headers people write for it. The entity registry
+/// (`guanxi-domain`) holds one per importable entity; a field listed twice shares headers
+/// with another field, which makes them ambiguous.
+pub type HeaderTable = &'static [(&'static str, &'static [&'static str])];
 
 /// For each column, the field it fills (`None`: ignored), plus the columns
 /// that need a person's decision.
@@ -25,21 +28,9 @@ pub struct Mapping {
     pub unknown: Vec<usize>,
 }
 
-/// The fields of a record kind, for validating a mapping. Empty for an
-/// unknown kind.
-pub fn fields(kind: &str) -> &'static [&'static str] {
-    synonyms::table(kind).map_or(&[], |(_, f)| f)
-}
-
-/// The record kinds that have fields.
-pub fn kinds() -> &'static [&'static str] {
-    KINDS
-}
-
-/// Guess the field for each header. An unknown kind maps nothing (every
-/// non-empty header is unknown).
-pub fn suggest(kind: &str, headers: &[String]) -> Mapping {
-    let index = index_for(kind);
+/// Guess the field of `table` each header names.
+pub fn suggest(table: HeaderTable, headers: &[String]) -> Mapping {
+    let index = HeaderIndex::build(table);
     let mut m = Mapping {
         columns: vec![None; headers.len()],
         ..Mapping::default()
@@ -49,7 +40,7 @@ pub fn suggest(kind: &str, headers: &[String]) -> Mapping {
         if normalize(header).is_empty() {
             continue;
         }
-        let candidates = index.map(|ix| ix.lookup(header)).unwrap_or_default();
+        let candidates = index.lookup(header);
         match candidates.as_slice() {
             [] => m.unknown.push(i),
             [field] if taken.contains_key(field) => {
@@ -91,10 +82,19 @@ impl Mapping {
     /// Columns not mentioned are ignored and listed in `unknown`.
     ///
     /// `姓名=name, 手机=mobile, 3=email, 备注=`
-    pub fn from_spec(kind: &str, headers: &[String], spec: &str) -> Result<Mapping> {
-        let valid = fields(kind);
-        if valid.is_empty() {
-            return Err(TabularError::UnknownKind(kind.to_string()));
+    ///
+    /// `kind` names the records in messages; `table` says which fields there are.
+    pub fn from_spec(
+        kind: &str,
+        table: HeaderTable,
+        headers: &[String],
+        spec: &str,
+    ) -> Result<Mapping> {
+        let mut valid: Vec<&str> = Vec::with_capacity(table.len());
+        for (f, _) in table {
+            if !valid.contains(f) {
+                valid.push(f);
+            }
         }
         let mut columns: Vec<Option<String>> = vec![None; headers.len()];
         let mut mentioned = vec![false; headers.len()];
@@ -286,7 +286,7 @@ fn is_cjk(c: char) -> bool {
     matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
 }
 
-struct KindIndex {
+struct HeaderIndex {
     exact: HashMap<String, Vec<&'static str>>,
     /// Chinese synonyms of two or more characters: a header ending in one
     /// ("联系人手机", "公司地址") names the same thing, as the head noun of a
@@ -294,8 +294,8 @@ struct KindIndex {
     suffixes: Vec<(String, &'static str)>,
 }
 
-impl KindIndex {
-    fn build(table: synonyms::FieldTable) -> Self {
+impl HeaderIndex {
+    fn build(table: HeaderTable) -> Self {
         let mut exact: HashMap<String, Vec<&'static str>> = HashMap::new();
         let mut suffixes = Vec::new();
         for (field, words) in table {
@@ -310,7 +310,7 @@ impl KindIndex {
                 }
             }
         }
-        KindIndex { exact, suffixes }
+        HeaderIndex { exact, suffixes }
     }
 
     fn lookup(&self, header: &str) -> Vec<&'static str> {
@@ -344,21 +344,18 @@ impl KindIndex {
     }
 }
 
-fn index_for(kind: &str) -> Option<&'static KindIndex> {
-    static INDEXES: OnceLock<HashMap<&'static str, KindIndex>> = OnceLock::new();
-    INDEXES
-        .get_or_init(|| {
-            KINDS
-                .iter()
-                .filter_map(|k| Some((*k, KindIndex::build(synonyms::table(k)?.0))))
-                .collect()
-        })
-        .get(kind)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The registry's headers of an importable entity.
+    fn table(kind: &str) -> HeaderTable {
+        guanxi_domain::entity::def_by_name(kind)
+            .unwrap()
+            .import
+            .unwrap()
+            .headers
+    }
 
     fn h(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
@@ -385,7 +382,7 @@ mod tests {
         let spec = m.to_spec(&headers).unwrap();
         assert_eq!(spec, "姓名=name,手机=mobile,4=phone,6=email");
         assert_eq!(
-            Mapping::from_spec("contact", &headers, &spec)
+            Mapping::from_spec("contact", table("contact"), &headers, &spec)
                 .unwrap()
                 .columns,
             m.columns
@@ -393,25 +390,9 @@ mod tests {
     }
 
     #[test]
-    fn every_table_field_is_listed_and_vice_versa() {
-        for kind in KINDS {
-            let (table, list) = synonyms::table(kind).unwrap();
-            for (f, _) in table {
-                assert!(list.contains(f), "{kind}.{f} not in fields()");
-            }
-            for f in list {
-                assert!(
-                    table.iter().any(|(t, _)| t == f),
-                    "{kind}.{f} has no synonyms"
-                );
-            }
-        }
-    }
-
-    #[test]
     fn chinese_contact_headers() {
         let m = suggest(
-            "contact",
+            table("contact"),
             &h(&[
                 "姓名",
                 "手机号码",
@@ -440,12 +421,30 @@ mod tests {
         assert!(m.unknown.is_empty());
     }
 
-    const CONTACT_ORDER: &[&str] = synonyms::CONTACT_FIELDS;
+    const CONTACT_ORDER: &[&str] = &[
+        "name",
+        "mobile",
+        "phone",
+        "email",
+        "wechat",
+        "title",
+        "department",
+        "company",
+        "gender",
+        "birthday",
+        "address",
+        "province",
+        "city",
+        "district",
+        "notes",
+        "tags",
+        "external_id",
+    ];
 
     #[test]
     fn english_headers_any_case_and_punctuation() {
         let m = suggest(
-            "contact",
+            table("contact"),
             &h(&[
                 "Full Name",
                 "E-mail",
@@ -471,7 +470,7 @@ mod tests {
     #[test]
     fn full_width_brackets_and_suffixes() {
         let m = suggest(
-            "contact",
+            table("contact"),
             &h(&[
                 "ＥＭＡＩＬ",
                 "手机号码（必填）",
@@ -498,7 +497,7 @@ mod tests {
     #[test]
     fn ambiguous_and_unknown() {
         let m = suggest(
-            "contact",
+            table("contact"),
             &h(&["姓名", "联系电话", "爱好", "", "手机", "手机号"]),
         );
         assert_eq!(
@@ -519,7 +518,7 @@ mod tests {
     #[test]
     fn other_kinds() {
         let m = suggest(
-            "account",
+            table("account"),
             &h(&[
                 "客户名称",
                 "统一社会信用代码",
@@ -543,13 +542,13 @@ mod tests {
             ]
         );
         let m = suggest(
-            "product",
+            table("product"),
             &h(&["货号", "品名", "单价", "单位", "分类", "说明", "是否启用"]),
         );
         assert_eq!(m.columns.iter().flatten().count(), 7);
         assert_eq!(m.column_of("price"), Some(2));
         let m = suggest(
-            "order",
+            table("order"),
             &h(&[
                 "Order No.",
                 "Customer",
@@ -572,7 +571,7 @@ mod tests {
                 Some("channel")
             ]
         );
-        let m = suggest("lead", &h(&["联系人", "公司", "线索来源", "Mobile"]));
+        let m = suggest(table("lead"), &h(&["联系人", "公司", "线索来源", "Mobile"]));
         assert_eq!(
             cols(&m),
             [
@@ -582,16 +581,18 @@ mod tests {
                 Some("mobile")
             ]
         );
-        let m = suggest("nonsense", &h(&["姓名"]));
-        assert_eq!(m.unknown, vec![0]);
-        assert!(fields("nonsense").is_empty());
     }
 
     #[test]
     fn spec_parses_names_numbers_and_ignores() {
         let headers = h(&["姓名", "手机", "邮箱", "备注", "其他"]);
-        let m = Mapping::from_spec("contact", &headers, "姓名=name，手机=Mobile; 3=email,备注=")
-            .unwrap();
+        let m = Mapping::from_spec(
+            "contact",
+            table("contact"),
+            &headers,
+            "姓名=name，手机=Mobile; 3=email,备注=",
+        )
+        .unwrap();
         assert_eq!(
             cols(&m),
             [Some("name"), Some("mobile"), Some("email"), None, None]
@@ -602,7 +603,7 @@ mod tests {
 
     fn spec_err(spec: &str) -> String {
         let headers = h(&["姓名", "手机", "手机", "Email"]);
-        Mapping::from_spec("contact", &headers, spec)
+        Mapping::from_spec("contact", table("contact"), &headers, spec)
             .unwrap_err()
             .to_string()
     }
@@ -625,11 +626,8 @@ mod tests {
         );
         assert!(spec_err("=name").contains("column name before = is missing"));
         // Loose match on the header: case and punctuation.
-        let m = Mapping::from_spec("contact", &h(&["E-Mail"]), "email=email").unwrap();
+        let m = Mapping::from_spec("contact", table("contact"), &h(&["E-Mail"]), "email=email")
+            .unwrap();
         assert_eq!(m.column_of("email"), Some(0));
-        assert!(matches!(
-            Mapping::from_spec("widget", &[], ""),
-            Err(TabularError::UnknownKind(_))
-        ));
     }
 }

@@ -56,10 +56,11 @@ proptest! {
         headers in prop::collection::vec("\\PC{0,12}", 0..8),
         spec in "\\PC{0,40}",
     ) {
-        for kind in ["contact", "account", "lead", "product", "order", "x"] {
-            let m = suggest(kind, &headers);
+        for def in guanxi_domain::entity::all_defs() {
+            let Some(import) = def.import else { continue };
+            let m = suggest(import.headers, &headers);
             prop_assert_eq!(m.columns.len(), headers.len());
-            let _ = Mapping::from_spec(kind, &headers, &spec);
+            let _ = Mapping::from_spec(def.name, import.headers, &headers, &spec);
         }
     }
 
@@ -77,9 +78,9 @@ proptest! {
         ),
         picks in prop::collection::vec(any::<prop::sample::Index>(), 8),
     ) {
-        let fields = guanxi_tabular::fields("contact");
+        let table = guanxi_domain::entity::def_by_name("contact").unwrap().import.unwrap().headers;
         // Each column takes a distinct field or none, as a valid mapping does.
-        let mut free: Vec<&str> = fields.to_vec();
+        let mut free: Vec<&str> = guanxi_domain::headers::fields(table);
         let columns: Vec<Option<String>> = headers
             .iter()
             .zip(&picks)
@@ -97,7 +98,7 @@ proptest! {
             prop_assert!(numbered_elsewhere, "{headers:?}");
             return Ok(());
         };
-        let back = Mapping::from_spec("contact", &headers, &spec);
+        let back = Mapping::from_spec("contact", table, &headers, &spec);
         prop_assert!(back.is_ok(), "{spec:?} for {headers:?}: {back:?}");
         prop_assert_eq!(back.unwrap().columns, m.columns, "{:?}", spec);
     }

@@ -1,4 +1,6 @@
-use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, SearchFields};
+use crate::dedupe::{DuplicateKeys, Reason, company_key, contact_points};
+use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, ImportDef, SearchFields};
+use crate::headers::*;
 use crate::{CreditCode, Email, Id, Money, Phone, ValidationErrors};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -282,8 +284,12 @@ impl Entity for Account {
             sensitive_phones: &[],
             emails: &["email"],
         }),
-        import_keys: Some(&["credit_code"]),
-        mergeable: true,
+        import: Some(&ImportDef {
+            keys: &["credit_code"],
+            headers: HEADERS,
+            company: None,
+        }),
+        duplicates: Some(&DUPLICATES),
         ..EntityDef::PLAIN
     };
 
@@ -331,3 +337,121 @@ impl Entity for Account {
         e.into_result()
     }
 }
+
+/// How duplicate accounts are found: by credit code, phone, e-mail and company name.
+/// Individuals have no company name to compare.
+const DUPLICATES: DuplicateKeys = DuplicateKeys {
+    reads: &["kind", "credit_code", "phone", "email"],
+    person: false,
+    keys: |name, v, out| {
+        if let Some(code) = v[1] {
+            out.push((Reason::CreditCode, code.to_string()));
+        }
+        contact_points(&[v[2]], v[3], out);
+        let company = company_key(name);
+        if v[0] != Some("individual") && !company.is_empty() {
+            out.push((Reason::CompanyName, company));
+        }
+    },
+};
+
+/// What people write above the columns an import fills.
+const HEADERS: HeaderTable = &[
+    (
+        "name",
+        &[
+            "公司",
+            "公司名称",
+            "客户名称",
+            "企业名称",
+            "单位名称",
+            "名称",
+            "客户",
+            "Name",
+            "Company",
+            "Company name",
+            "Account",
+            "Account name",
+            "Customer",
+            "Customer name",
+        ],
+    ),
+    (
+        "credit_code",
+        &[
+            "统一社会信用代码",
+            "社会信用代码",
+            "信用代码",
+            "税号",
+            "纳税人识别号",
+            "Credit code",
+            "USCC",
+            "Tax ID",
+        ],
+    ),
+    ("industry", &["行业", "所属行业", "Industry"]),
+    ("phone", PHONE),
+    ("phone", ANY_PHONE),
+    ("email", EMAIL),
+    (
+        "website",
+        &[
+            "网址",
+            "网站",
+            "官网",
+            "公司网址",
+            "Website",
+            "URL",
+            "Web",
+            "Homepage",
+        ],
+    ),
+    ("address", ADDRESS),
+    ("province", PROVINCE),
+    ("city", CITY),
+    ("district", DISTRICT),
+    (
+        "employees",
+        &[
+            "员工数",
+            "人数",
+            "员工人数",
+            "Employees",
+            "Headcount",
+            "Number of employees",
+        ],
+    ),
+    (
+        "annual_revenue",
+        &[
+            "年营业额",
+            "营收",
+            "年营收",
+            "营业收入",
+            "Annual revenue",
+            "Revenue",
+        ],
+    ),
+    ("notes", NOTES),
+    ("tags", TAGS),
+    ("external_id", EXTERNAL_ID),
+    (
+        "kind",
+        &[
+            "类型",
+            "客户类型",
+            "客户类别",
+            "Type",
+            "Account type",
+            "Customer type",
+        ],
+    ),
+    (
+        "relationship",
+        &["关系", "关系类型", "客户关系", "往来关系", "Relationship"],
+    ),
+    (
+        "partner_type",
+        &["伙伴类型", "合作伙伴类型", "合作类型", "Partner type"],
+    ),
+];

@@ -1,5 +1,7 @@
 use super::account::check_tags;
-use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, SearchFields};
+use crate::dedupe::{DuplicateKeys, Reason, contact_points, person_key, pinyin_key};
+use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, ImportDef, SearchFields};
+use crate::headers::*;
 use crate::{Email, Id, Phone, ValidationErrors};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -153,8 +155,12 @@ impl Entity for Contact {
             sensitive_phones: &["mobile"],
             emails: &["email"],
         }),
-        import_keys: Some(&["email", "mobile"]),
-        mergeable: true,
+        import: Some(&ImportDef {
+            keys: &["email", "mobile"],
+            headers: HEADERS,
+            company: Some("company"),
+        }),
+        duplicates: Some(&DUPLICATES),
         ..EntityDef::PLAIN
     };
 
@@ -185,6 +191,46 @@ impl Entity for Contact {
         e.into_result()
     }
 }
+
+/// How duplicate contacts are found: by phone, e-mail, and by name within one account (two
+/// 张伟 at different companies are most likely two people).
+const DUPLICATES: DuplicateKeys = DuplicateKeys {
+    reads: &["account_id", "mobile", "phone", "email"],
+    person: true,
+    keys: |name, v, out| {
+        contact_points(&[v[1], v[2]], v[3], out);
+        if let Some(account) = v[0] {
+            for key in [person_key(name), pinyin_key(name)] {
+                if !key.is_empty() {
+                    out.push((Reason::Name, format!("{account}|{key}")));
+                }
+            }
+        }
+    },
+};
+
+/// What people write above the columns an import fills.
+const HEADERS: HeaderTable = &[
+    ("name", PERSON_NAME),
+    ("mobile", MOBILE),
+    ("mobile", ANY_PHONE),
+    ("phone", PHONE),
+    ("phone", ANY_PHONE),
+    ("email", EMAIL),
+    ("wechat", WECHAT),
+    ("title", TITLE),
+    ("department", DEPARTMENT),
+    ("company", COMPANY),
+    ("gender", GENDER),
+    ("birthday", BIRTHDAY),
+    ("address", ADDRESS),
+    ("province", PROVINCE),
+    ("city", CITY),
+    ("district", DISTRICT),
+    ("notes", NOTES),
+    ("tags", TAGS),
+    ("external_id", EXTERNAL_ID),
+];
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,6 @@
-use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, SearchFields};
+use crate::dedupe::{DuplicateKeys, Reason, company_key, contact_points, pinyin_key};
+use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, ImportDef, SearchFields};
+use crate::headers::*;
 use crate::{Email, Id, Phone, ValidationErrors};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -96,8 +98,12 @@ impl Entity for Lead {
             sensitive_phones: &["mobile"],
             emails: &["email"],
         }),
-        import_keys: Some(&["email", "mobile"]),
-        mergeable: true,
+        import: Some(&ImportDef {
+            keys: &["email", "mobile"],
+            headers: HEADERS,
+            company: None,
+        }),
+        duplicates: Some(&DUPLICATES),
         ..EntityDef::PLAIN
     };
 
@@ -119,3 +125,36 @@ impl Entity for Lead {
         e.into_result()
     }
 }
+
+/// How duplicate leads are found: by phone, e-mail, and by company together with the
+/// person's name (two leads from one company are usually two colleagues).
+const DUPLICATES: DuplicateKeys = DuplicateKeys {
+    reads: &["company", "mobile", "phone", "email"],
+    person: true,
+    keys: |name, v, out| {
+        contact_points(&[v[1], v[2]], v[3], out);
+        let company = v[0].map(company_key).unwrap_or_default();
+        let person = pinyin_key(name);
+        if !company.is_empty() && !person.is_empty() {
+            out.push((Reason::CompanyName, format!("{company}|{person}")));
+        }
+    },
+};
+
+/// What people write above the columns an import fills.
+const HEADERS: HeaderTable = &[
+    ("name", PERSON_NAME),
+    ("company", COMPANY),
+    ("mobile", MOBILE),
+    ("mobile", ANY_PHONE),
+    ("phone", PHONE),
+    ("phone", ANY_PHONE),
+    ("email", EMAIL),
+    ("source", LEAD_SOURCE),
+    ("province", PROVINCE),
+    ("city", CITY),
+    ("notes", NOTES),
+    ("tags", TAGS),
+    ("external_id", EXTERNAL_ID),
+    ("title", TITLE),
+];

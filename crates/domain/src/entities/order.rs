@@ -1,4 +1,5 @@
-use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
+use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, ImportDef};
+use crate::headers::*;
 use crate::{Currency, Id, Money, ValidationErrors};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -134,7 +135,11 @@ impl Entity for Order {
         collection: Some("orders"),
         title: &["number"],
         list_columns: &["number", "account_id", "status", "ordered_at", "total"],
-        import_keys: Some(&["number"]),
+        import: Some(&ImportDef {
+            keys: &["number"],
+            headers: HEADERS,
+            company: Some("account"),
+        }),
         ..EntityDef::PLAIN
     };
 
@@ -166,6 +171,65 @@ impl Entity for Order {
         e.into_result()
     }
 }
+
+/// What people write above the columns an import fills.
+const HEADERS: HeaderTable = &[
+    (
+        "number",
+        &[
+            "订单号",
+            "单号",
+            "订单编号",
+            "Order number",
+            "Order no",
+            "Order ID",
+        ],
+    ),
+    (
+        "account",
+        &[
+            "客户",
+            "公司",
+            "客户名称",
+            "公司名称",
+            "Customer",
+            "Customer name",
+            "Account",
+            "Company",
+        ],
+    ),
+    (
+        "ordered_at",
+        &[
+            "下单时间",
+            "订单日期",
+            "下单日期",
+            "订单时间",
+            "日期",
+            "Order date",
+            "Date",
+            "Ordered at",
+        ],
+    ),
+    (
+        "total",
+        &[
+            "金额",
+            "总额",
+            "订单金额",
+            "总金额",
+            "合计",
+            "Total",
+            "Amount",
+            "Order total",
+        ],
+    ),
+    ("currency", &["币种", "货币", "Currency"]),
+    ("status", &["状态", "订单状态", "Status"]),
+    ("channel", &["渠道", "销售渠道", "Channel"]),
+    ("notes", NOTES),
+    ("external_id", EXTERNAL_ID),
+];
 
 #[cfg(test)]
 mod tests {

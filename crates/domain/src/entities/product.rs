@@ -1,4 +1,5 @@
-use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
+use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, ImportDef};
+use crate::headers::*;
 use crate::{Money, ValidationErrors};
 use serde::{Deserialize, Serialize};
 
@@ -37,7 +38,11 @@ impl Entity for Product {
         ],
         collection: Some("products"),
         list_columns: &["sku", "name", "category", "list_price", "active"],
-        import_keys: Some(&["sku"]),
+        import: Some(&ImportDef {
+            keys: &["sku"],
+            headers: HEADERS,
+            company: None,
+        }),
         ..EntityDef::PLAIN
     };
 
@@ -58,3 +63,65 @@ impl Entity for Product {
         e.into_result()
     }
 }
+
+/// What people write above the columns an import fills.
+const HEADERS: HeaderTable = &[
+    (
+        "sku",
+        &[
+            "编码",
+            "产品编码",
+            "商品编码",
+            "物料编码",
+            "货号",
+            "SKU",
+            "Code",
+            "Product code",
+            "Item code",
+        ],
+    ),
+    (
+        "name",
+        &[
+            "产品名称",
+            "商品名称",
+            "名称",
+            "品名",
+            "产品",
+            "商品",
+            "Product",
+            "Product name",
+            "Name",
+            "Item",
+        ],
+    ),
+    (
+        "price",
+        &[
+            "价格",
+            "单价",
+            "售价",
+            "销售价",
+            "零售价",
+            "Price",
+            "Unit price",
+        ],
+    ),
+    ("unit", &["单位", "计量单位", "Unit", "UOM"]),
+    (
+        "category",
+        &["类别", "分类", "产品分类", "商品分类", "类目", "Category"],
+    ),
+    (
+        "description",
+        &[
+            "描述",
+            "说明",
+            "产品描述",
+            "产品说明",
+            "简介",
+            "Description",
+        ],
+    ),
+    ("active", &["是否启用", "启用", "Active", "Enabled"]),
+];

@@ -11,27 +11,22 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use guanxi_app::access::{Masks, mask_json};
-use guanxi_domain::entities::{Account, Contact, Lead};
-use guanxi_domain::{Actor, Entity, EntityDef, Id};
+use guanxi_domain::entity::mergeable;
+use guanxi_domain::{Actor, EntityDef, Id};
 use guanxi_store::Store;
 use serde::Deserialize;
 use serde_json::Value;
 
-/// What can be merged.
-pub const MERGEABLE: [&EntityDef; 3] = [Account::DEF, Contact::DEF, Lead::DEF];
-
 fn def_of(entity: &str) -> Result<&'static EntityDef, Problem> {
-    MERGEABLE
-        .into_iter()
-        .find(|d| d.name == entity)
-        .ok_or_else(|| {
-            Problem::field(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "entity",
-                "invalid",
-                format!("{entity:?} cannot be merged: account, contact or lead"),
-            )
-        })
+    mergeable().find(|d| d.name == entity).ok_or_else(|| {
+        let names: Vec<&str> = mergeable().map(|d| d.name).collect();
+        Problem::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "entity",
+            "invalid",
+            format!("{entity:?} cannot be merged: one of {}", names.join(", ")),
+        )
+    })
 }
 
 /// A record's JSON as the actor may see it.

@@ -570,7 +570,7 @@ fn finding_paths(doc: &mut Doc) {
     let count = json!({ "type": "integer", "minimum": 0 });
     let nullable = |t: &str| json!({ "type": [t, "null"] });
     let items = |item: Value| json!({ "type": "object", "required": ["items"], "properties": { "items": { "type": "array", "items": item } } });
-    let mergeable: Vec<&str> = super::duplicates::MERGEABLE.map(|d| d.name).to_vec();
+    let mergeable: Vec<&str> = guanxi_domain::entity::mergeable().map(|d| d.name).collect();
     let any_mergeable = json!({ "anyOf": mergeable.iter().map(|e| rec(e)).collect::<Vec<_>>() });
 
     let kinds = guanxi_app::search::kinds();

@@ -10,21 +10,20 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use guanxi_app::access::{Masks, mask_json};
-use guanxi_domain::entities::{Account, Contact, Lead};
+use guanxi_domain::entities::Account;
+use guanxi_domain::entity::mergeable;
 use guanxi_domain::{Entity, EntityDef, Id, Right};
 use guanxi_store::Store;
 use serde::Deserialize;
 use serde_json::Value;
 
-const ENTITIES: [&str; 3] = ["account", "contact", "lead"];
 const PAIRS: u32 = 20;
 
-fn def_of(entity: &str) -> &'static EntityDef {
-    match entity {
-        "contact" => Contact::DEF,
-        "lead" => Lead::DEF,
-        _ => Account::DEF,
-    }
+/// The mergeable entity named `entity`, or the first (accounts) for anything else.
+fn def_of(entity: Option<&str>) -> &'static EntityDef {
+    mergeable()
+        .find(|d| Some(d.name) == entity)
+        .unwrap_or(Account::DEF)
 }
 
 struct Row {
@@ -74,12 +73,8 @@ fn title(v: &Value) -> String {
 /// `GET /duplicates?entity=`
 pub async fn review(State(store): State<Store>, u: WebUser, Query(q): Query<Params>) -> Response {
     let t = u.t();
-    let entity = ENTITIES
-        .iter()
-        .copied()
-        .find(|e| Some(*e) == q.entity.as_deref())
-        .unwrap_or("account");
-    let def = def_of(entity);
+    let def = def_of(q.entity.as_deref());
+    let entity = def.name;
     let mut pairs = store
         .duplicate_queue(&u.actor, entity, PAIRS)
         .await
@@ -128,9 +123,8 @@ pub async fn review(State(store): State<Store>, u: WebUser, Query(q): Query<Para
     let page = DuplicatesPage {
         p: u.page(t.s("duplicates.title")),
         entity,
-        tabs: ENTITIES
-            .iter()
-            .map(|e| (*e, t.entity_many(e).to_string(), *e == entity))
+        tabs: mergeable()
+            .map(|d| (d.name, t.entity_many(d.name).to_string(), d.name == entity))
             .collect(),
         pairs: shown_pairs,
         may_scan: u.may(entity, Right::Update) && u.may(entity, Right::Delete),
@@ -144,11 +138,7 @@ fn back(entity: &str) -> String {
 }
 
 fn entity_of(form: &page::FormData) -> &'static str {
-    ENTITIES
-        .iter()
-        .copied()
-        .find(|e| *e == form.text("entity"))
-        .unwrap_or("account")
+    def_of(Some(form.text("entity"))).name
 }
 
 /// `POST /duplicates/scan`: `entity`.
