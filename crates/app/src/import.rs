@@ -343,7 +343,7 @@ async fn run<T: Entity>(
         None => None,
     };
     let mut job = if opts.dry_run {
-        dry_job(entity, &name, &sha)
+        ImportJob::new(entity, &name, &sha, "dry_run")
     } else {
         store.import_job(actor, entity, &name, &sha).await?
     };
@@ -576,26 +576,6 @@ fn resume_after(batch: &[guanxi_tabular::Row]) -> Option<(i64, i64)> {
         Some(p) => (p.byte_offset as i64, p.row_number as i64),
         None => (0, last.number as i64),
     })
-}
-
-fn dry_job(entity: &str, name: &str, sha: &str) -> ImportJob {
-    let now = chrono::Utc::now();
-    ImportJob {
-        id: Id::default(),
-        entity: entity.into(),
-        file_name: name.into(),
-        file_sha256: sha.into(),
-        status: "dry_run".into(),
-        rows_done: 0,
-        resume_offset: None,
-        resume_row: None,
-        created: 0,
-        updated: 0,
-        unchanged: 0,
-        failed: 0,
-        started_at: now,
-        updated_at: now,
-    }
 }
 
 fn problem(report: &mut Report, p: RowProblem) {

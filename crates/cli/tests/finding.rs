@@ -7,7 +7,25 @@
 use std::process::{Command, Stdio};
 
 fn guanxi(db: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_guanxi"))
+    let out = run(db, args);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// The exit status of a command, with its error output.
+fn status(db: &str, args: &[&str]) -> (Option<i32>, String) {
+    let out = run(db, args);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn run(db: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_guanxi"))
         .args(["--database", db])
         .args(args)
         .env_remove("GUANXI_DATABASE")
@@ -16,12 +34,7 @@ fn guanxi(db: &str, args: &[&str]) -> (bool, String, String) {
         .current_dir(std::env::temp_dir())
         .stdin(Stdio::null())
         .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+        .unwrap()
 }
 
 fn data(name: &str) -> String {
@@ -72,8 +85,25 @@ fn import_search_and_merge_from_the_command_line() {
     // An unmappable file is refused with a mapping to start from.
     let odd = dir.path().join("odd.csv");
     std::fs::write(&odd, "电话,电话\n1,2\n").unwrap();
-    let (ok, _, err) = guanxi(&db, &["import", "contact", odd.to_str().unwrap()]);
-    assert!(!ok && err.contains("--mapping"), "{err}");
+    let (code, err) = status(&db, &["import", "contact", odd.to_str().unwrap()]);
+    assert!(err.contains("--mapping"), "{err}");
+    assert_eq!(code, Some(2), "refused input exits with 2: {err}");
+
+    // Someone who may not create contacts is told so, with its own exit status.
+    let (ok, _, err) = guanxi(
+        &db,
+        &[
+            "user",
+            "add",
+            "--email",
+            "ro@example.cn",
+            "--role",
+            "readonly",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (code, err) = status(&db, &["import", "contact", &file, "--as", "ro@example.cn"]);
+    assert_eq!(code, Some(3), "not allowed exits with 3: {err}");
 
     let (ok, out, err) = guanxi(&db, &["search", "zw"]);
     assert!(ok, "{err}");
@@ -84,8 +114,8 @@ fn import_search_and_merge_from_the_command_line() {
     let (ok, out, err) = guanxi(&db, &["duplicates", "scan", "contact"]);
     assert!(ok, "{err}");
     assert!(out.contains("new to review"), "{out}");
-    let (ok, _, err) = guanxi(&db, &["duplicates", "scan", "order"]);
-    assert!(!ok, "orders are not deduplicated: {err}");
+    let (code, err) = status(&db, &["duplicates", "scan", "order"]);
+    assert_eq!(code, Some(2), "orders are not deduplicated: {err}");
 
     let (ok, _, err) = guanxi(&db, &["reindex"]);
     assert!(ok, "{err}");

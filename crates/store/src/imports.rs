@@ -55,6 +55,30 @@ pub struct ImportJob {
     pub updated_at: DateTime<Utc>,
 }
 
+impl ImportJob {
+    /// A job that has imported nothing yet, in `status` (`running`, or `dry_run` for a trial
+    /// that is never saved).
+    pub fn new(entity: &str, file_name: &str, file_sha256: &str, status: &str) -> ImportJob {
+        let at = now();
+        ImportJob {
+            id: Id::default(),
+            entity: entity.into(),
+            file_name: file_name.into(),
+            file_sha256: file_sha256.into(),
+            status: status.into(),
+            rows_done: 0,
+            resume_offset: None,
+            resume_row: None,
+            created: 0,
+            updated: 0,
+            unchanged: 0,
+            failed: 0,
+            started_at: at,
+            updated_at: at,
+        }
+    }
+}
+
 /// The new records of a batch whose references name records the importer may not read (or
 /// that do not exist), with the errors a single create would give; a reference to another
 /// new record of the batch, or to one the importer `vouched` for, holds.
@@ -161,23 +185,7 @@ impl Store {
         if let Some(job) = rows.into_iter().next() {
             return Ok(job_of(job));
         }
-        let at = now();
-        let job = ImportJob {
-            id: Id::default(),
-            entity: entity.into(),
-            file_name: file_name.into(),
-            file_sha256: file_sha256.into(),
-            status: "running".into(),
-            rows_done: 0,
-            resume_offset: None,
-            resume_row: None,
-            created: 0,
-            updated: 0,
-            unchanged: 0,
-            failed: 0,
-            started_at: at,
-            updated_at: at,
-        };
+        let job = ImportJob::new(entity, file_name, file_sha256, "running");
         let mut tx = self.db.begin().await?;
         tx.exec(
                 "INSERT INTO import_jobs (id, entity, file_name, file_sha256, actor_id, status, \
@@ -189,7 +197,7 @@ impl Store {
                     Val::Text(file_name.into()),
                     Val::Text(file_sha256.into()),
                     Val::Uuid(actor.user_id.0),
-                    Val::Ts(at),
+                    Val::Ts(job.started_at),
                 ],
         )
         .await?;
