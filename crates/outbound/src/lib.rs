@@ -7,10 +7,14 @@
 //! that calls this crate, which is why every outcome says whether trying again can help.
 //! The crate knows nothing of the store or the domain.
 
+pub mod mail;
+pub mod template;
 pub mod webhook;
 
 mod tls;
 
+pub use mail::{Address, Category, MailError, Mailer, OutgoingMail, Security, Sent, SmtpConfig};
+pub use template::{MailTemplate, Part, Rendered, TemplateError};
 pub use webhook::{
     Deliverer, DeliveryOutcome, Endpoint, EndpointError, SecretError, Verdict, WebhookSecret,
 };
