@@ -8,12 +8,14 @@
 //! The crate knows nothing of the store or the domain.
 
 pub mod mail;
+pub mod robots;
 pub mod template;
 pub mod webhook;
 
 mod tls;
 
 pub use mail::{Address, Category, MailError, Mailer, OutgoingMail, Security, Sent, SmtpConfig};
+pub use robots::{Robot, RobotError, RobotKind, RobotMessage, RobotRequest};
 pub use template::{MailTemplate, Part, Rendered, TemplateError};
 pub use webhook::{
     Deliverer, DeliveryOutcome, Endpoint, EndpointError, SecretError, Verdict, WebhookSecret,

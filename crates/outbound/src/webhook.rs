@@ -207,6 +207,10 @@ impl Deliverer {
         Ok(Self { client })
     }
 
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// One signed attempt at delivering `payload` (JSON) under `msg_id`, stamped now. The
     /// same `msg_id` is used for every retry of one event: receivers deduplicate by it.
     pub async fn deliver(
