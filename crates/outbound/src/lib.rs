@@ -1,0 +1,22 @@
+//! Putting things on the wire: e-mail over SMTP ([`mail`]) from templates with merge
+//! fields ([`template`]), webhook deliveries signed as the Standard Webhooks
+//! specification says ([`webhook`]), and messages to the group robots of WeCom, DingTalk
+//! and Feishu ([`robots`]).
+//!
+//! Every call is one attempt: retries, backoff and delivery logs belong to the job queue
+//! that calls this crate, which is why every outcome says whether trying again can help.
+//! The crate knows nothing of the store or the domain.
+
+pub mod mail;
+pub mod robots;
+pub mod template;
+pub mod webhook;
+
+mod tls;
+
+pub use mail::{Address, Category, MailError, Mailer, OutgoingMail, Security, Sent, SmtpConfig};
+pub use robots::{Robot, RobotError, RobotKind, RobotMessage, RobotRequest};
+pub use template::{MailTemplate, Part, Rendered, TemplateError};
+pub use webhook::{
+    Deliverer, DeliveryOutcome, Endpoint, EndpointError, SecretError, Verdict, WebhookSecret,
+};
