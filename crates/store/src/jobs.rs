@@ -148,7 +148,7 @@ pub enum Retry {
 
 /// What [`Store::fail`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
+pub enum JobFailure {
     /// Queued again, not to run before this instant.
     Retrying(DateTime<Utc>),
     /// No attempt left, or the failure was permanent: in the dead letters.
@@ -429,9 +429,9 @@ impl Store {
     }
 
     /// Record a failed attempt: queued again after the wait `retry` asks for, or dead when
-    /// it asks for none or no attempt is left. Refused ([`Failure::LeaseLost`]) when the job
+    /// it asks for none or no attempt is left. Refused ([`JobFailure::LeaseLost`]) when the job
     /// is no longer `owner`'s.
-    pub async fn fail(&self, id: Id, owner: &str, error: &str, retry: Retry) -> Result<Failure> {
+    pub async fn fail(&self, id: Id, owner: &str, error: &str, retry: Retry) -> Result<JobFailure> {
         let at = now();
         let mut tx = self.db.begin().await?;
         let rows = tx
@@ -443,15 +443,15 @@ impl Store {
             )
             .await?;
         let Some(row) = rows.first() else {
-            return Ok(Failure::LeaseLost);
+            return Ok(JobFailure::LeaseLost);
         };
         let attempts_left = row[0].as_i64().unwrap_or(0) < row[1].as_i64().unwrap_or(0);
         let outcome = match retry {
-            Retry::After(wait) if attempts_left => Failure::Retrying(lease_end(at, wait)),
-            _ => Failure::Dead,
+            Retry::After(wait) if attempts_left => JobFailure::Retrying(lease_end(at, wait)),
+            _ => JobFailure::Dead,
         };
         let (state, run_at, finished) = match outcome {
-            Failure::Retrying(run_at) => ("queued", Val::Ts(run_at), Val::Null(Kind::Ts)),
+            JobFailure::Retrying(run_at) => ("queued", Val::Ts(run_at), Val::Null(Kind::Ts)),
             _ => ("dead", Val::Null(Kind::Ts), Val::Ts(at)),
         };
         // Same condition as the read: on PostgreSQL another claimer may have taken the job
@@ -473,7 +473,11 @@ impl Store {
             )
             .await?;
         tx.commit().await?;
-        Ok(if n == 1 { outcome } else { Failure::LeaseLost })
+        Ok(if n == 1 {
+            outcome
+        } else {
+            JobFailure::LeaseLost
+        })
     }
 
     /// Keep a long job: its lease runs until now + `lease`. `false` when it is no longer

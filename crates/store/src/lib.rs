@@ -41,7 +41,9 @@ pub use error::StoreError;
 pub use import_templates::ImportTemplate;
 pub use imports::{ImportJob, ImportRow, Prepared, RowOutcome, natural_keys};
 pub use insights::{AccountFacts, Facts, OrderFact};
-pub use jobs::{DEFAULT_MAX_ATTEMPTS, Enqueued, Failure, Job, JobFilter, JobState, NewJob, Retry};
+pub use jobs::{
+    DEFAULT_MAX_ATTEMPTS, Enqueued, Job, JobFailure, JobFilter, JobState, NewJob, Retry,
+};
 pub use merge::{DuplicatePair, MergeOutcome, ScanReport};
 pub use records::errors_by_record;
 pub use timeline::{MAX_TIMELINE_PAGE, Timeline, TimelineItem, item_def};

@@ -5,7 +5,7 @@
 mod common;
 
 use guanxi_domain::Id;
-use guanxi_store::{Failure, Job, JobFilter, JobState, NewJob, Retry, Store, StoreError};
+use guanxi_store::{Job, JobFailure, JobFilter, JobState, NewJob, Retry, Store, StoreError};
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -159,7 +159,7 @@ conformance!(an_expired_lease_is_taken_over, |s: Store| async move {
     assert!(!s.complete(old.id, "old").await.unwrap(), "refused");
     assert_eq!(
         s.fail(old.id, "old", "late", Retry::Never).await.unwrap(),
-        Failure::LeaseLost
+        JobFailure::LeaseLost
     );
     assert!(!s.extend_lease(old.id, "old", LEASE).await.unwrap());
     let now = s.job(old.id).await.unwrap();
@@ -229,7 +229,7 @@ conformance!(failures_back_off_then_go_dead, |s: Store| async move {
         let j = claim_one(&s, "w", LEASE).await;
         assert_eq!(j.attempts, attempt);
         let before = chrono::Utc::now();
-        let Failure::Retrying(at) = s
+        let JobFailure::Retrying(at) = s
             .fail(
                 id,
                 "w",
@@ -255,7 +255,7 @@ conformance!(failures_back_off_then_go_dead, |s: Store| async move {
         s.fail(id, "w", "boom 3", Retry::After(Duration::ZERO))
             .await
             .unwrap(),
-        Failure::Dead
+        JobFailure::Dead
     );
     let dead = s.job(id).await.unwrap();
     assert_eq!((dead.state, dead.attempts), (JobState::Dead, 3));
@@ -265,7 +265,7 @@ conformance!(failures_back_off_then_go_dead, |s: Store| async move {
     // A wait puts the job's next run ahead of now: it is not claimed meanwhile.
     let later = s.enqueue(&[job(2)]).await.unwrap()[0].id;
     claim_one(&s, "w", LEASE).await;
-    let Failure::Retrying(at) = s
+    let JobFailure::Retrying(at) = s
         .fail(later, "w", "busy", Retry::After(Duration::from_secs(3600)))
         .await
         .unwrap()
@@ -282,7 +282,7 @@ conformance!(failures_back_off_then_go_dead, |s: Store| async move {
         s.fail(permanent, "w", "bad payload", Retry::Never)
             .await
             .unwrap(),
-        Failure::Dead
+        JobFailure::Dead
     );
     assert_eq!(s.job(permanent).await.unwrap().attempts, 1);
 });
@@ -301,7 +301,7 @@ conformance!(administrators_retry_and_cancel, |s: Store| async move {
         s.fail(id, "w", "boom", Retry::After(Duration::ZERO))
             .await
             .unwrap(),
-        Failure::Dead
+        JobFailure::Dead
     );
 
     let retried = s.retry_job(id).await.unwrap();
