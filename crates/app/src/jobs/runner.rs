@@ -1,15 +1,4 @@
-//! Running durable jobs (see `guanxi_store`'s jobs): a [`Runner`] claims due jobs of the
-//! kinds it has a [`Handler`] for, runs them concurrently, keeps their leases while they
-//! run, and records each outcome: done, queued again after a backoff with jitter, or dead.
-//!
-//! A job runs at least once: a process killed mid-job leaves it `running` until its lease
-//! runs out, when another runner takes it over. Handlers make their effect idempotent (by
-//! the job's id where the effect is ours).
-//!
-//! Registering a handler is one line where the server starts its background work:
-//! `Handlers::new().with(MyHandler)`. A follower of the change log that turns events into
-//! jobs calls `Store::enqueue_and_advance(name, last_seq, &jobs)` in its `handle`, so each
-//! event's jobs are enqueued exactly once (keys make a batch delivered again harmless).
+//! The runner: claims, runs, renews leases, records outcomes.
 
 use guanxi_domain::backoff::Backoff;
 use guanxi_store::{Job, JobFailure, Retry, Store};
@@ -85,6 +74,12 @@ impl Handlers {
         kinds.sort_unstable();
         kinds
     }
+}
+
+/// The handlers `guanxi serve` runs. Each part of the process layer (rule actions,
+/// webhook deliveries, e-mail) adds its line here: `.with(Deliver::new(store.clone()))`.
+pub fn served(_store: &Store) -> Handlers {
+    Handlers::new()
 }
 
 /// How a runner claims and retries.
