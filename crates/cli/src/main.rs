@@ -580,6 +580,11 @@ async fn run_server(
         Some(dir) if dir == Path::new("off") => None,
         dir => Some(start_search(&store, dir)?),
     };
+    let jobs = guanxi_app::jobs::start(
+        store.clone(),
+        guanxi_app::jobs::served(&store),
+        guanxi_app::jobs::Options::default(),
+    );
     let served = guanxi_server::serve(
         store.clone(),
         search.as_ref().map(|s| s.0.clone()),
@@ -601,6 +606,8 @@ async fn run_server(
     if let Some(job) = analytics {
         job.abort();
     }
+    // The jobs in hand finish and are recorded; the rest wait in the database.
+    jobs.stop().await;
     store.close().await;
     served.context("HTTP server failed")?;
     tracing::info!("stopped");

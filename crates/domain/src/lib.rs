@@ -5,6 +5,7 @@
 #[macro_use]
 mod macros;
 
+pub mod backoff;
 pub mod credit_code;
 pub mod custom;
 pub mod dedupe;

@@ -29,6 +29,7 @@ on_both!(case_queue_by_deadline, case_queue_by_deadline);
 on_both!(the_search_box, the_search_box);
 on_both!(reviewing_duplicates, reviewing_duplicates);
 on_both!(account_history_is_the_newest, account_history_is_the_newest);
+on_both!(the_jobs_page, the_jobs_page);
 
 /// A browser without JavaScript: cookies by hand, redirects not followed.
 struct Browser {
@@ -1143,4 +1144,99 @@ async fn account_history_is_the_newest(s: Server) {
     let later = b.get(&more).await;
     assert_eq!(later.status, StatusCode::OK);
     assert!(later.body.contains("<ol class=\"history\">"));
+}
+
+/// `/admin/jobs`: counts and rows in both languages, retry and cancel through CSRF-protected
+/// forms that come back to the filtered page, administrators only.
+async fn the_jobs_page(s: Server) {
+    use guanxi_store::{JobState, NewJob, Retry};
+    let made = s
+        .store
+        .enqueue(&[
+            NewJob::new("webhook.deliver", serde_json::json!({})),
+            NewJob::new("timer", serde_json::json!({}))
+                .key("sla:case-7:due")
+                .at(chrono::Utc::now() + chrono::Duration::hours(2)),
+        ])
+        .await
+        .unwrap();
+    let (dead, timer) = (made[0].id, made[1].id);
+    let lease = std::time::Duration::from_secs(600);
+    assert_eq!(
+        s.store.claim("t", None, 1, lease).await.unwrap()[0].id,
+        dead
+    );
+    s.store
+        .fail(dead, "t", "receiver answered 410 Gone", Retry::Never)
+        .await
+        .unwrap();
+
+    let mut admin = Browser::new(&s, "zh-CN");
+    admin.sign_in("admin@t.cn").await;
+    assert!(
+        admin
+            .get("/admin")
+            .await
+            .body
+            .contains("href=\"/admin/jobs\"")
+    );
+    let page = admin.get("/admin/jobs?state=dead").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("死信"));
+    assert!(page.body.contains("receiver answered 410 Gone"));
+    assert!(!page.body.contains("sla:case-7:due"), "filtered by state");
+    let all = admin.get("/admin/jobs").await;
+    assert!(all.body.contains("sla:case-7:due") && all.body.contains("排队中"));
+    let csrf = page.csrf();
+
+    let forged = admin
+        .post(
+            &format!("/admin/jobs/{dead}/retry"),
+            &[("back", "/admin/jobs")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(s.store.job(dead).await.unwrap().state, JobState::Dead);
+    let a = admin
+        .post(
+            &format!("/admin/jobs/{dead}/retry"),
+            &[("_csrf", &csrf), ("back", "/admin/jobs?state=dead")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(a.location(), "/admin/jobs?state=dead");
+    assert_eq!(s.store.job(dead).await.unwrap().state, JobState::Queued);
+    let notice = admin.get(a.location()).await;
+    assert!(notice.body.contains("任务已重新排队"));
+
+    let a = admin
+        .post(
+            &format!("/admin/jobs/{timer}/cancel"),
+            &[("_csrf", &csrf), ("back", "https://elsewhere.example/")],
+        )
+        .await;
+    assert_eq!(a.location(), "/admin/jobs", "only back to our page");
+    assert_eq!(s.store.job(timer).await.unwrap().state, JobState::Cancelled);
+    let again = admin
+        .post(&format!("/admin/jobs/{timer}/cancel"), &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The user's language decides the page's.
+    let a = admin
+        .post("/profile", &[("_csrf", &csrf), ("locale", "en")])
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let page = admin.get("/admin/jobs").await;
+    assert!(page.body.contains("Cancelled") && page.body.contains("Queued"));
+
+    let mut rep = Browser::new(&s, "zh-CN");
+    rep.sign_in("a@t.cn").await;
+    assert_eq!(rep.get("/admin/jobs").await.status, StatusCode::FORBIDDEN);
+    let csrf = rep.csrf().await;
+    let a = rep
+        .post(&format!("/admin/jobs/{dead}/cancel"), &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(s.store.job(dead).await.unwrap().state, JobState::Queued);
 }

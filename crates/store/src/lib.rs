@@ -17,6 +17,7 @@ pub mod follow;
 mod import_templates;
 mod imports;
 mod insights;
+mod jobs;
 mod merge;
 mod migrate;
 mod query;
@@ -40,6 +41,9 @@ pub use error::StoreError;
 pub use import_templates::ImportTemplate;
 pub use imports::{ImportJob, ImportRow, Prepared, RowOutcome, natural_keys};
 pub use insights::{AccountFacts, Facts, OrderFact};
+pub use jobs::{
+    DEFAULT_MAX_ATTEMPTS, Enqueued, Job, JobFailure, JobFilter, JobState, NewJob, Retry,
+};
 pub use merge::{DuplicatePair, MergeOutcome, ScanReport};
 pub use records::errors_by_record;
 pub use timeline::{MAX_TIMELINE_PAGE, Timeline, TimelineItem, item_def};
@@ -61,6 +65,8 @@ pub struct Store {
     /// Counts committed writes of this process: each change-log follower watches it, so
     /// every one of them wakes (a `Notify` wakes one).
     writes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    /// Counts the enqueues of this process: each job worker watches it.
+    jobs_enqueued: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
     throttle: throttle::ThrottlePolicy,
 }
 
@@ -73,6 +79,7 @@ impl Store {
             custom: Default::default(),
             totals: Default::default(),
             writes: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)),
+            jobs_enqueued: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)),
             throttle: Default::default(),
         };
         migrate::run(&store.db).await?;

@@ -89,6 +89,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_subscriber_positions.sql"),
         postgres: include_str!("../migrations/postgres/0013_subscriber_positions.sql"),
     },
+    Migration {
+        version: 14,
+        name: "jobs",
+        sqlite: include_str!("../migrations/sqlite/0014_jobs.sql"),
+        postgres: include_str!("../migrations/postgres/0014_jobs.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

@@ -5,6 +5,7 @@ mod auth;
 mod duplicates;
 mod export;
 mod imports;
+mod jobs;
 pub mod openapi;
 pub(crate) mod records;
 mod search;
@@ -58,6 +59,10 @@ pub fn routes() -> Router<Store> {
         .route("/import-templates/{id}", delete(imports::delete_template))
         .route("/analytics/runs", get(records::analytics_runs))
         .route("/analytics/report", get(records::analytics_report))
+        .route("/jobs", get(jobs::list))
+        .route("/jobs/{id}", get(jobs::get))
+        .route("/jobs/{id}/retry", post(jobs::retry))
+        .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route(
             "/settings/grading",
             get(settings::get_grading).put(settings::put_grading),

@@ -329,6 +329,7 @@ fn build() -> Value {
     let money = doc.schema::<guanxi_domain::Money>();
     special_paths(&mut doc, summary, timeline, change, recent, token, money);
     finding_paths(&mut doc);
+    job_paths(&mut doc);
 
     let mut schemas: Map<String, Value> =
         doc.generator.take_definitions(true).into_iter().collect();
@@ -556,6 +557,64 @@ fn special_paths(
 
 /// Search, imports, duplicates and merges: finding customers, bringing them in, and
 /// keeping one record per customer.
+/// Durable jobs, for administrators.
+fn job_paths(doc: &mut Doc) {
+    let job = doc.schema::<guanxi_store::Job>();
+    let states: Vec<&str> = guanxi_store::JobState::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    let id = param(
+        "id",
+        "path",
+        true,
+        json!({ "type": "string", "format": "uuid" }),
+        "The job's id",
+    );
+    doc.op("/jobs", "get", json!({
+        "tags": ["jobs"], "operationId": "list_jobs",
+        "summary": "Durable jobs (rule actions, webhook deliveries, e-mails, timers), newest first, with the count in each state (administrators)",
+        "parameters": [
+            param("state", "query", false, json!({ "type": "string", "enum": states }), "Only jobs in this state"),
+            param("kind", "query", false, json!({ "type": "string" }), "Only jobs of this kind, e.g. webhook.deliver"),
+            param("limit", "query", false, json!({ "type": "integer", "minimum": 1, "maximum": guanxi_domain::filter::MAX_LIMIT }), "Page size (50 by default)"),
+            param("cursor", "query", false, json!({ "type": "string" }), "The next_cursor of the previous page"),
+        ],
+        "responses": responses(&[("200", ok("A page of jobs", json!({
+            "type": "object", "required": ["items", "next_cursor", "counts"],
+            "properties": {
+                "items": { "type": "array", "items": job.clone() },
+                "next_cursor": { "type": ["string", "null"] },
+                "counts": {
+                    "type": "object", "required": states,
+                    "properties": states.iter().map(|s| (s.to_string(), json!({ "type": "integer" }))).collect::<Map<String, Value>>(),
+                },
+            },
+        })))], &["403", "422"]),
+    }));
+    doc.op(
+        "/jobs/{id}",
+        "get",
+        json!({
+            "tags": ["jobs"], "operationId": "get_job", "summary": "One job (administrators)",
+            "parameters": [id.clone()],
+            "responses": responses(&[("200", ok("The job", job.clone()))], &["403", "404"]),
+        }),
+    );
+    doc.op("/jobs/{id}/retry", "post", json!({
+        "tags": ["jobs"], "operationId": "retry_job",
+        "summary": "Queue a dead or cancelled job again, to run now with all its attempts (administrators); any other state is refused naming `state`",
+        "parameters": [id.clone()],
+        "responses": responses(&[("200", ok("The job, queued", job.clone()))], &["403", "404", "422"]),
+    }));
+    doc.op("/jobs/{id}/cancel", "post", json!({
+        "tags": ["jobs"], "operationId": "cancel_job",
+        "summary": "Cancel a queued or dead job (administrators); a running, done or cancelled one is refused naming `state`",
+        "parameters": [id],
+        "responses": responses(&[("200", ok("The job, cancelled", job))], &["403", "404", "422"]),
+    }));
+}
+
 fn finding_paths(doc: &mut Doc) {
     use guanxi_domain::filter::MAX_LIMIT;
     // An entity's record schema, by the entity's name (`opportunity` → OpportunityRecord).

@@ -44,11 +44,18 @@ pub async fn index(u: WebUser) -> Response {
             t.s(help).to_string(),
         )
     })
-    .chain([(
-        "/duplicates".to_string(),
-        t.s("duplicates.title").to_string(),
-        t.s("duplicates.help").to_string(),
-    )])
+    .chain([
+        (
+            "/duplicates".to_string(),
+            t.s("duplicates.title").to_string(),
+            t.s("duplicates.help").to_string(),
+        ),
+        (
+            "/admin/jobs".to_string(),
+            t.s("jobs.title").to_string(),
+            t.s("jobs.admin_help").to_string(),
+        ),
+    ])
     .collect();
     let page = Index {
         p: u.page(t.s("nav.admin")),

@@ -10,6 +10,7 @@ mod cases;
 mod duplicates;
 mod fields;
 mod home;
+mod jobs;
 pub use guanxi_app::i18n;
 mod leads;
 mod names;
@@ -61,6 +62,9 @@ pub fn routes() -> Router<Store> {
         .route("/views/{id}/delete", post(records::delete_view))
         .route("/admin", get(admin::index))
         .route("/admin/roles", get(admin::roles))
+        .route("/admin/jobs", get(jobs::list))
+        .route("/admin/jobs/{id}/retry", post(jobs::retry))
+        .route("/admin/jobs/{id}/cancel", post(jobs::cancel))
         .route("/users/{id}/password", post(admin::set_password));
     let mut c = records::Routes(Some(r));
     guanxi_domain::each_entity(&mut c);
