@@ -20,6 +20,7 @@ pub mod import;
 pub mod jobs;
 pub mod listing;
 pub mod records;
+pub mod rules;
 pub mod search;
 
 pub use error::AppError;

@@ -585,6 +585,9 @@ async fn run_server(
         guanxi_app::jobs::served(&store),
         guanxi_app::jobs::Options::default(),
     );
+    let rules = guanxi_app::rules::start(store.clone())
+        .await
+        .context("starting the workflow rules")?;
     let served = guanxi_server::serve(
         store.clone(),
         search.as_ref().map(|s| s.0.clone()),
@@ -606,7 +609,9 @@ async fn run_server(
     if let Some(job) = analytics {
         job.abort();
     }
-    // The jobs in hand finish and are recorded; the rest wait in the database.
+    // The batch of changes in hand is turned into runs; the jobs in hand finish and are
+    // recorded; the rest wait in the database.
+    let _ = rules.stop().await;
     jobs.stop().await;
     store.close().await;
     served.context("HTTP server failed")?;

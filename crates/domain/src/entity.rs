@@ -197,6 +197,7 @@ macro_rules! for_each_entity {
             $crate::entities::Team,
             $crate::entities::User,
             $crate::entities::Role,
+            $crate::entities::Rule,
             $crate::custom::CustomFieldDef
         )
     };

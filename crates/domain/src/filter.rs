@@ -21,7 +21,7 @@ str_enum! {
 /// One condition. `field` is a built-in field, a bookkeeping column (`id`, `created_at`,
 /// `owner_id`, …) or a custom field (`custom.<key>`, or the bare key). For `in`, `value` is
 /// an array; for `is_null`, a boolean.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Filter {
     pub field: String,
     pub op: Op,

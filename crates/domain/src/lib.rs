@@ -19,6 +19,7 @@ pub mod money;
 pub mod phone;
 pub mod policy;
 pub mod record;
+pub mod rules;
 pub mod settings;
 
 pub use credit_code::CreditCode;

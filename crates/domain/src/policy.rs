@@ -55,6 +55,15 @@ impl Actor {
         }
     }
 
+    /// A workflow rule doing its actions: sees and may do what the system may, and the
+    /// change log names the rule (its id) as the author of every write it makes.
+    pub fn rule(rule_id: Id) -> Self {
+        Actor {
+            user_id: rule_id,
+            ..Actor::system()
+        }
+    }
+
     pub fn scope(&self) -> Scope {
         self.role.scope
     }

@@ -22,6 +22,7 @@ mod merge;
 mod migrate;
 mod query;
 mod records;
+mod rule_runs;
 mod settings;
 pub mod testing;
 pub mod throttle;
@@ -46,6 +47,7 @@ pub use jobs::{
 };
 pub use merge::{DuplicatePair, MergeOutcome, ScanReport};
 pub use records::errors_by_record;
+pub use rule_runs::{NewRuleRun, RuleRun, RunsOf};
 pub use timeline::{MAX_TIMELINE_PAGE, Timeline, TimelineItem, item_def};
 pub use totals::Total;
 pub use views::SavedView;

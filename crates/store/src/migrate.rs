@@ -95,6 +95,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_jobs.sql"),
         postgres: include_str!("../migrations/postgres/0014_jobs.sql"),
     },
+    Migration {
+        version: 16,
+        name: "rules",
+        sqlite: include_str!("../migrations/sqlite/0016_rules.sql"),
+        postgres: include_str!("../migrations/postgres/0016_rules.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

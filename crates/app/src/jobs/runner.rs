@@ -78,8 +78,10 @@ impl Handlers {
 
 /// The handlers `guanxi serve` runs. Each part of the process layer (rule actions,
 /// webhook deliveries, e-mail) adds its line here: `.with(Deliver::new(store.clone()))`.
-pub fn served(_store: &Store) -> Handlers {
-    Handlers::new()
+pub fn served(store: &Store) -> Handlers {
+    Handlers::new().with(crate::rules::RunRule {
+        store: store.clone(),
+    })
 }
 
 /// How a runner claims and retries.

@@ -11,6 +11,7 @@ mod opportunity;
 mod order;
 mod org;
 mod product;
+mod rule;
 
 pub use account::*;
 pub use campaign::*;
@@ -22,6 +23,7 @@ pub use opportunity::*;
 pub use order::*;
 pub use org::*;
 pub use product::*;
+pub use rule::*;
 
 pub use crate::custom::CustomFieldDef;
 

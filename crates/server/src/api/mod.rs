@@ -8,6 +8,7 @@ mod imports;
 mod jobs;
 pub mod openapi;
 pub(crate) mod records;
+mod rules;
 mod search;
 mod settings;
 
@@ -59,6 +60,9 @@ pub fn routes() -> Router<Store> {
         .route("/import-templates/{id}", delete(imports::delete_template))
         .route("/analytics/runs", get(records::analytics_runs))
         .route("/analytics/report", get(records::analytics_report))
+        .route("/rules/{id}/runs", get(rules::runs))
+        .route("/rules/{id}/test", post(rules::test))
+        .route("/rule-runs", get(rules::record_runs))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::get))
         .route("/jobs/{id}/retry", post(jobs::retry))

@@ -330,6 +330,7 @@ fn build() -> Value {
     special_paths(&mut doc, summary, timeline, change, recent, token, money);
     finding_paths(&mut doc);
     job_paths(&mut doc);
+    rule_paths(&mut doc);
 
     let mut schemas: Map<String, Value> =
         doc.generator.take_definitions(true).into_iter().collect();
@@ -555,8 +556,51 @@ fn special_paths(
     }));
 }
 
-/// Search, imports, duplicates and merges: finding customers, bringing them in, and
-/// keeping one record per customer.
+/// Workflow rules' runs and the test of a rule against a record.
+fn rule_paths(doc: &mut Doc) {
+    let run = doc.schema::<guanxi_store::RuleRun>();
+    let report = doc.schema::<guanxi_app::rules::TestReport>();
+    let uuid = json!({ "type": "string", "format": "uuid" });
+    let id = param("id", "path", true, uuid.clone(), "The rule's id");
+    let limit = param(
+        "limit",
+        "query",
+        false,
+        json!({ "type": "integer", "minimum": 1, "maximum": 500 }),
+        "How many, newest first (50 by default)",
+    );
+    let runs = json!({
+        "type": "object", "required": ["items"],
+        "properties": { "items": { "type": "array", "items": run } },
+    });
+    doc.op("/rules/{id}/runs", "get", json!({
+        "tags": ["rules"], "operationId": "rule_runs",
+        "summary": "What a rule did: its runs, newest first, with each action's outcome; refused runs say why (a chain of rules too deep)",
+        "parameters": [id.clone(), limit.clone()],
+        "responses": responses(&[("200", ok("The runs", runs.clone()))], &["403"]),
+    }));
+    doc.op(
+        "/rule-runs",
+        "get",
+        json!({
+            "tags": ["rules"], "operationId": "record_rule_runs",
+            "summary": "What rules did to a record, newest first",
+            "parameters": [param("record_id", "query", true, uuid.clone(), "The record"), limit],
+            "responses": responses(&[("200", ok("The runs", runs))], &["403"]),
+        }),
+    );
+    doc.op("/rules/{id}/test", "post", json!({
+        "tags": ["rules"], "operationId": "test_rule",
+        "summary": "Run a rule's conditions against a record and say what it would do; nothing is written",
+        "parameters": [id],
+        "requestBody": { "required": true, "content": { "application/json": { "schema": {
+            "type": "object", "required": ["record_id"],
+            "properties": { "record_id": uuid },
+        }}}},
+        "responses": responses(&[("200", ok("Which conditions the record meets, and the actions that would run", report))], &["403", "404", "422"]),
+    }));
+}
+
 /// Durable jobs, for administrators.
 fn job_paths(doc: &mut Doc) {
     let job = doc.schema::<guanxi_store::Job>();
@@ -615,6 +659,8 @@ fn job_paths(doc: &mut Doc) {
     }));
 }
 
+/// Search, imports, duplicates and merges: finding customers, bringing them in, and
+/// keeping one record per customer.
 fn finding_paths(doc: &mut Doc) {
     use guanxi_domain::filter::MAX_LIMIT;
     // An entity's record schema, by the entity's name (`opportunity` → OpportunityRecord).
@@ -881,7 +927,7 @@ mod tests {
         let schemas = &doc["components"]["schemas"];
         let mut c = Check(schemas, 0);
         each_entity(&mut c);
-        assert_eq!(c.1, 13);
+        assert_eq!(c.1, 14);
         struct Check<'a>(&'a Value, usize);
         impl EachEntity for Check<'_> {
             fn entity<T: Entity>(&mut self) {

@@ -1,0 +1,291 @@
+//! Workflow rules over a real store (a SQLite file, and PostgreSQL when
+//! `GUANXI_TEST_POSTGRES` names a server), with the follower and the job runner running as
+//! `guanxi serve` runs them: a rule fires on the changes it names and not on others, its
+//! actions are written as the rule, a replayed change fires nothing twice, and two rules
+//! that undo each other stop at the depth limit with the refusal logged.
+
+use guanxi_app::jobs::{self, Options};
+use guanxi_app::{records, rules};
+use guanxi_domain::backoff::Backoff;
+use guanxi_domain::entities::User;
+use guanxi_domain::entities::{Case, Interaction, Rule};
+use guanxi_domain::filter::{Filter, ListQuery, Op};
+use guanxi_domain::{Actor, Email, Id, Locale, NewRecord, Record};
+use guanxi_store::{RuleRun, RunsOf, Store};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn stores() -> (Vec<Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("rules.db").display());
+    let mut out = vec![Store::open(&url).await.unwrap()];
+    if let Some(pg) = guanxi_store::testing::fresh_postgres("gx_rules_app").await {
+        out.push(Store::open(&pg).await.unwrap());
+    }
+    (out, dir)
+}
+
+fn quick() -> Options {
+    Options {
+        concurrency: 4,
+        poll: Duration::from_millis(20),
+        lease: Duration::from_secs(30),
+        backoff: Backoff {
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(10),
+        },
+    }
+}
+
+async fn create<T: guanxi_domain::Entity>(s: &Store, actor: &Actor, body: Value) -> Record<T> {
+    records::create::<T>(s, actor, body)
+        .await
+        .unwrap_or_else(|e| panic!("creating a {}: {e}", T::DEF.name))
+}
+
+/// A team of two sales reps, and a third rep outside it who makes the changes.
+struct Office {
+    team: Id,
+    reps: Vec<Id>,
+    author: Actor,
+}
+
+async fn office(s: &Store) -> Office {
+    let system = Actor::system();
+    let team = create::<guanxi_domain::entities::Team>(s, &system, json!({ "name": "一线客服" }))
+        .await
+        .meta
+        .id;
+    let mut reps = vec![];
+    for (i, name) in ["王芳", "李娜", "张伟"].into_iter().enumerate() {
+        let user = User {
+            email: Email::parse(&format!("rep{i}@example.cn")).unwrap(),
+            name: name.into(),
+            role: "sales".into(),
+            team_id: (i < 2).then_some(team),
+            partner_id: None,
+            locale: Locale::ZhCn,
+            active: true,
+        };
+        let u = s.create(&system, NewRecord::new(user)).await.unwrap();
+        reps.push(u.meta.id);
+    }
+    let author = s.actor_for(reps.pop().unwrap()).await.unwrap();
+    Office { team, reps, author }
+}
+
+fn case_body(subject: &str, priority: &str) -> Value {
+    json!({
+        "number": format!("CS-{}", Id::new()), "subject": subject, "kind": "repair",
+        "priority": priority, "status": "new"
+    })
+}
+
+/// The runs on a record once none is queued; panics if they never settle.
+async fn settled_runs(s: &Store, record: Id, at_least: usize) -> Vec<RuleRun> {
+    for _ in 0..3_000 {
+        let runs = s
+            .rule_runs(&Actor::system(), RunsOf::Record(record), 100)
+            .await
+            .unwrap();
+        if runs.len() >= at_least && runs.iter().all(|r| r.status != "queued") {
+            return runs;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the runs on {record} never settled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn urgent_cases_go_round_the_team_with_a_task_each() {
+    let (stores, _dir) = stores().await;
+    for s in stores {
+        let o = office(&s).await;
+        let system = Actor::system();
+        let rule = create::<Rule>(
+            &s,
+            &system,
+            json!({
+                "name": "紧急工单轮流分派",
+                "entity": "case",
+                "trigger": { "on": "created" },
+                "conditions": [{ "field": "priority", "op": "eq", "value": "urgent" }],
+                "actions": [
+                    { "type": "assign_owner", "to": { "how": "round_robin", "team_id": o.team } },
+                    { "type": "create_task", "assignee": { "how": "owner" }, "subject": "两小时内回电", "due_in_hours": 2 }
+                ]
+            }),
+        )
+        .await;
+        let trigger = rules::start(s.clone()).await.unwrap();
+        let runner = jobs::start(s.clone(), jobs::served(&s), quick());
+
+        let calm = create::<Case>(&s, &o.author, case_body("咨询发票", "normal")).await;
+        let mut urgent = vec![];
+        for i in 0..4 {
+            urgent.push(
+                create::<Case>(&s, &o.author, case_body(&format!("停机 {i}"), "urgent")).await,
+            );
+        }
+        let mut owners = vec![];
+        for c in &urgent {
+            let runs = settled_runs(&s, c.meta.id, 1).await;
+            assert_eq!(runs.len(), 1, "{runs:?}");
+            assert_eq!(runs[0].status, "done", "{runs:?}");
+            assert_eq!(runs[0].depth, 1);
+            let now = s.get::<Case>(&system, c.meta.id).await.unwrap();
+            owners.push(now.meta.owner_id.unwrap());
+            // The change log names the rule as the author of the assignment.
+            let log = s.changes_for::<Case>(&system, c.meta.id).await.unwrap();
+            let assigned = log.iter().rev().find(|e| e.action == "update").unwrap();
+            assert_eq!(assigned.actor_id, rule.meta.id);
+            // One task, owned by the new owner, linked to the case, due two hours on.
+            let q =
+                ListQuery::default().filter(Filter::new("case_id", Op::Eq, c.meta.id.to_string()));
+            let tasks = s.list::<Interaction>(&system, &q).await.unwrap().items;
+            assert_eq!(tasks.len(), 1);
+            assert_eq!(tasks[0].meta.owner_id, now.meta.owner_id);
+            assert_eq!(tasks[0].data.subject, "两小时内回电");
+            assert_eq!(tasks[0].data.at, runs[0].at + chrono::Duration::hours(2));
+        }
+        // In turn: runs go in parallel, so who gets which case may vary, but each member
+        // gets as many as the other.
+        for rep in &o.reps {
+            assert_eq!(owners.iter().filter(|x| *x == rep).count(), 2, "{owners:?}");
+        }
+        let calm_runs = s
+            .rule_runs(&system, RunsOf::Record(calm.meta.id), 10)
+            .await
+            .unwrap();
+        assert!(
+            calm_runs.is_empty(),
+            "a normal case meets no condition: {calm_runs:?}"
+        );
+        assert_eq!(
+            s.rule_runs(&system, RunsOf::Rule(rule.meta.id), 100)
+                .await
+                .unwrap()
+                .len(),
+            4
+        );
+
+        // Replaying the log from its first entry (a crash before the position was saved)
+        // fires nothing twice.
+        trigger.stop().await.unwrap();
+        s.reset_subscriber(rules::SUBSCRIBER, 1).await.unwrap();
+        let mut again = rules::Trigger::open(s.clone()).await.unwrap();
+        guanxi_store::follow::catch_up(&s, &mut again, 1000)
+            .await
+            .ok()
+            .unwrap();
+        assert_eq!(
+            s.rule_runs(&system, RunsOf::Rule(rule.meta.id), 100)
+                .await
+                .unwrap()
+                .len(),
+            4
+        );
+        let tasks = s
+            .list::<Interaction>(&system, &ListQuery::default().counted())
+            .await
+            .unwrap();
+        assert_eq!(tasks.total, Some(4));
+        runner.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_rules_that_undo_each_other_stop_at_the_depth_limit() {
+    let (stores, _dir) = stores().await;
+    for s in stores {
+        let o = office(&s).await;
+        let system = Actor::system();
+        for (from, to) in [("high", "low"), ("low", "high")] {
+            create::<Rule>(
+                &s,
+                &system,
+                json!({
+                    "name": format!("{from} → {to}"),
+                    "entity": "case",
+                    "trigger": { "on": "updated", "field": "priority" },
+                    "conditions": [{ "field": "priority", "op": "eq", "value": from }],
+                    "actions": [{ "type": "update_field", "field": "priority", "value": to }]
+                }),
+            )
+            .await;
+        }
+        let trigger = rules::start(s.clone()).await.unwrap();
+        let runner = jobs::start(s.clone(), jobs::served(&s), quick());
+        let c = create::<Case>(&s, &o.author, case_body("来回改", "normal")).await;
+        records::patch::<Case>(
+            &s,
+            &o.author,
+            c.meta.id,
+            c.meta.version,
+            json!({ "priority": "high" }),
+        )
+        .await
+        .unwrap();
+        let depth = rules::MAX_DEPTH as usize;
+        let runs = settled_runs(&s, c.meta.id, depth + 1).await;
+        // Give a runaway loop the time to show itself, then look again.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let runs_later = settled_runs(&s, c.meta.id, depth + 1).await;
+        assert_eq!(runs.len(), runs_later.len(), "the chain stopped");
+        let refused: Vec<&RuleRun> = runs_later
+            .iter()
+            .filter(|r| r.status == "refused")
+            .collect();
+        assert_eq!(refused.len(), 1, "{runs_later:?}");
+        assert_eq!(refused[0].depth, rules::MAX_DEPTH + 1);
+        assert!(refused[0].error.as_deref().unwrap_or("").contains("chain"));
+        assert_eq!(
+            runs_later.iter().filter(|r| r.status == "done").count(),
+            depth,
+            "{runs_later:?}"
+        );
+        let _ = trigger.stop().await;
+        runner.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_test_button_says_what_a_rule_would_do_without_doing_it() {
+    let (stores, _dir) = stores().await;
+    let s = &stores[0];
+    let o = office(s).await;
+    let system = Actor::system();
+    let rule = create::<Rule>(
+        s,
+        &system,
+        json!({
+            "name": "VIP",
+            "entity": "case",
+            "trigger": { "on": "created" },
+            "conditions": [
+                { "field": "priority", "op": "in", "value": ["high", "urgent"] },
+                { "field": "subject", "op": "contains", "value": "停机" }
+            ],
+            "actions": [{ "type": "update_field", "field": "category", "value": "VIP" }]
+        }),
+    )
+    .await;
+    let c = create::<Case>(s, &o.author, case_body("打印机停机", "normal")).await;
+    let report = rules::test(s, &system, rule.meta.id, c.meta.id)
+        .await
+        .unwrap();
+    assert!(!report.meets);
+    assert_eq!(
+        report.conditions.iter().map(|c| c.met).collect::<Vec<_>>(),
+        [false, true]
+    );
+    assert!(report.actions.is_empty());
+    let c = create::<Case>(s, &o.author, case_body("打印机停机", "urgent")).await;
+    let report = rules::test(s, &system, rule.meta.id, c.meta.id)
+        .await
+        .unwrap();
+    assert!(report.meets);
+    assert_eq!(report.actions.len(), 1);
+    let unchanged = s.get::<Case>(&system, c.meta.id).await.unwrap();
+    assert_eq!(unchanged.data.category, None, "a test writes nothing");
+}
