@@ -89,6 +89,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_subscriber_positions.sql"),
         postgres: include_str!("../migrations/postgres/0013_subscriber_positions.sql"),
     },
+    // 14 is the job queue's (another branch): versions are applied by number, not in a run.
+    Migration {
+        version: 15,
+        name: "notifications",
+        sqlite: include_str!("../migrations/sqlite/0015_notifications.sql"),
+        postgres: include_str!("../migrations/postgres/0015_notifications.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.
