@@ -6,7 +6,8 @@
 //! What lives here: writes from JSON ([`records`]), list queries as the front ends spell
 //! them ([`listing`]), what a caller may see of a record ([`access`]), import
 //! ([`import`]), export ([`export`]), the full-text index and searching it ([`search`]),
-//! the customer analytics run ([`analytics`]), and the language catalogues ([`i18n`]).
+//! the system's notifications from the change log ([`notify`]), the customer analytics
+//! run ([`analytics`]), and the language catalogues ([`i18n`]).
 
 pub mod access;
 pub mod analytics;
@@ -17,6 +18,7 @@ pub mod export;
 pub mod i18n;
 pub mod import;
 pub mod listing;
+pub mod notify;
 pub mod records;
 pub mod search;
 

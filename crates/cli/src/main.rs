@@ -218,6 +218,27 @@ fn start_search(
 
 type Follower = guanxi_store::follow::Follower<guanxi_app::search::Feed>;
 
+/// Send the system's notifications (assignments, mentions) as the change log grows, on the
+/// same follower runtime as the search index. The task gives the follower once it runs.
+/// The job queue's morning reminders will go through the same `Store::notify`.
+fn start_notifier(
+    store: &Store,
+) -> tokio::task::JoinHandle<guanxi_store::follow::Follower<guanxi_app::notify::Notifier>> {
+    let store = store.clone();
+    tokio::spawn(async move {
+        // Opening reads the database: a failure (it is restarting) is tried again.
+        let mut wait = std::time::Duration::from_secs(1);
+        loop {
+            match guanxi_app::notify::Notifier::open(store.clone()).await {
+                Ok(notifier) => return notifier.follow(),
+                Err(e) => tracing::warn!("notifications: {e}; trying again in {wait:?}"),
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(std::time::Duration::from_secs(30));
+        }
+    })
+}
+
 async fn reindex(database: &str, dir: Option<&Path>) -> anyhow::Result<()> {
     let store = open(database).await?;
     let index = open_index(dir)?;
@@ -580,6 +601,7 @@ async fn run_server(
         Some(dir) if dir == Path::new("off") => None,
         dir => Some(start_search(&store, dir)?),
     };
+    let notifier = start_notifier(&store);
     let served = guanxi_server::serve(
         store.clone(),
         search.as_ref().map(|s| s.0.clone()),
@@ -587,6 +609,14 @@ async fn run_server(
         listener,
     )
     .await;
+    // Like the search follower: the batch in hand is finished, or sent again next start.
+    if notifier.is_finished() {
+        if let Ok(follower) = notifier.await {
+            let _ = follower.stop().await;
+        }
+    } else {
+        notifier.abort();
+    }
     if let Some((_, task)) = search {
         // Let the follower finish the batch in hand; a build still running is dropped
         // uncommitted and done again at the next start.
