@@ -7,11 +7,13 @@
 //! them ([`listing`]), what a caller may see of a record ([`access`]), import
 //! ([`import`]), export ([`export`]), the full-text index and searching it ([`search`]),
 //! the customer analytics run ([`analytics`]), durable jobs and their runner ([`jobs`]),
-//! and the language catalogues ([`i18n`]).
+//! the system's notifications from the change log ([`notify`]), and the language
+//! catalogues ([`i18n`]).
 
 pub mod access;
 pub mod analytics;
 pub mod auth;
+pub mod background;
 pub mod deals;
 mod error;
 pub mod export;
@@ -19,6 +21,7 @@ pub mod i18n;
 pub mod import;
 pub mod jobs;
 pub mod listing;
+pub mod notify;
 pub mod records;
 pub mod rules;
 pub mod search;

@@ -18,7 +18,9 @@ use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::rules::{Action, Assignee, Change, least_loaded, meets_all};
 use guanxi_domain::{Actor, Entity, EntityDef, Id, NewRecord, Record};
 use guanxi_store::follow::{self, Follower, Subscriber};
-use guanxi_store::{ChangeEvent, Job, NewJob, NewRuleRun, RuleRun, Store, StoreError};
+use guanxi_store::{
+    ChangeEvent, Job, NewJob, NewNotification, NewRuleRun, RuleRun, Store, StoreError,
+};
 use serde_json::{Value, json};
 
 /// The follower's name for the rules: keys its position.
@@ -278,13 +280,23 @@ async fn one<T: Entity>(
                 return Ok(json!({ "owner_id": owner, "unchanged": true }));
             }
             write(vec![record.meta.id]).await?;
-            store
-                .update::<T, _>(&actor, record.meta.id, record.meta.version, move |r| {
-                    r.meta.owner_id = Some(owner);
-                    Ok(())
-                })
-                .await?;
+            reassign(store, &actor, &record, owner).await?;
             Ok(json!({ "owner_id": owner }))
+        }
+        Action::Notify { to, message } => {
+            let user = assignee::<T>(store, rule, &record, to).await?;
+            let sent = notify(store, rule, run, index, &json, T::DEF, &[user], message).await?;
+            Ok(json!({ "notified": [user], "new": sent }))
+        }
+        Action::Escalate { to, message } => {
+            let owner = assignee::<T>(store, rule, &record, to).await?;
+            if record.meta.owner_id != Some(owner) {
+                write(vec![record.meta.id]).await?;
+                reassign(store, &actor, &record, owner).await?;
+            }
+            let managers = managers_of(store, owner).await?;
+            let sent = notify(store, rule, run, index, &json, T::DEF, &managers, message).await?;
+            Ok(json!({ "owner_id": owner, "notified": managers, "new": sent }))
         }
         Action::UpdateField { field, value } => {
             let (current, body) = match field.strip_prefix("custom.") {
@@ -349,6 +361,61 @@ async fn one<T: Entity>(
             Ok(json!({ "task_id": id, "owner_id": owner }))
         }
     }
+}
+
+async fn reassign<T: Entity>(
+    store: &Store,
+    actor: &Actor,
+    record: &Record<T>,
+    owner: Id,
+) -> Result<(), StoreError> {
+    store
+        .update::<T, _>(actor, record.meta.id, record.meta.version, move |r| {
+            r.meta.owner_id = Some(owner);
+            Ok(())
+        })
+        .await
+        .map(drop)
+}
+
+/// Notify `users` of the record with the rule's message, once per run, action and user.
+#[allow(clippy::too_many_arguments)]
+async fn notify(
+    store: &Store,
+    rule: &Record<Rule>,
+    run: &RuleRun,
+    index: usize,
+    record: &Value,
+    def: &EntityDef,
+    users: &[Id],
+    message: &str,
+) -> Result<usize, StoreError> {
+    let sent: Vec<NewNotification> = users
+        .iter()
+        .map(|u| {
+            NewNotification::new(*u, "rule", message)
+                .body(format!("{} · {}", rule.data.name, def.title_of(record)))
+                .about(def.name, run.record_id)
+                .source(format!("rule:{}", rule.meta.id))
+                .key(format!("rule:{}:{index}:{u}", run.id))
+        })
+        .collect();
+    store.notify(&sent).await
+}
+
+/// The managers of a user's team: its active members with the manager role.
+async fn managers_of(store: &Store, user: Id) -> Result<Vec<Id>, StoreError> {
+    let u = store.get::<User>(&Actor::system(), user).await?;
+    let Some(team) = u.data.team_id else {
+        return Ok(vec![]);
+    };
+    let q = ListQuery::default()
+        .filter(Filter::new("team_id", Op::Eq, team.to_string()))
+        .filter(Filter::new("role", Op::Eq, "manager"))
+        .filter(Filter::new("active", Op::Eq, true))
+        .limit(100);
+    let page = store.list::<User>(&Actor::system(), &q).await?;
+    Ok(page.items.into_iter().map(|m| m.meta.id).collect())
 }
 
 /// A task's link to the record's `entity` (`account`, …): the record itself when it is

@@ -580,14 +580,7 @@ async fn run_server(
         Some(dir) if dir == Path::new("off") => None,
         dir => Some(start_search(&store, dir)?),
     };
-    let jobs = guanxi_app::jobs::start(
-        store.clone(),
-        guanxi_app::jobs::served(&store),
-        guanxi_app::jobs::Options::default(),
-    );
-    let rules = guanxi_app::rules::start(store.clone())
-        .await
-        .context("starting the workflow rules")?;
+    let background = guanxi_app::background::start(&store);
     let served = guanxi_server::serve(
         store.clone(),
         search.as_ref().map(|s| s.0.clone()),
@@ -609,10 +602,7 @@ async fn run_server(
     if let Some(job) = analytics {
         job.abort();
     }
-    // The batch of changes in hand is turned into runs; the jobs in hand finish and are
-    // recorded; the rest wait in the database.
-    let _ = rules.stop().await;
-    jobs.stop().await;
+    background.stop().await;
     store.close().await;
     served.context("HTTP server failed")?;
     tracing::info!("stopped");

@@ -70,12 +70,22 @@ pub enum Action {
         #[serde(default)]
         due_in_hours: i64,
     },
+    /// An in-app notification to the assignee, about the record.
+    Notify {
+        to: Assignee,
+        message: String,
+    },
     UpdateField {
         field: String,
         value: Value,
     },
     AddTag {
         tag: String,
+    },
+    /// Reassign the record, then tell the managers of the new owner's team.
+    Escalate {
+        to: Assignee,
+        message: String,
     },
 }
 

@@ -31,6 +31,11 @@ on_both!(reviewing_duplicates, reviewing_duplicates);
 on_both!(account_history_is_the_newest, account_history_is_the_newest);
 on_both!(the_jobs_page, the_jobs_page);
 
+on_both!(
+    the_bell_and_the_notifications_page,
+    the_bell_and_the_notifications_page
+);
+
 /// A browser without JavaScript: cookies by hand, redirects not followed.
 struct Browser {
     client: reqwest::Client,
@@ -1239,4 +1244,113 @@ async fn the_jobs_page(s: Server) {
         .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     assert_eq!(s.store.job(dead).await.unwrap().state, JobState::Queued);
+}
+
+/// The unread count the bell in the page's header shows; `None` when it shows none.
+fn bell(page: &str) -> Option<u32> {
+    let start = page.find("data-unread>")? + "data-unread>".len();
+    page[start..start + page[start..].find('<')?].parse().ok()
+}
+
+/// An account assigned to a by the administrator rings a's bell on every page; the
+/// notifications page links to the account and marks it read, one by one or all.
+async fn the_bell_and_the_notifications_page(s: Server) {
+    let admin = s
+        .store
+        .actor_for(user_id(&s, "admin@t.cn").await)
+        .await
+        .unwrap();
+    let a = user_id(&s, "a@t.cn").await;
+    let assign = |name: &'static str| {
+        let (store, admin) = (s.store.clone(), admin.clone());
+        async move {
+            let mut new = NewRecord::new(Account::new(
+                AccountKind::Organisation,
+                name,
+                Relationship::Customer,
+            ));
+            new.owner_id = Some(a);
+            store.create(&admin, new).await.unwrap().meta.id
+        }
+    };
+    let first = assign("通知测试一").await;
+    s.notified().await;
+
+    let mut b = Browser::new(&s, "zh-CN");
+    b.sign_in("a@t.cn").await;
+    for path in ["/", "/accounts", "/profile"] {
+        assert_eq!(bell(&b.get(path).await.body), Some(1), "{path}");
+    }
+    let page = b.get("/notifications").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("admin@t.cn 把客户「通知测试一」分配给了你"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(&format!("href=\"/accounts/{first}\"")));
+    assert_eq!(
+        b.get(&format!("/accounts/{first}")).await.status,
+        StatusCode::OK
+    );
+
+    // Marking read needs the form's token.
+    let id = s
+        .store
+        .notifications(&s.store.actor_for(a).await.unwrap(), false, 10, None)
+        .await
+        .unwrap()
+        .items[0]
+        .id;
+    let forged = b
+        .post(&format!("/notifications/{id}/read"), &[("_csrf", "forged")])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let csrf = page.csrf();
+    let marked = b
+        .post(&format!("/notifications/{id}/read"), &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(
+        (marked.status, marked.location()),
+        (StatusCode::SEE_OTHER, "/notifications")
+    );
+    assert_eq!(bell(&b.get("/").await.body), None);
+
+    // Two more, then all at once, from the unread list.
+    assign("通知测试二").await;
+    assign("通知测试三").await;
+    s.notified().await;
+    let unread = b.get("/notifications?unread=1").await;
+    assert_eq!(bell(&unread.body), Some(2));
+    assert!(unread.body.contains("通知测试三") && !unread.body.contains("通知测试一"));
+    let all = b
+        .post(
+            "/notifications/read-all",
+            &[("_csrf", &csrf), ("unread", "1")],
+        )
+        .await;
+    assert_eq!(
+        (all.status, all.location()),
+        (StatusCode::SEE_OTHER, "/notifications?unread=1")
+    );
+    let after = b.get("/notifications?unread=1").await;
+    assert_eq!(bell(&after.body), None);
+    assert!(after.body.contains("暂无通知。"));
+
+    // In English for a user who reads English.
+    let actor_a = s.store.actor_for(a).await.unwrap();
+    s.store
+        .set_own_locale(&actor_a, guanxi_domain::entities::Locale::En)
+        .await
+        .unwrap();
+    let mut en = Browser::new(&s, "en");
+    en.sign_in("a@t.cn").await;
+    let page = en.get("/notifications?unread=1").await;
+    assert!(
+        page.body.contains("aria-label=\"Notifications: 0 unread\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("No notifications."));
 }

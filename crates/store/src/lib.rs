@@ -20,6 +20,7 @@ mod insights;
 mod jobs;
 mod merge;
 mod migrate;
+mod notifications;
 mod query;
 mod records;
 mod rule_runs;
@@ -46,6 +47,7 @@ pub use jobs::{
     DEFAULT_MAX_ATTEMPTS, Enqueued, Job, JobFailure, JobFilter, JobState, NewJob, Retry,
 };
 pub use merge::{DuplicatePair, MergeOutcome, ScanReport};
+pub use notifications::{NewNotification, Notification};
 pub use records::errors_by_record;
 pub use rule_runs::{NewRuleRun, RuleRun, RunsOf};
 pub use timeline::{MAX_TIMELINE_PAGE, Timeline, TimelineItem, item_def};

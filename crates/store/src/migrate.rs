@@ -96,6 +96,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0014_jobs.sql"),
     },
     Migration {
+        version: 15,
+        name: "notifications",
+        sqlite: include_str!("../migrations/sqlite/0015_notifications.sql"),
+        postgres: include_str!("../migrations/postgres/0015_notifications.sql"),
+    },
+    Migration {
         version: 16,
         name: "rules",
         sqlite: include_str!("../migrations/sqlite/0016_rules.sql"),

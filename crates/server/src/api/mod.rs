@@ -6,6 +6,7 @@ mod duplicates;
 mod export;
 mod imports;
 mod jobs;
+mod notifications;
 pub mod openapi;
 pub(crate) mod records;
 mod rules;
@@ -58,6 +59,13 @@ pub fn routes() -> Router<Store> {
         )
         .route("/import-templates", get(imports::templates))
         .route("/import-templates/{id}", delete(imports::delete_template))
+        .route("/notifications", get(notifications::list))
+        .route(
+            "/notifications/unread-count",
+            get(notifications::unread_count),
+        )
+        .route("/notifications/read-all", post(notifications::read_all))
+        .route("/notifications/{id}/read", post(notifications::read))
         .route("/analytics/runs", get(records::analytics_runs))
         .route("/analytics/report", get(records::analytics_report))
         .route("/rules/{id}/runs", get(rules::runs))

@@ -331,6 +331,7 @@ fn build() -> Value {
     finding_paths(&mut doc);
     job_paths(&mut doc);
     rule_paths(&mut doc);
+    notification_paths(&mut doc);
 
     let mut schemas: Map<String, Value> =
         doc.generator.take_definitions(true).into_iter().collect();
@@ -889,6 +890,59 @@ fn finding_paths(doc: &mut Doc) {
         "parameters": [param("id", "path", true, uuid, "The merged record's id")],
         "responses": responses(&[("200", ok("The merged record, restored", any_mergeable))], &["403", "404", "409", "412", "422"]),
     }));
+}
+
+/// The caller's own notifications: the list, the bell's count, marking read.
+fn notification_paths(doc: &mut Doc) {
+    use guanxi_domain::filter::MAX_LIMIT;
+    let notification = doc.schema::<guanxi_store::Notification>();
+    let tags = json!(["notifications"]);
+    doc.op("/notifications", "get", json!({
+        "tags": tags, "operationId": "list_notifications",
+        "summary": "The caller's own notifications, newest first",
+        "parameters": [
+            param("unread", "query", false, json!({ "type": "boolean", "default": false }), "Only the unread ones"),
+            param("limit", "query", false, json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50 }), "Page size"),
+            param("cursor", "query", false, json!({ "type": "string" }), "The previous page's next_cursor"),
+        ],
+        "responses": responses(&[("200", ok("A page of notifications", json!({
+            "type": "object", "required": ["items", "next_cursor"],
+            "properties": {
+                "items": { "type": "array", "items": notification },
+                "next_cursor": { "type": ["string", "null"], "description": "Continues after this page; null on the last" },
+            },
+        })))], &["422"]),
+    }));
+    doc.op(
+        "/notifications/unread-count",
+        "get",
+        json!({
+            "tags": tags, "operationId": "count_unread_notifications",
+            "summary": "How many of the caller's notifications are unread (the bell)",
+            "responses": responses(&[("200", ok("The count", json!({
+                "type": "object", "required": ["unread"],
+                "properties": { "unread": { "type": "integer", "minimum": 0 } },
+            })))], &[]),
+        }),
+    );
+    doc.op("/notifications/{id}/read", "post", json!({
+        "tags": tags, "operationId": "mark_notification_read",
+        "summary": "Mark one of the caller's notifications read (again: no change); anyone else's is not found",
+        "parameters": [param("id", "path", true, json!({ "type": "string", "format": "uuid" }), "The notification's id")],
+        "responses": responses(&[("204", json!({ "description": "Marked read" }))], &["403", "404"]),
+    }));
+    doc.op(
+        "/notifications/read-all",
+        "post",
+        json!({
+            "tags": tags, "operationId": "mark_all_notifications_read",
+            "summary": "Mark all the caller's notifications read",
+            "responses": responses(&[("200", ok("How many were unread", json!({
+                "type": "object", "required": ["marked"],
+                "properties": { "marked": { "type": "integer", "minimum": 0 } },
+            })))], &["403"]),
+        }),
+    );
 }
 
 #[cfg(test)]

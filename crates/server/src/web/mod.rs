@@ -14,6 +14,7 @@ mod jobs;
 pub use guanxi_app::i18n;
 mod leads;
 mod names;
+mod notifications;
 mod page;
 mod pipeline;
 mod records;
@@ -60,6 +61,12 @@ pub fn routes() -> Router<Store> {
         .route("/duplicates/undo", post(duplicates::undo))
         .route("/views", post(records::save_view))
         .route("/views/{id}/delete", post(records::delete_view))
+        .route("/notifications", get(notifications::list))
+        .route(
+            "/notifications/read-all",
+            post(notifications::mark_all_read),
+        )
+        .route("/notifications/{id}/read", post(notifications::mark_read))
         .route("/admin", get(admin::index))
         .route("/admin/roles", get(admin::roles))
         .route("/admin/jobs", get(jobs::list))

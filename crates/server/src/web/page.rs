@@ -54,6 +54,16 @@ pub struct Page {
     pub nav: Vec<NavItem>,
     pub notice: Option<String>,
     pub admin: bool,
+    /// The bell: the user's unread notifications.
+    pub unread: i64,
+}
+
+impl Page {
+    /// The bell's accessible name: "Notifications: 3 unread".
+    pub fn bell_label(&self) -> String {
+        self.t
+            .f("notify.bell", &[("count", &self.t.int(self.unread))])
+    }
 }
 
 /// Top navigation: (path, entity it lists, message key).
@@ -78,6 +88,8 @@ pub struct WebUser {
     pub lang: Lang,
     pub notice: Option<String>,
     pub path: String,
+    /// Unread notifications, counted once per request for the bell in the page's header.
+    pub unread: i64,
 }
 
 impl WebUser {
@@ -128,6 +140,7 @@ impl WebUser {
             nav,
             notice: self.notice.clone(),
             admin: self.is_admin(),
+            unread: self.unread,
         }
     }
 }
@@ -162,6 +175,11 @@ impl FromRequestParts<Store> for WebUser {
             .await
             .map_err(|e| crate::Problem::from(e).into_response())?
             .data;
+        // One COUNT on a partial index: the bell every page shows.
+        let unread = store
+            .unread_notifications(&actor)
+            .await
+            .map_err(|e| crate::Problem::from(e).into_response())?;
         let notice = sessions::get(&parts.headers, FLASH_COOKIE).map(|v| {
             form_urlencoded::parse(format!("n={v}").as_bytes())
                 .next()
@@ -175,6 +193,7 @@ impl FromRequestParts<Store> for WebUser {
             csrf,
             notice,
             path: parts.uri.path().to_string(),
+            unread,
         })
     }
 }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use guanxi_app::notify::Notifier;
 use guanxi_app::search::Feed;
 use guanxi_domain::entities::{Locale, Team, User};
 use guanxi_domain::{Actor, Email, NewRecord};
@@ -24,6 +25,8 @@ pub struct Server {
     pub index_dir: Option<std::path::PathBuf>,
     /// Keeps the index up to date: wait on it rather than on time.
     pub follower: Follower<Feed>,
+    /// Sends the system's notifications, as `guanxi serve` does.
+    pub notifier: Follower<Notifier>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     dir: tempfile::TempDir,
 }
@@ -108,6 +111,7 @@ async fn launch(
         .await
         .unwrap()
         .follow();
+    let notifier = Notifier::open(store.clone()).await.unwrap().follow();
     // The tests stand in for a proxy on loopback: X-Forwarded-For names the client.
     let deployment = guanxi_server::Deployment {
         public_url: None,
@@ -127,6 +131,7 @@ async fn launch(
         index,
         index_dir,
         follower,
+        notifier,
         task,
         dir,
     }
@@ -145,17 +150,25 @@ impl Server {
             url,
             index_dir,
             follower,
+            notifier,
             task,
             dir,
             ..
         } = self;
         // The feed, and with it the index's writer, goes with the follower.
         drop(follower.stop().await.unwrap());
+        drop(notifier.stop().await.unwrap());
         task.abort();
         let _ = task.await;
         between(store.clone()).await;
         store.close().await;
         launch(open(&url).await, url, index_dir, dir).await
+    }
+
+    /// Resolves once the notifier has followed the log to its current end.
+    pub async fn notified(&self) {
+        let last = self.store.last_change().await.unwrap();
+        assert!(self.notifier.caught_up(last).await, "the notifier ended");
     }
 
     /// Resolves once the index has followed the log to its current end.

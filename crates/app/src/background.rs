@@ -1,0 +1,79 @@
+//! The work `guanxi serve` does beside answering requests, started and stopped in one
+//! place: the change-log followers that act on changes (notifications, workflow rules) and
+//! the job runner that carries out what they queue. (The search index's follower is
+//! started with the index it fills.)
+
+use crate::{jobs, notify, rules};
+use guanxi_store::Store;
+use guanxi_store::follow::{self, Follower, Subscriber};
+use std::future::Future;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// The running background work.
+pub struct Background {
+    notifier: JoinHandle<Follower<notify::Notifier>>,
+    rules: JoinHandle<Follower<rules::Trigger>>,
+    jobs: jobs::Runner,
+}
+
+/// Start following `opened` once it opens: opening reads the database, and a failure (it
+/// is restarting) is tried again with growing waits rather than stopping the server.
+fn follower<S, F, Fut, E>(store: &Store, what: &'static str, open: F) -> JoinHandle<Follower<S>>
+where
+    S: Subscriber,
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<S, E>> + Send,
+    E: std::fmt::Display,
+{
+    let store = store.clone();
+    tokio::spawn(async move {
+        let mut wait = Duration::from_secs(1);
+        loop {
+            match open().await {
+                Ok(s) => return follow::follow(store, s, follow::Options::default()),
+                Err(e) => tracing::warn!("{what}: {e}; trying again in {wait:?}"),
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(30));
+        }
+    })
+}
+
+/// Start the followers and the job runner on `store`.
+pub fn start(store: &Store) -> Background {
+    let s = store.clone();
+    let notifier = follower(store, "notifications", move || {
+        notify::Notifier::open(s.clone())
+    });
+    let s = store.clone();
+    let rules = follower(store, "workflow rules", move || {
+        rules::Trigger::open(s.clone())
+    });
+    let jobs = jobs::start(store.clone(), jobs::served(store), jobs::Options::default());
+    Background {
+        notifier,
+        rules,
+        jobs,
+    }
+}
+
+impl Background {
+    /// Stop: each follower finishes the batch in hand (or it is offered again at the next
+    /// start), then the jobs in hand finish and are recorded; the rest wait in the database.
+    pub async fn stop(self) {
+        for_follower(self.notifier).await;
+        for_follower(self.rules).await;
+        self.jobs.stop().await;
+    }
+}
+
+async fn for_follower<S: Subscriber>(task: JoinHandle<Follower<S>>) {
+    if task.is_finished() {
+        if let Ok(follower) = task.await {
+            let _ = follower.stop().await;
+        }
+    } else {
+        task.abort();
+    }
+}
