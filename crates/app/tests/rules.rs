@@ -289,3 +289,69 @@ async fn the_test_button_says_what_a_rule_would_do_without_doing_it() {
     let unchanged = s.get::<Case>(&system, c.meta.id).await.unwrap();
     assert_eq!(unchanged.data.category, None, "a test writes nothing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_escalation_reassigns_and_tells_the_teams_manager_once() {
+    let (stores, _dir) = stores().await;
+    for s in stores {
+        let o = office(&s).await;
+        let system = Actor::system();
+        let boss = User {
+            email: Email::parse("boss@example.cn").unwrap(),
+            name: "刘经理".into(),
+            role: "manager".into(),
+            team_id: Some(o.team),
+            partner_id: None,
+            locale: Locale::ZhCn,
+            active: true,
+        };
+        let boss = s
+            .create(&system, NewRecord::new(boss))
+            .await
+            .unwrap()
+            .meta
+            .id;
+        create::<Rule>(
+            &s,
+            &system,
+            json!({
+                "name": "投诉升级", "entity": "case", "trigger": { "on": "created" },
+                "conditions": [{ "field": "kind", "op": "eq", "value": "complaint" }],
+                "actions": [
+                    { "type": "notify", "to": { "how": "owner" }, "message": "你的投诉工单已升级" },
+                    { "type": "escalate", "to": { "how": "user", "user_id": o.reps[1] }, "message": "投诉需要关注" }
+                ]
+            }),
+        )
+        .await;
+        let trigger = rules::start(s.clone()).await.unwrap();
+        let runner = jobs::start(s.clone(), jobs::served(&s), quick());
+        let mut body = case_body("服务态度差", "high");
+        body["kind"] = json!("complaint");
+        let c = create::<Case>(&s, &o.author, body).await;
+        let runs = settled_runs(&s, c.meta.id, 1).await;
+        assert_eq!(runs[0].status, "done", "{runs:?}");
+        let now = s.get::<Case>(&system, c.meta.id).await.unwrap();
+        assert_eq!(now.meta.owner_id, Some(o.reps[1]));
+        let to_boss = s
+            .notifications(&s.actor_for(boss).await.unwrap(), false, 10, None)
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(to_boss.len(), 1, "{to_boss:?}");
+        assert_eq!(to_boss[0].title, "投诉需要关注");
+        assert_eq!(to_boss[0].record_id, Some(c.meta.id));
+        let to_author = s
+            .notifications(&o.author, false, 10, None)
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(
+            to_author.len(),
+            1,
+            "the owner before the escalation: {to_author:?}"
+        );
+        let _ = trigger.stop().await;
+        runner.stop().await;
+    }
+}
