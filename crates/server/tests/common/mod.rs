@@ -39,6 +39,17 @@ pub async fn database(postgres: bool, dir: &std::path::Path) -> Option<String> {
     guanxi_store::testing::fresh_postgres("gx_api").await
 }
 
+/// reqwest is built workspace-wide with rustls and no crypto provider of its own (the
+/// outbound crate chooses ring, to spare aws-lc-rs's C build), so a client needs one
+/// installed in the process before it is made; every test starts a server first.
+fn tls_for_clients() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Deprecated for lacking post-quantum key exchange; the tests speak plain HTTP.
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 /// A server with its search index in memory.
 pub async fn start(postgres: bool) -> Option<Server> {
     start_with(postgres, false).await
@@ -60,6 +71,7 @@ async fn open(url: &str) -> Store {
 }
 
 async fn start_with(postgres: bool, on_disk: bool) -> Option<Server> {
+    tls_for_clients();
     let dir = tempfile::tempdir().unwrap();
     let url = database(postgres, dir.path()).await?;
     let store = open(&url).await;
