@@ -4,13 +4,14 @@
 //! The form is a [`Draft`]: what the inputs hold, as text. A draft becomes a `Rule` written
 //! through the one write path; when that is refused the same draft is shown again with each
 //! error beside the input its path names (`conditions[2].value`). Every `match` on
-//! `Trigger`, `Action` and `Assignee` lives here, so a new variant is a compile error in
-//! this file and an arm in each of its three places: into a draft, out of a draft, in words.
+//! `Trigger`, `Action` and `Assignee` lives in `draft` (into and out of a draft) and
+//! `words`, so a new variant is a compile error there and an arm in each of those places
+//! (with its type's name in `ACTIONS`/`ASSIGNEES`/`TRIGGERS` and its inputs in the form).
 
-use super::fields::{self, Choice, Names};
+use super::fields::{self, Choice};
 use super::i18n::Tr;
 use super::names::Wanted;
-use super::page::{self, FormData, Page, Posted, WebUser, render, render_status, shown};
+use super::page::{self, Page, Posted, WebUser, render, render_status, shown};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -22,12 +23,19 @@ use guanxi_domain::custom::CustomFieldDef;
 use guanxi_domain::entities::{Rule, Team, User, rule_targets};
 use guanxi_domain::entity::{EntityDef, FieldType};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
-use guanxi_domain::rules::{Action, Assignee, Trigger};
 use guanxi_domain::{Actor, FieldError, Id, Record};
 use guanxi_store::{RuleRun, RunsOf, Store, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
+
+mod draft;
+mod words;
+
+use draft::{ActDraft, CondDraft, Draft, Errs, place};
 use std::collections::HashMap;
+use words::{
+    action_words, condition_words, did_words, name_of, status_label, trigger_words, want_people,
+};
 
 /// Blank rows a form offers after the filled ones (the script adds more).
 const BLANK_CONDITIONS: usize = 2;
@@ -38,441 +46,6 @@ const RUNS_SHOWN: u32 = 50;
 const TRIGGERS: &[&str] = &["created", "updated", "deleted", "stage_moved"];
 const ACTIONS: &[&str] = &["assign_owner", "create_task", "update_field", "add_tag"];
 const ASSIGNEES: &[&str] = &["owner", "user", "round_robin", "least_loaded"];
-
-/// A condition row as typed.
-#[derive(Clone, Default)]
-struct CondDraft {
-    field: String,
-    op: String,
-    value: String,
-}
-
-/// An action row as typed: every input of every type, so rows line up in the posted form.
-#[derive(Clone, Default)]
-struct ActDraft {
-    ty: String,
-    how: String,
-    user: String,
-    team: String,
-    subject: String,
-    due: String,
-    field: String,
-    value: String,
-    tag: String,
-}
-
-/// The rule form's inputs, as text.
-#[derive(Clone, Default)]
-struct Draft {
-    name: String,
-    entity: String,
-    active: bool,
-    description: String,
-    on: String,
-    on_field: String,
-    on_to: String,
-    on_stage: String,
-    conditions: Vec<CondDraft>,
-    actions: Vec<ActDraft>,
-}
-
-/// A value as a person types it: `["a","b"]` as `a, b`.
-fn text_of(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(a) => a.iter().map(text_of).collect::<Vec<_>>().join(", "),
-        other => other.to_string(),
-    }
-}
-
-/// What was typed, as the JSON value a field of type `ty` takes (numbers and booleans
-/// typed); left as text when it does not parse, so validation names it.
-fn typed(ty: Option<FieldType>, text: &str) -> Value {
-    let text = text.trim();
-    match ty {
-        Some(FieldType::Int | FieldType::Float | FieldType::Money) => match text.parse::<f64>() {
-            Ok(n) if n.fract() == 0.0 && n.abs() < 9e15 => json!(n as i64),
-            Ok(n) => json!(n),
-            Err(_) => json!(text),
-        },
-        Some(FieldType::Bool) => match text {
-            "true" => json!(true),
-            "false" => json!(false),
-            _ => json!(text),
-        },
-        _ => json!(text),
-    }
-}
-
-/// The type of a field a rule names: built-in, the owner, or custom.
-fn type_of(def: &EntityDef, custom: &[CustomFieldDef], field: &str) -> Option<FieldType> {
-    if let Some(key) = field.strip_prefix("custom.") {
-        return custom.iter().find(|c| c.key == key).map(|c| c.field_type());
-    }
-    match field {
-        "owner_id" => Some(FieldType::Ref("users")),
-        _ => def.field(field).map(|f| f.ty),
-    }
-}
-
-fn err(field: String, code: &'static str) -> FieldError {
-    FieldError {
-        field,
-        code,
-        message: String::new(),
-    }
-}
-
-impl Draft {
-    fn of_form(form: &FormData) -> Draft {
-        let col = |name: &str| -> Vec<String> { form.all(name).map(|s| s.to_string()).collect() };
-        let at = |v: &[String], i: usize| v.get(i).cloned().unwrap_or_default();
-        let (cf, co, cv) = (col("c_field"), col("c_op"), col("c_value"));
-        let conditions = (0..cf.len())
-            .map(|i| CondDraft {
-                field: at(&cf, i),
-                op: at(&co, i),
-                value: at(&cv, i),
-            })
-            .filter(|c| !c.field.trim().is_empty() || !c.value.trim().is_empty())
-            .collect();
-        let names = [
-            "a_type",
-            "a_how",
-            "a_user",
-            "a_team",
-            "a_subject",
-            "a_due",
-            "a_field",
-            "a_value",
-            "a_tag",
-        ];
-        let cols: Vec<Vec<String>> = names.iter().map(|n| col(n)).collect();
-        let actions = (0..cols[0].len())
-            .map(|i| ActDraft {
-                ty: at(&cols[0], i),
-                how: at(&cols[1], i),
-                user: at(&cols[2], i),
-                team: at(&cols[3], i),
-                subject: at(&cols[4], i),
-                due: at(&cols[5], i),
-                field: at(&cols[6], i),
-                value: at(&cols[7], i),
-                tag: at(&cols[8], i),
-            })
-            .filter(|a| !a.ty.is_empty())
-            .collect();
-        Draft {
-            name: form.text("name").to_string(),
-            entity: form.text("entity").to_string(),
-            active: form.get("active").is_some(),
-            description: form.get("description").unwrap_or("").to_string(),
-            on: form.text("on").to_string(),
-            on_field: form.text("on_field").to_string(),
-            on_to: form.get("on_to").unwrap_or("").to_string(),
-            on_stage: form.text("on_stage").to_string(),
-            conditions,
-            actions,
-        }
-    }
-
-    fn of_rule(r: &Rule) -> Draft {
-        let mut d = Draft {
-            name: r.name.clone(),
-            entity: r.entity.clone(),
-            active: r.active,
-            description: r.description.clone().unwrap_or_default(),
-            ..Draft::default()
-        };
-        match &r.trigger {
-            Trigger::Created => d.on = "created".into(),
-            Trigger::Deleted => d.on = "deleted".into(),
-            Trigger::Updated { field, to } => {
-                d.on = "updated".into();
-                d.on_field = field.clone().unwrap_or_default();
-                d.on_to = to.as_ref().map(text_of).unwrap_or_default();
-            }
-            Trigger::StageMoved { to } => {
-                d.on = "stage_moved".into();
-                d.on_stage = to.clone().unwrap_or_default();
-            }
-        }
-        d.conditions = r
-            .conditions
-            .iter()
-            .map(|c| CondDraft {
-                field: c.field.clone(),
-                op: c.op.as_str().to_string(),
-                value: text_of(&c.value),
-            })
-            .collect();
-        d.actions = r.actions.iter().map(act_draft).collect();
-        d
-    }
-
-    /// The rule this draft describes, or what could not be read from it (a missing user, a
-    /// due time that is no number); the rest is the `Rule`'s own validation's to say.
-    fn rule(
-        &self,
-        def: Option<&EntityDef>,
-        custom: &[CustomFieldDef],
-    ) -> Result<Rule, Vec<FieldError>> {
-        let mut errors = vec![];
-        let ty = |field: &str| def.and_then(|d| type_of(d, custom, field));
-        let some = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
-        let trigger = match self.on.as_str() {
-            "created" => Trigger::Created,
-            "deleted" => Trigger::Deleted,
-            "updated" => Trigger::Updated {
-                field: some(&self.on_field),
-                to: some(&self.on_to).map(|to| typed(ty(&self.on_field), &to)),
-            },
-            "stage_moved" => Trigger::StageMoved {
-                to: some(&self.on_stage),
-            },
-            _ => {
-                errors.push(err("trigger.on".into(), "required"));
-                Trigger::Created
-            }
-        };
-        let mut conditions = vec![];
-        for (i, c) in self.conditions.iter().enumerate() {
-            let field = c.field.trim();
-            if field.is_empty() {
-                errors.push(err(format!("conditions[{i}].field"), "required"));
-                continue;
-            }
-            let Ok(op) = c.op.parse::<Op>() else {
-                errors.push(err(format!("conditions[{i}].op"), "required"));
-                continue;
-            };
-            let value = match op {
-                Op::In => Value::Array(
-                    c.value
-                        .split([',', '，'])
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(|s| typed(ty(field), s))
-                        .collect(),
-                ),
-                // "is empty" alone means "is empty: yes".
-                Op::IsNull if c.value.trim().is_empty() => json!(true),
-                Op::IsNull => typed(Some(FieldType::Bool), &c.value),
-                _ => typed(ty(field), &c.value),
-            };
-            conditions.push(Filter::new(field, op, value));
-        }
-        let mut actions = vec![];
-        for (i, a) in self.actions.iter().enumerate() {
-            match action_of(a, &ty, &format!("actions[{i}]")) {
-                Ok(action) => actions.push(action),
-                Err(e) => errors.extend(e),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(Rule {
-            name: self.name.clone(),
-            entity: self.entity.clone(),
-            trigger,
-            conditions,
-            actions,
-            active: self.active,
-            description: some(&self.description),
-        })
-    }
-}
-
-fn act_draft(a: &Action) -> ActDraft {
-    let mut d = ActDraft::default();
-    let who = |d: &mut ActDraft, to: &Assignee| match to {
-        Assignee::Owner => d.how = "owner".into(),
-        Assignee::User { user_id } => {
-            d.how = "user".into();
-            d.user = user_id.to_string();
-        }
-        Assignee::RoundRobin { team_id } => {
-            d.how = "round_robin".into();
-            d.team = team_id.to_string();
-        }
-        Assignee::LeastLoaded { team_id } => {
-            d.how = "least_loaded".into();
-            d.team = team_id.to_string();
-        }
-    };
-    match a {
-        Action::AssignOwner { to } => {
-            d.ty = "assign_owner".into();
-            who(&mut d, to);
-        }
-        Action::CreateTask {
-            assignee,
-            subject,
-            due_in_hours,
-        } => {
-            d.ty = "create_task".into();
-            who(&mut d, assignee);
-            d.subject = subject.clone();
-            d.due = due_in_hours.to_string();
-        }
-        Action::UpdateField { field, value } => {
-            d.ty = "update_field".into();
-            d.field = field.clone();
-            d.value = text_of(value);
-        }
-        Action::AddTag { tag } => {
-            d.ty = "add_tag".into();
-            d.tag = tag.clone();
-        }
-    }
-    d
-}
-
-fn action_of(
-    a: &ActDraft,
-    ty: &dyn Fn(&str) -> Option<FieldType>,
-    path: &str,
-) -> Result<Action, Vec<FieldError>> {
-    let id = |s: &str| Id::parse(s.trim()).ok();
-    let assignee = || -> Result<Assignee, Vec<FieldError>> {
-        let missing = || vec![err(format!("{path}.assignee"), "required")];
-        Ok(match a.how.as_str() {
-            "user" => Assignee::User {
-                user_id: id(&a.user).ok_or_else(missing)?,
-            },
-            "round_robin" => Assignee::RoundRobin {
-                team_id: id(&a.team).ok_or_else(missing)?,
-            },
-            "least_loaded" => Assignee::LeastLoaded {
-                team_id: id(&a.team).ok_or_else(missing)?,
-            },
-            _ => Assignee::Owner,
-        })
-    };
-    Ok(match a.ty.as_str() {
-        "assign_owner" => Action::AssignOwner { to: assignee()? },
-        "create_task" => {
-            let due = a.due.trim();
-            let due_in_hours = if due.is_empty() {
-                0
-            } else {
-                due.parse()
-                    .map_err(|_| vec![err(format!("{path}.due_in_hours"), "not_a_whole_number")])?
-            };
-            Action::CreateTask {
-                assignee: assignee()?,
-                subject: a.subject.trim().to_string(),
-                due_in_hours,
-            }
-        }
-        "update_field" => {
-            let field = a.field.trim().to_string();
-            let value = if a.value.trim().is_empty() {
-                Value::Null
-            } else {
-                typed(ty(&field), &a.value)
-            };
-            Action::UpdateField { field, value }
-        }
-        "add_tag" => Action::AddTag {
-            tag: a.tag.trim().to_string(),
-        },
-        _ => return Err(vec![err(format!("{path}.type"), "invalid")]),
-    })
-}
-
-/// Field errors by the input they belong to (`value` of a row), in the page's language.
-#[derive(Default)]
-struct Errs(Vec<(String, String)>);
-
-impl Errs {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, m)| m.as_str())
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn add(&mut self, key: &str, message: String) {
-        if self.get(key).is_none() {
-            self.0.push((key.to_string(), message));
-        }
-    }
-}
-
-/// Where each error goes: the rule's own inputs, a condition row's, an action row's, or
-/// the list above the form when no input is its.
-struct Placed {
-    top: Errs,
-    conditions: Vec<Errs>,
-    actions: Vec<Errs>,
-    general: Vec<String>,
-}
-
-/// `conditions[2].value` → (2, `value`).
-fn row_of<'a>(path: &'a str, list: &str) -> Option<(usize, &'a str)> {
-    let rest = path.strip_prefix(list)?.strip_prefix('[')?;
-    let (i, rest) = rest.split_once(']')?;
-    Some((i.parse().ok()?, rest.trim_start_matches('.')))
-}
-
-fn place(t: Tr, errors: &[FieldError], draft: &Draft) -> Placed {
-    let mut p = Placed {
-        top: Errs::default(),
-        conditions: draft.conditions.iter().map(|_| Errs::default()).collect(),
-        actions: draft.actions.iter().map(|_| Errs::default()).collect(),
-        general: vec![],
-    };
-    for e in errors {
-        let msg = fields::message(t, e);
-        let f = e.field.as_str();
-        if let Some((i, part)) = row_of(f, "conditions")
-            && let Some(errs) = p.conditions.get_mut(i)
-        {
-            let key = if matches!(part, "op" | "value") {
-                part
-            } else {
-                "field"
-            };
-            errs.add(key, msg);
-        } else if let Some((i, part)) = row_of(f, "actions")
-            && let Some(errs) = p.actions.get_mut(i)
-        {
-            let head = part.split('.').next().unwrap_or("");
-            let key = match head {
-                "to" | "assignee" => "assignee",
-                "due_in_hours" => "due",
-                "subject" | "field" | "value" | "tag" => head,
-                _ => "type",
-            };
-            errs.add(key, msg);
-        } else {
-            let key = match f {
-                "name" | "entity" | "description" | "conditions" | "actions" => f,
-                "trigger.field" => "on_field",
-                "trigger.to" if draft.on == "stage_moved" => "on_stage",
-                "trigger.to" => "on_to",
-                f if f.starts_with("trigger") => "on",
-                _ => {
-                    p.general.push(if f.is_empty() {
-                        msg
-                    } else {
-                        format!("{f}: {msg}")
-                    });
-                    continue;
-                }
-            };
-            p.top.add(key, msg);
-        }
-    }
-    p
-}
 
 /// One select's options, the current value marked; a value not among them (typed for
 /// another entity, say) is kept as an option of its own so nothing typed is lost.
@@ -505,19 +78,6 @@ struct Target {
     /// (field, [(value, label)]) for the value inputs' suggestions.
     enums: Vec<(String, Vec<(String, String)>)>,
     has_stage: bool,
-}
-
-fn label_of(t: Tr, def: &EntityDef, custom: &[CustomFieldDef], field: &str) -> String {
-    match field.strip_prefix("custom.") {
-        Some(key) => custom
-            .iter()
-            .find(|c| c.key == key)
-            .map_or_else(|| key.to_string(), |c| fields::custom_label(t, c)),
-        None if field == "owner_id" || def.field(field).is_some() => {
-            t.field(def.name, field).to_string()
-        }
-        None => field.to_string(),
-    }
 }
 
 fn target(t: Tr, def: &'static EntityDef, custom: &[CustomFieldDef]) -> Target {
@@ -955,137 +515,6 @@ pub async fn save(
     }
 }
 
-// ---- In words: the list, the rule's page, its runs and its test. ----
-
-fn enum_text(t: Tr, def: &EntityDef, field: &str, v: &Value) -> String {
-    match (def.field(field).map(|f| f.ty), v.as_str()) {
-        (Some(FieldType::Enum(_)), Some(s)) => t.choice(def.name, field, s),
-        _ => text_of(v),
-    }
-}
-
-fn trigger_words(t: Tr, def: &EntityDef, custom: &[CustomFieldDef], tr: &Trigger) -> String {
-    match tr {
-        Trigger::Created => t.s("rules.when.created").to_string(),
-        Trigger::Deleted => t.s("rules.when.deleted").to_string(),
-        Trigger::Updated { field: None, .. } => t.s("rules.when.updated").to_string(),
-        Trigger::Updated {
-            field: Some(f),
-            to: None,
-        } => t.f(
-            "rules.when.field_changed",
-            &[("field", &label_of(t, def, custom, f))],
-        ),
-        Trigger::Updated {
-            field: Some(f),
-            to: Some(to),
-        } => t.f(
-            "rules.when.field_changed_to",
-            &[
-                ("field", &label_of(t, def, custom, f)),
-                ("value", &enum_text(t, def, f, to)),
-            ],
-        ),
-        Trigger::StageMoved { to: None } => t.s("rules.when.stage_moved").to_string(),
-        Trigger::StageMoved { to: Some(s) } => {
-            t.f("rules.when.stage_moved_to", &[("stage", s.as_str())])
-        }
-    }
-}
-
-fn condition_words(t: Tr, def: &EntityDef, custom: &[CustomFieldDef], c: &Filter) -> String {
-    let value = match &c.value {
-        Value::Array(items) => items
-            .iter()
-            .map(|v| enum_text(t, def, &c.field, v))
-            .collect::<Vec<_>>()
-            .join(", "),
-        Value::Bool(b) if c.op == Op::IsNull => t.yes_no(*b).to_string(),
-        v => enum_text(t, def, &c.field, v),
-    };
-    format!(
-        "{} {} {}",
-        label_of(t, def, custom, &c.field),
-        t.s(&format!("op.{}", c.op)),
-        value
-    )
-}
-
-fn name_of(names: &Names, id: &Id) -> String {
-    names
-        .get(id)
-        .cloned()
-        .unwrap_or_else(|| id.to_string().chars().take(8).collect())
-}
-
-fn assignee_words(t: Tr, who: &Assignee, names: &Names) -> String {
-    match who {
-        Assignee::Owner => t.s("rules.who.the_owner").to_string(),
-        Assignee::User { user_id } => name_of(names, user_id),
-        Assignee::RoundRobin { team_id } => t.f(
-            "rules.who.round_robin_in",
-            &[("team", &name_of(names, team_id))],
-        ),
-        Assignee::LeastLoaded { team_id } => t.f(
-            "rules.who.least_loaded_in",
-            &[("team", &name_of(names, team_id))],
-        ),
-    }
-}
-
-fn action_words(
-    t: Tr,
-    def: &EntityDef,
-    custom: &[CustomFieldDef],
-    a: &Action,
-    names: &Names,
-) -> String {
-    match a {
-        Action::AssignOwner { to } => t.f(
-            "rules.did.assign_owner",
-            &[("who", &assignee_words(t, to, names))],
-        ),
-        Action::CreateTask {
-            assignee,
-            subject,
-            due_in_hours,
-        } => t.f(
-            "rules.did.create_task",
-            &[
-                ("subject", subject.as_str()),
-                ("who", &assignee_words(t, assignee, names)),
-                ("hours", &due_in_hours.to_string()),
-            ],
-        ),
-        Action::UpdateField { field, value } => t.f(
-            "rules.did.update_field",
-            &[
-                ("field", &label_of(t, def, custom, field)),
-                ("value", &enum_text(t, def, field, value)),
-            ],
-        ),
-        Action::AddTag { tag } => t.f("rules.did.add_tag", &[("tag", tag.as_str())]),
-    }
-}
-
-/// The users and teams a rule's actions name, to show by name.
-fn want_people(w: &mut Wanted, actions: &[Action]) {
-    for a in actions {
-        let who = match a {
-            Action::AssignOwner { to } => to,
-            Action::CreateTask { assignee, .. } => assignee,
-            Action::UpdateField { .. } | Action::AddTag { .. } => continue,
-        };
-        match who {
-            Assignee::User { user_id } => w.add("users", &json!(user_id)),
-            Assignee::RoundRobin { team_id } | Assignee::LeastLoaded { team_id } => {
-                w.add("teams", &json!(team_id))
-            }
-            Assignee::Owner => {}
-        }
-    }
-}
-
 struct ListRow {
     href: String,
     name: String,
@@ -1102,15 +531,6 @@ struct ListRow {
 struct ListPage {
     p: Page,
     rows: Vec<ListRow>,
-}
-
-fn status_label(t: Tr, status: &str) -> String {
-    let key = format!("rules.status.{status}");
-    if t.has(&key) {
-        t.s(&key).to_string()
-    } else {
-        status.to_string()
-    }
 }
 
 /// `GET /admin/rules`
@@ -1201,31 +621,6 @@ struct RulePage {
     record_ref: String,
     report: Option<TestView>,
     test_error: Option<String>,
-}
-
-/// What one action of a run did, from the run's detail (`{"action": 0, "did": {…}}`).
-fn did_words(t: Tr, item: &Value, names: &Names) -> String {
-    if let Some(e) = item["error"].as_str() {
-        return format!("{}: {e}", t.s("rules.failed_with"));
-    }
-    let did = &item["did"];
-    if did["unchanged"] == true {
-        return t.s("rules.unchanged").to_string();
-    }
-    did.as_object()
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| {
-                    let shown = match (k.as_str(), v.as_str().and_then(|s| Id::parse(s).ok())) {
-                        ("owner_id", Some(id)) => name_of(names, &id),
-                        _ => text_of(v),
-                    };
-                    format!("{k} = {shown}")
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
 }
 
 async fn rule_page(
@@ -1379,16 +774,20 @@ pub async fn runs_on(store: &Store, u: &WebUser, def: &EntityDef, id: Id) -> Vec
     let mut names: HashMap<Id, String> = HashMap::new();
     let mut out = vec![];
     for r in runs {
-        if !names.contains_key(&r.rule_id) {
-            let name = match store.get::<Rule>(&u.actor, r.rule_id).await {
-                Ok(rule) => rule.data.name,
-                Err(_) => t.s("rules.deleted_rule").to_string(),
-            };
-            names.insert(r.rule_id, name);
-        }
+        let rule = match names.get(&r.rule_id) {
+            Some(name) => name.clone(),
+            None => {
+                let name = match store.get::<Rule>(&u.actor, r.rule_id).await {
+                    Ok(rule) => rule.data.name,
+                    Err(_) => t.s("rules.deleted_rule").to_string(),
+                };
+                names.insert(r.rule_id, name.clone());
+                name
+            }
+        };
         out.push(RecordRun {
             at: t.datetime(r.at),
-            rule: names[&r.rule_id].clone(),
+            rule,
             href: u.is_admin().then(|| format!("/admin/rules/{}", r.rule_id)),
             status: status_label(t, &r.status),
             class: r.status,
