@@ -338,8 +338,8 @@ fn problem(e: impl Into<crate::Problem>) -> Response {
     e.into().into_response()
 }
 
-fn id_or_404(u: &WebUser, raw: &str) -> Result<Id, Response> {
-    Id::parse(raw).map_err(|_| super::error_page(u.t(), StatusCode::NOT_FOUND, ""))
+fn not_found(u: &WebUser) -> Response {
+    super::error_page(u.t(), StatusCode::NOT_FOUND, "")
 }
 
 /// Show the form again with what was typed and why it was refused.
@@ -441,9 +441,8 @@ pub async fn edit_form(State(store): State<Store>, u: WebUser, Path(id): Path<St
     if let Some(r) = admin_only(&u) {
         return r;
     }
-    let id = match id_or_404(&u, &id) {
-        Ok(id) => id,
-        Err(r) => return r,
+    let Ok(id) = Id::parse(&id) else {
+        return not_found(&u);
     };
     let r = match store.get::<Rule>(&u.actor, id).await {
         Ok(r) => r,
@@ -480,9 +479,8 @@ pub async fn save(
     if let Some(r) = admin_only(&u) {
         return r;
     }
-    let id = match id_or_404(&u, &id) {
-        Ok(id) => id,
-        Err(r) => return r,
+    let Ok(id) = Id::parse(&id) else {
+        return not_found(&u);
     };
     let version: i64 = form.text("_version").parse().unwrap_or(0);
     let draft = Draft::of_form(&form);
@@ -801,9 +799,9 @@ pub async fn show(State(store): State<Store>, u: WebUser, Path(id): Path<String>
     if let Some(r) = admin_only(&u) {
         return r;
     }
-    match id_or_404(&u, &id) {
+    match Id::parse(&id) {
         Ok(id) => rule_page(&store, &u, id, None).await,
-        Err(r) => r,
+        Err(_) => not_found(&u),
     }
 }
 
@@ -816,9 +814,8 @@ pub async fn test(
     if let Some(r) = admin_only(&u) {
         return r;
     }
-    let id = match id_or_404(&u, &id) {
-        Ok(id) => id,
-        Err(r) => return r,
+    let Ok(id) = Id::parse(&id) else {
+        return not_found(&u);
     };
     let t = u.t();
     let typed = form.text("record_id").to_string();
