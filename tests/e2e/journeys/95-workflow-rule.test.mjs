@@ -1,4 +1,4 @@
-// Journey 9: an administrator builds a workflow rule in the form (rows of conditions and
+// Journey 9.5: an administrator builds a workflow rule in the form (rows of conditions and
 // actions, no JSON), creates a case that meets it, and sees the rule's effect on the case
 // page; the rule's page lists the run and its test box says what it would do.
 // `guanxi demo` serves with the rules follower and the job runner, so the rule really fires.
@@ -56,7 +56,7 @@ test('an administrator builds a rule in the form and sees it fire on a new case'
   assert.equal(await act2.locator('[name=a_team]').isVisible(), false, 'no team for "the owner"');
   await act2.locator('[name=a_subject]').fill(`回访 ${mark}`);
   await act2.locator('[name=a_due]').fill('4');
-  await shot(page, 'j9-rule-form');
+  await shot(page, 'j95-rule-form');
 
   let res = await navigation(page, () => form.locator('button[type=submit]').click());
   assert.equal(res.status(), 200, await formErrors(page));
@@ -86,7 +86,7 @@ test('an administrator builds a rule in the form and sees it fire on a new case'
   }
   assert.ok(facts.includes(category), `the case page shows: ${facts}`);
   assert.ok(await page.locator(`#rule-runs-here a[href="${rulePath}"]`).isVisible(), 'the case page names the rule');
-  await shot(page, 'j9-case-after-rule');
+  await shot(page, 'j95-case-after-rule');
 
   // The rule's page lists the run on this case; the test box says the case meets it.
   await page.goto(url(rulePath));
@@ -97,5 +97,5 @@ test('an administrator builds a rule in the form and sees it fire on a new case'
   res = await navigation(page, () => page.getByRole('button', { name: /^(测试|Test)$/ }).click());
   assert.equal(res.status(), 200);
   assert.match(await page.locator('.test-report').innerText(), /满足全部条件|meets every condition/);
-  await shot(page, 'j9-rule-page');
+  await shot(page, 'j95-rule-page');
 });
