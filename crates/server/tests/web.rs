@@ -30,6 +30,7 @@ on_both!(the_search_box, the_search_box);
 on_both!(reviewing_duplicates, reviewing_duplicates);
 on_both!(account_history_is_the_newest, account_history_is_the_newest);
 on_both!(the_jobs_page, the_jobs_page);
+on_both!(rules_built_in_a_form, rules_built_in_a_form);
 
 on_both!(
     the_bell_and_the_notifications_page,
@@ -1353,4 +1354,364 @@ async fn the_bell_and_the_notifications_page(s: Server) {
         page.body
     );
     assert!(page.body.contains("No notifications."));
+}
+
+/// The text after the input holding `value` up to the end of its field: where the error
+/// beside that input is.
+fn beside<'a>(body: &'a str, name: &str, value: &str) -> &'a str {
+    let input = format!("name=\"{name}\" value=\"{value}\"");
+    let at = body
+        .find(&input)
+        .unwrap_or_else(|| panic!("no {input} in the page: {body}"));
+    let rest = &body[at..];
+    &rest[..rest.find("</div>").unwrap()]
+}
+
+/// Administrators build rules in a form of rows (no JSON anywhere): a refused form comes
+/// back with what was typed and each error beside its input; a saved rule reads in words
+/// with its runs and a test box; an edit onto a stale version is caught; sales reps may not.
+async fn rules_built_in_a_form(s: Server) {
+    use guanxi_domain::entities::{Case, Rule};
+    use guanxi_domain::filter::{Filter, Op};
+    use guanxi_domain::rules::{Action, Assignee, Trigger};
+    let mut admin = Browser::new(&s, "zh-CN");
+    admin.sign_in("admin@t.cn").await;
+    assert!(
+        admin
+            .get("/admin")
+            .await
+            .body
+            .contains("href=\"/admin/rules\"")
+    );
+    let form = admin.get("/admin/rules/new").await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(form.body.contains("name=\"c_field\"") && form.body.contains("name=\"a_type\""));
+    // The one textarea is the description: trigger, conditions and actions are inputs.
+    assert_eq!(form.body.matches("<textarea").count(), 1);
+    let csrf = form.csrf();
+    let b_user = user_id(&s, "b@t.cn").await.to_string();
+
+    let rule_form = |name: &'static str, second_value: &'static str, set_to: &'static str| {
+        vec![
+            ("name", name),
+            ("entity", "case"),
+            ("active", "on"),
+            ("description", "紧急工单交给 b"),
+            ("on", "created"),
+            ("on_field", ""),
+            ("on_to", ""),
+            ("on_stage", ""),
+            ("c_field", "priority"),
+            ("c_op", "eq"),
+            ("c_value", "urgent"),
+            ("c_field", "subject"),
+            ("c_op", "contains"),
+            ("c_value", second_value),
+            ("c_field", ""),
+            ("c_op", "eq"),
+            ("c_value", ""),
+            ("a_type", "assign_owner"),
+            ("a_how", "user"),
+            ("a_user", "B_USER"),
+            ("a_team", ""),
+            ("a_subject", ""),
+            ("a_due", ""),
+            ("a_field", ""),
+            ("a_value", ""),
+            ("a_tag", ""),
+            ("a_type", "update_field"),
+            ("a_how", "owner"),
+            ("a_user", ""),
+            ("a_team", ""),
+            ("a_subject", ""),
+            ("a_due", ""),
+            ("a_field", "satisfaction"),
+            ("a_value", set_to),
+            ("a_tag", ""),
+        ]
+    };
+    let with =
+        |pairs: Vec<(&'static str, &'static str)>, csrf: &str, b: &str| -> Vec<(String, String)> {
+            let mut out = vec![("_csrf".to_string(), csrf.to_string())];
+            out.extend(pairs.into_iter().map(|(k, v)| {
+                (
+                    k.to_string(),
+                    if v == "B_USER" {
+                        b.to_string()
+                    } else {
+                        v.to_string()
+                    },
+                )
+            }));
+            out
+        };
+
+    // Refused: a satisfaction that is no number; the second condition's row is fine.
+    let bad = with(rule_form("紧急工单", "停机", "很多"), &csrf, &b_user);
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let a = admin.post("/admin/rules/new", &bad).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(a.body.contains("value=\"紧急工单\""), "the name is kept");
+    assert!(a.body.contains("紧急工单交给 b"), "the description is kept");
+    assert!(beside(&a.body, "a_value", "很多").contains("field-error"));
+    assert!(!beside(&a.body, "c_value", "停机").contains("field-error"));
+    assert!(!beside(&a.body, "c_value", "urgent").contains("field-error"));
+    assert!(
+        a.body
+            .contains(&format!("<option value=\"{b_user}\" selected>")),
+        "the user chosen is kept"
+    );
+    assert!(
+        s.store
+            .list::<Rule>(&Actor::system(), &Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    // A condition's bad value is named on its row, not on the others.
+    let bad_cond = with(rule_form("紧急工单", "停机", "5"), &csrf, &b_user);
+    let mut bad_cond: Vec<(&str, &str)> = bad_cond
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    bad_cond[11] = ("c_value", "very");
+    let a = admin.post("/admin/rules/new", &bad_cond).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(beside(&a.body, "c_value", "very").contains("field-error"));
+    assert!(!beside(&a.body, "c_value", "停机").contains("field-error"));
+
+    // Saved: the rule as the API would hold it.
+    let good = with(rule_form("紧急工单", "停机", "5"), &csrf, &b_user);
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let a = admin.post("/admin/rules/new", &good).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let id = id_from(a.location());
+    assert_eq!(a.location(), format!("/admin/rules/{id}"));
+    let rule = s.store.get::<Rule>(&Actor::system(), id).await.unwrap();
+    assert_eq!(rule.data.trigger, Trigger::Created);
+    assert_eq!(
+        rule.data.conditions,
+        [
+            Filter::new("priority", Op::Eq, "urgent"),
+            Filter::new("subject", Op::Contains, "停机")
+        ]
+    );
+    assert_eq!(
+        rule.data.actions,
+        [
+            Action::AssignOwner {
+                to: Assignee::User {
+                    user_id: Id::parse(&b_user).unwrap()
+                }
+            },
+            Action::UpdateField {
+                field: "satisfaction".into(),
+                value: serde_json::json!(5)
+            }
+        ]
+    );
+
+    // The list and the rule's page say it in words; its runs and the test box.
+    let list = admin.get("/admin/rules").await;
+    assert!(list.body.contains("紧急工单") && list.body.contains("记录新建时"));
+    assert!(list.body.contains("尚未执行"));
+    let rep = s
+        .store
+        .actor_for(user_id(&s, "a@t.cn").await)
+        .await
+        .unwrap();
+    let case: Case = serde_json::from_value(serde_json::json!({
+        "number": "CS-9", "subject": "产线停机", "kind": "repair",
+        "priority": "urgent", "status": "new"
+    }))
+    .unwrap();
+    let case = s
+        .store
+        .create(&rep, NewRecord::new(case))
+        .await
+        .unwrap()
+        .meta
+        .id;
+    let run = s
+        .store
+        .record_rule_runs(&[guanxi_store::NewRuleRun {
+            rule_id: id,
+            entity: "case".into(),
+            record_id: case,
+            seq: 1,
+            depth: 1,
+            refused: None,
+        }])
+        .await
+        .unwrap()[0]
+        .id;
+    s.store
+        .finish_rule_run(
+            run,
+            "failed",
+            &serde_json::json!([{ "action": 0, "did": { "owner_id": b_user } },
+                                { "action": 1, "error": "satisfaction is locked" }]),
+            Some("action 2: satisfaction is locked"),
+        )
+        .await
+        .unwrap();
+    let page = admin.get(&format!("/admin/rules/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("优先级") || page.body.contains("priority"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(&format!("href=\"/cases/{case}\"")),
+        "the run's record"
+    );
+    assert!(page.body.contains("CS-9 产线停机"));
+    assert!(page.body.contains("action 2: satisfaction is locked"));
+    assert!(
+        page.body.contains("负责人设为b@t.cn"),
+        "what the action did, by name"
+    );
+    let list = admin.get("/admin/rules").await;
+    assert!(list.body.contains("run-failed"), "the last run's outcome");
+    // The case's own page says which rules ran on it.
+    let case_page = admin.get(&format!("/cases/{case}")).await;
+    assert!(case_page.body.contains("在此记录上执行的规则"));
+    assert!(
+        case_page
+            .body
+            .contains(&format!("href=\"/admin/rules/{id}\""))
+    );
+
+    let case_s = case.to_string();
+    let t = admin
+        .post(
+            &format!("/admin/rules/{id}/test"),
+            &[("_csrf", &csrf), ("record_id", &case_s)],
+        )
+        .await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.body);
+    assert!(t.body.contains("该记录满足全部条件") && t.body.contains("规则将会"));
+    let t = admin
+        .post(
+            &format!("/admin/rules/{id}/test"),
+            &[("_csrf", &csrf), ("record_id", "nope")],
+        )
+        .await;
+    assert_eq!(t.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(beside(&t.body, "record_id", "nope").contains("field-error"));
+
+    // An edit onto a stale version is caught; this user's text comes back to save again.
+    let edit = admin.get(&format!("/admin/rules/{id}/edit")).await;
+    assert_eq!(edit.status, StatusCode::OK, "{}", edit.body);
+    assert!(edit.body.contains("name=\"c_value\" value=\"停机\""));
+    let version = rule.meta.version.to_string();
+    guanxi_app::records::patch::<Rule>(
+        &s.store,
+        &Actor::system(),
+        id,
+        rule.meta.version,
+        serde_json::json!({ "name": "别人改的" }),
+    )
+    .await
+    .unwrap();
+    let mut stale = with(rule_form("我改的", "停机", "5"), &csrf, &b_user);
+    stale.push(("_version".into(), version));
+    // The new trigger drops the old one's parts.
+    let mut stale: Vec<(&str, &str)> = stale
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    stale[5] = ("on", "updated");
+    stale[6] = ("on_field", "status");
+    let a = admin.post(&format!("/admin/rules/{id}/edit"), &stale).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    assert!(a.body.contains("value=\"我改的\""));
+    let now = s.store.get::<Rule>(&Actor::system(), id).await.unwrap();
+    assert_eq!(now.data.name, "别人改的", "not overwritten");
+    let newer = now.meta.version.to_string();
+    assert!(
+        a.body
+            .contains(&format!("name=\"_version\" value=\"{newer}\""))
+    );
+    let mut again: Vec<(&str, &str)> = stale
+        .into_iter()
+        .filter(|(k, _)| *k != "_version")
+        .collect();
+    again.push(("_version", &newer));
+    let a = admin.post(&format!("/admin/rules/{id}/edit"), &again).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let saved = s
+        .store
+        .get::<Rule>(&Actor::system(), id)
+        .await
+        .unwrap()
+        .data;
+    assert_eq!(saved.name, "我改的");
+    assert_eq!(
+        saved.trigger,
+        Trigger::Updated {
+            field: Some("status".into()),
+            to: None
+        }
+    );
+    // And back: a created trigger keeps nothing of the updated one's field.
+    let edit = admin.get(&format!("/admin/rules/{id}/edit")).await;
+    let v = s
+        .store
+        .get::<Rule>(&Actor::system(), id)
+        .await
+        .unwrap()
+        .meta
+        .version
+        .to_string();
+    assert!(edit.body.contains("<option value=\"status\" selected>"));
+    let mut back = with(rule_form("我改的", "停机", "5"), &csrf, &b_user);
+    back.push(("_version".into(), v));
+    let back: Vec<(&str, &str)> = back.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let a = admin.post(&format!("/admin/rules/{id}/edit"), &back).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let saved = s
+        .store
+        .get::<Rule>(&Actor::system(), id)
+        .await
+        .unwrap()
+        .data;
+    assert_eq!(saved.trigger, Trigger::Created);
+
+    // The generic record pages are not where rules are built.
+    let a = admin.get("/rules").await;
+    assert_eq!(a.location(), "/admin/rules");
+    let a = admin.get(&format!("/rules/{id}")).await;
+    assert_eq!(a.location(), format!("/admin/rules/{id}"));
+    assert_eq!(admin.get("/rules/new").await.location(), "/admin/rules/new");
+
+    // A sales rep may not.
+    let mut rep = Browser::new(&s, "zh-CN");
+    rep.sign_in("a@t.cn").await;
+    for path in ["/admin/rules", "/admin/rules/new"] {
+        assert_eq!(rep.get(path).await.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(
+        rep.get(&format!("/admin/rules/{id}")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let rep_csrf = rep.csrf().await;
+    let attempt = with(rule_form("偷偷的", "停机", "5"), &rep_csrf, &b_user);
+    let attempt: Vec<(&str, &str)> = attempt
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let a = rep.post("/admin/rules/new", &attempt).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        s.store
+            .list::<Rule>(&Actor::system(), &Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 }

@@ -51,6 +51,11 @@ pub async fn index(u: WebUser) -> Response {
             t.s("duplicates.help").to_string(),
         ),
         (
+            "/admin/rules".to_string(),
+            t.entity_many("rule").to_string(),
+            t.s("rules.admin_help").to_string(),
+        ),
+        (
             "/admin/jobs".to_string(),
             t.s("jobs.title").to_string(),
             t.s("jobs.admin_help").to_string(),

@@ -18,6 +18,7 @@ mod notifications;
 mod page;
 mod pipeline;
 mod records;
+mod rules;
 mod search;
 mod session;
 
@@ -72,6 +73,16 @@ pub fn routes() -> Router<Store> {
         .route("/admin/jobs", get(jobs::list))
         .route("/admin/jobs/{id}/retry", post(jobs::retry))
         .route("/admin/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/admin/rules", get(rules::list))
+        .route("/admin/rules/new", get(rules::new_form).post(rules::create))
+        .route("/admin/rules/{id}", get(rules::show))
+        .route(
+            "/admin/rules/{id}/edit",
+            get(rules::edit_form).post(rules::save),
+        )
+        .route("/admin/rules/{id}/test", post(rules::test))
+        .route("/rules", get(rules::to_list))
+        .route("/rules/{id}", get(rules::to_rule))
         .route("/users/{id}/password", post(admin::set_password));
     let mut c = records::Routes(Some(r));
     guanxi_domain::each_entity(&mut c);

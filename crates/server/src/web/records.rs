@@ -33,6 +33,11 @@ impl guanxi_domain::EachEntity for Routes {
         let Some(path) = T::DEF.collection else {
             return;
         };
+        // Rules are built on their own pages (`/admin/rules`, see `rules`): the generic
+        // form leaves a rule's JSON parts (trigger, conditions, actions) out.
+        if T::DEF.name == "rule" {
+            return;
+        }
         let r = self.0.take().expect("set");
         let mut r = r
             .route(&format!("/{path}"), get(list::<T>))
@@ -605,6 +610,8 @@ struct RecordPage {
     can_delete: bool,
     /// An administrator on a user's page may set that user's password.
     password_form: bool,
+    /// What workflow rules did to this record, for those who may read rules.
+    rule_runs: Vec<super::rules::RecordRun>,
 }
 
 /// The facts of a record as label/value pairs: every field with a value, custom ones too.
@@ -763,6 +770,7 @@ async fn show<T: Entity>(
         can_update: u.may(def.name, Right::Update),
         can_delete: u.may(def.name, Right::Delete),
         password_form: def.name == "user" && u.is_admin(),
+        rule_runs: super::rules::runs_on(&store, &u, def, id).await,
         id,
         version: r.meta.version,
         coll,

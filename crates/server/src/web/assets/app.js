@@ -194,4 +194,68 @@
     if (e.key === "ArrowDown" && li.nextSibling) { e.preventDefault(); li.nextSibling.focus(); }
     if (e.key === "ArrowUp") { e.preventDefault(); (li.previousSibling || li.parentNode.previousSibling).focus(); }
   });
+
+  // Rule form: the field lists follow the entity, each action row shows the inputs its
+  // type needs, and rows are added and removed (without script: blank rows to fill).
+  var ruleForm = document.querySelector("[data-rule-form]");
+  if (ruleForm) {
+    var entity = ruleForm.querySelector("[data-rule-entity]");
+    var words = function (el, name) { return (el.getAttribute(name) || "").split(" "); };
+    var values = function (sel) {
+      var box = sel.closest("[data-row]") || ruleForm;
+      var input = sel.name === "on_field" ? ruleForm.querySelector("#r-on-to") : box.querySelector("[data-values]");
+      if (input) input.setAttribute("list", "rv-" + entity.value + "-" + sel.value);
+    };
+    var fieldLists = function () {
+      ruleForm.querySelectorAll("select[data-fields]").forEach(function (sel) {
+        var tpl = document.getElementById("rf-" + sel.getAttribute("data-fields") + "-" + entity.value);
+        if (!tpl) return;
+        var v = sel.value, first = sel.options[0].textContent;
+        sel.innerHTML = tpl.innerHTML;
+        sel.options[0].textContent = first;
+        sel.value = v;
+        values(sel);
+      });
+    };
+    var parts = function (row) {
+      var ty = row.querySelector("[data-act-type]").value, how = row.querySelector("[data-how]").value;
+      row.querySelectorAll("[data-for]").forEach(function (p) {
+        p.hidden = words(p, "data-for").indexOf(ty) < 0 ||
+          (p.hasAttribute("data-how-is") && words(p, "data-how-is").indexOf(how) < 0);
+      });
+    };
+    var trigger = function () {
+      var on = ruleForm.querySelector("[data-rule-on]").value;
+      ruleForm.querySelectorAll("[data-on]").forEach(function (p) { p.hidden = p.getAttribute("data-on") !== on; });
+    };
+    var clear = function (row) {
+      row.querySelectorAll("input").forEach(function (i) { i.value = ""; i.removeAttribute("aria-invalid"); });
+      row.querySelectorAll("select").forEach(function (s) { s.selectedIndex = 0; s.removeAttribute("aria-invalid"); });
+      row.querySelectorAll(".field-error").forEach(function (e) { e.remove(); });
+      row.querySelectorAll(".invalid").forEach(function (e) { e.classList.remove("invalid"); });
+      if (row.hasAttribute("data-action-row")) parts(row);
+    };
+    ruleForm.querySelectorAll("[data-js-only]").forEach(function (b) { b.hidden = false; });
+    ruleForm.querySelectorAll("[data-action-row]").forEach(parts);
+    trigger();
+    entity.addEventListener("change", fieldLists);
+    ruleForm.addEventListener("change", function (e) {
+      var el = e.target;
+      if (el.matches("[data-rule-on]")) trigger();
+      if (el.matches("select[data-fields]")) values(el);
+      if (el.matches("[data-act-type], [data-how]")) parts(el.closest("[data-row]"));
+    });
+    on("[data-add-row]", "click", function (e, b) {
+      var rows = document.getElementById(b.getAttribute("data-add-row"));
+      var row = rows.lastElementChild.cloneNode(true);
+      rows.appendChild(row);
+      clear(row);
+      var first = row.querySelector("select, input");
+      if (first) first.focus();
+    });
+    on("[data-remove-row]", "click", function (e, b) {
+      var row = b.closest("[data-row]");
+      if (row.parentNode.children.length > 1) row.remove(); else clear(row);
+    });
+  }
 })();
