@@ -129,6 +129,11 @@ async fn cast(s: &Store) -> Cast {
         guanxi_server::Deployment::default(),
         listener,
     ));
+    // As in tests/common: the workspace builds reqwest with rustls and no crypto provider.
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
     let mut clients = vec![];
     for actor in &actors {
         let (_, bearer) = s.issue_token(actor, "matrix", None).await.unwrap();
