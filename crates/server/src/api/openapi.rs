@@ -578,7 +578,7 @@ fn rule_paths(doc: &mut Doc) {
         "tags": ["rules"], "operationId": "rule_runs",
         "summary": "What a rule did: its runs, newest first, with each action's outcome; refused runs say why (a chain of rules too deep)",
         "parameters": [id.clone(), limit.clone()],
-        "responses": responses(&[("200", ok("The runs", runs.clone()))], &["403"]),
+        "responses": responses(&[("200", ok("The runs", runs.clone()))], &["403", "404"]),
     }));
     doc.op(
         "/rule-runs",
