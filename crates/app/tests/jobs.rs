@@ -2,38 +2,17 @@
 //! `GUANXI_TEST_POSTGRES` names a server): retries until success, permanent failures,
 //! takeover of a dead worker's job, leases kept while a long job runs, waking on enqueue.
 
+mod common;
+
+use common::{quick, stores};
 use guanxi_app::jobs::{self, Handler, Handlers, JobError, Options};
 use guanxi_domain::Id;
-use guanxi_domain::backoff::Backoff;
 use guanxi_store::{Job, JobState, NewJob, Store};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
-
-/// The stores each test runs on; the temporary directory lives as long as they do.
-async fn stores() -> (Vec<Store>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("jobs.db").display());
-    let mut out = vec![Store::open(&url).await.unwrap()];
-    if let Some(pg) = guanxi_store::testing::fresh_postgres("gx_jobs_app").await {
-        out.push(Store::open(&pg).await.unwrap());
-    }
-    (out, dir)
-}
-
-fn quick() -> Options {
-    Options {
-        concurrency: 4,
-        poll: Duration::from_millis(20),
-        lease: Duration::from_secs(30),
-        backoff: Backoff {
-            base: Duration::from_millis(1),
-            cap: Duration::from_millis(10),
-        },
-    }
-}
 
 /// The job once it has left `queued` and `running`; panics if it never does.
 async fn settled(s: &Store, id: Id) -> Job {
@@ -102,7 +81,7 @@ impl Handler for Slow {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_job_failing_twice_then_succeeding_is_done_after_three_attempts() {
-    let (stores, _dir) = stores().await;
+    let (stores, _dir) = stores("gx_jobs_app").await;
     for s in stores {
         let calls = Arc::new(AtomicU32::new(0));
         let handlers = Handlers::new().with(Flaky {
@@ -125,7 +104,7 @@ async fn a_job_failing_twice_then_succeeding_is_done_after_three_attempts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_permanent_failure_is_dead_at_once_and_retries_run_out() {
-    let (stores, _dir) = stores().await;
+    let (stores, _dir) = stores("gx_jobs_app").await;
     for s in stores {
         let calls = Arc::new(AtomicU32::new(0));
         let handlers = Handlers::new().with(Refuses).with(Flaky {
@@ -155,7 +134,7 @@ async fn a_permanent_failure_is_dead_at_once_and_retries_run_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dead_workers_job_is_taken_over_when_its_lease_runs_out() {
-    let (stores, _dir) = stores().await;
+    let (stores, _dir) = stores("gx_jobs_app").await;
     for s in stores {
         let id = s
             .enqueue(&[NewJob::new("test.flaky", json!({}))])
@@ -187,7 +166,7 @@ async fn a_dead_workers_job_is_taken_over_when_its_lease_runs_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_long_job_keeps_its_lease_while_another_runner_looks() {
-    let (stores, _dir) = stores().await;
+    let (stores, _dir) = stores("gx_jobs_app").await;
     for s in stores {
         let calls = Arc::new(AtomicU32::new(0));
         let release = Arc::new(Notify::new());
@@ -245,7 +224,7 @@ async fn a_long_job_keeps_its_lease_while_another_runner_looks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_enqueue_wakes_a_runner_of_the_same_process() {
-    let (stores, _dir) = stores().await;
+    let (stores, _dir) = stores("gx_jobs_app").await;
     for s in stores {
         let calls = Arc::new(AtomicU32::new(0));
         // It would look again only after an hour: only the wake-up can start the job.
@@ -281,7 +260,7 @@ async fn an_enqueue_wakes_a_runner_of_the_same_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stopping_lets_the_job_in_hand_finish() {
-    let (stores, _dir) = stores().await;
+    let (stores, _dir) = stores("gx_jobs_app").await;
     for s in stores {
         let calls = Arc::new(AtomicU32::new(0));
         let release = Arc::new(Notify::new());

@@ -4,9 +4,11 @@
 //! actions are written as the rule, a replayed change fires nothing twice, and two rules
 //! that undo each other stop at the depth limit with the refusal logged.
 
-use guanxi_app::jobs::{self, Options};
+mod common;
+
+use common::{quick, stores};
+use guanxi_app::jobs;
 use guanxi_app::{records, rules};
-use guanxi_domain::backoff::Backoff;
 use guanxi_domain::entities::User;
 use guanxi_domain::entities::{Case, Interaction, Rule};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
@@ -14,28 +16,6 @@ use guanxi_domain::{Actor, Email, Id, Locale, NewRecord, Record};
 use guanxi_store::{RuleRun, RunsOf, Store};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-async fn stores() -> (Vec<Store>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("rules.db").display());
-    let mut out = vec![Store::open(&url).await.unwrap()];
-    if let Some(pg) = guanxi_store::testing::fresh_postgres("gx_rules_app").await {
-        out.push(Store::open(&pg).await.unwrap());
-    }
-    (out, dir)
-}
-
-fn quick() -> Options {
-    Options {
-        concurrency: 4,
-        poll: Duration::from_millis(20),
-        lease: Duration::from_secs(30),
-        backoff: Backoff {
-            base: Duration::from_millis(1),
-            cap: Duration::from_millis(10),
-        },
-    }
-}
 
 async fn create<T: guanxi_domain::Entity>(s: &Store, actor: &Actor, body: Value) -> Record<T> {
     records::create::<T>(s, actor, body)
@@ -98,7 +78,7 @@ async fn settled_runs(s: &Store, record: Id, at_least: usize) -> Vec<RuleRun> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn urgent_cases_go_round_the_team_with_a_task_each() {
-    let (stores, _dir) = stores().await;
+    let (stores, _dir) = stores("gx_rules_app").await;
     for s in stores {
         let o = office(&s).await;
         let system = Actor::system();
@@ -196,7 +176,7 @@ async fn urgent_cases_go_round_the_team_with_a_task_each() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_rules_that_undo_each_other_stop_at_the_depth_limit() {
-    let (stores, _dir) = stores().await;
+    let (stores, _dir) = stores("gx_rules_app").await;
     for s in stores {
         let o = office(&s).await;
         let system = Actor::system();
@@ -251,7 +231,7 @@ async fn two_rules_that_undo_each_other_stop_at_the_depth_limit() {
 
 #[tokio::test]
 async fn the_test_button_says_what_a_rule_would_do_without_doing_it() {
-    let (stores, _dir) = stores().await;
+    let (stores, _dir) = stores("gx_rules_app").await;
     let s = &stores[0];
     let o = office(s).await;
     let system = Actor::system();
@@ -292,7 +272,7 @@ async fn the_test_button_says_what_a_rule_would_do_without_doing_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_escalation_reassigns_and_tells_the_teams_manager_once() {
-    let (stores, _dir) = stores().await;
+    let (stores, _dir) = stores("gx_rules_app").await;
     for s in stores {
         let o = office(&s).await;
         let system = Actor::system();
