@@ -7,8 +7,9 @@
 //! them ([`listing`]), what a caller may see of a record ([`access`]), import
 //! ([`import`]), export ([`export`]), the full-text index and searching it ([`search`]),
 //! the customer analytics run ([`analytics`]), durable jobs and their runner ([`jobs`]),
-//! the system's notifications from the change log ([`notify`]), and the language
-//! catalogues ([`i18n`]).
+//! the system's notifications from the change log ([`notify`]), workflow rules fired by
+//! changes ([`rules`]) and by times ([`timed_rules`]), the morning task reminder
+//! ([`reminders`]), and the language catalogues ([`i18n`]).
 
 pub mod access;
 pub mod analytics;
@@ -23,8 +24,10 @@ pub mod jobs;
 pub mod listing;
 pub mod notify;
 pub mod records;
+pub mod reminders;
 pub mod rules;
 pub mod search;
+pub mod timed_rules;
 
 pub use error::AppError;
 

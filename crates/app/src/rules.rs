@@ -11,7 +11,7 @@
 //! logged instead of done.
 
 use crate::jobs::{Handler, JobError};
-use crate::records;
+use crate::{records, timed_rules};
 use chrono::Duration;
 use guanxi_domain::entities::{Interaction, InteractionKind, InteractionStatus, Rule, User};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
@@ -46,6 +46,12 @@ impl Trigger {
             store.advance_subscriber(SUBSCRIBER, end).await?;
         }
         let rules = active_rules(&store).await?;
+        // Timed rules' chains are queued again if one was lost (a job cancelled by hand);
+        // an arming already queued for the rule's version is not queued twice.
+        let arm: Vec<NewJob> = rules.iter().filter_map(timed_rules::arm_job).collect();
+        if !arm.is_empty() {
+            store.enqueue(&arm).await?;
+        }
         Ok(Trigger { store, rules })
     }
 
@@ -133,26 +139,37 @@ impl Subscriber for Trigger {
         for e in events {
             if e.entity == Rule::DEF.name {
                 self.rules = active_rules(&self.store).await?;
+                let saved = self.rules.iter().find(|r| r.meta.id == e.record_id);
+                if let Some(arm) = saved.and_then(timed_rules::arm_job) {
+                    self.store.enqueue(&[arm]).await?;
+                }
                 continue;
+            }
+            let timers = timed_rules::timers_for(&self.rules, e);
+            if !timers.is_empty() {
+                self.store.enqueue(&timers).await?;
             }
             let fired = self.fired(e).await?;
-            if fired.is_empty() {
-                continue;
-            }
-            let runs = self.store.record_rule_runs(&fired).await?;
-            let jobs: Vec<NewJob> = runs
-                .iter()
-                .filter(|r| r.status == "queued")
-                .map(|r| {
-                    NewJob::new(JOB_KIND, json!({ "run": r.id })).key(format!("rule:{}", r.id))
-                })
-                .collect();
-            if !jobs.is_empty() {
-                self.store.enqueue(&jobs).await?;
+            if !fired.is_empty() {
+                queue_runs(&self.store, &fired).await?;
             }
         }
         Ok(())
     }
+}
+
+/// Record runs fired (by a change or a time) and queue a job for each new one.
+pub(crate) async fn queue_runs(store: &Store, fired: &[NewRuleRun]) -> Result<(), StoreError> {
+    let runs = store.record_rule_runs(fired).await?;
+    let jobs: Vec<NewJob> = runs
+        .iter()
+        .filter(|r| r.status == "queued")
+        .map(|r| NewJob::new(JOB_KIND, json!({ "run": r.id })).key(format!("rule:{}", r.id)))
+        .collect();
+    if !jobs.is_empty() {
+        store.enqueue(&jobs).await?;
+    }
+    Ok(())
 }
 
 /// Does a run's actions.

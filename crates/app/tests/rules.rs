@@ -335,3 +335,215 @@ async fn an_escalation_reassigns_and_tells_the_teams_manager_once() {
         runner.stop().await;
     }
 }
+
+/// Wait until every job of `kind` due by now has finished; panics if they never do.
+async fn timed_jobs_done(s: &Store, kind: &str) {
+    use guanxi_store::{JobFilter, JobState};
+    let filter = JobFilter {
+        state: None,
+        kind: Some(kind.into()),
+    };
+    for _ in 0..3_000 {
+        let jobs = s.list_jobs(&filter, 500, None).await.unwrap().items;
+        let now = chrono::Utc::now();
+        if jobs
+            .iter()
+            .filter(|j| j.run_at <= now)
+            .all(|j| j.state == JobState::Done)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the {kind} jobs due never finished");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relative_time_fires_when_it_comes_if_the_record_still_qualifies() {
+    let (stores, _dir) = stores("gx_rules_relative").await;
+    for s in stores {
+        let o = office(&s).await;
+        let system = Actor::system();
+        let now = chrono::Utc::now();
+        let soon = |secs: i64| (now + chrono::Duration::seconds(secs)).to_rfc3339();
+        let dated = |subject: &str, due: String| {
+            let mut body = case_body(subject, "normal");
+            body["sla_due_at"] = json!(due);
+            body
+        };
+        // Dated before the rule exists: saving the rule arms its timer.
+        let earlier = create::<Case>(&s, &o.author, dated("早已登记", soon(3))).await;
+        let trigger = rules::start(s.clone()).await.unwrap();
+        let runner = jobs::start(s.clone(), jobs::served(&s), quick());
+        let rule = create::<Rule>(
+            &s,
+            &system,
+            json!({
+                "name": "超时仍未处理则升级",
+                "entity": "case",
+                "trigger": { "on": "relative", "field": "sla_due_at", "offset_minutes": 0 },
+                "conditions": [{ "field": "status", "op": "in", "value": ["new", "open"] }],
+                "actions": [{ "type": "update_field", "field": "priority", "value": "urgent" }]
+            }),
+        )
+        .await;
+        let late = create::<Case>(&s, &o.author, dated("超时", soon(3))).await;
+        let moved = create::<Case>(&s, &o.author, dated("改期", soon(3))).await;
+        let closed = create::<Case>(&s, &o.author, dated("已结", soon(3))).await;
+        let past = create::<Case>(&s, &o.author, dated("早已过期", soon(-60))).await;
+        let edit = |c: &Record<Case>, body: Value| {
+            let s = s.clone();
+            let (id, version) = (c.meta.id, c.meta.version);
+            let author = o.author.clone();
+            async move {
+                records::patch::<Case>(&s, &author, id, version, body)
+                    .await
+                    .unwrap()
+            }
+        };
+        edit(&moved, json!({ "sla_due_at": soon(3_600) })).await;
+        edit(
+            &closed,
+            json!({ "status": "closed", "resolved_at": soon(0) }),
+        )
+        .await;
+
+        for c in [&earlier, &late] {
+            let runs = settled_runs(&s, c.meta.id, 1).await;
+            assert_eq!(runs.len(), 1, "{runs:?}");
+            assert_eq!(runs[0].status, "done", "{runs:?}");
+            assert_eq!(runs[0].rule_id, rule.meta.id);
+            assert_eq!(
+                runs[0].due_at.map(|t| t.timestamp()),
+                c.data.sla_due_at.map(|t| t.timestamp()),
+                "the run names the moment it was due"
+            );
+            let now = s.get::<Case>(&system, c.meta.id).await.unwrap();
+            assert_eq!(now.data.priority.as_str(), "urgent");
+        }
+        timed_jobs_done(&s, "rule.timer").await;
+        for c in [&moved, &closed, &past] {
+            let runs = s
+                .rule_runs(&system, RunsOf::Record(c.meta.id), 10)
+                .await
+                .unwrap();
+            assert!(runs.is_empty(), "{}: {runs:?}", c.data.subject);
+            let now = s.get::<Case>(&system, c.meta.id).await.unwrap();
+            assert_eq!(now.data.priority.as_str(), "normal");
+        }
+        // The moved case keeps a timer for its new date.
+        let pending = s
+            .list_jobs(
+                &guanxi_store::JobFilter {
+                    state: Some(guanxi_store::JobState::Queued),
+                    kind: Some("rule.timer".into()),
+                },
+                10,
+                None,
+            )
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(pending.len(), 1, "{pending:?}");
+        assert_eq!(pending[0].payload["record"], json!(moved.meta.id));
+        runner.stop().await;
+        trigger.stop().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_runs_on_every_record_that_qualifies_then_and_queues_the_next() {
+    let (stores, _dir) = stores("gx_rules_schedule").await;
+    for s in stores {
+        let o = office(&s).await;
+        let system = Actor::system();
+        let trigger = rules::start(s.clone()).await.unwrap();
+        let runner = jobs::start(s.clone(), jobs::served(&s), quick());
+        let urgent = create::<Case>(&s, &o.author, case_body("停机", "urgent")).await;
+        let other = create::<Case>(&s, &o.author, case_body("咨询", "normal")).await;
+        let rule = create::<Rule>(
+            &s,
+            &system,
+            json!({
+                "name": "每天早上九点提醒紧急工单",
+                "entity": "case",
+                "trigger": { "on": "schedule", "at": "09:00" },
+                "conditions": [{ "field": "priority", "op": "eq", "value": "urgent" }],
+                "actions": [{ "type": "update_field", "field": "status", "value": "open" }]
+            }),
+        )
+        .await;
+        // Saving the rule queues its next occurrence, at 09:00 China time.
+        let zone = guanxi_app::i18n::display_offset();
+        let next =
+            guanxi_domain::rules::next_occurrence("09:00", &[], chrono::Utc::now(), zone).unwrap();
+        let occurrences = || async {
+            s.list_jobs(
+                &guanxi_store::JobFilter {
+                    state: None,
+                    kind: Some("rule.schedule".into()),
+                },
+                10,
+                None,
+            )
+            .await
+            .unwrap()
+            .items
+        };
+        let mut queued = vec![];
+        for _ in 0..3_000 {
+            queued = occurrences().await;
+            if !queued.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(queued.len(), 1, "{queued:?}");
+        assert_eq!(queued[0].run_at, next);
+        // That occurrence, come due now (its moment is in its payload): the urgent case
+        // runs, the other does not, and the day after is queued.
+        let due =
+            guanxi_store::NewJob::new("rule.schedule", json!({ "rule": rule.meta.id, "at": next }));
+        s.enqueue(&[due]).await.unwrap();
+        let runs = settled_runs(&s, urgent.meta.id, 1).await;
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        assert_eq!(
+            (runs[0].status.as_str(), runs[0].due_at),
+            ("done", Some(next))
+        );
+        assert_eq!(
+            s.get::<Case>(&system, urgent.meta.id)
+                .await
+                .unwrap()
+                .data
+                .status
+                .as_str(),
+            "open"
+        );
+        timed_jobs_done(&s, "rule.schedule").await;
+        let none = s
+            .rule_runs(&system, RunsOf::Record(other.meta.id), 10)
+            .await
+            .unwrap();
+        assert!(none.is_empty(), "{none:?}");
+        let after = occurrences().await;
+        assert!(
+            after
+                .iter()
+                .any(|j| j.run_at == next + chrono::Duration::days(1)),
+            "{after:?}"
+        );
+        // The same moment again (a replay) runs nothing twice.
+        let again =
+            guanxi_store::NewJob::new("rule.schedule", json!({ "rule": rule.meta.id, "at": next }));
+        s.enqueue(&[again]).await.unwrap();
+        timed_jobs_done(&s, "rule.schedule").await;
+        let runs = s
+            .rule_runs(&system, RunsOf::Record(urgent.meta.id), 10)
+            .await
+            .unwrap();
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        runner.stop().await;
+        trigger.stop().await.unwrap();
+    }
+}

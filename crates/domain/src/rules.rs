@@ -11,7 +11,7 @@ use crate::entity::{EntityDef, FieldType};
 use crate::error::ValidationErrors;
 use crate::filter::{Filter, Op};
 use crate::record::Id;
-use chrono::{DateTime, NaiveDate};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -34,7 +34,118 @@ pub enum Trigger {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<String>,
     },
+    /// A time relative to a date field of the record: `offset_minutes` after it (before
+    /// it, when negative). The conditions are checked when the time comes, on the record as
+    /// it is then ("2 hours after `sla_due_at` if still open").
+    Relative {
+        field: String,
+        offset_minutes: i64,
+    },
+    /// At a time of day (`HH:MM`, the organisation's time), on the days named (every day
+    /// when none), for every record that meets the conditions then.
+    Schedule {
+        at: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        days: Vec<Day>,
+    },
 }
+
+/// A day of the week, for schedules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Day {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+impl Day {
+    pub const ALL: [Day; 7] = [
+        Day::Mon,
+        Day::Tue,
+        Day::Wed,
+        Day::Thu,
+        Day::Fri,
+        Day::Sat,
+        Day::Sun,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Day::Mon => "mon",
+            Day::Tue => "tue",
+            Day::Wed => "wed",
+            Day::Thu => "thu",
+            Day::Fri => "fri",
+            Day::Sat => "sat",
+            Day::Sun => "sun",
+        }
+    }
+
+    fn of(d: chrono::Weekday) -> Day {
+        Day::ALL[d.num_days_from_monday() as usize]
+    }
+}
+
+/// When a date (without a time) counts from for a relative trigger: the start of the
+/// working day, so that "3 days before `expected_close`" reminds in the morning.
+pub const DATE_AT: NaiveTime = match NaiveTime::from_hms_opt(9, 0, 0) {
+    Some(t) => t,
+    None => panic!("a valid time"),
+};
+
+/// The time of day a schedule names, if it is one (`HH:MM`).
+pub fn time_of_day(at: &str) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(at.trim(), "%H:%M").ok()
+}
+
+/// The moment a relative trigger is due for `record`: its date field plus the offset;
+/// `None` while the field is empty. A date counts from [`DATE_AT`] in `zone`.
+pub fn due_at(
+    def: &EntityDef,
+    field: &str,
+    offset_minutes: i64,
+    record: &Value,
+    zone: FixedOffset,
+) -> Option<DateTime<Utc>> {
+    let v = lookup(record, field).as_str()?;
+    let base = match field_type(def, field)? {
+        FieldType::Timestamp => DateTime::parse_from_rfc3339(v).ok()?.to_utc(),
+        FieldType::Date => NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .ok()?
+            .and_time(DATE_AT)
+            .and_local_timezone(zone)
+            .single()?
+            .to_utc(),
+        _ => return None,
+    };
+    base.checked_add_signed(Duration::minutes(offset_minutes))
+}
+
+/// The first moment after `after` a schedule names, in `zone`; `None` when `at` is no time
+/// of day.
+pub fn next_occurrence(
+    at: &str,
+    days: &[Day],
+    after: DateTime<Utc>,
+    zone: FixedOffset,
+) -> Option<DateTime<Utc>> {
+    let time = time_of_day(at)?;
+    let today = after.with_timezone(&zone).date_naive();
+    (0..8)
+        .filter_map(|n| today.checked_add_signed(Duration::days(n)))
+        .filter(|d| days.is_empty() || days.contains(&Day::of(d.weekday())))
+        .filter_map(|d| d.and_time(time).and_local_timezone(zone).single())
+        .map(|t| t.to_utc())
+        .find(|t| *t > after)
+}
+
+/// The most a relative trigger may lie from its date: a year either way.
+pub const MAX_OFFSET_MINUTES: i64 = 366 * 24 * 60;
 
 /// Who an assignment goes to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -98,9 +209,15 @@ pub struct Change<'a> {
 }
 
 impl Trigger {
-    /// Whether this change fires the trigger.
+    /// Whether the trigger is a time's (relative or scheduled) rather than a change's.
+    pub fn is_timed(&self) -> bool {
+        matches!(self, Trigger::Relative { .. } | Trigger::Schedule { .. })
+    }
+
+    /// Whether this change fires the trigger (a timed trigger fires on no change).
     pub fn fires(&self, change: &Change) -> bool {
         match self {
+            Trigger::Relative { .. } | Trigger::Schedule { .. } => false,
             Trigger::Created => change.action == "create",
             Trigger::Deleted => change.action == "delete",
             Trigger::Updated { field, to } => {
@@ -150,6 +267,14 @@ fn field_type(def: &EntityDef, field: &str) -> Option<FieldType> {
         "created_at" | "updated_at" | "deleted_at" => Some(FieldType::Timestamp),
         _ => def.field(field).map(|f| f.ty),
     }
+}
+
+/// Whether `field` is a date or a time a relative trigger can count from.
+pub fn dated_field(def: &EntityDef, field: &str) -> bool {
+    matches!(
+        field_type(def, field),
+        Some(FieldType::Date | FieldType::Timestamp)
+    ) && field != "deleted_at"
 }
 
 /// Whether `field` names something a condition on `def` can read.
@@ -578,6 +703,88 @@ mod tests {
             after: None,
         };
         assert!(Trigger::Deleted.fires(&del));
+    }
+
+    #[test]
+    fn relative_times_count_from_the_date_field() {
+        let zone = FixedOffset::east_opt(8 * 3600).unwrap();
+        let d = Opportunity::DEF;
+        let deal = json!({ "expected_close": "2026-12-10", "custom": {} });
+        // A date counts from 09:00 China time: 01:00 UTC; three days before.
+        assert_eq!(
+            due_at(d, "expected_close", -3 * 24 * 60, &deal, zone).unwrap(),
+            "2026-12-07T01:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        let c = Case::DEF;
+        assert_eq!(
+            due_at(c, "sla_due_at", 120, &case(), zone).unwrap(),
+            "2026-12-01T10:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        let empty = json!({ "sla_due_at": null, "custom": {} });
+        assert_eq!(due_at(c, "sla_due_at", 120, &empty, zone), None);
+        assert_eq!(due_at(c, "subject", 0, &case(), zone), None);
+        assert!(dated_field(c, "sla_due_at") && dated_field(c, "created_at"));
+        assert!(!dated_field(c, "subject") && !dated_field(c, "deleted_at"));
+    }
+
+    #[test]
+    fn schedules_name_the_next_moment_in_the_organisations_time() {
+        let zone = FixedOffset::east_opt(8 * 3600).unwrap();
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // Monday 2026-12-07 08:00 China time.
+        let now = t("2026-12-07T00:00:00Z");
+        assert_eq!(
+            next_occurrence("09:00", &[], now, zone),
+            Some(t("2026-12-07T01:00:00Z"))
+        );
+        // Exactly at the time: the next one, so an occurrence never repeats.
+        assert_eq!(
+            next_occurrence("09:00", &[], t("2026-12-07T01:00:00Z"), zone),
+            Some(t("2026-12-08T01:00:00Z"))
+        );
+        // Fridays only: the 11th.
+        assert_eq!(
+            next_occurrence("18:30", &[Day::Fri], now, zone),
+            Some(t("2026-12-11T10:30:00Z"))
+        );
+        // Monday past 09:00 with Mondays only: a week on.
+        assert_eq!(
+            next_occurrence("09:00", &[Day::Mon], t("2026-12-07T02:00:00Z"), zone),
+            Some(t("2026-12-14T01:00:00Z"))
+        );
+        assert_eq!(next_occurrence("9 am", &[], now, zone), None);
+        assert_eq!(next_occurrence("25:00", &[], now, zone), None);
+    }
+
+    #[test]
+    fn timed_triggers_fire_on_no_change() {
+        let after = json!({ "custom": {} });
+        let create = Change {
+            action: "create",
+            before: None,
+            after: Some(&after),
+        };
+        let rel = Trigger::Relative {
+            field: "sla_due_at".into(),
+            offset_minutes: 0,
+        };
+        let sched = Trigger::Schedule {
+            at: "09:00".into(),
+            days: vec![],
+        };
+        assert!(!rel.fires(&create) && !sched.fires(&create));
+        assert!(rel.is_timed() && sched.is_timed() && !Trigger::Created.is_timed());
+        let parsed: Trigger = serde_json::from_value(
+            json!({"on": "schedule", "at": "09:00", "days": ["mon", "fri"]}),
+        )
+        .unwrap();
+        assert_eq!(
+            parsed,
+            Trigger::Schedule {
+                at: "09:00".into(),
+                days: vec![Day::Mon, Day::Fri]
+            }
+        );
     }
 
     #[test]

@@ -17,8 +17,11 @@ pub struct RuleRun {
     pub rule_id: Id,
     pub entity: String,
     pub record_id: Id,
-    /// The change-log entry that fired it.
+    /// The change-log entry that fired it; for a timed trigger, minus the Unix second it
+    /// was due (see [`NewRuleRun::due`]).
     pub seq: i64,
+    /// When a timed trigger fired it (a relative time or a schedule), instead of a change.
+    pub due_at: Option<DateTime<Utc>>,
     /// 1 for a change a person made, one more for each rule between.
     pub depth: i64,
     /// `queued`, `done`, `failed`, or `refused` (too deep in a chain of rules: not run).
@@ -39,6 +42,22 @@ pub struct NewRuleRun {
     pub seq: i64,
     pub depth: i64,
     pub refused: Option<String>,
+}
+
+impl NewRuleRun {
+    /// A run a time fired (a relative trigger or a schedule) rather than a change: keyed by
+    /// the moment, so that each moment runs a rule once per record. It is stored under
+    /// minus the moment's Unix second in place of a change's (positive) sequence number.
+    pub fn due(rule_id: Id, entity: &str, record_id: Id, at: DateTime<Utc>) -> NewRuleRun {
+        NewRuleRun {
+            rule_id,
+            entity: entity.to_string(),
+            record_id,
+            seq: -at.timestamp().max(1),
+            depth: 1,
+            refused: None,
+        }
+    }
 }
 
 /// Whose runs to list.
@@ -67,12 +86,22 @@ const KINDS: [Kind; 11] = [
 fn run_of(row: Vec<Val>) -> RuleRun {
     let mut it = row.into_iter();
     let mut next = || it.next().unwrap_or(Val::Null(Kind::Text));
+    let (id, rule_id, entity, record_id, seq) = (
+        Id(next().as_uuid().unwrap_or_default()),
+        Id(next().as_uuid().unwrap_or_default()),
+        next().into_text().unwrap_or_default(),
+        Id(next().as_uuid().unwrap_or_default()),
+        next().as_i64().unwrap_or(0),
+    );
     RuleRun {
-        id: Id(next().as_uuid().unwrap_or_default()),
-        rule_id: Id(next().as_uuid().unwrap_or_default()),
-        entity: next().into_text().unwrap_or_default(),
-        record_id: Id(next().as_uuid().unwrap_or_default()),
-        seq: next().as_i64().unwrap_or(0),
+        id,
+        rule_id,
+        entity,
+        record_id,
+        seq,
+        due_at: (seq < 0)
+            .then(|| DateTime::from_timestamp(-seq, 0))
+            .flatten(),
         depth: next().as_i64().unwrap_or(0),
         status: next().into_text().unwrap_or_default(),
         detail: match next() {

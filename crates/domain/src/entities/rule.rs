@@ -1,6 +1,9 @@
 use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, all_defs};
 use crate::filter::Filter;
-use crate::rules::{Action, Trigger, check_condition, fits, known_field};
+use crate::rules::{
+    Action, MAX_OFFSET_MINUTES, Trigger, check_condition, dated_field, fits, known_field,
+    time_of_day,
+};
 use crate::{EntityDef as Def, ValidationErrors};
 use serde::{Deserialize, Serialize};
 
@@ -121,6 +124,31 @@ fn check_trigger(def: &Def, t: &Trigger, e: &mut ValidationErrors) {
                     format!("'{to}' is not a valid value for {field}"),
                 );
             }
+        }
+        Trigger::Relative {
+            field,
+            offset_minutes,
+        } => {
+            if !dated_field(def, field) {
+                e.add(
+                    "trigger.field",
+                    "invalid",
+                    format!("{} has no date field '{field}'", def.name),
+                );
+            }
+            e.range(
+                "trigger.offset_minutes",
+                *offset_minutes,
+                -MAX_OFFSET_MINUTES,
+                MAX_OFFSET_MINUTES,
+            );
+        }
+        Trigger::Schedule { at, .. } if time_of_day(at).is_none() => {
+            e.add(
+                "trigger.at",
+                "invalid",
+                "a time of day as HH:MM, e.g. 09:00",
+            );
         }
         Trigger::StageMoved { .. } if def.field("stage").is_none() => {
             e.add(
@@ -259,5 +287,28 @@ mod tests {
         .unwrap();
         assert_eq!(fields(&r), ["trigger.on", "actions"]);
         assert!(rule(json!({ "name": "x", "entity": "case", "trigger": { "on": "sometimes" }, "actions": [] })).is_err());
+    }
+
+    #[test]
+    fn timed_triggers_name_a_date_field_and_a_time_of_day() {
+        let tag = json!([{ "type": "notify", "to": { "how": "owner" }, "message": "late" }]);
+        let r = rule(json!({
+            "name": "x", "entity": "case", "actions": tag,
+            "trigger": { "on": "relative", "field": "subject", "offset_minutes": 600_000 }
+        }))
+        .unwrap();
+        assert_eq!(fields(&r), ["trigger.field", "trigger.offset_minutes"]);
+        let r = rule(json!({
+            "name": "x", "entity": "case", "actions": tag,
+            "trigger": { "on": "relative", "field": "sla_due_at", "offset_minutes": 120 }
+        }))
+        .unwrap();
+        assert!(fields(&r).is_empty());
+        let r = rule(json!({
+            "name": "x", "entity": "case", "actions": tag,
+            "trigger": { "on": "schedule", "at": "9 o'clock" }
+        }))
+        .unwrap();
+        assert_eq!(fields(&r), ["trigger.at"]);
     }
 }
