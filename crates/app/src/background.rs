@@ -1,9 +1,9 @@
 //! The work `guanxi serve` does beside answering requests, started and stopped in one
-//! place: the change-log followers that act on changes (notifications, workflow rules) and
-//! the job runner that carries out what they queue. (The search index's follower is
-//! started with the index it fills.)
+//! place: the change-log followers that act on changes (notifications, workflow rules),
+//! the job runner that carries out what they queue, and the chain of morning reminders.
+//! (The search index's follower is started with the index it fills.)
 
-use crate::{jobs, notify, rules};
+use crate::{jobs, notify, reminders, rules};
 use guanxi_store::Store;
 use guanxi_store::follow::{self, Follower, Subscriber};
 use std::future::Future;
@@ -40,6 +40,20 @@ where
     })
 }
 
+/// Queue the next morning's task reminder, trying again while the database is away: each
+/// reminder queues the next, so this starts the chain (or finds it queued).
+fn arm_reminders(store: &Store) {
+    let store = store.clone();
+    tokio::spawn(async move {
+        let mut wait = Duration::from_secs(1);
+        while let Err(e) = reminders::arm(&store).await {
+            tracing::warn!("task reminders: {e}; trying again in {wait:?}");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(30));
+        }
+    });
+}
+
 /// Start the followers and the job runner on `store`.
 pub fn start(store: &Store) -> Background {
     let s = store.clone();
@@ -51,6 +65,7 @@ pub fn start(store: &Store) -> Background {
         rules::Trigger::open(s.clone())
     });
     let jobs = jobs::start(store.clone(), jobs::served(store), jobs::Options::default());
+    arm_reminders(store);
     Background {
         notifier,
         rules,

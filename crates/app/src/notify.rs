@@ -4,8 +4,8 @@
 //! Every notification is keyed by the entry that caused it and its recipient
 //! (`assigned:<seq>:<user>`, `mention:<seq>:<user>`), so a batch delivered again after a
 //! crash, or the whole log replayed, notifies nobody twice. Texts are written in the
-//! recipient's language when sent. Reminders (tasks due) will be sent by a job through the
-//! same [`Store::notify`], keyed the same way.
+//! recipient's language when sent. The morning reminders of tasks due are sent by a job
+//! ([`crate::reminders`]) through the same [`Store::notify`], keyed the same way.
 
 use crate::i18n::{Lang, Tr};
 use guanxi_domain::entities::{Interaction, User};
