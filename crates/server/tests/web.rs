@@ -31,6 +31,7 @@ on_both!(reviewing_duplicates, reviewing_duplicates);
 on_both!(account_history_is_the_newest, account_history_is_the_newest);
 on_both!(the_jobs_page, the_jobs_page);
 on_both!(rules_built_in_a_form, rules_built_in_a_form);
+on_both!(timed_rules_in_the_form, timed_rules_in_the_form);
 
 on_both!(
     the_bell_and_the_notifications_page,
@@ -1365,6 +1366,123 @@ fn beside<'a>(body: &'a str, name: &str, value: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {input} in the page: {body}"));
     let rest = &body[at..];
     &rest[..rest.find("</div>").unwrap()]
+}
+
+/// Rules fired by a time are built in the same form: a relative time (how much, which unit,
+/// before or after, which date) and a schedule (a time of day, days ticked); what was typed
+/// comes back when refused, and the list says each in words.
+async fn timed_rules_in_the_form(s: Server) {
+    use guanxi_domain::entities::Rule;
+    use guanxi_domain::rules::{Day, Trigger};
+    let mut admin = Browser::new(&s, "zh-CN");
+    admin.sign_in("admin@t.cn").await;
+    let form = admin.get("/admin/rules/new").await;
+    assert!(form.body.contains("name=\"on_amount\"") && form.body.contains("name=\"on_days\""));
+    let csrf = form.csrf();
+    let post = |on: &'static str, extra: Vec<(&'static str, &'static str)>| {
+        let mut f: Vec<(&str, &str)> = vec![
+            ("_csrf", csrf.as_str()),
+            ("name", "成交前提醒"),
+            ("entity", "opportunity"),
+            ("active", "on"),
+            ("on", on),
+            ("a_type", "notify"),
+            ("a_how", "owner"),
+            ("a_message", "三天后预计成交，请跟进"),
+        ];
+        f.extend(extra);
+        f
+    };
+    // Refused: a duration that is no number, and no date to count from.
+    let bad = post(
+        "relative",
+        vec![
+            ("on_amount", "三"),
+            ("on_unit", "days"),
+            ("on_dir", "before"),
+            ("on_date", ""),
+        ],
+    );
+    let a = admin.post("/admin/rules/new", &bad).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(
+        beside(&a.body, "on_amount", "三").contains("field-error"),
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains("value=\"成交前提醒\""), "the name is kept");
+    // No date field chosen: the date's select says so.
+    let bad = post(
+        "relative",
+        vec![
+            ("on_amount", "3"),
+            ("on_unit", "days"),
+            ("on_dir", "before"),
+            ("on_date", ""),
+        ],
+    );
+    let a = admin.post("/admin/rules/new", &bad).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    let date = &a.body[a.body.find("name=\"on_date\"").unwrap()..];
+    assert!(date[..date.find("</div>").unwrap()].contains("field-error"));
+
+    let good = post(
+        "relative",
+        vec![
+            ("on_amount", "3"),
+            ("on_unit", "days"),
+            ("on_dir", "before"),
+            ("on_date", "expected_close"),
+        ],
+    );
+    let a = admin.post("/admin/rules/new", &good).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let rule = s
+        .store
+        .get::<Rule>(&Actor::system(), id_from(a.location()))
+        .await
+        .unwrap();
+    assert_eq!(
+        rule.data.trigger,
+        Trigger::Relative {
+            field: "expected_close".into(),
+            offset_minutes: -3 * 24 * 60
+        }
+    );
+    // Its edit form reads it back as typed.
+    let edit = admin.get(&format!("{}/edit", a.location())).await;
+    assert!(
+        edit.body.contains("name=\"on_amount\" value=\"3\""),
+        "{}",
+        edit.body
+    );
+
+    let bad = post("schedule", vec![("on_at", "九点")]);
+    let a = admin.post("/admin/rules/new", &bad).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(beside(&a.body, "on_at", "九点").contains("field-error"));
+    let mut good = post(
+        "schedule",
+        vec![("on_at", "09:00"), ("on_days", "mon"), ("on_days", "fri")],
+    );
+    good[1] = ("name", "每周例行跟进");
+    let a = admin.post("/admin/rules/new", &good).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let rule = s
+        .store
+        .get::<Rule>(&Actor::system(), id_from(a.location()))
+        .await
+        .unwrap();
+    assert_eq!(
+        rule.data.trigger,
+        Trigger::Schedule {
+            at: "09:00".into(),
+            days: vec![Day::Mon, Day::Fri]
+        }
+    );
+    let list = admin.get("/admin/rules").await;
+    assert!(list.body.contains("预计成交日期前 3 天"), "{}", list.body);
+    assert!(list.body.contains("每周一、周五 09:00"), "{}", list.body);
 }
 
 /// Administrators build rules in a form of rows (no JSON anywhere): a refused form comes

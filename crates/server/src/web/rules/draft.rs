@@ -8,7 +8,7 @@ use guanxi_domain::custom::CustomFieldDef;
 use guanxi_domain::entities::Rule;
 use guanxi_domain::entity::{EntityDef, FieldType};
 use guanxi_domain::filter::{Filter, Op};
-use guanxi_domain::rules::{Action, Assignee, Trigger};
+use guanxi_domain::rules::{Action, Assignee, Day, Trigger};
 use guanxi_domain::{FieldError, Id};
 use serde_json::{Value, json};
 
@@ -46,6 +46,14 @@ pub(super) struct Draft {
     pub(super) on_field: String,
     pub(super) on_to: String,
     pub(super) on_stage: String,
+    /// A relative time: the date field, how much, in what unit, before or after it.
+    pub(super) on_date: String,
+    pub(super) on_amount: String,
+    pub(super) on_unit: String,
+    pub(super) on_dir: String,
+    /// A schedule: the time of day and the days ticked (none: every day).
+    pub(super) on_at: String,
+    pub(super) on_days: Vec<String>,
     pub(super) conditions: Vec<CondDraft>,
     pub(super) actions: Vec<ActDraft>,
 }
@@ -152,6 +160,12 @@ impl Draft {
             on_field: form.text("on_field").to_string(),
             on_to: form.get("on_to").unwrap_or("").to_string(),
             on_stage: form.text("on_stage").to_string(),
+            on_date: form.text("on_date").to_string(),
+            on_amount: form.text("on_amount").to_string(),
+            on_unit: form.text("on_unit").to_string(),
+            on_dir: form.text("on_dir").to_string(),
+            on_at: form.text("on_at").to_string(),
+            on_days: col("on_days"),
             conditions,
             actions,
         }
@@ -176,6 +190,32 @@ impl Draft {
             Trigger::StageMoved { to } => {
                 d.on = "stage_moved".into();
                 d.on_stage = to.clone().unwrap_or_default();
+            }
+            Trigger::Relative {
+                field,
+                offset_minutes,
+            } => {
+                d.on = "relative".into();
+                d.on_date = field.clone();
+                let m = offset_minutes.abs();
+                let (amount, unit) = match m {
+                    _ if m % (24 * 60) == 0 => (m / (24 * 60), "days"),
+                    _ if m % 60 == 0 => (m / 60, "hours"),
+                    _ => (m, "minutes"),
+                };
+                d.on_amount = amount.to_string();
+                d.on_unit = unit.into();
+                d.on_dir = if *offset_minutes < 0 {
+                    "before"
+                } else {
+                    "after"
+                }
+                .into();
+            }
+            Trigger::Schedule { at, days } => {
+                d.on = "schedule".into();
+                d.on_at = at.clone();
+                d.on_days = days.iter().map(|x| x.as_str().to_string()).collect();
             }
         }
         d.conditions = r
@@ -210,6 +250,32 @@ impl Draft {
             },
             "stage_moved" => Trigger::StageMoved {
                 to: some(&self.on_stage),
+            },
+            "relative" => {
+                let per = match self.on_unit.as_str() {
+                    "minutes" => 1,
+                    "hours" => 60,
+                    _ => 24 * 60,
+                };
+                let sign = if self.on_dir == "before" { -1 } else { 1 };
+                let amount = match self.on_amount.trim() {
+                    "" => Some(0),
+                    a => a.parse::<i64>().ok().filter(|n| *n >= 0),
+                };
+                if amount.is_none() {
+                    errors.push(err("on_amount".into(), "invalid"));
+                }
+                Trigger::Relative {
+                    field: self.on_date.trim().to_string(),
+                    offset_minutes: sign * amount.unwrap_or(0).saturating_mul(per),
+                }
+            }
+            "schedule" => Trigger::Schedule {
+                at: self.on_at.trim().to_string(),
+                days: Day::ALL
+                    .into_iter()
+                    .filter(|d| self.on_days.iter().any(|x| x == d.as_str()))
+                    .collect(),
             },
             _ => {
                 errors.push(err("trigger.on".into(), "required"));
@@ -453,7 +519,10 @@ pub(super) fn place(t: Tr, errors: &[FieldError], draft: &Draft) -> Placed {
         } else {
             let key = match f {
                 "name" | "entity" | "description" | "conditions" | "actions" => f,
+                "trigger.field" if draft.on == "relative" => "on_date",
                 "trigger.field" => "on_field",
+                "trigger.offset_minutes" | "on_amount" => "on_amount",
+                "trigger.at" => "on_at",
                 "trigger.to" if draft.on == "stage_moved" => "on_stage",
                 "trigger.to" => "on_to",
                 f if f.starts_with("trigger") => "on",

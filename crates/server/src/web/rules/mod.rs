@@ -23,6 +23,7 @@ use guanxi_domain::custom::CustomFieldDef;
 use guanxi_domain::entities::{Rule, Team, User, rule_targets};
 use guanxi_domain::entity::{EntityDef, FieldType};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
+use guanxi_domain::rules::{Day, dated_field};
 use guanxi_domain::{Actor, FieldError, Id, Record};
 use guanxi_store::{RuleRun, RunsOf, Store, StoreError};
 use serde::Deserialize;
@@ -43,7 +44,16 @@ const BLANK_ACTIONS: usize = 1;
 /// How many runs a rule's page lists.
 const RUNS_SHOWN: u32 = 50;
 
-const TRIGGERS: &[&str] = &["created", "updated", "deleted", "stage_moved"];
+const TRIGGERS: &[&str] = &[
+    "created",
+    "updated",
+    "deleted",
+    "stage_moved",
+    "relative",
+    "schedule",
+];
+const UNITS: &[&str] = &["minutes", "hours", "days"];
+const DIRECTIONS: &[&str] = &["before", "after"];
 const ACTIONS: &[&str] = &[
     "assign_owner",
     "create_task",
@@ -82,6 +92,8 @@ struct Target {
     label: String,
     cond_fields: Vec<(String, String)>,
     set_fields: Vec<(String, String)>,
+    /// The dates and times a relative trigger may count from.
+    dated_fields: Vec<(String, String)>,
     /// (field, [(value, label)]) for the value inputs' suggestions.
     enums: Vec<(String, Vec<(String, String)>)>,
     has_stage: bool,
@@ -102,6 +114,12 @@ fn target(t: Tr, def: &'static EntityDef, custom: &[CustomFieldDef]) -> Target {
         .collect();
     let mut cond_fields = set_fields.clone();
     cond_fields.push(("owner_id".into(), t.field(def.name, "owner_id").to_string()));
+    let dated_fields = builtin()
+        .map(|f| f.name)
+        .chain(["created_at", "updated_at"])
+        .filter(|f| dated_field(def, f))
+        .map(|f| (f.to_string(), t.field(def.name, f).to_string()))
+        .collect();
     let enums = builtin()
         .filter_map(|f| match f.ty {
             FieldType::Enum(values) => Some((
@@ -119,6 +137,7 @@ fn target(t: Tr, def: &'static EntityDef, custom: &[CustomFieldDef]) -> Target {
         label: t.entity_one(def.name).to_string(),
         cond_fields,
         set_fields,
+        dated_fields,
         enums,
         has_stage: def.field("stage").is_some(),
     }
@@ -169,6 +188,13 @@ struct FormPage {
     on_to_list: String,
     on_stage: String,
     has_stage: bool,
+    on_dates: Vec<Choice>,
+    on_amount: String,
+    on_units: Vec<Choice>,
+    on_dirs: Vec<Choice>,
+    on_at: String,
+    /// (day, its name, ticked)
+    on_days: Vec<(String, String, bool)>,
     conditions: Vec<CondRow>,
     actions: Vec<ActRow>,
     /// Every target's field lists and value suggestions, for the script to swap in when
@@ -333,10 +359,37 @@ async fn form_page(
         on_to_list: list_of(tg, &draft.on_field),
         on_stage: draft.on_stage.clone(),
         has_stage: tg.is_none_or(|x| x.has_stage),
+        on_dates: options(tg.map_or(&none, |x| &x.dated_fields), &draft.on_date),
+        on_amount: draft.on_amount.clone(),
+        on_units: options(
+            &labelled(t, "rules.unit", UNITS),
+            or(&draft.on_unit, "days"),
+        ),
+        on_dirs: options(
+            &labelled(t, "rules.dir", DIRECTIONS),
+            or(&draft.on_dir, "before"),
+        ),
+        on_at: draft.on_at.clone(),
+        on_days: Day::ALL
+            .iter()
+            .map(|d| {
+                let d = d.as_str();
+                (
+                    d.to_string(),
+                    t.s(&format!("rules.day.{d}")).to_string(),
+                    draft.on_days.iter().any(|x| x == d),
+                )
+            })
+            .collect(),
         conditions,
         actions,
         targets,
     })
+}
+
+/// `value`, or `default` when nothing was chosen.
+fn or<'a>(value: &'a str, default: &'a str) -> &'a str {
+    if value.is_empty() { default } else { value }
 }
 
 fn admin_only(u: &WebUser) -> Option<Response> {

@@ -50,6 +50,42 @@ pub(super) fn trigger_words(
         Trigger::StageMoved { to: Some(s) } => {
             t.f("rules.when.stage_moved_to", &[("stage", s.as_str())])
         }
+        Trigger::Relative {
+            field,
+            offset_minutes,
+        } => {
+            let field = label_of(t, def, custom, field);
+            let m = offset_minutes.abs();
+            let (n, unit) = match m {
+                0 => return t.f("rules.when.relative_at", &[("field", &field)]),
+                _ if m % (24 * 60) == 0 => (m / (24 * 60), "days"),
+                _ if m % 60 == 0 => (m / 60, "hours"),
+                _ => (m, "minutes"),
+            };
+            let offset = t.f(&format!("rules.units.{unit}"), &[("n", &n.to_string())]);
+            let key = if *offset_minutes < 0 {
+                "rules.when.relative_before"
+            } else {
+                "rules.when.relative_after"
+            };
+            t.f(key, &[("field", &field), ("offset", &offset)])
+        }
+        Trigger::Schedule { at, days } if days.is_empty() => {
+            t.f("rules.when.schedule", &[("at", at.as_str())])
+        }
+        Trigger::Schedule { at, days } => {
+            let names: Vec<&str> = days
+                .iter()
+                .map(|d| t.s(&format!("rules.day.{}", d.as_str())))
+                .collect();
+            t.f(
+                "rules.when.schedule_days",
+                &[
+                    ("at", at.as_str()),
+                    ("days", &names.join(t.s("rules.list_sep"))),
+                ],
+            )
+        }
     }
 }
 
