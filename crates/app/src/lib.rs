@@ -25,6 +25,7 @@ pub mod notify;
 pub mod records;
 pub mod rules;
 pub mod search;
+pub mod webhooks;
 
 pub use error::AppError;
 

@@ -79,9 +79,11 @@ impl Handlers {
 /// The handlers `guanxi serve` runs. Each part of the process layer (rule actions,
 /// webhook deliveries, e-mail) adds its line here: `.with(Deliver::new(store.clone()))`.
 pub fn served(store: &Store) -> Handlers {
-    Handlers::new().with(crate::rules::RunRule {
-        store: store.clone(),
-    })
+    Handlers::new()
+        .with(crate::rules::RunRule {
+            store: store.clone(),
+        })
+        .with(crate::webhooks::Deliver::new(store.clone()))
 }
 
 /// How a runner claims and retries.
