@@ -1815,7 +1815,7 @@ async fn the_webhook_pages(s: Server) {
         .await
         .unwrap();
     let page = admin.get(&format!("/admin/webhooks/{id}")).await;
-    assert!(page.body.contains("Cancelled") && page.body.contains("switched off"));
+    assert!(page.body.contains("已取消") && page.body.contains("switched off"));
     let replay = format!("/admin/webhooks/{id}/deliveries/{}/replay", d.id);
     let a = admin.post(&replay, &[("_csrf", &page.csrf())]).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);

@@ -24,6 +24,7 @@ on_both!(
     deliveries_are_signed_ordered_scoped_and_logged,
     deliveries_are_signed_ordered_scoped_and_logged
 );
+on_both!(a_rule_calls_a_webhook, a_rule_calls_a_webhook);
 on_both!(
     a_failing_receiver_blocks_nothing_and_is_switched_off,
     a_failing_receiver_blocks_nothing_and_is_switched_off
@@ -466,6 +467,69 @@ async fn a_failing_receiver_blocks_nothing_and_is_switched_off(s: Server) {
         "{tried}"
     );
 
+    runner.stop().await;
+    drop(follower.stop().await);
+}
+
+/// A rule's "call a webhook" sends the record that fired it, signed, as the webhook's
+/// owner may read it; once per run.
+async fn a_rule_calls_a_webhook(s: Server) {
+    let (follower, runner) = background(&s, Duration::from_secs(24 * 3600)).await;
+    let rules = guanxi_app::rules::start(s.store.clone()).await.unwrap();
+    let rule_runner = jobs::start(
+        s.store.clone(),
+        Handlers::new().with(guanxi_app::rules::RunRule {
+            store: s.store.clone(),
+        }),
+        jobs::Options {
+            poll: Duration::from_millis(100),
+            ..jobs::Options::default()
+        },
+    );
+    let admin = common::bearer(&s, "admin@t.cn").await.1;
+    let admin_id = user_id(&s, "admin@t.cn").await;
+    // The subscription reports leads only: what reaches the receiver is the rule's call.
+    let (hook, receiver) =
+        subscribe(&s, &admin, (&admin_id, &admin), "lead", "/verify", None).await;
+    let rule = json!({
+        "name": "停机工单通知 ERP", "entity": "case", "trigger": { "on": "created" },
+        "conditions": [{ "field": "priority", "op": "eq", "value": "urgent" }],
+        "actions": [{ "type": "call_webhook", "webhook_id": hook }]
+    });
+    let (st, _, r) = call(
+        "POST",
+        format!("{}/rules", s.base),
+        &admin,
+        Some(rule),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{r}");
+    for (number, priority) in [("CS-1", "urgent"), ("CS-2", "normal")] {
+        let case = json!({ "number": number, "subject": "产线停机", "kind": "repair",
+                           "priority": priority, "status": "new" });
+        let (st, _, c) = call(
+            "POST",
+            format!("{}/cases", s.base),
+            &admin,
+            Some(case),
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{c}");
+    }
+    let got = receiver.wait_for(1).await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0]["valid"], true);
+    let body: Value = serde_json::from_str(got[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["type"], "case.rule");
+    assert_eq!(body["data"]["number"], "CS-1");
+    // Nothing more comes (the normal case meets no condition; the run sends once).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.results().len(), 1);
+
+    rule_runner.stop().await;
+    drop(rules.stop().await);
     runner.stop().await;
     drop(follower.stop().await);
 }
