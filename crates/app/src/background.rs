@@ -1,9 +1,9 @@
 //! The work `guanxi serve` does beside answering requests, started and stopped in one
-//! place: the change-log followers that act on changes (notifications, workflow rules),
-//! the job runner that carries out what they queue, and the chain of morning reminders.
-//! (The search index's follower is started with the index it fills.)
+//! place: the change-log followers that act on changes (notifications, workflow rules,
+//! webhooks), the job runner that carries out what they queue, and the chain of morning
+//! reminders. (The search index's follower is started with the index it fills.)
 
-use crate::{jobs, notify, reminders, rules};
+use crate::{jobs, notify, reminders, rules, webhooks};
 use guanxi_store::Store;
 use guanxi_store::follow::{self, Follower, Subscriber};
 use std::future::Future;
@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 pub struct Background {
     notifier: JoinHandle<Follower<notify::Notifier>>,
     rules: JoinHandle<Follower<rules::Trigger>>,
+    webhooks: JoinHandle<Follower<webhooks::Dispatch>>,
     jobs: jobs::Runner,
 }
 
@@ -64,11 +65,16 @@ pub fn start(store: &Store) -> Background {
     let rules = follower(store, "workflow rules", move || {
         rules::Trigger::open(s.clone())
     });
+    let s = store.clone();
+    let webhooks = follower(store, "webhooks", move || {
+        webhooks::Dispatch::open(s.clone())
+    });
     let jobs = jobs::start(store.clone(), jobs::served(store), jobs::Options::default());
     arm_reminders(store);
     Background {
         notifier,
         rules,
+        webhooks,
         jobs,
     }
 }
@@ -79,6 +85,7 @@ impl Background {
     pub async fn stop(self) {
         for_follower(self.notifier).await;
         for_follower(self.rules).await;
+        for_follower(self.webhooks).await;
         self.jobs.stop().await;
     }
 }

@@ -28,6 +28,7 @@ pub mod reminders;
 pub mod rules;
 pub mod search;
 pub mod timed_rules;
+pub mod webhooks;
 
 pub use error::AppError;
 

@@ -347,6 +347,10 @@ async fn one<T: Entity>(
             .map_err(app_to_store)?;
             Ok(json!({ "tag": tag }))
         }
+        Action::CallWebhook { webhook_id } => {
+            let key = format!("rule:{}:{index}", run.id);
+            crate::webhooks::call::<T>(store, *webhook_id, run.record_id, run.seq, key).await
+        }
         Action::CreateTask {
             assignee: who,
             subject,

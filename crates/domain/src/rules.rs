@@ -198,6 +198,11 @@ pub enum Action {
         to: Assignee,
         message: String,
     },
+    /// Send the record to a webhook subscription's receiver, as its owner may read it,
+    /// signed and logged like the subscription's own deliveries.
+    CallWebhook {
+        webhook_id: Id,
+    },
 }
 
 /// A change as a rule sees it.

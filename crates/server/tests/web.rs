@@ -32,6 +32,7 @@ on_both!(account_history_is_the_newest, account_history_is_the_newest);
 on_both!(the_jobs_page, the_jobs_page);
 on_both!(rules_built_in_a_form, rules_built_in_a_form);
 on_both!(timed_rules_in_the_form, timed_rules_in_the_form);
+on_both!(the_webhook_pages, the_webhook_pages);
 
 on_both!(
     the_bell_and_the_notifications_page,
@@ -1832,4 +1833,130 @@ async fn rules_built_in_a_form(s: Server) {
             .len(),
         1
     );
+}
+
+/// An administrator subscribes in the entity's form (a URL that is not http(s) refused
+/// beside its input, what was typed kept), finds it under /admin/webhooks with its secret,
+/// and sends a delivery again from its log; the owner sees the page, another rep does not.
+async fn the_webhook_pages(s: Server) {
+    use guanxi_domain::entities::Webhook;
+    let mut admin = Browser::new(&s, "en");
+    admin.sign_in("admin@t.cn").await;
+    assert!(
+        admin
+            .get("/admin")
+            .await
+            .body
+            .contains("href=\"/admin/webhooks\"")
+    );
+    let form = admin.get("/webhooks/new").await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    let csrf = form.csrf();
+    let a_user = user_id(&s, "a@t.cn").await.to_string();
+    let typed = |url: &'static str| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("name", "ERP 同步".to_string()),
+            ("url", url.to_string()),
+            ("entity", "contact".to_string()),
+            ("events", "created, updated".to_string()),
+            ("user_id", a_user.clone()),
+            ("active", "true".to_string()),
+        ]
+    };
+    let bad = typed("ftp://erp.example.com/in");
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let a = admin.post("/webhooks/new", &bad).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(
+        a.body.contains("value=\"ftp://erp.example.com/in\""),
+        "the URL is kept"
+    );
+    assert!(a.body.contains("value=\"ERP 同步\""), "the name is kept");
+    assert!(
+        a.body.contains("id=\"f-url-err\""),
+        "the error sits by the URL"
+    );
+    let good = typed("https://erp.example.com/in");
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let a = admin.post("/webhooks/new", &good).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let id = id_from(a.location());
+    let hook = s.store.get::<Webhook>(&Actor::system(), id).await.unwrap();
+    assert_eq!(hook.data.events, ["created", "updated"]);
+
+    let list = admin.get("/admin/webhooks").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert!(
+        list.body
+            .contains(&format!("href=\"/admin/webhooks/{id}\""))
+    );
+    assert!(
+        !list.body.contains("whsec_"),
+        "lists never carry the secret"
+    );
+    let page = admin.get(&format!("/admin/webhooks/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let secret = s
+        .store
+        .webhook_secret(id, || unreachable!("the page made it"))
+        .await
+        .unwrap();
+    assert!(page.body.contains(&secret) && secret.starts_with("whsec_"));
+
+    // A delivery in the log, sent again from the page.
+    let made = s
+        .store
+        .record_webhook_deliveries(
+            &[guanxi_store::NewDelivery {
+                webhook_id: id,
+                key: "test:1".into(),
+                entity: "contact".into(),
+                record_id: Id::new(),
+                seq: 1,
+                event: "created".into(),
+                body: "{}".into(),
+            }],
+            |d| guanxi_store::NewJob::new("test.nothing", serde_json::json!({ "delivery": d })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(made, 1);
+    let d = s
+        .store
+        .webhook_deliveries(id, None, 10)
+        .await
+        .unwrap()
+        .remove(0);
+    s.store
+        .cancel_webhook_deliveries(id, "switched off")
+        .await
+        .unwrap();
+    let page = admin.get(&format!("/admin/webhooks/{id}")).await;
+    assert!(page.body.contains("已取消") && page.body.contains("switched off"));
+    let replay = format!("/admin/webhooks/{id}/deliveries/{}/replay", d.id);
+    let a = admin.post(&replay, &[("_csrf", &page.csrf())]).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let again = s.store.webhook_delivery(d.id).await.unwrap();
+    assert_eq!((again.status.as_str(), again.replays), ("pending", 1));
+
+    // The owner sees the page; another rep neither it nor the list.
+    let mut owner = Browser::new(&s, "zh-CN");
+    owner.sign_in("a@t.cn").await;
+    let page = owner.get(&format!("/admin/webhooks/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("待发送"));
+    let mut other = Browser::new(&s, "zh-CN");
+    other.sign_in("b@t.cn").await;
+    assert_eq!(
+        other.get(&format!("/admin/webhooks/{id}")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        other.get("/admin/webhooks").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let csrf = other.csrf().await;
+    let a = other.post(&replay, &[("_csrf", &csrf)]).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
 }

@@ -250,7 +250,7 @@ fn check(job: &NewJob) -> Result<()> {
 }
 
 /// Insert the jobs (a key already there: the existing job) inside `tx`.
-async fn insert(tx: &mut Tx, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
+pub(crate) async fn insert(tx: &mut Tx, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
     let at = now();
     let mut out = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -336,7 +336,7 @@ impl Store {
         Ok(out)
     }
 
-    fn enqueued(&self) {
+    pub(crate) fn enqueued(&self) {
         self.jobs_enqueued.send_modify(|n| *n = n.wrapping_add(1));
     }
 

@@ -30,6 +30,7 @@ pub mod throttle;
 mod timeline;
 mod totals;
 mod views;
+mod webhooks;
 
 pub use account360::{
     Account360, AccountSummary, FIRST_TIMELINE_PAGE, RECENT_CHANGES, RecentChanges,
@@ -53,6 +54,7 @@ pub use rule_runs::{NewRuleRun, RuleRun, RunsOf};
 pub use timeline::{MAX_TIMELINE_PAGE, Timeline, TimelineItem, item_def};
 pub use totals::Total;
 pub use views::SavedView;
+pub use webhooks::{Attempt, AttemptEnds, Delivery, NewDelivery};
 
 use db::{Db, Kind, Val};
 use guanxi_domain::entities::{Pipeline, Role, Team, User};

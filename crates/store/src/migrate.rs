@@ -107,6 +107,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_rules.sql"),
         postgres: include_str!("../migrations/postgres/0016_rules.sql"),
     },
+    Migration {
+        version: 17,
+        name: "webhooks",
+        sqlite: include_str!("../migrations/sqlite/0017_webhooks.sql"),
+        postgres: include_str!("../migrations/postgres/0017_webhooks.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

@@ -87,6 +87,7 @@ pub fn served(store: &Store) -> Handlers {
         .with(FireTimer { store: store() })
         .with(FireSchedule { store: store() })
         .with(crate::reminders::RemindTasks { store: store() })
+        .with(crate::webhooks::Deliver::new(store()))
 }
 
 /// How a runner claims and retries.

@@ -12,6 +12,7 @@ mod order;
 mod org;
 mod product;
 mod rule;
+mod webhook;
 
 pub use account::*;
 pub use campaign::*;
@@ -24,6 +25,7 @@ pub use order::*;
 pub use org::*;
 pub use product::*;
 pub use rule::*;
+pub use webhook::*;
 
 pub use crate::custom::CustomFieldDef;
 

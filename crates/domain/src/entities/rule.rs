@@ -163,8 +163,9 @@ fn check_trigger(def: &Def, t: &Trigger, e: &mut ValidationErrors) {
 
 fn check_action(def: &Def, a: &Action, path: &str, e: &mut ValidationErrors) {
     match a {
-        // Who an assignee names is checked when the rule runs: users and teams change.
-        Action::AssignOwner { .. } => {}
+        // Who an assignee names is checked when the rule runs: users and teams change; so
+        // is the webhook a call names (it may be switched off or deleted meanwhile).
+        Action::AssignOwner { .. } | Action::CallWebhook { .. } => {}
         Action::CreateTask {
             subject,
             due_in_hours,

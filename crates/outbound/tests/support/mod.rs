@@ -11,7 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
 pub fn support_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support")
+    // From this crate or another one beside it (the server tests use the same scripts).
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../outbound/tests/support")
 }
 
 /// The venv's python, after `.ci/py-env` made sure it has the pinned packages.

@@ -12,6 +12,7 @@ pub(crate) mod records;
 mod rules;
 mod search;
 mod settings;
+mod webhooks;
 
 use axum::Router;
 use axum::routing::{delete, get, post};
@@ -71,6 +72,16 @@ pub fn routes() -> Router<Store> {
         .route("/rules/{id}/runs", get(rules::runs))
         .route("/rules/{id}/test", post(rules::test))
         .route("/rule-runs", get(rules::record_runs))
+        .route("/webhooks/{id}/secret", get(webhooks::secret))
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route(
+            "/webhooks/{id}/deliveries/{delivery}",
+            get(webhooks::delivery),
+        )
+        .route(
+            "/webhooks/{id}/deliveries/{delivery}/replay",
+            post(webhooks::replay),
+        )
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::get))
         .route("/jobs/{id}/retry", post(jobs::retry))

@@ -331,6 +331,7 @@ fn build() -> Value {
     finding_paths(&mut doc);
     job_paths(&mut doc);
     rule_paths(&mut doc);
+    webhook_paths(&mut doc);
     notification_paths(&mut doc);
 
     let mut schemas: Map<String, Value> =
@@ -599,6 +600,51 @@ fn rule_paths(doc: &mut Doc) {
             "properties": { "record_id": uuid },
         }}}},
         "responses": responses(&[("200", ok("Which conditions the record meets, and the actions that would run", report))], &["403", "404", "422"]),
+    }));
+}
+
+/// Webhook subscriptions' secret, delivery log and replay, for the owner and administrators.
+fn webhook_paths(doc: &mut Doc) {
+    let delivery = doc.schema::<guanxi_store::Delivery>();
+    let attempt = doc.schema::<guanxi_store::Attempt>();
+    let uuid = json!({ "type": "string", "format": "uuid" });
+    let id = param("id", "path", true, uuid.clone(), "The webhook's id");
+    let did = param("delivery", "path", true, uuid.clone(), "The delivery's id");
+    doc.op("/webhooks/{id}/secret", "get", json!({
+        "tags": ["webhooks"], "operationId": "webhook_secret",
+        "summary": "The webhook's signing secret (whsec_…), made on first use; for its owner and administrators",
+        "parameters": [id.clone()],
+        "responses": responses(&[("200", ok("The secret", json!({
+            "type": "object", "required": ["secret"], "properties": { "secret": { "type": "string" } },
+        })))], &["403", "404"]),
+    }));
+    doc.op("/webhooks/{id}/deliveries", "get", json!({
+        "tags": ["webhooks"], "operationId": "webhook_deliveries",
+        "summary": "The webhook's deliveries, newest first: status, attempts, the last response code",
+        "parameters": [
+            id.clone(),
+            param("limit", "query", false, json!({ "type": "integer", "minimum": 1, "maximum": 500 }), "How many (50 by default)"),
+            param("before", "query", false, uuid, "Only deliveries older than this one (the last id of the previous page)"),
+        ],
+        "responses": responses(&[("200", ok("The deliveries", json!({
+            "type": "object", "required": ["items"],
+            "properties": { "items": { "type": "array", "items": delivery.clone() } },
+        })))], &["403", "404"]),
+    }));
+    doc.op("/webhooks/{id}/deliveries/{delivery}", "get", json!({
+        "tags": ["webhooks"], "operationId": "webhook_delivery",
+        "summary": "One delivery and every attempt at it (status code, duration, error, the start of the answer)",
+        "parameters": [id.clone(), did.clone()],
+        "responses": responses(&[("200", ok("The delivery and its attempts", json!({
+            "type": "object", "required": ["delivery", "attempts"],
+            "properties": { "delivery": delivery.clone(), "attempts": { "type": "array", "items": attempt } },
+        })))], &["403", "404"]),
+    }));
+    doc.op("/webhooks/{id}/deliveries/{delivery}/replay", "post", json!({
+        "tags": ["webhooks"], "operationId": "replay_webhook_delivery",
+        "summary": "Send a delivery again, with its id and body as first sent, after any earlier pending delivery of the same record",
+        "parameters": [id, did],
+        "responses": responses(&[("200", ok("The delivery, pending", delivery))], &["403", "404"]),
     }));
 }
 

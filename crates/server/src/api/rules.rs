@@ -14,7 +14,10 @@ use guanxi_store::{RunsOf, Store};
 use serde_json::{Value, json};
 
 /// `limit` and the parameters `allowed`, from a query string; anything else is refused.
-fn params(raw: Option<String>, allowed: &[&str]) -> Result<(u32, Vec<(String, String)>), Problem> {
+pub(super) fn params(
+    raw: Option<String>,
+    allowed: &[&str],
+) -> Result<(u32, Vec<(String, String)>), Problem> {
     let mut limit = 50;
     let mut out = vec![];
     for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {

@@ -56,6 +56,11 @@ pub async fn index(u: WebUser) -> Response {
             t.s("rules.admin_help").to_string(),
         ),
         (
+            "/admin/webhooks".to_string(),
+            t.entity_many("webhook").to_string(),
+            t.s("webhooks.admin_help").to_string(),
+        ),
+        (
             "/admin/jobs".to_string(),
             t.s("jobs.title").to_string(),
             t.s("jobs.admin_help").to_string(),

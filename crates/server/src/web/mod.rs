@@ -21,6 +21,7 @@ mod records;
 mod rules;
 mod search;
 mod session;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::Request;
@@ -81,6 +82,12 @@ pub fn routes() -> Router<Store> {
             get(rules::edit_form).post(rules::save),
         )
         .route("/admin/rules/{id}/test", post(rules::test))
+        .route("/admin/webhooks", get(webhooks::list))
+        .route("/admin/webhooks/{id}", get(webhooks::show))
+        .route(
+            "/admin/webhooks/{id}/deliveries/{delivery}/replay",
+            post(webhooks::replay),
+        )
         .route("/rules", get(rules::to_list))
         .route("/rules/{id}", get(rules::to_rule))
         .route("/users/{id}/password", post(admin::set_password));

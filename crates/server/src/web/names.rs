@@ -56,6 +56,7 @@ impl Wanted {
                 "pipelines" => named::<Pipeline>(store, &system, &ids, |p| p.name.clone()).await,
                 "users" => named::<User>(store, &system, &ids, |u| u.name.clone()).await,
                 "teams" => named::<Team>(store, &system, &ids, |t| t.name.clone()).await,
+                "webhooks" => named::<Webhook>(store, &system, &ids, |h| h.name.clone()).await,
                 _ => Ok(vec![]),
             };
             match r {

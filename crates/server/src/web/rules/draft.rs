@@ -33,6 +33,7 @@ pub(super) struct ActDraft {
     pub(super) value: String,
     pub(super) tag: String,
     pub(super) message: String,
+    pub(super) webhook: String,
 }
 
 /// The rule form's inputs, as text.
@@ -134,6 +135,7 @@ impl Draft {
             "a_value",
             "a_tag",
             "a_message",
+            "a_webhook",
         ];
         let cols: Vec<Vec<String>> = names.iter().map(|n| col(n)).collect();
         let actions = (0..cols[0].len())
@@ -148,6 +150,7 @@ impl Draft {
                 value: at(&cols[7], i),
                 tag: at(&cols[8], i),
                 message: at(&cols[9], i),
+                webhook: at(&cols[10], i),
             })
             .filter(|a| !a.ty.is_empty())
             .collect();
@@ -382,6 +385,10 @@ pub(super) fn act_draft(a: &Action) -> ActDraft {
             who(&mut d, to);
             d.message = message.clone();
         }
+        Action::CallWebhook { webhook_id } => {
+            d.ty = "call_webhook".into();
+            d.webhook = webhook_id.to_string();
+        }
     }
     d
 }
@@ -442,6 +449,10 @@ pub(super) fn action_of(
         "escalate" => Action::Escalate {
             to: assignee()?,
             message: a.message.trim().to_string(),
+        },
+        "call_webhook" => Action::CallWebhook {
+            webhook_id: id(&a.webhook)
+                .ok_or_else(|| vec![err(format!("{path}.webhook_id"), "required")])?,
         },
         _ => return Err(vec![err(format!("{path}.type"), "invalid")]),
     })

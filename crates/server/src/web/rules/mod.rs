@@ -20,7 +20,7 @@ use guanxi_app::AppError;
 use guanxi_app::records as writes;
 use guanxi_app::rules as use_case;
 use guanxi_domain::custom::CustomFieldDef;
-use guanxi_domain::entities::{Rule, Team, User, rule_targets};
+use guanxi_domain::entities::{Rule, Team, User, Webhook, rule_targets};
 use guanxi_domain::entity::{EntityDef, FieldType};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::rules::{Day, dated_field};
@@ -61,6 +61,7 @@ const ACTIONS: &[&str] = &[
     "update_field",
     "add_tag",
     "escalate",
+    "call_webhook",
 ];
 const ASSIGNEES: &[&str] = &["owner", "user", "round_robin", "least_loaded"];
 
@@ -164,6 +165,7 @@ struct ActRow {
     list: String,
     tag: String,
     message: String,
+    webhooks: Vec<Choice>,
     errs: Errs,
 }
 
@@ -233,6 +235,21 @@ async fn people(store: &Store) -> (Vec<(String, String)>, Vec<(String, String)>)
     (users, teams)
 }
 
+/// The webhook subscriptions a rule may call, by name.
+async fn webhooks(store: &Store) -> Vec<(String, String)> {
+    let q = ListQuery::default().sort_by("name", false).limit(500);
+    store
+        .list::<Webhook>(&Actor::system(), &q)
+        .await
+        .map(|p| {
+            p.items
+                .into_iter()
+                .map(|h| (h.meta.id.to_string(), h.data.name))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 async fn targets(store: &Store, t: Tr) -> Result<Vec<Target>, StoreError> {
     let mut out = vec![];
     for def in rule_targets() {
@@ -265,6 +282,7 @@ async fn form_page(
     let t = u.t();
     let targets = targets(store, t).await?;
     let (users, teams) = people(store).await;
+    let hooks = webhooks(store).await;
     let tg = targets.iter().find(|x| x.name == draft.entity);
     let none = vec![];
     let cond_fields = tg.map_or(&none, |x| &x.cond_fields);
@@ -304,6 +322,7 @@ async fn form_page(
         list: list_of(tg, &a.field),
         tag: a.tag.clone(),
         message: a.message.clone(),
+        webhooks: options(&hooks, &a.webhook),
         errs,
     };
     let mut conditions: Vec<CondRow> = draft

@@ -180,6 +180,10 @@ pub(super) fn action_words(
                 ("message", message.as_str()),
             ],
         ),
+        Action::CallWebhook { webhook_id } => t.f(
+            "rules.did.call_webhook",
+            &[("webhook", &name_of(names, webhook_id))],
+        ),
     }
 }
 
@@ -190,6 +194,10 @@ pub(super) fn want_people(w: &mut Wanted, actions: &[Action]) {
             Action::AssignOwner { to } => to,
             Action::CreateTask { assignee, .. } => assignee,
             Action::Notify { to, .. } | Action::Escalate { to, .. } => to,
+            Action::CallWebhook { webhook_id } => {
+                w.add("webhooks", &json!(webhook_id));
+                continue;
+            }
             Action::UpdateField { .. } | Action::AddTag { .. } => continue,
         };
         match who {
