@@ -198,6 +198,7 @@ macro_rules! for_each_entity {
             $crate::entities::User,
             $crate::entities::Role,
             $crate::entities::Rule,
+            $crate::entities::EmailTemplate,
             $crate::custom::CustomFieldDef
         )
     };

@@ -107,6 +107,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_rules.sql"),
         postgres: include_str!("../migrations/postgres/0016_rules.sql"),
     },
+    Migration {
+        version: 18,
+        name: "email",
+        sqlite: include_str!("../migrations/sqlite/0018_email.sql"),
+        postgres: include_str!("../migrations/postgres/0018_email.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.
