@@ -3,7 +3,7 @@
 //! the job runner that carries out what they queue. (The search index's follower is
 //! started with the index it fills.)
 
-use crate::{jobs, notify, rules};
+use crate::{jobs, mail, notify, rules};
 use guanxi_store::Store;
 use guanxi_store::follow::{self, Follower, Subscriber};
 use std::future::Future;
@@ -40,8 +40,8 @@ where
     })
 }
 
-/// Start the followers and the job runner on `store`.
-pub fn start(store: &Store) -> Background {
+/// Start the followers and the job runner on `store`, sending mail through `outbox`.
+pub fn start(store: &Store, outbox: &mail::Outbox) -> Background {
     let s = store.clone();
     let notifier = follower(store, "notifications", move || {
         notify::Notifier::open(s.clone())
@@ -50,7 +50,11 @@ pub fn start(store: &Store) -> Background {
     let rules = follower(store, "workflow rules", move || {
         rules::Trigger::open(s.clone())
     });
-    let jobs = jobs::start(store.clone(), jobs::served(store), jobs::Options::default());
+    let jobs = jobs::start(
+        store.clone(),
+        jobs::served(store, outbox),
+        jobs::Options::default(),
+    );
     Background {
         notifier,
         rules,

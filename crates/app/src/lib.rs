@@ -7,7 +7,8 @@
 //! them ([`listing`]), what a caller may see of a record ([`access`]), import
 //! ([`import`]), export ([`export`]), the full-text index and searching it ([`search`]),
 //! the customer analytics run ([`analytics`]), durable jobs and their runner ([`jobs`]),
-//! the system's notifications from the change log ([`notify`]), and the language
+//! the system's notifications from the change log ([`notify`]), e-mail to contacts from
+//! templates ([`mail`]), and the language
 //! catalogues ([`i18n`]).
 
 pub mod access;
@@ -21,6 +22,7 @@ pub mod i18n;
 pub mod import;
 pub mod jobs;
 pub mod listing;
+pub mod mail;
 pub mod notify;
 pub mod records;
 pub mod rules;

@@ -78,9 +78,10 @@ impl Handlers {
 
 /// The handlers `guanxi serve` runs. Each part of the process layer (rule actions,
 /// webhook deliveries, e-mail) adds its line here: `.with(Deliver::new(store.clone()))`.
-pub fn served(store: &Store) -> Handlers {
+pub fn served(store: &Store, outbox: &crate::mail::Outbox) -> Handlers {
     Handlers::new().with(crate::rules::RunRule {
         store: store.clone(),
+        outbox: outbox.clone(),
     })
 }
 
