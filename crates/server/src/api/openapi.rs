@@ -331,6 +331,7 @@ fn build() -> Value {
     finding_paths(&mut doc);
     job_paths(&mut doc);
     rule_paths(&mut doc);
+    email_paths(&mut doc);
     notification_paths(&mut doc);
 
     let mut schemas: Map<String, Value> =
@@ -599,6 +600,30 @@ fn rule_paths(doc: &mut Doc) {
             "properties": { "record_id": uuid },
         }}}},
         "responses": responses(&[("200", ok("Which conditions the record meets, and the actions that would run", report))], &["403", "404", "422"]),
+    }));
+}
+
+/// Rendering an e-mail template for a preview.
+fn email_paths(doc: &mut Doc) {
+    use guanxi_domain::entities::{Locale, MailCategory};
+    let text = json!({ "type": "string" });
+    doc.op("/email-templates/preview", "post", json!({
+        "tags": ["email_templates"], "operationId": "preview_email_template",
+        "summary": "Render an e-mail template (its fields, saved or not) for a contact you may read, or for a sample contact; an unknown merge field is refused naming its part (subject, html, text)",
+        "requestBody": { "required": true, "content": { "application/json": { "schema": {
+            "type": "object", "additionalProperties": false,
+            "required": ["name", "locale", "category", "subject", "html", "text"],
+            "properties": {
+                "name": text, "subject": text, "html": text, "text": text,
+                "locale": { "type": "string", "enum": Locale::VALUES },
+                "category": { "type": "string", "enum": MailCategory::VALUES },
+                "contact_id": { "type": ["string", "null"], "format": "uuid" },
+            },
+        }}}},
+        "responses": responses(&[("200", ok("The rendered parts", json!({
+            "type": "object", "required": ["subject", "html", "text"],
+            "properties": { "subject": text, "html": text, "text": text },
+        })))], &["404", "422"]),
     }));
 }
 
@@ -981,7 +1006,7 @@ mod tests {
         let schemas = &doc["components"]["schemas"];
         let mut c = Check(schemas, 0);
         each_entity(&mut c);
-        assert_eq!(c.1, 14);
+        assert_eq!(c.1, 15);
         struct Check<'a>(&'a Value, usize);
         impl EachEntity for Check<'_> {
             fn entity<T: Entity>(&mut self) {

@@ -56,6 +56,9 @@ impl Wanted {
                 "pipelines" => named::<Pipeline>(store, &system, &ids, |p| p.name.clone()).await,
                 "users" => named::<User>(store, &system, &ids, |u| u.name.clone()).await,
                 "teams" => named::<Team>(store, &system, &ids, |t| t.name.clone()).await,
+                "email_templates" => {
+                    named::<EmailTemplate>(store, &system, &ids, |t| t.name.clone()).await
+                }
                 _ => Ok(vec![]),
             };
             match r {

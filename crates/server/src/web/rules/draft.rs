@@ -33,6 +33,7 @@ pub(super) struct ActDraft {
     pub(super) value: String,
     pub(super) tag: String,
     pub(super) message: String,
+    pub(super) template: String,
 }
 
 /// The rule form's inputs, as text.
@@ -126,6 +127,7 @@ impl Draft {
             "a_value",
             "a_tag",
             "a_message",
+            "a_template",
         ];
         let cols: Vec<Vec<String>> = names.iter().map(|n| col(n)).collect();
         let actions = (0..cols[0].len())
@@ -140,6 +142,7 @@ impl Draft {
                 value: at(&cols[7], i),
                 tag: at(&cols[8], i),
                 message: at(&cols[9], i),
+                template: at(&cols[10], i),
             })
             .filter(|a| !a.ty.is_empty())
             .collect();
@@ -316,6 +319,10 @@ pub(super) fn act_draft(a: &Action) -> ActDraft {
             who(&mut d, to);
             d.message = message.clone();
         }
+        Action::SendEmail { template_id } => {
+            d.ty = "send_email".into();
+            d.template = template_id.to_string();
+        }
     }
     d
 }
@@ -376,6 +383,10 @@ pub(super) fn action_of(
         "escalate" => Action::Escalate {
             to: assignee()?,
             message: a.message.trim().to_string(),
+        },
+        "send_email" => Action::SendEmail {
+            template_id: id(&a.template)
+                .ok_or_else(|| vec![err(format!("{path}.template_id"), "required")])?,
         },
         _ => return Err(vec![err(format!("{path}.type"), "invalid")]),
     })
@@ -447,6 +458,7 @@ pub(super) fn place(t: Tr, errors: &[FieldError], draft: &Draft) -> Placed {
                 "to" | "assignee" => "assignee",
                 "due_in_hours" => "due",
                 "subject" | "field" | "value" | "tag" | "message" => head,
+                "template_id" => "template",
                 _ => "type",
             };
             errs.add(key, msg);

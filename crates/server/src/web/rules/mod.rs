@@ -20,7 +20,7 @@ use guanxi_app::AppError;
 use guanxi_app::records as writes;
 use guanxi_app::rules as use_case;
 use guanxi_domain::custom::CustomFieldDef;
-use guanxi_domain::entities::{Rule, Team, User, rule_targets};
+use guanxi_domain::entities::{EmailTemplate, Rule, Team, User, rule_targets};
 use guanxi_domain::entity::{EntityDef, FieldType};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::{Actor, FieldError, Id, Record};
@@ -51,6 +51,7 @@ const ACTIONS: &[&str] = &[
     "update_field",
     "add_tag",
     "escalate",
+    "send_email",
 ];
 const ASSIGNEES: &[&str] = &["owner", "user", "round_robin", "least_loaded"];
 
@@ -145,6 +146,7 @@ struct ActRow {
     list: String,
     tag: String,
     message: String,
+    templates: Vec<Choice>,
     errs: Errs,
 }
 
@@ -207,6 +209,21 @@ async fn people(store: &Store) -> (Vec<(String, String)>, Vec<(String, String)>)
     (users, teams)
 }
 
+/// The e-mail templates a rule may send, by name.
+async fn email_templates(store: &Store) -> Vec<(String, String)> {
+    let q = ListQuery::default().sort_by("name", false).limit(500);
+    store
+        .list::<EmailTemplate>(&Actor::system(), &q)
+        .await
+        .map(|p| {
+            p.items
+                .into_iter()
+                .map(|t| (t.meta.id.to_string(), t.data.name))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 async fn targets(store: &Store, t: Tr) -> Result<Vec<Target>, StoreError> {
     let mut out = vec![];
     for def in rule_targets() {
@@ -239,6 +256,7 @@ async fn form_page(
     let t = u.t();
     let targets = targets(store, t).await?;
     let (users, teams) = people(store).await;
+    let templates = email_templates(store).await;
     let tg = targets.iter().find(|x| x.name == draft.entity);
     let none = vec![];
     let cond_fields = tg.map_or(&none, |x| &x.cond_fields);
@@ -278,6 +296,7 @@ async fn form_page(
         list: list_of(tg, &a.field),
         tag: a.tag.clone(),
         message: a.message.clone(),
+        templates: options(&templates, &a.template),
         errs,
     };
     let mut conditions: Vec<CondRow> = draft
