@@ -67,6 +67,8 @@ pub enum SendError {
         "marketing e-mail needs the public URL (GUANXI_PUBLIC_URL) for its unsubscribe address"
     )]
     NoPublicUrl,
+    #[error("the contact has no owner to record the e-mail under")]
+    NoOwner,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -86,7 +88,7 @@ impl SendError {
                 StoreError::Invalid(_) | StoreError::Forbidden { .. } | StoreError::NotFound { .. }
             ),
             SendError::Mail(e) => e.is_transient(),
-            SendError::Template(_) => false,
+            SendError::Template(_) | SendError::NoOwner => false,
         }
     }
 }
@@ -159,6 +161,12 @@ pub async fn send_template(
         MailCategory::Transactional => None,
     };
     let (ctx, owner) = merge_values(store, &contact, unsubscribe.as_ref()).await?;
+    // The interaction is owned like the contact: without an owner it could not be written,
+    // and no message goes out that the timeline would not show.
+    let owner_id = owner
+        .as_ref()
+        .map(|u| u.meta.id)
+        .ok_or(SendError::NoOwner)?;
     let rendered = template
         .data
         .compile()
@@ -195,7 +203,7 @@ pub async fn send_template(
     };
     let mut new = NewRecord::new(interaction);
     new.id = Some(interaction_id);
-    new.owner_id = contact.meta.owner_id;
+    new.owner_id = Some(owner_id);
     match store.create(actor, new).await {
         Ok(_) | Err(StoreError::Duplicate { .. }) => {}
         Err(e) => return Err(e.into()),
