@@ -54,7 +54,7 @@ async fn main() {
     let trigger = rules::start(store.clone()).await.unwrap();
     let runner = jobs::start(
         store.clone(),
-        jobs::served(&store),
+        jobs::served(&store, &guanxi_app::mail::Outbox::off()),
         jobs::Options::default(),
     );
 

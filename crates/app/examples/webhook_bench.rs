@@ -143,7 +143,7 @@ async fn main() {
     let follower = webhooks::start(store.clone()).await.unwrap();
     let runner = jobs::start(
         store.clone(),
-        jobs::served(&store),
+        jobs::served(&store, &guanxi_app::mail::Outbox::off()),
         jobs::Options::default(),
     );
     let mut last = (Instant::now(), 0u64);

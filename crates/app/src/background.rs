@@ -3,7 +3,7 @@
 //! webhooks), the job runner that carries out what they queue, and the chain of morning
 //! reminders. (The search index's follower is started with the index it fills.)
 
-use crate::{jobs, notify, reminders, rules, webhooks};
+use crate::{jobs, mail, notify, reminders, rules, webhooks};
 use guanxi_store::Store;
 use guanxi_store::follow::{self, Follower, Subscriber};
 use std::future::Future;
@@ -55,8 +55,8 @@ fn arm_reminders(store: &Store) {
     });
 }
 
-/// Start the followers and the job runner on `store`.
-pub fn start(store: &Store) -> Background {
+/// Start the followers and the job runner on `store`, sending mail through `outbox`.
+pub fn start(store: &Store, outbox: &mail::Outbox) -> Background {
     let s = store.clone();
     let notifier = follower(store, "notifications", move || {
         notify::Notifier::open(s.clone())
@@ -69,7 +69,11 @@ pub fn start(store: &Store) -> Background {
     let webhooks = follower(store, "webhooks", move || {
         webhooks::Dispatch::open(s.clone())
     });
-    let jobs = jobs::start(store.clone(), jobs::served(store), jobs::Options::default());
+    let jobs = jobs::start(
+        store.clone(),
+        jobs::served(store, outbox),
+        jobs::Options::default(),
+    );
     arm_reminders(store);
     Background {
         notifier,

@@ -9,7 +9,8 @@
 //! the customer analytics run ([`analytics`]), durable jobs and their runner ([`jobs`]),
 //! the system's notifications from the change log ([`notify`]), workflow rules fired by
 //! changes ([`rules`]) and by times ([`timed_rules`]), the morning task reminder
-//! ([`reminders`]), and the language catalogues ([`i18n`]).
+//! ([`reminders`]), e-mail to contacts from templates ([`mail`]), and the language
+//! catalogues ([`i18n`]).
 
 pub mod access;
 pub mod analytics;
@@ -22,6 +23,7 @@ pub mod i18n;
 pub mod import;
 pub mod jobs;
 pub mod listing;
+pub mod mail;
 pub mod notify;
 pub mod records;
 pub mod reminders;

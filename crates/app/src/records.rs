@@ -186,3 +186,16 @@ mod tests {
         assert_eq!(t, serde_json::json!({"a": "z", "c": {"d": "e"}}));
     }
 }
+
+/// The id of a record the system's work creates for a cause named by `seed` (a rule run's
+/// action, a send): the same on every attempt, so work tried again finds the record
+/// instead of making another; time-ordered like every id (UUIDv7 at `at`), its random
+/// part from the seed.
+pub fn derived_id(at: chrono::DateTime<chrono::Utc>, seed: &str) -> Id {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(seed.as_bytes());
+    let mut random = [0u8; 10];
+    random.copy_from_slice(&hash[..10]);
+    let millis = at.timestamp_millis().max(0) as u64;
+    Id(uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid())
+}

@@ -11,6 +11,7 @@
 //! logged instead of done.
 
 use crate::jobs::{Handler, JobError};
+use crate::mail::{self, Outbox};
 use crate::{records, timed_rules};
 use chrono::Duration;
 use guanxi_domain::entities::{Interaction, InteractionKind, InteractionStatus, Rule, User};
@@ -175,6 +176,8 @@ pub(crate) async fn queue_runs(store: &Store, fired: &[NewRuleRun]) -> Result<()
 /// Does a run's actions.
 pub struct RunRule {
     pub store: Store,
+    /// Where the `send_email` actions' mail goes out.
+    pub outbox: Outbox,
 }
 
 impl Handler for RunRule {
@@ -200,7 +203,7 @@ impl Handler for RunRule {
         };
         let outcome = guanxi_domain::with_entity!(
             run.entity.as_str(),
-            T => act::<T>(&self.store, &rule, &run).await,
+            T => act::<T>(&self.store, &self.outbox, &rule, &run).await,
             _ => Err(Failure::Permanent(format!("rules do not run on {}", run.entity), vec![]))
         );
         match outcome {
@@ -249,6 +252,7 @@ async fn finish(
 /// Do the rule's actions on the run's record, in order; what each did.
 async fn act<T: Entity>(
     store: &Store,
+    outbox: &Outbox,
     rule: &Record<Rule>,
     run: &RuleRun,
 ) -> Result<Vec<Value>, Failure> {
@@ -258,33 +262,52 @@ async fn act<T: Entity>(
         let mut attempt = 0;
         let result = loop {
             attempt += 1;
-            match one::<T>(store, rule, run, i, action).await {
-                Err(StoreError::Conflict { .. }) if attempt < 3 => continue,
+            match one::<T>(store, outbox, rule, run, i, action).await {
+                Err(Failed::Store(StoreError::Conflict { .. })) if attempt < 3 => continue,
                 other => break other,
             }
         };
         match result {
             Ok(what) => done.push(json!({ "action": i, "did": what })),
-            Err(e) if lasting(&e) => {
+            Err(e) if !e.is_transient() => {
                 let why = format!("action {}: {e}", i + 1);
                 done.push(json!({ "action": i, "error": e.to_string() }));
                 return Err(Failure::Permanent(why, done));
             }
-            Err(e) => return Err(Failure::Transient(e.to_string())),
+            Err(e) => return Err(Failure::Transient(format!("action {}: {e}", i + 1))),
         }
     }
     Ok(done)
+}
+
+/// Why an action failed: a write, or sending mail.
+#[derive(Debug, thiserror::Error)]
+enum Failed {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Mail(#[from] mail::SendError),
+}
+
+impl Failed {
+    fn is_transient(&self) -> bool {
+        match self {
+            Failed::Store(e) => !lasting(e),
+            Failed::Mail(e) => e.is_transient(),
+        }
+    }
 }
 
 /// One action; what it did (`unchanged` when its effect was already there: a run tried
 /// again does nothing twice).
 async fn one<T: Entity>(
     store: &Store,
+    outbox: &Outbox,
     rule: &Record<Rule>,
     run: &RuleRun,
     index: usize,
     action: &Action,
-) -> Result<Value, StoreError> {
+) -> Result<Value, Failed> {
     let actor = Actor::rule(rule.meta.id);
     let record = store.get::<T>(&actor, run.record_id).await?;
     let json = record.to_json();
@@ -349,7 +372,7 @@ async fn one<T: Entity>(
         }
         Action::CallWebhook { webhook_id } => {
             let key = format!("rule:{}:{index}", run.id);
-            crate::webhooks::call::<T>(store, *webhook_id, run.record_id, run.seq, key).await
+            Ok(crate::webhooks::call::<T>(store, *webhook_id, run.record_id, run.seq, key).await?)
         }
         Action::CreateTask {
             assignee: who,
@@ -380,6 +403,29 @@ async fn one<T: Entity>(
             write(vec![id]).await?;
             store.create(&actor, new).await?;
             Ok(json!({ "task_id": id, "owner_id": owner }))
+        }
+        Action::SendEmail { template_id } => {
+            let Some(contact) = mail::contact_of(T::DEF.name, &json) else {
+                return Ok(json!({ "refused": "no_contact" }));
+            };
+            let key = format!("rule:{}:{index}", run.id);
+            // The interaction it writes is the rule's write, one level deeper in a chain.
+            write(vec![records::derived_id(run.at, &key)]).await?;
+            let sent =
+                mail::send_template(store, outbox, &actor, *template_id, contact, &key, run.at)
+                    .await?;
+            Ok(match sent {
+                mail::Outcome::Sent {
+                    interaction_id,
+                    category,
+                } => json!({ "interaction_id": interaction_id, "category": category }),
+                mail::Outcome::AlreadySent { interaction_id } => {
+                    json!({ "interaction_id": interaction_id, "unchanged": true })
+                }
+                mail::Outcome::Refused(why) => {
+                    json!({ "contact_id": contact, "refused": why.code() })
+                }
+            })
         }
     }
 }
@@ -450,16 +496,9 @@ fn link(record: &Value, def: &EntityDef, entity: &str) -> Option<Id> {
     text.and_then(|s| Id::parse(s).ok())
 }
 
-/// The id of the task a run's action creates: the same on every attempt, so a retried run
-/// finds it instead of creating another; time-ordered like every id (UUIDv7 at the run's
-/// time), its random part from the run and the action.
+/// The id of the task a run's action creates: the same on every attempt.
 fn task_id(run: &RuleRun, index: usize) -> Id {
-    use sha2::{Digest, Sha256};
-    let hash = Sha256::digest(format!("{}:{index}", run.id).as_bytes());
-    let mut random = [0u8; 10];
-    random.copy_from_slice(&hash[..10]);
-    let millis = run.at.timestamp_millis().max(0) as u64;
-    Id(uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid())
+    records::derived_id(run.at, &format!("{}:{index}", run.id))
 }
 
 /// The user an assignment names.

@@ -85,7 +85,11 @@ async fn each_morning_everyone_hears_of_their_tasks_due_and_overdue_once() {
         task(zh, "明天的事", morning + Duration::days(1), "planned").await;
         task(en, "Call back", morning - Duration::hours(20), "planned").await;
 
-        let runner = jobs::start(s.clone(), jobs::served(&s), quick());
+        let runner = jobs::start(
+            s.clone(),
+            jobs::served(&s, &guanxi_app::mail::Outbox::off()),
+            quick(),
+        );
         for _ in 0..2 {
             let job = NewJob::new(reminders::KIND, json!({ "at": morning }));
             s.enqueue(&[job]).await.unwrap();

@@ -98,7 +98,11 @@ async fn urgent_cases_go_round_the_team_with_a_task_each() {
         )
         .await;
         let trigger = rules::start(s.clone()).await.unwrap();
-        let runner = jobs::start(s.clone(), jobs::served(&s), quick());
+        let runner = jobs::start(
+            s.clone(),
+            jobs::served(&s, &guanxi_app::mail::Outbox::off()),
+            quick(),
+        );
 
         let calm = create::<Case>(&s, &o.author, case_body("咨询发票", "normal")).await;
         let mut urgent = vec![];
@@ -195,7 +199,11 @@ async fn two_rules_that_undo_each_other_stop_at_the_depth_limit() {
             .await;
         }
         let trigger = rules::start(s.clone()).await.unwrap();
-        let runner = jobs::start(s.clone(), jobs::served(&s), quick());
+        let runner = jobs::start(
+            s.clone(),
+            jobs::served(&s, &guanxi_app::mail::Outbox::off()),
+            quick(),
+        );
         let c = create::<Case>(&s, &o.author, case_body("来回改", "normal")).await;
         records::patch::<Case>(
             &s,
@@ -305,7 +313,11 @@ async fn an_escalation_reassigns_and_tells_the_teams_manager_once() {
         )
         .await;
         let trigger = rules::start(s.clone()).await.unwrap();
-        let runner = jobs::start(s.clone(), jobs::served(&s), quick());
+        let runner = jobs::start(
+            s.clone(),
+            jobs::served(&s, &guanxi_app::mail::Outbox::off()),
+            quick(),
+        );
         let mut body = case_body("服务态度差", "high");
         body["kind"] = json!("complaint");
         let c = create::<Case>(&s, &o.author, body).await;
@@ -374,7 +386,11 @@ async fn a_relative_time_fires_when_it_comes_if_the_record_still_qualifies() {
         // Dated before the rule exists: saving the rule arms its timer.
         let earlier = create::<Case>(&s, &o.author, dated("早已登记", soon(3))).await;
         let trigger = rules::start(s.clone()).await.unwrap();
-        let runner = jobs::start(s.clone(), jobs::served(&s), quick());
+        let runner = jobs::start(
+            s.clone(),
+            jobs::served(&s, &guanxi_app::mail::Outbox::off()),
+            quick(),
+        );
         let rule = create::<Rule>(
             &s,
             &system,
@@ -458,7 +474,11 @@ async fn a_schedule_runs_on_every_record_that_qualifies_then_and_queues_the_next
         let o = office(&s).await;
         let system = Actor::system();
         let trigger = rules::start(s.clone()).await.unwrap();
-        let runner = jobs::start(s.clone(), jobs::served(&s), quick());
+        let runner = jobs::start(
+            s.clone(),
+            jobs::served(&s, &guanxi_app::mail::Outbox::off()),
+            quick(),
+        );
         let urgent = create::<Case>(&s, &o.author, case_body("停机", "urgent")).await;
         let other = create::<Case>(&s, &o.author, case_body("咨询", "normal")).await;
         let rule = create::<Rule>(

@@ -35,6 +35,13 @@ const ENV_ANALYTICS_EVERY: &str = "GUANXI_ANALYTICS_EVERY";
 const ENV_INDEX: &str = "GUANXI_INDEX";
 const ENV_PUBLIC_URL: &str = "GUANXI_PUBLIC_URL";
 const ENV_TRUSTED_PROXIES: &str = "GUANXI_TRUSTED_PROXIES";
+const ENV_SMTP_HOST: &str = "GUANXI_SMTP_HOST";
+const ENV_SMTP_PORT: &str = "GUANXI_SMTP_PORT";
+const ENV_SMTP_SECURITY: &str = "GUANXI_SMTP_SECURITY";
+const ENV_SMTP_USER: &str = "GUANXI_SMTP_USER";
+const ENV_SMTP_PASSWORD: &str = "GUANXI_SMTP_PASSWORD";
+const ENV_SMTP_FROM: &str = "GUANXI_SMTP_FROM";
+const ENV_SMTP_CA_CERT: &str = "GUANXI_SMTP_CA_CERT";
 /// Hours between the server's analytics runs.
 pub const DEFAULT_ANALYTICS_EVERY: u64 = 24;
 
@@ -582,6 +589,41 @@ pub struct BindArgs {
     /// [env: GUANXI_TRUSTED_PROXIES] [file: trusted_proxies]
     #[arg(long, value_name = "ADDRS")]
     pub trusted_proxies: Option<Proxies>,
+    #[command(flatten)]
+    pub smtp: SmtpArgs,
+}
+
+/// The relay outgoing e-mail goes through; without a host no mail is sent (and mail jobs
+/// fail saying e-mail is not configured).
+#[derive(Debug, Args, Default)]
+pub struct SmtpArgs {
+    /// The SMTP relay's host name [env: GUANXI_SMTP_HOST] [file: smtp_host]
+    #[arg(long, value_name = "HOST")]
+    pub smtp_host: Option<String>,
+    /// Its port [env: GUANXI_SMTP_PORT] [file: smtp_port] [default: 587, 465 with tls,
+    /// 25 with none]
+    #[arg(long, value_name = "PORT")]
+    pub smtp_port: Option<u16>,
+    /// starttls (required), tls (from the first byte) or none
+    /// [env: GUANXI_SMTP_SECURITY] [file: smtp_security] [default: starttls]
+    #[arg(long, value_name = "MODE")]
+    pub smtp_security: Option<guanxi_outbound::Security>,
+    /// The user to authenticate as, with the password
+    /// [env: GUANXI_SMTP_USER] [file: smtp_user]
+    #[arg(long, value_name = "USER")]
+    pub smtp_user: Option<String>,
+    /// Better given in the environment than on the command line
+    /// [env: GUANXI_SMTP_PASSWORD] [file: smtp_password]
+    #[arg(long, value_name = "PASSWORD")]
+    pub smtp_password: Option<String>,
+    /// The sender, `Name <address>` or an address (required with a host)
+    /// [env: GUANXI_SMTP_FROM] [file: smtp_from]
+    #[arg(long, value_name = "MAILBOX")]
+    pub smtp_from: Option<String>,
+    /// A PEM file of a further certificate authority to trust (a relay with a private CA)
+    /// [env: GUANXI_SMTP_CA_CERT] [file: smtp_ca_cert]
+    #[arg(long, value_name = "FILE")]
+    pub smtp_ca_cert: Option<PathBuf>,
 }
 
 /// A comma-separated list of proxy addresses.
@@ -636,6 +678,13 @@ pub struct FileConfig {
     pub index: Option<PathBuf>,
     pub public_url: Option<String>,
     pub trusted_proxies: Option<Proxies>,
+    pub smtp_host: Option<String>,
+    pub smtp_port: Option<u16>,
+    pub smtp_security: Option<guanxi_outbound::Security>,
+    pub smtp_user: Option<String>,
+    pub smtp_password: Option<String>,
+    pub smtp_from: Option<String>,
+    pub smtp_ca_cert: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -712,7 +761,7 @@ pub fn load_file(
 
 /// Merge flags, environment and file: flag > environment > file > default.
 pub fn resolve(
-    cli: Cli,
+    mut cli: Cli,
     env: impl Fn(&str) -> Option<String>,
     file: Option<FileConfig>,
 ) -> anyhow::Result<Config> {
@@ -726,9 +775,13 @@ pub fn resolve(
     };
     let analytics_every = pick(every_flag, &env, ENV_ANALYTICS_EVERY, file.analytics_every)?
         .unwrap_or(DEFAULT_ANALYTICS_EVERY);
-    let (url_flag, proxies_flag) = match &cli.command {
-        Command::Serve(a) | Command::Demo(a) => (a.public_url.clone(), a.trusted_proxies.clone()),
-        _ => (None, None),
+    let (url_flag, proxies_flag, smtp_flags) = match &mut cli.command {
+        Command::Serve(a) | Command::Demo(a) => (
+            a.public_url.clone(),
+            a.trusted_proxies.clone(),
+            std::mem::take(&mut a.smtp),
+        ),
+        _ => (None, None, SmtpArgs::default()),
     };
     let deployment = guanxi_server::Deployment {
         public_url: pick(url_flag, &env, ENV_PUBLIC_URL, file.public_url.clone())?,
@@ -740,6 +793,7 @@ pub fn resolve(
         )?
         .unwrap_or_default()
         .0,
+        smtp: smtp(smtp_flags, &env, &file)?,
     };
     let index = match cli.index {
         Some(flag) => Some(flag),
@@ -795,6 +849,51 @@ pub fn resolve(
         index,
         deployment,
     })
+}
+
+/// The relay's settings, each from its flag, variable or key; none without a host.
+fn smtp(
+    flags: SmtpArgs,
+    env: impl Fn(&str) -> Option<String>,
+    file: &FileConfig,
+) -> anyhow::Result<Option<guanxi_outbound::SmtpConfig>> {
+    let Some(host) = pick(flags.smtp_host, &env, ENV_SMTP_HOST, file.smtp_host.clone())? else {
+        return Ok(None);
+    };
+    let Some(from) = pick(flags.smtp_from, &env, ENV_SMTP_FROM, file.smtp_from.clone())? else {
+        bail!(
+            "an SMTP host needs a sender: --smtp-from, {ENV_SMTP_FROM} or `smtp_from` in the \
+             config file"
+        );
+    };
+    let security = pick(
+        flags.smtp_security,
+        &env,
+        ENV_SMTP_SECURITY,
+        file.smtp_security,
+    )?;
+    Ok(Some(guanxi_outbound::SmtpConfig {
+        host,
+        port: pick(flags.smtp_port, &env, ENV_SMTP_PORT, file.smtp_port)?,
+        security: security.unwrap_or_default(),
+        username: pick(flags.smtp_user, &env, ENV_SMTP_USER, file.smtp_user.clone())?,
+        password: pick(
+            flags.smtp_password,
+            &env,
+            ENV_SMTP_PASSWORD,
+            file.smtp_password.clone(),
+        )?,
+        from,
+        hello_name: None,
+        ca_cert: pick(
+            flags.smtp_ca_cert,
+            &env,
+            ENV_SMTP_CA_CERT,
+            file.smtp_ca_cert.clone(),
+        )?,
+        timeout_secs: None,
+        pool_size: None,
+    }))
 }
 
 fn lookup(env: impl Fn(&str) -> Option<String>, key: &str) -> Option<String> {
@@ -904,6 +1003,46 @@ mod tests {
         );
         let bad = Cli::try_parse_from(["guanxi", "serve", "--trusted-proxies", "proxy.lan"]);
         assert!(bad.unwrap_err().to_string().contains("not an IP address"));
+    }
+
+    #[test]
+    fn the_mail_relay_comes_from_flag_environment_or_file() {
+        let c = resolve(cli(&["serve"]), no_env(), None).unwrap();
+        assert_eq!(c.deployment.smtp, None);
+        let f = file(
+            r#"
+            smtp_host = "smtp.exmail.qq.com"
+            smtp_security = "tls"
+            smtp_user = "crm@example.cn"
+            smtp_from = "关系 CRM <crm@example.cn>"
+            "#,
+        );
+        let e = env(&[
+            ("GUANXI_SMTP_PASSWORD", "s3cret"),
+            ("GUANXI_SMTP_PORT", "2465"),
+        ]);
+        let c = resolve(
+            cli(&["serve", "--smtp-user", "ops@example.cn"]),
+            e,
+            f.clone(),
+        )
+        .unwrap();
+        let smtp = c.deployment.smtp.unwrap();
+        assert_eq!(smtp.host, "smtp.exmail.qq.com");
+        assert_eq!(smtp.security, guanxi_outbound::Security::Tls);
+        assert_eq!(smtp.port(), 2465, "the environment beats the default");
+        assert_eq!(
+            smtp.username.as_deref(),
+            Some("ops@example.cn"),
+            "the flag beats the file"
+        );
+        assert_eq!(smtp.password.as_deref(), Some("s3cret"));
+        assert_eq!(smtp.from, "关系 CRM <crm@example.cn>");
+        let no_from = resolve(cli(&["serve", "--smtp-host", "relay"]), no_env(), None);
+        assert!(no_from.unwrap_err().to_string().contains("smtp_from"));
+        let e = env(&[("GUANXI_SMTP_SECURITY", "ssl")]);
+        let bad = resolve(cli(&["serve"]), e, f).unwrap_err().to_string();
+        assert!(bad.contains("GUANXI_SMTP_SECURITY"), "{bad}");
     }
 
     #[test]

@@ -580,7 +580,10 @@ async fn run_server(
         Some(dir) if dir == Path::new("off") => None,
         dir => Some(start_search(&store, dir)?),
     };
-    let background = guanxi_app::background::start(&store);
+    let outbox =
+        guanxi_app::mail::Outbox::new(deployment.smtp.as_ref(), deployment.public_url.as_deref())
+            .context("the mail settings")?;
+    let background = guanxi_app::background::start(&store, &outbox);
     let served = guanxi_server::serve(
         store.clone(),
         search.as_ref().map(|s| s.0.clone()),

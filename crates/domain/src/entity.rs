@@ -199,6 +199,7 @@ macro_rules! for_each_entity {
             $crate::entities::Role,
             $crate::entities::Rule,
             $crate::entities::Webhook,
+            $crate::entities::EmailTemplate,
             $crate::custom::CustomFieldDef
         )
     };

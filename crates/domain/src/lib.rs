@@ -15,6 +15,7 @@ pub mod entity;
 pub mod error;
 pub mod filter;
 pub mod headers;
+pub mod mail_template;
 pub mod money;
 pub mod phone;
 pub mod policy;

@@ -203,6 +203,11 @@ pub enum Action {
     CallWebhook {
         webhook_id: Id,
     },
+    /// An e-mail from a template to the record's contact (the record itself, or the
+    /// contact it names), if the template's category and the contact's consent allow it.
+    SendEmail {
+        template_id: Id,
+    },
 }
 
 /// A change as a rule sees it.

@@ -5,12 +5,14 @@
 //!
 //! Every call is one attempt: retries, backoff and delivery logs belong to the job queue
 //! that calls this crate, which is why every outcome says whether trying again can help.
-//! The crate knows nothing of the store or the domain.
+//! The crate knows nothing of the store; of the domain it uses only the templates.
 
 pub mod mail;
 pub mod robots;
-pub mod template;
 pub mod webhook;
+
+/// Templates live in the domain, which checks their merge fields when one is saved.
+pub use guanxi_domain::mail_template as template;
 
 mod tls;
 

@@ -34,8 +34,21 @@ pub enum Security {
     Tls,
 }
 
+impl std::str::FromStr for Security {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "none" => Ok(Security::None),
+            "starttls" => Ok(Security::StartTls),
+            "tls" => Ok(Security::Tls),
+            _ => Err("expected one of starttls, tls, none".into()),
+        }
+    }
+}
+
 /// The relay settings, read like the server's other settings (flag, `GUANXI_*`, TOML).
-#[derive(Clone, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     pub host: String,

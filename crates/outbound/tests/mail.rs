@@ -6,68 +6,9 @@ mod support;
 use guanxi_outbound::{
     Address, Category, MailError, MailTemplate, Mailer, OutgoingMail, Security, SmtpConfig,
 };
-use serde_json::{Value, json};
-use support::PyServer;
+use serde_json::json;
+use support::{Sink, part};
 use url::Url;
-
-struct Sink {
-    server: PyServer,
-    dir: tempfile::TempDir,
-}
-
-impl Sink {
-    fn start(options: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut args = vec![dir.path().to_str().unwrap()];
-        args.extend_from_slice(options);
-        let server = PyServer::start("smtp_sink.py", &args);
-        Self { server, dir }
-    }
-
-    fn config(&self, security: Security) -> SmtpConfig {
-        SmtpConfig {
-            host: "localhost".into(),
-            port: Some(self.server.port),
-            security,
-            username: None,
-            password: None,
-            from: "关系 CRM <crm@guanxi.example>".into(),
-            hello_name: Some("crm.guanxi.example".into()),
-            ca_cert: None,
-            timeout_secs: Some(20),
-            pool_size: None,
-        }
-    }
-
-    fn trusting(&self, security: Security) -> SmtpConfig {
-        SmtpConfig {
-            ca_cert: Some(self.dir.path().join("ca.pem")),
-            ..self.config(security)
-        }
-    }
-
-    /// The messages received so far, in order, as the Python parser read them.
-    fn received(&self) -> Vec<Value> {
-        let mut numbered: Vec<(u32, Value)> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .filter_map(|e| {
-                let path = e.unwrap().path();
-                let n = path
-                    .file_name()?
-                    .to_str()?
-                    .strip_suffix(".json")?
-                    .parse()
-                    .ok()?;
-                Some((
-                    n,
-                    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap(),
-                ))
-            })
-            .collect();
-        numbered.sort_by_key(|(n, _)| *n);
-        numbered.into_iter().map(|(_, v)| v).collect()
-    }
-}
 
 fn template() -> MailTemplate {
     let t = MailTemplate::new(
@@ -94,19 +35,6 @@ fn mail(category: Category) -> OutgoingMail {
         rendered,
         category,
     )
-}
-
-/// A part's decoded text, with the wire's CRLF line ends as LF.
-fn part(message: &Value, content_type: &str) -> String {
-    message["parts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["content_type"] == content_type)
-        .unwrap_or_else(|| panic!("no {content_type} part in {message}"))["content"]
-        .as_str()
-        .unwrap()
-        .replace("\r\n", "\n")
 }
 
 #[tokio::test]

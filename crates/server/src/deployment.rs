@@ -1,6 +1,7 @@
 //! How the server is reached: the public address users open and the reverse proxies in
 //! front of it. Behind a TLS proxy the socket sees plain HTTP from the proxy's address, so
-//! both facts come from the configuration, never from what a client claims.
+//! both facts come from the configuration, never from what a client claims. The mail relay
+//! is part of how the server reaches the outside, so its settings travel here too.
 
 use axum::http::HeaderMap;
 use std::net::IpAddr;
@@ -12,6 +13,8 @@ pub struct Deployment {
     pub public_url: Option<String>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpAddr>,
+    /// The relay mail goes out through; none: sending mail fails, saying so.
+    pub smtp: Option<guanxi_outbound::SmtpConfig>,
 }
 
 impl Deployment {
@@ -80,8 +83,8 @@ mod tests {
     fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
         let proxy: IpAddr = "127.0.0.1".parse().unwrap();
         let d = Deployment {
-            public_url: None,
             trusted_proxies: vec![proxy],
+            ..Deployment::default()
         };
         let client: IpAddr = "203.0.113.7".parse().unwrap();
         assert_eq!(d.client_ip(proxy, &xff("203.0.113.7")), client);
@@ -102,7 +105,7 @@ mod tests {
     fn https_follows_the_public_url() {
         let at = |u: &str| Deployment {
             public_url: Some(u.into()),
-            trusted_proxies: vec![],
+            ..Deployment::default()
         };
         assert!(at("https://crm.example.cn").https());
         assert!(at("HTTPS://crm.example.cn/").https());

@@ -33,6 +33,7 @@ on_both!(the_jobs_page, the_jobs_page);
 on_both!(rules_built_in_a_form, rules_built_in_a_form);
 on_both!(timed_rules_in_the_form, timed_rules_in_the_form);
 on_both!(the_webhook_pages, the_webhook_pages);
+on_both!(email_templates_and_previews, email_templates_and_previews);
 
 on_both!(
     the_bell_and_the_notifications_page,
@@ -1959,4 +1960,104 @@ async fn the_webhook_pages(s: Server) {
     let csrf = other.csrf().await;
     let a = other.post(&replay, &[("_csrf", &csrf)]).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
+}
+
+/// An administrator writes an e-mail template on its form: an unknown merge field is
+/// refused by its part with what was typed kept; the preview renders it for a sample and
+/// for a real contact; the rule form offers sending it.
+async fn email_templates_and_previews(s: Server) {
+    use guanxi_domain::entities::EmailTemplate;
+    let mut admin = Browser::new(&s, "zh-CN");
+    admin.sign_in("admin@t.cn").await;
+    assert!(
+        admin
+            .get("/admin")
+            .await
+            .body
+            .contains("href=\"/email-templates\"")
+    );
+    let form = admin.get("/email-templates/new").await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    // Both bodies are textareas.
+    assert!(form.body.contains("name=\"html\"") && form.body.matches("<textarea").count() >= 2);
+    let csrf = form.csrf();
+    let html = "<p>{{contact.name}} 您好，{{account.nmae}}</p>";
+    let mut typed = vec![
+        ("name", "欢迎邮件"),
+        ("locale", "zh-CN"),
+        ("category", "transactional"),
+        ("subject", "{{contact.name}}，欢迎"),
+        ("html", html),
+        ("text", "{{contact.name}} 您好，{{account.name}}"),
+        ("_csrf", &csrf),
+    ];
+    let a = admin.post("/email-templates/new", &typed).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(a.body.contains("id=\"f-html-err\""), "{}", a.body);
+    assert!(a.body.contains("未知的合并字段。"), "{}", a.body);
+    assert!(a.body.contains("account.nmae"), "the field is named");
+    assert!(
+        a.body
+            .contains("&#60;p&#62;{{contact.name}} 您好，{{account.nmae}}&#60;/p&#62;"),
+        "what was typed is kept: {}",
+        a.body
+    );
+    typed[4] = ("html", "<p>{{contact.name}} 您好，{{account.name}}</p>");
+    let a = admin.post("/email-templates/new", &typed).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let id = id_from(a.location());
+    s.store
+        .get::<EmailTemplate>(&Actor::system(), id)
+        .await
+        .unwrap();
+
+    let sample = admin.get(&format!("/email-templates/{id}/preview")).await;
+    assert_eq!(sample.status, StatusCode::OK, "{}", sample.body);
+    assert!(sample.body.contains("王芳，欢迎"), "{}", sample.body);
+    assert!(
+        sample.body.contains("sandbox=\"\""),
+        "the HTML runs no script"
+    );
+    let rep = s
+        .store
+        .actor_for(user_id(&s, "a@t.cn").await)
+        .await
+        .unwrap();
+    let account = account_of(&s, "a@t.cn", "杭州远景科技").await;
+    let mut contact = Contact::new("赵敏");
+    contact.account_id = Some(account);
+    let contact = s.store.create(&rep, NewRecord::new(contact)).await.unwrap();
+    let real = admin
+        .get(&format!(
+            "/email-templates/{id}/preview?contact_id={}",
+            contact.meta.id
+        ))
+        .await;
+    assert_eq!(real.status, StatusCode::OK, "{}", real.body);
+    assert!(real.body.contains("赵敏，欢迎"));
+    assert!(
+        real.body.contains("赵敏 您好，杭州远景科技"),
+        "{}",
+        real.body
+    );
+    let wrong = admin
+        .get(&format!("/email-templates/{id}/preview?contact_id=nobody"))
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        wrong.body.contains("value=\"nobody\""),
+        "the typed contact is kept"
+    );
+
+    let rules = admin.get("/admin/rules/new").await;
+    assert!(
+        rules.body.contains("value=\"send_email\""),
+        "{}",
+        rules.body
+    );
+    assert!(
+        rules
+            .body
+            .contains(&format!("<option value=\"{id}\">欢迎邮件</option>"))
+    );
 }

@@ -480,6 +480,7 @@ async fn a_rule_calls_a_webhook(s: Server) {
         s.store.clone(),
         Handlers::new().with(guanxi_app::rules::RunRule {
             store: s.store.clone(),
+            outbox: guanxi_app::mail::Outbox::off(),
         }),
         jobs::Options {
             poll: Duration::from_millis(100),

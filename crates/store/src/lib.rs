@@ -29,6 +29,7 @@ pub mod testing;
 pub mod throttle;
 mod timeline;
 mod totals;
+mod unsubscribe;
 mod views;
 mod webhooks;
 

@@ -113,6 +113,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0017_webhooks.sql"),
         postgres: include_str!("../migrations/postgres/0017_webhooks.sql"),
     },
+    Migration {
+        version: 18,
+        name: "email",
+        sqlite: include_str!("../migrations/sqlite/0018_email.sql"),
+        postgres: include_str!("../migrations/postgres/0018_email.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

@@ -78,11 +78,14 @@ impl Handlers {
 
 /// The handlers `guanxi serve` runs. Each part of the process layer (rule actions,
 /// webhook deliveries, e-mail) adds its line here: `.with(Deliver::new(store.clone()))`.
-pub fn served(store: &Store) -> Handlers {
+pub fn served(store: &Store, outbox: &crate::mail::Outbox) -> Handlers {
     use crate::timed_rules::{ArmRule, FireSchedule, FireTimer};
     let store = || store.clone();
     Handlers::new()
-        .with(crate::rules::RunRule { store: store() })
+        .with(crate::rules::RunRule {
+            store: store(),
+            outbox: outbox.clone(),
+        })
         .with(ArmRule { store: store() })
         .with(FireTimer { store: store() })
         .with(FireSchedule { store: store() })

@@ -200,6 +200,16 @@ fn check_action(def: &Def, a: &Action, path: &str, e: &mut ValidationErrors) {
                 );
             }
         }
+        // Whether the template is there is checked when the rule runs, as for users.
+        Action::SendEmail { .. } => {
+            if def.name != "contact" && def.field("contact_id").is_none() {
+                e.add(
+                    format!("{path}.type"),
+                    "invalid",
+                    format!("{} records name no contact to send to", def.name),
+                );
+            }
+        }
         Action::AddTag { tag } => {
             if def.field("tags").map(|f| f.ty) != Some(Tags) {
                 e.add(
@@ -288,6 +298,20 @@ mod tests {
         .unwrap();
         assert_eq!(fields(&r), ["trigger.on", "actions"]);
         assert!(rule(json!({ "name": "x", "entity": "case", "trigger": { "on": "sometimes" }, "actions": [] })).is_err());
+        let mail =
+            json!({ "type": "send_email", "template_id": "0190d6c5-0000-7000-8000-000000000009" });
+        let r = rule(json!({
+            "name": "x", "entity": "account", "trigger": { "on": "created" }, "actions": [mail]
+        }))
+        .unwrap();
+        assert_eq!(fields(&r), ["actions[0].type"]);
+        for entity in ["contact", "case"] {
+            let r = rule(json!({
+                "name": "x", "entity": entity, "trigger": { "on": "created" }, "actions": [mail]
+            }))
+            .unwrap();
+            assert_eq!(fields(&r), Vec::<String>::new(), "{entity}");
+        }
     }
 
     #[test]

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
+/// This folder, found from the outbound crate and from the crates whose tests include
+/// this module (`#[path]`) to send mail through the same sink.
 pub fn support_dir() -> PathBuf {
     // From this crate or another one beside it (the server tests use the same scripts).
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../outbound/tests/support")
@@ -74,4 +76,77 @@ impl Drop for PyServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// aiosmtpd on loopback keeping what it receives (`smtp_sink.py`).
+pub struct Sink {
+    pub server: PyServer,
+    pub dir: tempfile::TempDir,
+}
+
+impl Sink {
+    pub fn start(options: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec![dir.path().to_str().unwrap()];
+        args.extend_from_slice(options);
+        let server = PyServer::start("smtp_sink.py", &args);
+        Self { server, dir }
+    }
+
+    pub fn config(&self, security: guanxi_outbound::Security) -> guanxi_outbound::SmtpConfig {
+        guanxi_outbound::SmtpConfig {
+            host: "localhost".into(),
+            port: Some(self.server.port),
+            security,
+            username: None,
+            password: None,
+            from: "关系 CRM <crm@guanxi.example>".into(),
+            hello_name: Some("crm.guanxi.example".into()),
+            ca_cert: None,
+            timeout_secs: Some(20),
+            pool_size: None,
+        }
+    }
+
+    pub fn trusting(&self, security: guanxi_outbound::Security) -> guanxi_outbound::SmtpConfig {
+        guanxi_outbound::SmtpConfig {
+            ca_cert: Some(self.dir.path().join("ca.pem")),
+            ..self.config(security)
+        }
+    }
+
+    /// The messages received so far, in order, as the Python parser read them.
+    pub fn received(&self) -> Vec<serde_json::Value> {
+        let mut numbered: Vec<(u32, serde_json::Value)> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(|e| {
+                let path = e.unwrap().path();
+                let n = path
+                    .file_name()?
+                    .to_str()?
+                    .strip_suffix(".json")?
+                    .parse()
+                    .ok()?;
+                Some((
+                    n,
+                    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap(),
+                ))
+            })
+            .collect();
+        numbered.sort_by_key(|(n, _)| *n);
+        numbered.into_iter().map(|(_, v)| v).collect()
+    }
+}
+
+/// A part's decoded text, with the wire's CRLF line ends as LF.
+pub fn part(message: &serde_json::Value, content_type: &str) -> String {
+    message["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["content_type"] == content_type)
+        .unwrap_or_else(|| panic!("no {content_type} part in {message}"))["content"]
+        .as_str()
+        .unwrap()
+        .replace("\r\n", "\n")
 }

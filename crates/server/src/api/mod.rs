@@ -3,6 +3,7 @@
 
 mod auth;
 mod duplicates;
+mod email;
 mod export;
 mod imports;
 mod jobs;
@@ -69,6 +70,7 @@ pub fn routes() -> Router<Store> {
         .route("/notifications/{id}/read", post(notifications::read))
         .route("/analytics/runs", get(records::analytics_runs))
         .route("/analytics/report", get(records::analytics_report))
+        .route("/email-templates/preview", post(email::preview))
         .route("/rules/{id}/runs", get(rules::runs))
         .route("/rules/{id}/test", post(rules::test))
         .route("/rule-runs", get(rules::record_runs))

@@ -332,6 +332,7 @@ fn build() -> Value {
     job_paths(&mut doc);
     rule_paths(&mut doc);
     webhook_paths(&mut doc);
+    email_paths(&mut doc);
     notification_paths(&mut doc);
 
     let mut schemas: Map<String, Value> =
@@ -645,6 +646,30 @@ fn webhook_paths(doc: &mut Doc) {
         "summary": "Send a delivery again, with its id and body as first sent, after any earlier pending delivery of the same record",
         "parameters": [id, did],
         "responses": responses(&[("200", ok("The delivery, pending", delivery))], &["403", "404"]),
+    }));
+}
+
+/// Rendering an e-mail template for a preview.
+fn email_paths(doc: &mut Doc) {
+    use guanxi_domain::entities::{Locale, MailCategory};
+    let text = json!({ "type": "string" });
+    doc.op("/email-templates/preview", "post", json!({
+        "tags": ["email_templates"], "operationId": "preview_email_template",
+        "summary": "Render an e-mail template (its fields, saved or not) for a contact you may read, or for a sample contact; an unknown merge field is refused naming its part (subject, html, text)",
+        "requestBody": { "required": true, "content": { "application/json": { "schema": {
+            "type": "object", "additionalProperties": false,
+            "required": ["name", "locale", "category", "subject", "html", "text"],
+            "properties": {
+                "name": text, "subject": text, "html": text, "text": text,
+                "locale": { "type": "string", "enum": Locale::VALUES },
+                "category": { "type": "string", "enum": MailCategory::VALUES },
+                "contact_id": { "type": ["string", "null"], "format": "uuid" },
+            },
+        }}}},
+        "responses": responses(&[("200", ok("The rendered parts", json!({
+            "type": "object", "required": ["subject", "html", "text"],
+            "properties": { "subject": text, "html": text, "text": text },
+        })))], &["404", "422"]),
     }));
 }
 
@@ -1027,7 +1052,7 @@ mod tests {
         let schemas = &doc["components"]["schemas"];
         let mut c = Check(schemas, 0);
         each_entity(&mut c);
-        assert_eq!(c.1, 14);
+        assert_eq!(c.1, 15);
         struct Check<'a>(&'a Value, usize);
         impl EachEntity for Check<'_> {
             fn entity<T: Entity>(&mut self) {

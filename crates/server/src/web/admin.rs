@@ -35,6 +35,11 @@ pub async fn index(u: WebUser) -> Response {
         ("/admin/roles", "role", "admin.roles_help"),
         ("/pipelines", "pipeline", "admin.pipelines_help"),
         ("/custom-fields", "custom_field", "admin.custom_fields_help"),
+        (
+            "/email-templates",
+            "email_template",
+            "admin.email_templates_help",
+        ),
     ]
     .iter()
     .map(|(href, entity, help)| {

@@ -260,7 +260,7 @@ pub fn input_text(ty: FieldType, v: &Value) -> String {
 fn is_long_text(name: &str) -> bool {
     matches!(
         name,
-        "notes" | "body" | "description" | "outcome" | "address"
+        "notes" | "body" | "description" | "outcome" | "address" | "html" | "text"
     )
 }
 
@@ -412,8 +412,9 @@ pub fn message(t: Tr, e: &FieldError) -> String {
     let key = format!("error.code.{}", e.code);
     if t.has(&key) {
         let generic = t.s(&key);
-        // "invalid" alone says little: keep the domain's explanation beside it.
-        if e.code == "invalid" && !e.message.is_empty() {
+        // "invalid" alone says little, nor does a merge field not named: keep the domain's
+        // explanation beside it.
+        if matches!(e.code, "invalid" | "unknown_merge_field") && !e.message.is_empty() {
             format!("{generic} ({})", e.message)
         } else {
             generic.to_string()

@@ -8,6 +8,7 @@ mod admin;
 mod assets;
 mod cases;
 mod duplicates;
+mod email_templates;
 mod fields;
 mod home;
 mod jobs;
@@ -21,6 +22,7 @@ mod records;
 mod rules;
 mod search;
 mod session;
+mod unsubscribe;
 mod webhooks;
 
 use axum::Router;
@@ -90,11 +92,25 @@ pub fn routes() -> Router<Store> {
         )
         .route("/rules", get(rules::to_list))
         .route("/rules/{id}", get(rules::to_rule))
-        .route("/users/{id}/password", post(admin::set_password));
+        .route("/users/{id}/password", post(admin::set_password))
+        .route(
+            "/email-templates/{id}/preview",
+            get(email_templates::preview),
+        )
+        .route("/admin/email-templates", get(to_email_templates))
+        .route(
+            "/unsubscribe/{token}",
+            get(unsubscribe::ask).post(unsubscribe::confirm),
+        );
     let mut c = records::Routes(Some(r));
     guanxi_domain::each_entity(&mut c);
     c.0.expect("set above")
         .layer(axum::middleware::from_fn(html_errors))
+}
+
+/// E-mail templates are set-up, listed among the settings, kept on the record pages.
+async fn to_email_templates() -> axum::response::Redirect {
+    axum::response::Redirect::to("/email-templates")
 }
 
 /// An error page in the user's language. Error details from the store are in English and

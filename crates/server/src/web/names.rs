@@ -57,6 +57,9 @@ impl Wanted {
                 "users" => named::<User>(store, &system, &ids, |u| u.name.clone()).await,
                 "teams" => named::<Team>(store, &system, &ids, |t| t.name.clone()).await,
                 "webhooks" => named::<Webhook>(store, &system, &ids, |h| h.name.clone()).await,
+                "email_templates" => {
+                    named::<EmailTemplate>(store, &system, &ids, |t| t.name.clone()).await
+                }
                 _ => Ok(vec![]),
             };
             match r {

@@ -126,8 +126,8 @@ async fn launch(
     let notifier = Notifier::open(store.clone()).await.unwrap().follow();
     // The tests stand in for a proxy on loopback: X-Forwarded-For names the client.
     let deployment = guanxi_server::Deployment {
-        public_url: None,
         trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        ..Default::default()
     };
     let task = tokio::spawn(guanxi_server::serve(
         store.clone(),

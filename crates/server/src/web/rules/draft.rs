@@ -34,6 +34,7 @@ pub(super) struct ActDraft {
     pub(super) tag: String,
     pub(super) message: String,
     pub(super) webhook: String,
+    pub(super) template: String,
 }
 
 /// The rule form's inputs, as text.
@@ -136,6 +137,7 @@ impl Draft {
             "a_tag",
             "a_message",
             "a_webhook",
+            "a_template",
         ];
         let cols: Vec<Vec<String>> = names.iter().map(|n| col(n)).collect();
         let actions = (0..cols[0].len())
@@ -151,6 +153,7 @@ impl Draft {
                 tag: at(&cols[8], i),
                 message: at(&cols[9], i),
                 webhook: at(&cols[10], i),
+                template: at(&cols[11], i),
             })
             .filter(|a| !a.ty.is_empty())
             .collect();
@@ -389,6 +392,10 @@ pub(super) fn act_draft(a: &Action) -> ActDraft {
             d.ty = "call_webhook".into();
             d.webhook = webhook_id.to_string();
         }
+        Action::SendEmail { template_id } => {
+            d.ty = "send_email".into();
+            d.template = template_id.to_string();
+        }
     }
     d
 }
@@ -453,6 +460,10 @@ pub(super) fn action_of(
         "call_webhook" => Action::CallWebhook {
             webhook_id: id(&a.webhook)
                 .ok_or_else(|| vec![err(format!("{path}.webhook_id"), "required")])?,
+        },
+        "send_email" => Action::SendEmail {
+            template_id: id(&a.template)
+                .ok_or_else(|| vec![err(format!("{path}.template_id"), "required")])?,
         },
         _ => return Err(vec![err(format!("{path}.type"), "invalid")]),
     })
@@ -524,6 +535,7 @@ pub(super) fn place(t: Tr, errors: &[FieldError], draft: &Draft) -> Placed {
                 "to" | "assignee" => "assignee",
                 "due_in_hours" => "due",
                 "subject" | "field" | "value" | "tag" | "message" => head,
+                "template_id" => "template",
                 _ => "type",
             };
             errs.add(key, msg);

@@ -20,7 +20,7 @@ use guanxi_app::AppError;
 use guanxi_app::records as writes;
 use guanxi_app::rules as use_case;
 use guanxi_domain::custom::CustomFieldDef;
-use guanxi_domain::entities::{Rule, Team, User, Webhook, rule_targets};
+use guanxi_domain::entities::{EmailTemplate, Rule, Team, User, Webhook, rule_targets};
 use guanxi_domain::entity::{EntityDef, FieldType};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::rules::{Day, dated_field};
@@ -62,6 +62,7 @@ const ACTIONS: &[&str] = &[
     "add_tag",
     "escalate",
     "call_webhook",
+    "send_email",
 ];
 const ASSIGNEES: &[&str] = &["owner", "user", "round_robin", "least_loaded"];
 
@@ -166,6 +167,7 @@ struct ActRow {
     tag: String,
     message: String,
     webhooks: Vec<Choice>,
+    templates: Vec<Choice>,
     errs: Errs,
 }
 
@@ -250,6 +252,21 @@ async fn webhooks(store: &Store) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The e-mail templates a rule may send, by name.
+async fn email_templates(store: &Store) -> Vec<(String, String)> {
+    let q = ListQuery::default().sort_by("name", false).limit(500);
+    store
+        .list::<EmailTemplate>(&Actor::system(), &q)
+        .await
+        .map(|p| {
+            p.items
+                .into_iter()
+                .map(|t| (t.meta.id.to_string(), t.data.name))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 async fn targets(store: &Store, t: Tr) -> Result<Vec<Target>, StoreError> {
     let mut out = vec![];
     for def in rule_targets() {
@@ -283,6 +300,7 @@ async fn form_page(
     let targets = targets(store, t).await?;
     let (users, teams) = people(store).await;
     let hooks = webhooks(store).await;
+    let templates = email_templates(store).await;
     let tg = targets.iter().find(|x| x.name == draft.entity);
     let none = vec![];
     let cond_fields = tg.map_or(&none, |x| &x.cond_fields);
@@ -323,6 +341,7 @@ async fn form_page(
         tag: a.tag.clone(),
         message: a.message.clone(),
         webhooks: options(&hooks, &a.webhook),
+        templates: options(&templates, &a.template),
         errs,
     };
     let mut conditions: Vec<CondRow> = draft

@@ -184,6 +184,10 @@ pub(super) fn action_words(
             "rules.did.call_webhook",
             &[("webhook", &name_of(names, webhook_id))],
         ),
+        Action::SendEmail { template_id } => t.f(
+            "rules.did.send_email",
+            &[("template", &name_of(names, template_id))],
+        ),
     }
 }
 
@@ -196,6 +200,10 @@ pub(super) fn want_people(w: &mut Wanted, actions: &[Action]) {
             Action::Notify { to, .. } | Action::Escalate { to, .. } => to,
             Action::CallWebhook { webhook_id } => {
                 w.add("webhooks", &json!(webhook_id));
+                continue;
+            }
+            Action::SendEmail { template_id } => {
+                w.add("email_templates", &json!(template_id));
                 continue;
             }
             Action::UpdateField { .. } | Action::AddTag { .. } => continue,
@@ -227,6 +235,15 @@ pub(super) fn did_words(t: Tr, item: &Value, names: &Names) -> String {
     let did = &item["did"];
     if did["unchanged"] == true {
         return t.s("rules.unchanged").to_string();
+    }
+    // A send the contact's consent or details did not allow: an answer, said in words.
+    if let Some(why) = did["refused"].as_str() {
+        let key = format!("rules.refused.{why}");
+        return if t.has(&key) {
+            t.s(&key).to_string()
+        } else {
+            why.to_string()
+        };
     }
     did.as_object()
         .map(|o| {

@@ -1,0 +1,308 @@
+//! E-mail to contacts from stored templates ([`EmailTemplate`]): consent checked, merge
+//! fields filled from the contact, its account and its owner, sent through the relay
+//! `guanxi serve` was configured with, and recorded as an interaction of kind e-mail on
+//! the contact's timeline.
+//!
+//! Exactly once as far as it is ours: the caller names the send with a key (a rule run's
+//! action), from which the interaction's id and the Message-ID are made. A send tried again
+//! finds the interaction and does nothing; one whose relay accepted the message but whose
+//! interaction was not written sends it again with the same Message-ID, which receivers
+//! drop as a duplicate.
+
+use chrono::{DateTime, Utc};
+use guanxi_domain::entities::{
+    Account, Contact, Direction, EmailTemplate, Interaction, InteractionKind, InteractionStatus,
+    MailCategory, User,
+};
+use guanxi_domain::{Actor, Entity, Id, NewRecord, Record};
+use guanxi_outbound::{
+    Address, Category, MailError, Mailer, OutgoingMail, Rendered, SmtpConfig, TemplateError,
+};
+use guanxi_store::{Store, StoreError};
+use serde_json::{Value, json};
+use url::Url;
+
+/// Where mail goes out: the relay (none when SMTP is not configured) and the address users
+/// reach the CRM at, under which the unsubscribe addresses of marketing mail lie.
+#[derive(Clone, Default)]
+pub struct Outbox {
+    mailer: Option<Mailer>,
+    public_url: Option<Url>,
+}
+
+impl Outbox {
+    /// The outbox of a server with these settings; the relay connects on the first send.
+    /// Made inside a Tokio runtime (the relay's connection pool runs a task).
+    pub fn new(smtp: Option<&SmtpConfig>, public_url: Option<&str>) -> Result<Outbox, MailError> {
+        let public_url = public_url
+            .map(|u| {
+                Url::parse(u.trim()).map_err(|e| MailError::Config(format!("public URL {u}: {e}")))
+            })
+            .transpose()?;
+        Ok(Outbox {
+            mailer: smtp.map(Mailer::new).transpose()?,
+            public_url,
+        })
+    }
+
+    /// No relay: every send fails with [`SendError::NotConfigured`].
+    pub fn off() -> Outbox {
+        Outbox::default()
+    }
+
+    /// The one-click unsubscribe address of a token.
+    fn unsubscribe_url(&self, token: &str) -> Result<Url, SendError> {
+        let base = self.public_url.as_ref().ok_or(SendError::NoPublicUrl)?;
+        base.join(&format!("unsubscribe/{token}"))
+            .map_err(|e| SendError::Mail(MailError::Config(e.to_string())))
+    }
+}
+
+/// Why a send did not happen, and whether trying again can help.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("e-mail is not configured (set the SMTP settings: --smtp-host, GUANXI_SMTP_HOST)")]
+    NotConfigured,
+    #[error(
+        "marketing e-mail needs the public URL (GUANXI_PUBLIC_URL) for its unsubscribe address"
+    )]
+    NoPublicUrl,
+    #[error("the contact has no owner to record the e-mail under")]
+    NoOwner,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    #[error("the e-mail template cannot be used: {0}")]
+    Template(String),
+}
+
+impl SendError {
+    /// Settings and passing trouble may be fixed or pass; a refused message or a broken
+    /// template will fail the same way again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SendError::NotConfigured | SendError::NoPublicUrl => true,
+            SendError::Store(e) => !matches!(
+                e,
+                StoreError::Invalid(_) | StoreError::Forbidden { .. } | StoreError::NotFound { .. }
+            ),
+            SendError::Mail(e) => e.is_transient(),
+            SendError::Template(_) | SendError::NoOwner => false,
+        }
+    }
+}
+
+/// What came of a send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The relay took it; the interaction records it.
+    Sent {
+        interaction_id: Id,
+        category: MailCategory,
+    },
+    /// An earlier attempt with the same key sent it.
+    AlreadySent { interaction_id: Id },
+    /// Not sent, and never will be for this contact as it is: an answer, not an error.
+    Refused(Refusal),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The contact has no e-mail address.
+    NoAddress,
+    /// Marketing mail to a contact who did not consent to e-mail, or withdrew it.
+    NoConsent,
+}
+
+impl Refusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::NoAddress => "no_address",
+            Refusal::NoConsent => "no_consent",
+        }
+    }
+}
+
+/// Send `template_id` to `contact_id`, once for `key`, the interaction written as `actor`
+/// at `at` (the time the cause happened: the id sorts by it).
+pub async fn send_template(
+    store: &Store,
+    outbox: &Outbox,
+    actor: &Actor,
+    template_id: Id,
+    contact_id: Id,
+    key: &str,
+    at: DateTime<Utc>,
+) -> Result<Outcome, SendError> {
+    let interaction_id = crate::records::derived_id(at, key);
+    let system = Actor::system();
+    if store
+        .get::<Interaction>(&system, interaction_id)
+        .await
+        .is_ok()
+    {
+        return Ok(Outcome::AlreadySent { interaction_id });
+    }
+    let template = store.get::<EmailTemplate>(&system, template_id).await?;
+    let contact = store.get::<Contact>(&system, contact_id).await?;
+    let Some(email) = contact.data.email.clone() else {
+        return Ok(Outcome::Refused(Refusal::NoAddress));
+    };
+    let category = template.data.category;
+    if category == MailCategory::Marketing && contact.data.consent_email != Some(true) {
+        return Ok(Outcome::Refused(Refusal::NoConsent));
+    }
+    let mailer = outbox.mailer.as_ref().ok_or(SendError::NotConfigured)?;
+    let unsubscribe = match category {
+        MailCategory::Marketing => {
+            Some(outbox.unsubscribe_url(&store.unsubscribe_token(contact_id).await?)?)
+        }
+        MailCategory::Transactional => None,
+    };
+    let (ctx, owner) = merge_values(store, &contact, unsubscribe.as_ref()).await?;
+    // The interaction is owned like the contact: without an owner it could not be written,
+    // and no message goes out that the timeline would not show.
+    let owner_id = owner
+        .as_ref()
+        .map(|u| u.meta.id)
+        .ok_or(SendError::NoOwner)?;
+    let rendered = template
+        .data
+        .compile()
+        .and_then(|t| t.render(&ctx))
+        .map_err(|e| SendError::Template(e.to_string()))?;
+    let mut mail = OutgoingMail::new(
+        Address::named(contact.data.name.clone(), email.as_str()),
+        rendered,
+        match category {
+            MailCategory::Transactional => Category::Transactional,
+            MailCategory::Marketing => Category::Marketing,
+        },
+    );
+    mail.reply_to = owner
+        .as_ref()
+        .map(|u| Address::named(u.data.name.clone(), u.data.email.as_str()));
+    mail.unsubscribe = unsubscribe;
+    mail.idempotency_key = Some(interaction_id.to_string());
+    mailer.send(&mail).await?;
+
+    let interaction = Interaction {
+        kind: InteractionKind::Email,
+        direction: Some(Direction::Outbound),
+        status: InteractionStatus::Done,
+        at: Utc::now(),
+        subject: mail.subject.chars().take(200).collect(),
+        body: Some(mail.text),
+        // The category travels with the record: service mail is sent whatever the consent.
+        outcome: Some(category.as_str().to_string()),
+        account_id: contact.data.account_id,
+        contact_id: Some(contact_id),
+        opportunity_id: None,
+        case_id: None,
+    };
+    let mut new = NewRecord::new(interaction);
+    new.id = Some(interaction_id);
+    new.owner_id = Some(owner_id);
+    match store.create(actor, new).await {
+        Ok(_) | Err(StoreError::Duplicate { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Outcome::Sent {
+        interaction_id,
+        category,
+    })
+}
+
+/// The values of the merge fields for a contact (see `merge_fields`), and its owner.
+async fn merge_values(
+    store: &Store,
+    contact: &Record<Contact>,
+    unsubscribe: Option<&Url>,
+) -> Result<(Value, Option<Record<User>>), StoreError> {
+    let system = Actor::system();
+    let account = match contact.data.account_id {
+        Some(id) => Some(store.get::<Account>(&system, id).await?),
+        None => None,
+    };
+    let owner = match contact.meta.owner_id {
+        Some(id) => store.get::<User>(&system, id).await.ok(),
+        None => None,
+    };
+    let ctx = json!({
+        "contact": contact.to_json(),
+        "account": account.as_ref().map(|a| a.to_json()).unwrap_or(Value::Null),
+        "user": owner.as_ref().map(|u| json!({
+            "name": u.data.name,
+            "email": u.data.email.as_str(),
+        })).unwrap_or(Value::Null),
+        "unsubscribe_url": unsubscribe.map(Url::as_str),
+    });
+    Ok((ctx, owner))
+}
+
+/// A template as it would reach `contact_id` (one the actor may read), or a sample contact
+/// when none is named: for the template form's preview. Nothing is sent or stored; the
+/// unsubscribe address is a sample's. A template that cannot be saved is refused the way a
+/// save would refuse it, naming the part.
+pub async fn preview(
+    store: &Store,
+    actor: &Actor,
+    template: &EmailTemplate,
+    contact_id: Option<Id>,
+) -> Result<Rendered, crate::AppError> {
+    template.validate()?;
+    let sample_unsubscribe = "https://crm.example.cn/unsubscribe/sample";
+    let ctx = match contact_id {
+        Some(id) => {
+            let contact = store.get::<Contact>(actor, id).await?;
+            let url = Url::parse(sample_unsubscribe).expect("a URL");
+            merge_values(store, &contact, Some(&url)).await?.0
+        }
+        None => json!({
+            "contact": { "name": "王芳", "title": "采购经理", "email": "wang.fang@example.cn" },
+            "account": { "name": "上海明亮贸易有限公司", "city": "上海" },
+            "user": { "name": "李娜", "email": "li.na@example.cn" },
+            "unsubscribe_url": sample_unsubscribe,
+        }),
+    };
+    template
+        .compile()
+        .and_then(|t| t.render(&ctx))
+        .map_err(|e| {
+            let (TemplateError::Syntax { part, .. }
+            | TemplateError::UnknownField { part, .. }
+            | TemplateError::Render { part, .. }) = &e;
+            crate::AppError::invalid(part.name(), e.to_string())
+        })
+}
+
+/// The contact an unsubscribe token stands for stops receiving marketing e-mail: its
+/// consent is withdrawn through the write path (logged as the system's, on the contact's
+/// word). `None` for a token that is no one's. Unsubscribing twice changes nothing.
+pub async fn unsubscribe(store: &Store, token: &str) -> Result<Option<Id>, crate::AppError> {
+    let Some(contact_id) = store.unsubscribe_contact(token).await? else {
+        return Ok(None);
+    };
+    let system = Actor::system();
+    let contact = store.get::<Contact>(&system, contact_id).await?;
+    if contact.data.consent_email != Some(false) {
+        store
+            .update::<Contact, _>(&system, contact_id, contact.meta.version, |c| {
+                c.data.consent_email = Some(false);
+                Ok(())
+            })
+            .await?;
+    }
+    Ok(Some(contact_id))
+}
+
+/// The contact a record names for mail: itself when it is one, else its `contact_id`.
+pub fn contact_of(entity: &str, record: &Value) -> Option<Id> {
+    let field = if entity == Contact::DEF.name {
+        "id"
+    } else {
+        "contact_id"
+    };
+    record[field].as_str().and_then(|s| Id::parse(s).ok())
+}

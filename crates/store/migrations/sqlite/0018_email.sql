@@ -1,0 +1,23 @@
+-- E-mail templates are records (an administrator's, versioned and in the change log).
+-- Unsubscribe tokens stand for a contact in the one-click unsubscribe address of the
+-- marketing mail it receives: random, one per contact, so the address names nobody.
+CREATE TABLE email_templates (
+    id BLOB PRIMARY KEY,
+    version BIGINT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    deleted_at INTEGER,
+    name TEXT,
+    locale TEXT,
+    category TEXT,
+    subject TEXT,
+    html TEXT,
+    text TEXT,
+    custom TEXT NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE unsubscribe_tokens (
+    token TEXT PRIMARY KEY,
+    contact_id BLOB NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
