@@ -129,28 +129,25 @@ impl Subscriber for Trigger {
         SUBSCRIBER
     }
 
+    /// The batch's runs, their jobs and the follower's new position commit together: one
+    /// write per batch, and a crash before it leaves the batch to be offered again.
     async fn handle(&mut self, events: &[ChangeEvent]) -> Result<(), StoreError> {
+        let mut fired = vec![];
         for e in events {
             if e.entity == Rule::DEF.name {
                 self.rules = active_rules(&self.store).await?;
                 continue;
             }
-            let fired = self.fired(e).await?;
-            if fired.is_empty() {
-                continue;
-            }
-            let runs = self.store.record_rule_runs(&fired).await?;
-            let jobs: Vec<NewJob> = runs
-                .iter()
-                .filter(|r| r.status == "queued")
-                .map(|r| {
-                    NewJob::new(JOB_KIND, json!({ "run": r.id })).key(format!("rule:{}", r.id))
-                })
-                .collect();
-            if !jobs.is_empty() {
-                self.store.enqueue(&jobs).await?;
-            }
+            fired.extend(self.fired(e).await?);
         }
+        let Some(last) = events.last().filter(|_| !fired.is_empty()) else {
+            return Ok(());
+        };
+        self.store
+            .record_rule_runs_and_advance(SUBSCRIBER, last.seq, &fired, |r| {
+                NewJob::new(JOB_KIND, json!({ "run": r.id })).key(format!("rule:{}", r.id))
+            })
+            .await?;
         Ok(())
     }
 }

@@ -250,7 +250,7 @@ fn check(job: &NewJob) -> Result<()> {
 }
 
 /// Insert the jobs (a key already there: the existing job) inside `tx`.
-async fn insert(tx: &mut Tx, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
+pub(crate) async fn insert(tx: &mut Tx, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
     let at = now();
     let mut out = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -319,24 +319,14 @@ impl Store {
     ) -> Result<Vec<Enqueued>> {
         let mut tx = self.db.begin().await?;
         let out = insert(&mut tx, jobs).await?;
-        tx.exec(
-            "INSERT INTO subscriber_positions (name, position, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-             updated_at = excluded.updated_at \
-             WHERE subscriber_positions.position < excluded.position",
-            vec![
-                Val::Text(subscriber.into()),
-                Val::Int(seq),
-                Val::Ts(Utc::now()),
-            ],
-        )
-        .await?;
+        crate::follow::advance_in(&mut tx, subscriber, seq).await?;
         tx.commit().await?;
         self.enqueued();
         Ok(out)
     }
 
-    fn enqueued(&self) {
+    /// Wake this process's runners: call after committing an enqueue.
+    pub(crate) fn enqueued(&self) {
         self.jobs_enqueued.send_modify(|n| *n = n.wrapping_add(1));
     }
 
