@@ -9,6 +9,12 @@
 # Record ids come from the database through the API. Progress and a table go to stderr,
 # one JSON object to stdout. Exit status 1 if any request failed.
 #
+# RULES=N (default 0): contact_create runs a second time right after the first, as
+# contact_create+N, with N active workflow rules on contacts created; RULES_FIRING of them
+# (default 1) match every new contact and add a tag to it, the others match none. The rules
+# are made through the API before that run and deleted after it, once the jobs they queued
+# are done.
+#
 # Environment: DATABASE (default sqlite:/tmp/bench/g1m.db), PORT (18080), DURATION (20 s),
 # WARMUP (5 s), CONNS ("4 32"), TESTS (all four), GUANXI_BIN (target/release/guanxi).
 # A server that is already running: GUANXI_URL (e.g. http://127.0.0.1:8080), GUANXI_PID
@@ -24,7 +30,10 @@ DURATION=${1:-${DURATION:-20}}
 WARMUP=${WARMUP:-5}
 CONNS=${CONNS:-4 32}
 TESTS=${TESTS:-account_360 accounts_list contacts_list contact_create}
+RULES=${RULES:-0}
+RULES_FIRING=${RULES_FIRING:-1}
 [[ "$DURATION" =~ ^[0-9]+$ && "$WARMUP" =~ ^[0-9]+$ ]] || die "usage: $(basename "$0") [DURATION_S]"
+[[ "$RULES" =~ ^[0-9]+$ && "$RULES_FIRING" =~ ^[0-9]+$ ]] || die "RULES and RULES_FIRING are counts"
 
 need_wrk
 DB_LABEL=$DB
@@ -86,13 +95,64 @@ get(lists[0])
 print(f"[http.sh] {len(ids)} accounts for the 360, {len(lists)} provinces", file=sys.stderr)
 EOF
 
+# bench_rules add|remove: the RULES benchmark rules (named "bench rule N"), through the
+# API. Removing waits first until no job is queued or running, so the rules' backlog does
+# not slow the next test.
+bench_rules() {
+  python3 - "$1" "$RULES" "$RULES_FIRING" << 'EOF'
+import json, os, sys, time, urllib.parse, urllib.request
+what, n, firing = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+base, token = os.environ["BASE_URL"], os.environ["TOKEN"]
+
+def call(method, path, body=None, headers=None):
+    req = urllib.request.Request(base + path, method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Authorization": "Bearer " + token,
+                                          "Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.headers.get("ETag"), (json.load(r) if r.status != 204 else None)
+    except urllib.error.HTTPError as e:
+        sys.exit(f"{method} {path}: HTTP {e.code}: {e.read()[:300].decode(errors='replace')}")
+
+if what == "add":
+    for i in range(n):  # every contact the benchmark creates is in 采购部
+        dept = "采购部" if i < firing else f"部门{i}"
+        call("POST", "/api/v1/rules", {
+            "name": f"bench rule {i}", "entity": "contact", "trigger": {"on": "created"},
+            "conditions": [{"field": "department", "op": "eq", "value": dept}],
+            "actions": [{"type": "add_tag", "tag": "rule-bench"}]})
+    print(f"[http.sh] {n} active rules on contacts, {min(firing, n)} firing on every new one",
+          file=sys.stderr)
+    sys.exit(0)
+started = time.time()
+while True:
+    counts = call("GET", "/api/v1/jobs?limit=1")[1]["counts"]
+    if counts.get("queued", 0) + counts.get("running", 0) == 0:
+        break
+    time.sleep(1)
+print(f"[http.sh] the rules' jobs were done {time.time() - started:.0f} s after the run",
+      file=sys.stderr)
+q = urllib.parse.quote("name:contains:bench rule")
+ids = [r["id"] for r in call("GET", f"/api/v1/rules?filter={q}&limit=500")[1]["items"]]
+for i in ids:
+    etag, _ = call("GET", f"/api/v1/rules/{i}")
+    call("DELETE", f"/api/v1/rules/{i}", headers={"If-Match": etag})
+EOF
+}
+
 for conns in $CONNS; do
   for test in $TESTS; do
     case $test in
       account_360 | accounts_list | contacts_list)
         bench "$test" "$conns" "$BASE_URL/" PATHS_FILE="$WORK/$test.txt" ;;
       contact_create)
-        bench "$test" "$conns" "$BASE_URL/api/v1/contacts" POST_CONTACT=1 ACCOUNTS_FILE="$WORK/accounts.txt" ;;
+        bench "$test" "$conns" "$BASE_URL/api/v1/contacts" POST_CONTACT=1 ACCOUNTS_FILE="$WORK/accounts.txt"
+        if [ "$RULES" -gt 0 ]; then
+          bench_rules add
+          bench "$test+$RULES" "$conns" "$BASE_URL/api/v1/contacts" POST_CONTACT=1 ACCOUNTS_FILE="$WORK/accounts.txt"
+          bench_rules remove
+        fi ;;
       *) die "unknown test '$test'" ;;
     esac
   done

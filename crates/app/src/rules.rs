@@ -136,7 +136,10 @@ impl Subscriber for Trigger {
         SUBSCRIBER
     }
 
+    /// The batch's runs, their jobs and the follower's new position commit together: one
+    /// write per batch, and a crash before it leaves the batch to be offered again.
     async fn handle(&mut self, events: &[ChangeEvent]) -> Result<(), StoreError> {
+        let mut fired = vec![];
         for e in events {
             if e.entity == Rule::DEF.name {
                 self.rules = active_rules(&self.store).await?;
@@ -150,22 +153,31 @@ impl Subscriber for Trigger {
             if !timers.is_empty() {
                 self.store.enqueue(&timers).await?;
             }
-            let fired = self.fired(e).await?;
-            if !fired.is_empty() {
-                queue_runs(&self.store, &fired).await?;
-            }
+            fired.extend(self.fired(e).await?);
         }
+        let Some(last) = events.last().filter(|_| !fired.is_empty()) else {
+            return Ok(());
+        };
+        self.store
+            .record_rule_runs_and_advance(SUBSCRIBER, last.seq, &fired, run_job)
+            .await?;
         Ok(())
     }
 }
 
-/// Record runs fired (by a change or a time) and queue a job for each new one.
+/// The job that carries out a run, keyed by it.
+fn run_job(r: &RuleRun) -> NewJob {
+    NewJob::new(JOB_KIND, json!({ "run": r.id })).key(format!("rule:{}", r.id))
+}
+
+/// Record runs fired by a time and queue a job for each new one (the follower records
+/// the runs changes fire with its position, in one transaction).
 pub(crate) async fn queue_runs(store: &Store, fired: &[NewRuleRun]) -> Result<(), StoreError> {
     let runs = store.record_rule_runs(fired).await?;
     let jobs: Vec<NewJob> = runs
         .iter()
         .filter(|r| r.status == "queued")
-        .map(|r| NewJob::new(JOB_KIND, json!({ "run": r.id })).key(format!("rule:{}", r.id)))
+        .map(run_job)
         .collect();
     if !jobs.is_empty() {
         store.enqueue(&jobs).await?;

@@ -6,11 +6,11 @@
 //! variable removed, so neither the developer's environment nor a `guanxi.toml` lying
 //! around can change what it does.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_guanxi");
 
@@ -83,49 +83,10 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A minimal HTTP/1.1 GET: (status, headers lower-cased, body).
-fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let raw = String::from_utf8_lossy(&raw);
-    let (head, body) = raw.split_once("\r\n\r\n").ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("no header end: {raw:?}"),
-        )
-    })?;
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("bad status line: {head:?}"),
-            )
-        })?;
-    Ok((status, head.to_ascii_lowercase(), body.to_string()))
-}
-
 #[test]
 fn serve_answers_its_health_check_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let log = dir.path().join("stderr.log");
     let mut server = Running(
         guanxi(dir.path())
@@ -143,7 +104,7 @@ fn serve_answers_its_health_check_and_stops_on_sigterm() {
         if let Some(status) = server.0.try_wait().unwrap() {
             panic!("guanxi serve exited early ({status}):\n{}", log_text());
         }
-        match http_get(port, "/healthz") {
+        match common::http(port, "GET", "/healthz", None, None) {
             Ok(answer) => break answer,
             Err(e) if Instant::now() >= deadline => {
                 panic!(

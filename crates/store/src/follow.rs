@@ -10,7 +10,7 @@
 //! remember the `seq` of the last event they acted on).
 
 use crate::changelog::{ChangeEvent, ChangeEvents};
-use crate::db::{Kind, Val};
+use crate::db::{Kind, Tx, Val};
 use crate::{Result, Store};
 use std::future::Future;
 use std::time::Duration;
@@ -96,19 +96,7 @@ impl Store {
 
     async fn set_subscriber(&self, name: &str, seq: i64, only: &str) -> Result<i64> {
         let mut tx = self.db.begin().await?;
-        tx.exec(
-            &format!(
-                "INSERT INTO subscriber_positions (name, position, updated_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-                 updated_at = excluded.updated_at {only}"
-            ),
-            vec![
-                Val::Text(name.into()),
-                Val::Int(seq),
-                Val::Ts(chrono::Utc::now()),
-            ],
-        )
-        .await?;
+        upsert_position(&mut tx, name, seq, only).await?;
         let now = tx
             .fetch(
                 "SELECT position FROM subscriber_positions WHERE name = $1",
@@ -119,6 +107,35 @@ impl Store {
         tx.commit().await?;
         Ok(now.first().and_then(|r| r[0].as_i64()).unwrap_or(seq))
     }
+}
+
+/// [`Store::advance_subscriber`] inside `tx`, for a subscriber that commits what it
+/// derived together with its position.
+pub(crate) async fn advance_in(tx: &mut Tx, name: &str, seq: i64) -> Result<()> {
+    upsert_position(
+        tx,
+        name,
+        seq,
+        "WHERE subscriber_positions.position < excluded.position",
+    )
+    .await
+}
+
+async fn upsert_position(tx: &mut Tx, name: &str, seq: i64, only: &str) -> Result<()> {
+    tx.exec(
+        &format!(
+            "INSERT INTO subscriber_positions (name, position, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
+             updated_at = excluded.updated_at {only}"
+        ),
+        vec![
+            Val::Text(name.into()),
+            Val::Int(seq),
+            Val::Ts(chrono::Utc::now()),
+        ],
+    )
+    .await
+    .map(drop)
 }
 
 /// A running follower: see its position, wait for it, stop it.

@@ -319,23 +319,13 @@ impl Store {
     ) -> Result<Vec<Enqueued>> {
         let mut tx = self.db.begin().await?;
         let out = insert(&mut tx, jobs).await?;
-        tx.exec(
-            "INSERT INTO subscriber_positions (name, position, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-             updated_at = excluded.updated_at \
-             WHERE subscriber_positions.position < excluded.position",
-            vec![
-                Val::Text(subscriber.into()),
-                Val::Int(seq),
-                Val::Ts(Utc::now()),
-            ],
-        )
-        .await?;
+        crate::follow::advance_in(&mut tx, subscriber, seq).await?;
         tx.commit().await?;
         self.enqueued();
         Ok(out)
     }
 
+    /// Wake this process's runners: call after committing an enqueue.
     pub(crate) fn enqueued(&self) {
         self.jobs_enqueued.send_modify(|n| *n = n.wrapping_add(1));
     }

@@ -2,7 +2,8 @@
 //! a change, what it did; how deep in a chain of rules each rule's writes are; whose turn
 //! it is in a round-robin assignment.
 
-use crate::db::{Kind, Val};
+use crate::db::{Kind, Tx, Val};
+use crate::jobs::NewJob;
 use crate::records::{now, require};
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -114,53 +115,89 @@ fn run_of(row: Vec<Val>) -> RuleRun {
     }
 }
 
+/// Insert the runs (one already there for the same rule, change and record stays as it is)
+/// inside `tx`; the runs as stored, in the order given.
+async fn record(tx: &mut Tx, runs: &[NewRuleRun]) -> Result<Vec<RuleRun>> {
+    let at = now();
+    let mut out = Vec::with_capacity(runs.len());
+    for r in runs {
+        let (status, error) = match &r.refused {
+            Some(why) => ("refused", Val::Text(why.clone())),
+            None => ("queued", Val::Null(Kind::Text)),
+        };
+        tx.exec(
+            "INSERT INTO rule_runs (id, rule_id, entity, record_id, seq, depth, status, \
+             error, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (rule_id, seq, record_id) DO NOTHING",
+            vec![
+                Val::Uuid(Id::new().0),
+                Val::Uuid(r.rule_id.0),
+                Val::Text(r.entity.clone()),
+                Val::Uuid(r.record_id.0),
+                Val::Int(r.seq),
+                Val::Int(r.depth),
+                Val::Text(status.into()),
+                error,
+                Val::Ts(at),
+            ],
+        )
+        .await?;
+        let row = tx
+            .fetch(
+                &format!(
+                    "SELECT {COLS} FROM rule_runs WHERE rule_id = $1 AND seq = $2 \
+                     AND record_id = $3"
+                ),
+                vec![
+                    Val::Uuid(r.rule_id.0),
+                    Val::Int(r.seq),
+                    Val::Uuid(r.record_id.0),
+                ],
+                &KINDS,
+            )
+            .await?;
+        out.extend(row.into_iter().map(run_of));
+    }
+    Ok(out)
+}
+
 impl Store {
     /// Record the runs a change fired. A run already recorded for the same rule, change and
     /// record stays as it is (a change replayed after a crash fires nothing twice); the runs
     /// are returned as stored, in the order given.
     pub async fn record_rule_runs(&self, runs: &[NewRuleRun]) -> Result<Vec<RuleRun>> {
-        let at = now();
         let mut tx = self.db.begin().await?;
-        let mut out = Vec::with_capacity(runs.len());
-        for r in runs {
-            let (status, error) = match &r.refused {
-                Some(why) => ("refused", Val::Text(why.clone())),
-                None => ("queued", Val::Null(Kind::Text)),
-            };
-            tx.exec(
-                "INSERT INTO rule_runs (id, rule_id, entity, record_id, seq, depth, status, \
-                 error, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (rule_id, seq, record_id) DO NOTHING",
-                vec![
-                    Val::Uuid(Id::new().0),
-                    Val::Uuid(r.rule_id.0),
-                    Val::Text(r.entity.clone()),
-                    Val::Uuid(r.record_id.0),
-                    Val::Int(r.seq),
-                    Val::Int(r.depth),
-                    Val::Text(status.into()),
-                    error,
-                    Val::Ts(at),
-                ],
-            )
-            .await?;
-            let row = tx
-                .fetch(
-                    &format!(
-                        "SELECT {COLS} FROM rule_runs WHERE rule_id = $1 AND seq = $2 \
-                         AND record_id = $3"
-                    ),
-                    vec![
-                        Val::Uuid(r.rule_id.0),
-                        Val::Int(r.seq),
-                        Val::Uuid(r.record_id.0),
-                    ],
-                    &KINDS,
-                )
-                .await?;
-            out.extend(row.into_iter().map(run_of));
-        }
+        let out = record(&mut tx, runs).await?;
         tx.commit().await?;
+        Ok(out)
+    }
+
+    /// What a rules follower commits for a batch of changes, in one transaction: the runs
+    /// they fired ([`record_rule_runs`](Self::record_rule_runs)), `job(run)` enqueued for
+    /// each run still queued, and the change-log `subscriber` moved to `seq`. One commit
+    /// per batch keeps SQLite's one writer free for the rules' actions; a batch offered
+    /// again (after a crash, or by another instance) records and enqueues nothing twice,
+    /// and a crash leaves all of it or none.
+    pub async fn record_rule_runs_and_advance(
+        &self,
+        subscriber: &str,
+        seq: i64,
+        runs: &[NewRuleRun],
+        job: impl Fn(&RuleRun) -> NewJob,
+    ) -> Result<Vec<RuleRun>> {
+        let mut tx = self.db.begin().await?;
+        let out = record(&mut tx, runs).await?;
+        let jobs: Vec<NewJob> = out
+            .iter()
+            .filter(|r| r.status == "queued")
+            .map(job)
+            .collect();
+        crate::jobs::insert(&mut tx, &jobs).await?;
+        crate::follow::advance_in(&mut tx, subscriber, seq).await?;
+        tx.commit().await?;
+        if !jobs.is_empty() {
+            self.enqueued();
+        }
         Ok(out)
     }
 

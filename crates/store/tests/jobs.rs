@@ -5,7 +5,10 @@
 mod common;
 
 use guanxi_domain::Id;
-use guanxi_store::{Job, JobFailure, JobFilter, JobState, NewJob, Retry, Store, StoreError};
+use guanxi_store::{
+    Job, JobFailure, JobFilter, JobState, NewJob, NewRuleRun, Retry, RuleRun, RunsOf, Store,
+    StoreError,
+};
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -475,5 +478,61 @@ conformance!(
 
         let bad = s.list_jobs(&JobFilter::default(), 4, Some("nope")).await;
         assert_eq!(refused_field(bad.unwrap_err()).0, "cursor");
+    }
+);
+
+conformance!(
+    rule_runs_their_jobs_and_the_position_commit_together,
+    |s: Store| async move {
+        let sub = "rules:together";
+        let run = |rule: Id, seq: i64, refused: Option<&str>| NewRuleRun {
+            rule_id: rule,
+            entity: "case".into(),
+            record_id: Id::new(),
+            seq,
+            depth: 1,
+            refused: refused.map(String::from),
+        };
+        let keyed = |r: &RuleRun| job(0).key(format!("rule:{}", r.id));
+        let (a, b) = (Id::new(), Id::new());
+        let fired = vec![run(a, 7, None), run(b, 7, Some("too deep"))];
+        let runs = s
+            .record_rule_runs_and_advance(sub, 9, &fired, keyed)
+            .await
+            .unwrap();
+        assert_eq!(
+            runs.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(),
+            ["queued", "refused"]
+        );
+        assert_eq!(s.subscriber_position(sub).await.unwrap(), 9);
+        let jobs = s.list_jobs(&JobFilter::default(), 100, None).await.unwrap();
+        assert_eq!(jobs.items.len(), 1, "a job for the queued run only");
+        assert_eq!(
+            jobs.items[0].key.as_deref(),
+            Some(format!("rule:{}", runs[0].id).as_str())
+        );
+
+        // Offered again (after a crash, or by another instance behind): the same runs, no
+        // second job, the position not moved back.
+        let again = s
+            .record_rule_runs_and_advance(sub, 8, &fired, keyed)
+            .await
+            .unwrap();
+        assert_eq!(again, runs);
+        assert_eq!(s.subscriber_position(sub).await.unwrap(), 9);
+        let jobs = s.list_jobs(&JobFilter::default(), 100, None).await.unwrap();
+        assert_eq!(jobs.items.len(), 1);
+
+        // A batch whose job is refused records no run and keeps the position.
+        let bad = s
+            .record_rule_runs_and_advance(sub, 12, &[run(a, 12, None)], |_| job(0).max_attempts(0))
+            .await;
+        assert!(bad.is_err());
+        assert_eq!(s.subscriber_position(sub).await.unwrap(), 9);
+        let runs_of_a = s
+            .rule_runs(&guanxi_domain::Actor::system(), RunsOf::Rule(a), 10)
+            .await
+            .unwrap();
+        assert_eq!(runs_of_a.len(), 1, "the failed batch's run is gone too");
     }
 );
