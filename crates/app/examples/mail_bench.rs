@@ -10,7 +10,6 @@
 //! the last interaction written, so the figure is rule → job → rendered → sent → recorded.
 
 #[path = "../../outbound/tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use guanxi_app::mail::Outbox;

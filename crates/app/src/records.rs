@@ -175,18 +175,6 @@ pub fn unknown_field(message: &str) -> Option<String> {
     Some(message[start..end].to_string())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn merge_patch_follows_rfc_7396() {
-        let mut t = serde_json::json!({"a": "b", "c": {"d": "e", "f": "g"}});
-        merge_patch(&mut t, serde_json::json!({"a": "z", "c": {"f": null}}));
-        assert_eq!(t, serde_json::json!({"a": "z", "c": {"d": "e"}}));
-    }
-}
-
 /// The id of a record the system's work creates for a cause named by `seed` (a rule run's
 /// action, a send): the same on every attempt, so work tried again finds the record
 /// instead of making another; time-ordered like every id (UUIDv7 at `at`), its random
@@ -198,4 +186,16 @@ pub fn derived_id(at: chrono::DateTime<chrono::Utc>, seed: &str) -> Id {
     random.copy_from_slice(&hash[..10]);
     let millis = at.timestamp_millis().max(0) as u64;
     Id(uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut t = serde_json::json!({"a": "b", "c": {"d": "e", "f": "g"}});
+        merge_patch(&mut t, serde_json::json!({"a": "z", "c": {"f": null}}));
+        assert_eq!(t, serde_json::json!({"a": "z", "c": {"d": "e"}}));
+    }
 }
