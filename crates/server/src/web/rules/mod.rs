@@ -24,7 +24,7 @@ use guanxi_domain::entities::{EmailTemplate, Rule, Team, User, Webhook, rule_tar
 use guanxi_domain::entity::{EntityDef, FieldType};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::rules::{Day, dated_field};
-use guanxi_domain::{Actor, FieldError, Id, Record};
+use guanxi_domain::{Actor, Entity, FieldError, Id, Record};
 use guanxi_store::{RuleRun, RunsOf, Store, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -237,31 +237,17 @@ async fn people(store: &Store) -> (Vec<(String, String)>, Vec<(String, String)>)
     (users, teams)
 }
 
-/// The webhook subscriptions a rule may call, by name.
-async fn webhooks(store: &Store) -> Vec<(String, String)> {
+/// The records of an org-level entity a rule may name (webhooks, e-mail templates), as
+/// (id, name) choices by name.
+async fn choices<T: Entity>(store: &Store, name: fn(T) -> String) -> Vec<(String, String)> {
     let q = ListQuery::default().sort_by("name", false).limit(500);
     store
-        .list::<Webhook>(&Actor::system(), &q)
+        .list::<T>(&Actor::system(), &q)
         .await
         .map(|p| {
             p.items
                 .into_iter()
-                .map(|h| (h.meta.id.to_string(), h.data.name))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The e-mail templates a rule may send, by name.
-async fn email_templates(store: &Store) -> Vec<(String, String)> {
-    let q = ListQuery::default().sort_by("name", false).limit(500);
-    store
-        .list::<EmailTemplate>(&Actor::system(), &q)
-        .await
-        .map(|p| {
-            p.items
-                .into_iter()
-                .map(|t| (t.meta.id.to_string(), t.data.name))
+                .map(|r| (r.meta.id.to_string(), name(r.data)))
                 .collect()
         })
         .unwrap_or_default()
@@ -299,8 +285,8 @@ async fn form_page(
     let t = u.t();
     let targets = targets(store, t).await?;
     let (users, teams) = people(store).await;
-    let hooks = webhooks(store).await;
-    let templates = email_templates(store).await;
+    let hooks = choices::<Webhook>(store, |h| h.name).await;
+    let templates = choices::<EmailTemplate>(store, |t| t.name).await;
     let tg = targets.iter().find(|x| x.name == draft.entity);
     let none = vec![];
     let cond_fields = tg.map_or(&none, |x| &x.cond_fields);
