@@ -1852,6 +1852,10 @@ async fn the_webhook_pages(s: Server) {
     );
     let form = admin.get("/webhooks/new").await;
     assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(
+        form.body.contains("name=\"active\" checked"),
+        "a new subscription starts switched on"
+    );
     let csrf = form.csrf();
     let a_user = user_id(&s, "a@t.cn").await.to_string();
     let typed = |url: &'static str| {
