@@ -9,7 +9,7 @@
 //! the customer analytics run ([`analytics`]), durable jobs and their runner ([`jobs`]),
 //! the system's notifications from the change log ([`notify`]), workflow rules fired by
 //! changes ([`rules`]) and by times ([`timed_rules`]), the morning task reminder
-//! ([`reminders`]), e-mail to contacts from templates ([`mail`]), and the language
+//! ([`reminders`]), e-mail to contacts from templates ([`mail`]), messages to group robots ([`robots`]), and the language
 //! catalogues ([`i18n`]).
 
 pub mod access;
@@ -27,6 +27,7 @@ pub mod mail;
 pub mod notify;
 pub mod records;
 pub mod reminders;
+pub mod robots;
 pub mod rules;
 pub mod search;
 pub mod timed_rules;

@@ -45,6 +45,11 @@ impl Outbox {
         })
     }
 
+    /// The address users reach the CRM at, when it is set.
+    pub fn public_url(&self) -> Option<&Url> {
+        self.public_url.as_ref()
+    }
+
     /// No relay: every send fails with [`SendError::NotConfigured`].
     pub fn off() -> Outbox {
         Outbox::default()

@@ -5,7 +5,8 @@
 //! (`assigned:<seq>:<user>`, `mention:<seq>:<user>`), so a batch delivered again after a
 //! crash, or the whole log replayed, notifies nobody twice. Texts are written in the
 //! recipient's language when sent. The morning reminders of tasks due are sent by a job
-//! ([`crate::reminders`]) through the same [`Store::notify`], keyed the same way.
+//! ([`crate::reminders`]) through the same [`crate::robots::send`], keyed the same way,
+//! which also passes each on to the group robots that forward its kind.
 
 use crate::i18n::{Lang, Tr};
 use guanxi_domain::entities::{Interaction, User};
@@ -142,7 +143,9 @@ impl Subscriber for Notifier {
             .notifications(events)
             .await
             .map_err(|e| e.to_string())?;
-        self.store.notify(&notes).await.map_err(|e| e.to_string())?;
+        crate::robots::send(&self.store, &notes)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(())
     }
 }

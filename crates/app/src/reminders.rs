@@ -105,7 +105,9 @@ impl Handler for RemindTasks {
                     .key(format!("tasks-remind:{day}:{}", user.0)),
             );
         }
-        self.store.notify(&sent).await.map_err(JobError::retry)?;
+        crate::robots::send(&self.store, &sent)
+            .await
+            .map_err(JobError::retry)?;
         Ok(())
     }
 }

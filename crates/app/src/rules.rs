@@ -12,9 +12,9 @@
 
 use crate::jobs::{Handler, JobError};
 use crate::mail::{self, Outbox};
-use crate::{records, timed_rules};
+use crate::{records, robots, timed_rules};
 use chrono::Duration;
-use guanxi_domain::entities::{Interaction, InteractionKind, InteractionStatus, Rule, User};
+use guanxi_domain::entities::{Interaction, InteractionKind, InteractionStatus, Robot, Rule, User};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::rules::{Action, Assignee, Change, least_loaded, meets_all};
 use guanxi_domain::{Actor, Entity, EntityDef, Id, NewRecord, Record};
@@ -416,6 +416,25 @@ async fn one<T: Entity>(
             store.create(&actor, new).await?;
             Ok(json!({ "task_id": id, "owner_id": owner }))
         }
+        Action::PostToRobot { robot_id, message } => {
+            match store.get::<Robot>(&Actor::system(), *robot_id).await {
+                Ok(r) if r.data.active => {}
+                Ok(_) => return Ok(json!({ "robot_id": robot_id, "refused": "robot_off" })),
+                Err(StoreError::NotFound { .. }) => {
+                    return Ok(json!({ "robot_id": robot_id, "refused": "no_robot" }));
+                }
+                Err(e) => return Err(e.into()),
+            }
+            let post = robots::Post {
+                robot_id: *robot_id,
+                title: message.clone(),
+                text: format!("{} · {}", rule.data.name, T::DEF.title_of(&json)),
+                about: Some((T::DEF.name.to_string(), run.record_id)),
+            };
+            let key = format!("robot:{}:rule:{}:{index}", robot_id, run.id);
+            store.enqueue(&[post.job(Some(key))]).await?;
+            Ok(json!({ "robot_id": robot_id }))
+        }
         Action::SendEmail { template_id } => {
             let Some(contact) = mail::contact_of(T::DEF.name, &json) else {
                 return Ok(json!({ "refused": "no_contact" }));
@@ -479,7 +498,7 @@ async fn notify(
                 .key(format!("rule:{}:{index}:{u}", run.id))
         })
         .collect();
-    store.notify(&sent).await
+    crate::robots::send(store, &sent).await
 }
 
 /// The managers of a user's team: its active members with the manager role.

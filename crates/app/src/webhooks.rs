@@ -342,7 +342,7 @@ impl Deliver {
             hook.meta.id,
             at.timestamp_micros()
         ));
-        self.store.notify(&[note]).await?;
+        crate::robots::send(&self.store, &[note]).await?;
         Ok(())
     }
 }

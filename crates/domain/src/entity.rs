@@ -200,6 +200,7 @@ macro_rules! for_each_entity {
             $crate::entities::Rule,
             $crate::entities::Webhook,
             $crate::entities::EmailTemplate,
+            $crate::entities::Robot,
             $crate::custom::CustomFieldDef
         )
     };

@@ -208,6 +208,11 @@ pub enum Action {
     SendEmail {
         template_id: Id,
     },
+    /// A message about the record to a WeCom, DingTalk or Feishu group through its robot.
+    PostToRobot {
+        robot_id: Id,
+        message: String,
+    },
 }
 
 /// A change as a rule sees it.

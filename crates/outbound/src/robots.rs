@@ -25,20 +25,14 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, KeyInit, Mac};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use url::Url;
 
 use crate::webhook::{Deliverer, Endpoint, describe};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RobotKind {
-    WeCom,
-    DingTalk,
-    Feishu,
-}
+/// Whose robot: the CRM's robot records name it the same way.
+pub use guanxi_domain::entities::RobotKind;
 
 /// A robot as its group's owner set it up: the webhook address they copied and, for
 /// DingTalk's and Feishu's signed robots, the secret (DingTalk's starts with `SEC`).

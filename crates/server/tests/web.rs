@@ -34,6 +34,10 @@ on_both!(rules_built_in_a_form, rules_built_in_a_form);
 on_both!(timed_rules_in_the_form, timed_rules_in_the_form);
 on_both!(the_webhook_pages, the_webhook_pages);
 on_both!(email_templates_and_previews, email_templates_and_previews);
+on_both!(
+    robots_in_admin_and_the_rule_form,
+    robots_in_admin_and_the_rule_form
+);
 
 on_both!(
     the_bell_and_the_notifications_page,
@@ -2063,5 +2067,89 @@ async fn email_templates_and_previews(s: Server) {
         rules
             .body
             .contains(&format!("<option value=\"{id}\">欢迎邮件</option>"))
+    );
+}
+
+/// An administrator sets up a group robot on its form (a WeCom robot has no secret: refused
+/// beside the input, what was typed kept; its secret masked on the page for nobody but
+/// those who see sensitive data), and a rule posts to it, built in the rule form and said
+/// in words.
+async fn robots_in_admin_and_the_rule_form(s: Server) {
+    use guanxi_domain::entities::{Robot, Rule};
+    use guanxi_domain::rules::Action;
+    let mut admin = Browser::new(&s, "zh-CN");
+    admin.sign_in("admin@t.cn").await;
+    assert!(admin.get("/admin").await.body.contains("href=\"/robots\""));
+    let form = admin.get("/robots/new").await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    let csrf = form.csrf();
+    let mut typed = vec![
+        ("name", "华东销售群"),
+        ("kind", "wecom"),
+        (
+            "url",
+            "https://oapi.dingtalk.com/robot/send?access_token=abc",
+        ),
+        ("secret", "SECabc"),
+        ("active", "true"),
+        ("forward", "rule, task_due"),
+        ("_csrf", &csrf),
+    ];
+    let a = admin.post("/robots/new", &typed).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(a.body.contains("id=\"f-secret-err\""), "{}", a.body);
+    assert!(a.body.contains("value=\"华东销售群\""), "the name is kept");
+    typed[1] = ("kind", "dingtalk");
+    let a = admin.post("/robots/new", &typed).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let id = id_from(a.location());
+    let robot = s.store.get::<Robot>(&Actor::system(), id).await.unwrap();
+    assert_eq!(robot.data.forward, ["rule", "task_due"]);
+    assert_eq!(robot.data.secret.as_deref(), Some("SECabc"));
+
+    let rules = admin.get("/admin/rules/new").await;
+    assert!(rules.body.contains("value=\"post_to_robot\""));
+    assert!(
+        rules
+            .body
+            .contains(&format!("<option value=\"{id}\">华东销售群</option>"))
+    );
+    let csrf = rules.csrf();
+    let id_text = id.to_string();
+    let mut rule = vec![
+        ("_csrf", csrf.as_str()),
+        ("name", "大单通报"),
+        ("entity", "opportunity"),
+        ("active", "on"),
+        ("on", "created"),
+        ("a_type", "post_to_robot"),
+        ("a_robot", ""),
+        ("a_message", "新增大单"),
+    ];
+    let a = admin.post("/admin/rules/new", &rule).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    let robot_input = &a.body[a.body.find("name=\"a_robot\"").unwrap()..];
+    assert!(robot_input[..robot_input.find("</div>").unwrap()].contains("field-error"));
+    assert!(a.body.contains("value=\"新增大单\""), "the message is kept");
+    rule[6] = ("a_robot", id_text.as_str());
+    let a = admin.post("/admin/rules/new", &rule).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let saved = s
+        .store
+        .get::<Rule>(&Actor::system(), id_from(a.location()))
+        .await
+        .unwrap();
+    assert_eq!(
+        saved.data.actions,
+        [Action::PostToRobot {
+            robot_id: id,
+            message: "新增大单".into()
+        }]
+    );
+    let page = admin.get(a.location()).await;
+    assert!(
+        page.body.contains("在 华东销售群 所在群发送“新增大单”"),
+        "{}",
+        page.body
     );
 }

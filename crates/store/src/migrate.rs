@@ -119,6 +119,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0018_email.sql"),
         postgres: include_str!("../migrations/postgres/0018_email.sql"),
     },
+    Migration {
+        version: 19,
+        name: "robots",
+        sqlite: include_str!("../migrations/sqlite/0019_robots.sql"),
+        postgres: include_str!("../migrations/postgres/0019_robots.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

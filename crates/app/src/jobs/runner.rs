@@ -91,6 +91,10 @@ pub fn served(store: &Store, outbox: &crate::mail::Outbox) -> Handlers {
         .with(FireSchedule { store: store() })
         .with(crate::reminders::RemindTasks { store: store() })
         .with(crate::webhooks::Deliver::new(store()))
+        .with(crate::robots::PostToRobot::new(
+            store(),
+            outbox.public_url().cloned(),
+        ))
 }
 
 /// How a runner claims and retries.

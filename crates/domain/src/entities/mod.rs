@@ -12,6 +12,7 @@ mod opportunity;
 mod order;
 mod org;
 mod product;
+mod robot;
 mod rule;
 mod webhook;
 
@@ -26,6 +27,7 @@ pub use opportunity::*;
 pub use order::*;
 pub use org::*;
 pub use product::*;
+pub use robot::*;
 pub use rule::*;
 pub use webhook::*;
 

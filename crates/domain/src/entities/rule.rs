@@ -174,7 +174,9 @@ fn check_action(def: &Def, a: &Action, path: &str, e: &mut ValidationErrors) {
             e.text(&format!("{path}.subject"), subject, 200);
             e.range(&format!("{path}.due_in_hours"), *due_in_hours, 0, 24 * 365);
         }
-        Action::Notify { message, .. } | Action::Escalate { message, .. } => {
+        Action::Notify { message, .. }
+        | Action::Escalate { message, .. }
+        | Action::PostToRobot { message, .. } => {
             e.text(&format!("{path}.message"), message, 1000);
         }
         Action::UpdateField { field, value } => {

@@ -40,6 +40,7 @@ pub async fn index(u: WebUser) -> Response {
             "email_template",
             "admin.email_templates_help",
         ),
+        ("/robots", "robot", "admin.robots_help"),
     ]
     .iter()
     .map(|(href, entity, help)| {

@@ -60,6 +60,7 @@ impl Wanted {
                 "email_templates" => {
                     named::<EmailTemplate>(store, &system, &ids, |t| t.name.clone()).await
                 }
+                "robots" => named::<Robot>(store, &system, &ids, |r| r.name.clone()).await,
                 _ => Ok(vec![]),
             };
             match r {

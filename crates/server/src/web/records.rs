@@ -902,8 +902,8 @@ fn defaults(entity: &str, values: &mut Value) {
         }
         "order" => set(values, "ordered_at", now.to_rfc3339().into()),
         "user" => set(values, "locale", "zh-CN".into()),
-        // A subscription is made to be sent to: it starts switched on.
-        "webhook" => set(values, "active", true.into()),
+        // A subscription or a robot is made to be sent to: it starts switched on.
+        "webhook" | "robot" => set(values, "active", true.into()),
         _ => {}
     }
 }

@@ -35,6 +35,7 @@ pub(super) struct ActDraft {
     pub(super) message: String,
     pub(super) webhook: String,
     pub(super) template: String,
+    pub(super) robot: String,
 }
 
 /// The rule form's inputs, as text.
@@ -138,6 +139,7 @@ impl Draft {
             "a_message",
             "a_webhook",
             "a_template",
+            "a_robot",
         ];
         let cols: Vec<Vec<String>> = names.iter().map(|n| col(n)).collect();
         let actions = (0..cols[0].len())
@@ -154,6 +156,7 @@ impl Draft {
                 message: at(&cols[9], i),
                 webhook: at(&cols[10], i),
                 template: at(&cols[11], i),
+                robot: at(&cols[12], i),
             })
             .filter(|a| !a.ty.is_empty())
             .collect();
@@ -396,6 +399,11 @@ pub(super) fn act_draft(a: &Action) -> ActDraft {
             d.ty = "send_email".into();
             d.template = template_id.to_string();
         }
+        Action::PostToRobot { robot_id, message } => {
+            d.ty = "post_to_robot".into();
+            d.robot = robot_id.to_string();
+            d.message = message.clone();
+        }
     }
     d
 }
@@ -464,6 +472,11 @@ pub(super) fn action_of(
         "send_email" => Action::SendEmail {
             template_id: id(&a.template)
                 .ok_or_else(|| vec![err(format!("{path}.template_id"), "required")])?,
+        },
+        "post_to_robot" => Action::PostToRobot {
+            robot_id: id(&a.robot)
+                .ok_or_else(|| vec![err(format!("{path}.robot_id"), "required")])?,
+            message: a.message.trim().to_string(),
         },
         _ => return Err(vec![err(format!("{path}.type"), "invalid")]),
     })
@@ -536,6 +549,8 @@ pub(super) fn place(t: Tr, errors: &[FieldError], draft: &Draft) -> Placed {
                 "due_in_hours" => "due",
                 "subject" | "field" | "value" | "tag" | "message" => head,
                 "template_id" => "template",
+                "webhook_id" => "webhook_id",
+                "robot_id" => "robot",
                 _ => "type",
             };
             errs.add(key, msg);

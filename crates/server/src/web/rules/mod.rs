@@ -20,7 +20,7 @@ use guanxi_app::AppError;
 use guanxi_app::records as writes;
 use guanxi_app::rules as use_case;
 use guanxi_domain::custom::CustomFieldDef;
-use guanxi_domain::entities::{EmailTemplate, Rule, Team, User, Webhook, rule_targets};
+use guanxi_domain::entities::{EmailTemplate, Robot, Rule, Team, User, Webhook, rule_targets};
 use guanxi_domain::entity::{EntityDef, FieldType};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::rules::{Day, dated_field};
@@ -63,6 +63,7 @@ const ACTIONS: &[&str] = &[
     "escalate",
     "call_webhook",
     "send_email",
+    "post_to_robot",
 ];
 const ASSIGNEES: &[&str] = &["owner", "user", "round_robin", "least_loaded"];
 
@@ -168,6 +169,7 @@ struct ActRow {
     message: String,
     webhooks: Vec<Choice>,
     templates: Vec<Choice>,
+    robots: Vec<Choice>,
     errs: Errs,
 }
 
@@ -237,7 +239,7 @@ async fn people(store: &Store) -> (Vec<(String, String)>, Vec<(String, String)>)
     (users, teams)
 }
 
-/// The records of an org-level entity a rule may name (webhooks, e-mail templates), as
+/// The records of an org-level entity a rule may name (webhooks, e-mail templates, robots), as
 /// (id, name) choices by name.
 async fn choices<T: Entity>(store: &Store, name: fn(T) -> String) -> Vec<(String, String)> {
     let q = ListQuery::default().sort_by("name", false).limit(500);
@@ -287,6 +289,7 @@ async fn form_page(
     let (users, teams) = people(store).await;
     let hooks = choices::<Webhook>(store, |h| h.name).await;
     let templates = choices::<EmailTemplate>(store, |t| t.name).await;
+    let robots = choices::<Robot>(store, |r| r.name).await;
     let tg = targets.iter().find(|x| x.name == draft.entity);
     let none = vec![];
     let cond_fields = tg.map_or(&none, |x| &x.cond_fields);
@@ -328,6 +331,7 @@ async fn form_page(
         message: a.message.clone(),
         webhooks: options(&hooks, &a.webhook),
         templates: options(&templates, &a.template),
+        robots: options(&robots, &a.robot),
         errs,
     };
     let mut conditions: Vec<CondRow> = draft

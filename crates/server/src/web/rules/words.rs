@@ -188,6 +188,13 @@ pub(super) fn action_words(
             "rules.did.send_email",
             &[("template", &name_of(names, template_id))],
         ),
+        Action::PostToRobot { robot_id, message } => t.f(
+            "rules.did.post_to_robot",
+            &[
+                ("robot", &name_of(names, robot_id)),
+                ("message", message.as_str()),
+            ],
+        ),
     }
 }
 
@@ -204,6 +211,10 @@ pub(super) fn want_people(w: &mut Wanted, actions: &[Action]) {
             }
             Action::SendEmail { template_id } => {
                 w.add("email_templates", &json!(template_id));
+                continue;
+            }
+            Action::PostToRobot { robot_id, .. } => {
+                w.add("robots", &json!(robot_id));
                 continue;
             }
             Action::UpdateField { .. } | Action::AddTag { .. } => continue,
