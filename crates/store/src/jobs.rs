@@ -380,15 +380,24 @@ impl Store {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
+        // The due queued jobs and the expired leases are taken by two searches of the index
+        // on (state, run_at, id), each stopping at the limit: as one query with an OR, both
+        // databases read and sort every job the table holds, done ones included, on every
+        // claim (a backlog of 100,000 webhook deliveries ran at 35/s).
         let rows = tx
             .fetch(
                 &format!(
                     "UPDATE jobs SET state = 'running', lease_owner = $2, lease_until = $3, \
                      attempts = attempts + 1, updated_at = $1 \
-                     WHERE id IN (SELECT id FROM jobs \
-                       WHERE ((state = 'queued' AND run_at <= $1) \
-                          OR (state = 'running' AND lease_until < $1)) {kind_filter} \
-                       ORDER BY run_at, id LIMIT $4 {lock}) \
+                     WHERE id IN (SELECT id FROM ( \
+                       SELECT id, run_at FROM (SELECT id, run_at FROM jobs \
+                         WHERE state = 'queued' AND run_at <= $1 {kind_filter} \
+                         ORDER BY run_at, id LIMIT $4 {lock}) AS due \
+                       UNION ALL \
+                       SELECT id, run_at FROM (SELECT id, run_at FROM jobs \
+                         WHERE state = 'running' AND lease_until < $1 {kind_filter} \
+                         ORDER BY run_at, id LIMIT $4 {lock}) AS expired \
+                     ) AS claimable ORDER BY run_at, id LIMIT $4) \
                      RETURNING {COLS}"
                 ),
                 params,

@@ -125,6 +125,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0019_robots.sql"),
         postgres: include_str!("../migrations/postgres/0019_robots.sql"),
     },
+    Migration {
+        version: 20,
+        name: "job_claims",
+        sqlite: include_str!("../migrations/sqlite/0020_job_claims.sql"),
+        postgres: include_str!("../migrations/postgres/0020_job_claims.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.
