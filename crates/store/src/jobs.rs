@@ -348,11 +348,58 @@ impl Store {
         limit: usize,
         lease: Duration,
     ) -> Result<Vec<Job>> {
-        if limit == 0 || kinds.is_some_and(|k| k.is_empty()) {
-            return Ok(vec![]);
+        let (jobs, _) = self
+            .complete_and_claim(&[], owner, kinds, limit, lease)
+            .await?;
+        Ok(jobs)
+    }
+
+    /// Mark the jobs `done` done, then claim as [`Store::claim`] does, in one transaction:
+    /// a runner whose jobs finish one after another pays one commit for both (behind
+    /// SQLite's one writer each commit waits for an fsync). Returns the jobs claimed and
+    /// those of `done` that were no longer `owner`'s (their lease ran out and they were
+    /// taken over, or an administrator cancelled them), which are left as they are.
+    pub async fn complete_and_claim(
+        &self,
+        done: &[Id],
+        owner: &str,
+        kinds: Option<&[&str]>,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<(Vec<Job>, Vec<Id>)> {
+        let claiming = limit > 0 && !kinds.is_some_and(|k| k.is_empty());
+        if done.is_empty() && !claiming {
+            return Ok((vec![], vec![]));
         }
         let at = now();
         let mut tx = self.db.begin().await?;
+        let mut lost = vec![];
+        for chunk in done.chunks(500) {
+            let mut params = vec![Val::Text(owner.into()), Val::Ts(at)];
+            params.extend(chunk.iter().map(|id| Val::Uuid(id.0)));
+            let rows = tx
+                .fetch(
+                    &format!(
+                        "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, \
+                         updated_at = $2, finished_at = $2 \
+                         WHERE id IN ({}) AND state = 'running' AND lease_owner = $1 \
+                         RETURNING id",
+                        placeholders(3, chunk.len())
+                    ),
+                    params,
+                    &[Kind::Uuid],
+                )
+                .await?;
+            let mine: Vec<Id> = rows
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().and_then(|v| v.as_uuid()).map(Id))
+                .collect();
+            lost.extend(chunk.iter().filter(|id| !mine.contains(id)));
+        }
+        if !claiming {
+            tx.commit().await?;
+            return Ok((vec![], lost));
+        }
         tx.exec(
             "UPDATE jobs SET state = 'dead', lease_owner = NULL, lease_until = NULL, \
              last_error = 'the lease ran out during the last attempt (the worker stopped or hung)', \
@@ -407,24 +454,16 @@ impl Store {
         tx.commit().await?;
         let mut jobs = jobs_of(rows)?;
         jobs.sort_by_key(|j| (j.run_at, j.id.0));
-        Ok(jobs)
+        Ok((jobs, lost))
     }
 
     /// Mark a job done. `false` when it is no longer `owner`'s (its lease ran out and it
     /// was taken over, or an administrator cancelled it): nothing is changed then.
     pub async fn complete(&self, id: Id, owner: &str) -> Result<bool> {
-        let at = now();
-        let mut tx = self.db.begin().await?;
-        let n = tx
-            .exec(
-                "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, \
-                 updated_at = $3, finished_at = $3 \
-                 WHERE id = $1 AND state = 'running' AND lease_owner = $2",
-                vec![Val::Uuid(id.0), Val::Text(owner.into()), Val::Ts(at)],
-            )
+        let (_, lost) = self
+            .complete_and_claim(&[id], owner, None, 0, Duration::ZERO)
             .await?;
-        tx.commit().await?;
-        Ok(n == 1)
+        Ok(lost.is_empty())
     }
 
     /// Record a failed attempt: queued again after the wait `retry` asks for, or dead when

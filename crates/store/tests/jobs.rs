@@ -536,3 +536,40 @@ conformance!(
         assert_eq!(runs_of_a.len(), 1, "the failed batch's run is gone too");
     }
 );
+
+conformance!(
+    jobs_done_and_the_next_claim_share_a_transaction,
+    |s: Store| async move {
+        s.enqueue(&[job(1), job(2), job(3)]).await.unwrap();
+        let first = s.claim("w", None, 2, LEASE).await.unwrap();
+        assert_eq!(first.len(), 2);
+        let ids: Vec<Id> = first.iter().map(|j| j.id).collect();
+        let (next, lost) = s
+            .complete_and_claim(&ids, "w", None, 5, LEASE)
+            .await
+            .unwrap();
+        assert!(lost.is_empty());
+        assert_eq!(next.len(), 1, "the third, and nothing of the two done");
+        assert!(!ids.contains(&next[0].id));
+        for id in &ids {
+            assert_eq!(s.job(*id).await.unwrap().state, JobState::Done);
+        }
+        // Done already, or another's: left alone and said so; nothing more to claim.
+        let (none, lost) = s
+            .complete_and_claim(&[ids[0], next[0].id], "other", None, 5, LEASE)
+            .await
+            .unwrap();
+        assert!(none.is_empty());
+        assert_eq!(lost, [ids[0], next[0].id]);
+        assert_eq!(s.job(next[0].id).await.unwrap().state, JobState::Running);
+        // Only finishing: no claim.
+        s.enqueue(&[job(4)]).await.unwrap();
+        let (none, lost) = s
+            .complete_and_claim(&[next[0].id], "w", None, 0, LEASE)
+            .await
+            .unwrap();
+        assert!(none.is_empty() && lost.is_empty());
+        assert_eq!(s.job(next[0].id).await.unwrap().state, JobState::Done);
+        assert_eq!(s.claim("w", None, 5, LEASE).await.unwrap().len(), 1);
+    }
+);

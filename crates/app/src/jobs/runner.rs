@@ -1,5 +1,6 @@
 //! The runner: claims, runs, renews leases, records outcomes.
 
+use guanxi_domain::Id;
 use guanxi_domain::backoff::Backoff;
 use guanxi_store::{Job, JobFailure, Retry, Store};
 use std::collections::HashMap;
@@ -195,6 +196,8 @@ async fn run(
     tracing::info!(%owner, ?kinds, "job runner started");
     let mut wakeups = store.job_wakeups();
     let mut running = JoinSet::new();
+    // Jobs whose handlers succeeded, marked done with the next claim, in its transaction.
+    let mut done: Vec<Id> = vec![];
     let mut failures = 0u32;
     let concurrency = options.concurrency.max(1);
     loop {
@@ -205,10 +208,15 @@ async fn run(
         wakeups.borrow_and_update();
         let free = concurrency.saturating_sub(running.len());
         let mut wait = options.poll;
-        if free > 0 && !kinds.is_empty() {
-            match store.claim(&owner, Some(&kinds), free, options.lease).await {
-                Ok(jobs) => {
+        if (free > 0 && !kinds.is_empty()) || !done.is_empty() {
+            let claimed = store
+                .complete_and_claim(&done, &owner, Some(&kinds), free, options.lease)
+                .await;
+            match claimed {
+                Ok((jobs, lost)) => {
                     failures = 0;
+                    report_done(&owner, &done, &lost);
+                    done.clear();
                     let full = jobs.len() == free;
                     for job in jobs {
                         let handler = handlers.0.get(&job.kind).cloned();
@@ -238,33 +246,63 @@ async fn run(
         let nap = tokio::time::sleep(wait.min(Duration::from_secs(3600)));
         tokio::select! {
             _ = wakeups.changed(), if failures == 0 => {}
-            Some(done) = running.join_next(), if !running.is_empty() => report_panic(&owner, done),
+            Some(finished) = running.join_next(), if !running.is_empty() => {
+                done.extend(succeeded(&owner, finished));
+                // Those that finished meanwhile share the commit.
+                while let Some(finished) = running.try_join_next() {
+                    done.extend(succeeded(&owner, finished));
+                }
+            }
             () = nap => {}
             () = stopped(&mut stop) => break,
         }
     }
-    while let Some(done) = running.join_next().await {
-        report_panic(&owner, done);
+    while let Some(finished) = running.join_next().await {
+        done.extend(succeeded(&owner, finished));
+    }
+    match store
+        .complete_and_claim(&done, &owner, None, 0, options.lease)
+        .await
+    {
+        Ok((_, lost)) => report_done(&owner, &done, &lost),
+        Err(e) => {
+            tracing::warn!(%owner, "cannot record {} jobs done; they run again when their leases run out: {e}", done.len())
+        }
     }
     tracing::info!(%owner, "job runner stopped");
 }
 
-/// A handler that panicked leaves its job running: the lease runs out and it is tried
-/// again (or goes dead after its last attempt).
-fn report_panic(owner: &str, done: Result<(), tokio::task::JoinError>) {
-    if let Err(e) = done {
-        tracing::error!(%owner, "a job handler panicked; its job is retried when its lease runs out: {e}");
+/// The job whose handler succeeded, to be marked done. A handler that panicked leaves its
+/// job running: the lease runs out and it is tried again (or goes dead after its last
+/// attempt).
+fn succeeded(owner: &str, finished: Result<Option<Id>, tokio::task::JoinError>) -> Option<Id> {
+    finished
+        .map_err(|e| {
+            tracing::error!(%owner, "a job handler panicked; its job is retried when its lease runs out: {e}");
+        })
+        .ok()
+        .flatten()
+}
+
+fn report_done(owner: &str, done: &[Id], lost: &[Id]) {
+    for id in done {
+        if lost.contains(id) {
+            tracing::warn!(%owner, %id, "job's lease was lost to another worker; its outcome here is dropped");
+        } else {
+            tracing::debug!(%owner, %id, "job done");
+        }
     }
 }
 
-/// Run one claimed job, renewing its lease meanwhile, and record the outcome.
+/// Run one claimed job, renewing its lease meanwhile. A success is returned, for the
+/// runner to mark done with its next claim; a failure is recorded here.
 async fn execute(
     store: Store,
     handler: Option<Arc<dyn Erased>>,
     job: Job,
     owner: String,
     options: Options,
-) {
+) -> Option<Id> {
     let result = match &handler {
         Some(h) => {
             let work = h.run(&job);
@@ -278,52 +316,32 @@ async fn execute(
         None => Err(JobError::Retry(format!("no handler for '{}'", job.kind))),
     };
     let (id, kind, attempt) = (job.id, job.kind.as_str(), job.attempts);
-    let recorded = match &result {
-        Ok(()) => store.complete(id, &owner).await.map(|mine| {
-            if mine {
-                tracing::debug!(%id, kind, attempt, "job done");
-                None
-            } else {
-                Some(JobFailure::LeaseLost)
-            }
-        }),
-        Err(e) => {
-            let retry = match e {
-                JobError::Retry(_) => {
-                    let at = u32::try_from(attempt).unwrap_or(1);
-                    Retry::After(options.backoff.delay(at, rand::random::<f64>()))
-                }
-                JobError::Permanent(_) => Retry::Never,
-            };
-            store
-                .fail(id, &owner, &e.to_string(), retry)
-                .await
-                .map(Some)
-        }
+    let e = match result {
+        Ok(()) => return Some(id),
+        Err(e) => e,
     };
-    match recorded {
-        Ok(None) => {}
-        Ok(Some(JobFailure::Retrying(at))) => {
-            tracing::info!(%id, kind, attempt, %at, "job failed, retrying: {}", error_of(&result));
+    let retry = match e {
+        JobError::Retry(_) => {
+            let at = u32::try_from(attempt).unwrap_or(1);
+            Retry::After(options.backoff.delay(at, rand::random::<f64>()))
         }
-        Ok(Some(JobFailure::Dead)) => {
-            tracing::warn!(%id, kind, attempt, "job dead: {}", error_of(&result));
+        JobError::Permanent(_) => Retry::Never,
+    };
+    match store.fail(id, &owner, &e.to_string(), retry).await {
+        Ok(JobFailure::Retrying(at)) => {
+            tracing::info!(%id, kind, attempt, %at, "job failed, retrying: {e}");
         }
-        Ok(Some(JobFailure::LeaseLost)) => {
+        Ok(JobFailure::Dead) => {
+            tracing::warn!(%id, kind, attempt, "job dead: {e}");
+        }
+        Ok(JobFailure::LeaseLost) => {
             tracing::warn!(%id, kind, attempt, "job's lease was lost to another worker; its outcome here is dropped");
         }
-        Err(e) => {
-            tracing::warn!(%id, kind, attempt, "cannot record the job's outcome; it runs again when its lease runs out: {e}");
+        Err(err) => {
+            tracing::warn!(%id, kind, attempt, "cannot record the job's outcome; it runs again when its lease runs out: {err}");
         }
     }
-}
-
-fn error_of(result: &Result<(), JobError>) -> String {
-    result
-        .as_ref()
-        .err()
-        .map(ToString::to_string)
-        .unwrap_or_default()
+    None
 }
 
 /// Renew the job's lease every third of it; resolves only when the lease is lost (to a
