@@ -28,7 +28,9 @@ use guanxi_store::{
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The follower's name: keys its position.
 pub const SUBSCRIBER: &str = "webhooks";
@@ -42,8 +44,13 @@ pub const MAX_ATTEMPTS: i32 = 60;
 /// How long one attempt may take (the spec suggests 15 to 30 s).
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 /// Attempts in flight to one subscription at once, in this process: a receiver that hangs
-/// holds this many of the runner's slots, never all of them.
+/// holds this many of the runner's slots (and, for [`SLOT_WAIT`] each, those of the
+/// attempts waiting for them), never all of them for long.
 pub const PER_RECEIVER: usize = 8;
+/// How long an attempt waits for one of its receiver's slots before it gives its runner
+/// slot back and comes back later: long beside a healthy receiver's answer, short beside
+/// a hanging one's [`TIMEOUT`].
+pub const SLOT_WAIT: Duration = Duration::from_secs(1);
 
 /// The event a change-log action is to a subscriber; `None` for those not reported.
 fn event_of(action: &str) -> Option<&'static str> {
@@ -229,25 +236,8 @@ pub struct Deliver {
     disable_after: chrono::Duration,
     /// How long a delivery is held by the worker sending it.
     hold: Duration,
-    in_flight: std::sync::Mutex<HashMap<Id, usize>>,
-}
-
-/// An attempt in flight to a subscription, counted until dropped.
-struct Slot<'a> {
-    of: &'a std::sync::Mutex<HashMap<Id, usize>>,
-    hook: Id,
-}
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        let mut m = self.of.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = m.get_mut(&self.hook) {
-            *n -= 1;
-            if *n == 0 {
-                m.remove(&self.hook);
-            }
-        }
-    }
+    /// Per subscription, the [`PER_RECEIVER`] slots for attempts in flight.
+    in_flight: std::sync::Mutex<HashMap<Id, Arc<Semaphore>>>,
 }
 
 impl Deliver {
@@ -268,19 +258,20 @@ impl Deliver {
         }
     }
 
-    /// A slot for an attempt to `hook`, unless [`PER_RECEIVER`] are in flight (`force`: the
-    /// job's last attempt takes one regardless, so a busy receiver cannot starve a delivery).
-    fn slot(&self, hook: Id, force: bool) -> Option<Slot<'_>> {
-        let mut m = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        let n = m.entry(hook).or_insert(0);
-        if *n >= PER_RECEIVER && !force {
-            return None;
-        }
-        *n += 1;
-        Some(Slot {
-            of: &self.in_flight,
-            hook,
-        })
+    /// One of `hook`'s [`PER_RECEIVER`] slots, waiting up to [`SLOT_WAIT`] for one to
+    /// free; `None` when none did. Held until dropped.
+    async fn slot(&self, hook: Id) -> Option<OwnedSemaphorePermit> {
+        let slots = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(hook)
+            .or_insert_with(|| Arc::new(Semaphore::new(PER_RECEIVER)))
+            .clone();
+        tokio::time::timeout(SLOT_WAIT, slots.acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
     }
 
     /// Enqueue the next delivery of `d`'s chain, once per finish of `d`.
@@ -387,13 +378,16 @@ impl Handler for Deliver {
             }
             Err(e) => return Err(JobError::retry(e)),
         };
+        // The job's last attempt goes ahead regardless, so a busy receiver cannot starve
+        // a delivery.
         let last = job.attempts >= job.max_attempts;
-        let Some(_slot) = self.slot(hook.meta.id, last) else {
+        let slot = self.slot(hook.meta.id).await;
+        if slot.is_none() && !last {
             // Not an attempt at the receiver: nothing is logged, the job comes back later.
             return Err(JobError::retry(format!(
-                "{PER_RECEIVER} deliveries to this receiver are in flight"
+                "{PER_RECEIVER} deliveries to this receiver stayed in flight for {SLOT_WAIT:?}"
             )));
-        };
+        }
         let secret = self
             .store
             .webhook_secret(hook.meta.id, || WebhookSecret::generate().to_string())
