@@ -67,7 +67,9 @@ conformance!(totals_group_within_scope, |s: Store| async move {
         .await
         .unwrap();
     assert_eq!(by(&mine, "confirmed"), (2, 250_00));
-    // A new order shows in the next totals at once (the cache is cleared by the write).
+    // A new order shows in the next totals (the write makes them stale): at once when
+    // they were quick to compute; totals that took longer than 50 ms (a loaded machine
+    // can make even these) are served stale once while one refresh runs in the background.
     w.order(
         &s,
         &w.rep_a,
@@ -77,11 +79,23 @@ conformance!(totals_group_within_scope, |s: Store| async move {
         &[(1, 1_00, 0)],
     )
     .await;
-    let mine = s
-        .totals::<Order>(&w.rep_a, &[], "status", Some("total"))
-        .await
-        .unwrap();
-    assert_eq!(by(&mine, "confirmed"), (3, 251_00));
+    let mut seen = vec![];
+    for _ in 0..500 {
+        let mine = s
+            .totals::<Order>(&w.rep_a, &[], "status", Some("total"))
+            .await
+            .unwrap();
+        seen.push(by(&mine, "confirmed"));
+        if seen.last() == Some(&(3, 251_00)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(seen.last(), Some(&(3, 251_00)), "{seen:?}");
+    assert!(
+        seen.iter().all(|t| *t == (2, 250_00) || *t == (3, 251_00)),
+        "{seen:?}"
+    );
     let filtered = s
         .totals::<Order>(
             &Actor::system(),
