@@ -2,6 +2,7 @@
 //! store, and its validation rules.
 
 mod account;
+mod calendar;
 mod campaign;
 mod case;
 mod contact;
@@ -17,6 +18,7 @@ mod rule;
 mod webhook;
 
 pub use account::*;
+pub use calendar::*;
 pub use campaign::*;
 pub use case::*;
 pub use contact::*;
