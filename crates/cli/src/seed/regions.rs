@@ -1,5 +1,6 @@
-//! China's administrative divisions with coordinates (embedded from the `cpca` data set,
-//! MIT licence, see data/cn-regions/LICENSE), for placing demo customers and partners.
+//! China's administrative divisions with coordinates (the `cpca` data set, MIT licence, see
+//! crates/domain/data/cn-regions/LICENSE, embedded as `guanxi_domain::geo::ADCODES_CSV`), for
+//! placing demo customers and partners.
 
 use rand::Rng;
 
@@ -31,7 +32,7 @@ impl Regions {
     }
 
     fn load() -> Regions {
-        let csv = include_str!("../../data/cn-regions/adcodes.csv");
+        let csv = guanxi_domain::geo::ADCODES_CSV;
         let mut provinces = std::collections::HashMap::new();
         let mut cities = std::collections::HashMap::new();
         let mut rows = vec![];
