@@ -42,7 +42,10 @@ fn split(def: &EntityDef, body: Value) -> Result<Body, AppError> {
     {
         return Err(read_only(
             f.name,
-            format!("{} is computed by the customer analytics", f.name),
+            format!(
+                "{} is kept by Guanxi (customer analytics, SLA clocks, dispatch)",
+                f.name
+            ),
         ));
     }
     let custom = fields.remove("custom");

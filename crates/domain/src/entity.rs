@@ -201,6 +201,8 @@ macro_rules! for_each_entity {
             $crate::entities::Webhook,
             $crate::entities::EmailTemplate,
             $crate::entities::Robot,
+            $crate::entities::Calendar,
+            $crate::entities::SlaPolicy,
             $crate::custom::CustomFieldDef
         )
     };

@@ -24,6 +24,7 @@ pub mod policy;
 pub mod record;
 pub mod rules;
 pub mod settings;
+pub mod sla;
 
 pub use credit_code::CreditCode;
 pub use email::Email;

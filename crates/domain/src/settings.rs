@@ -111,3 +111,28 @@ mod tests {
         assert_eq!(fields, ["marketing_cost", "min_b"]);
     }
 }
+
+/// How dispatching cases to service partners behaves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchSettings {
+    /// Minutes a partner has to accept an offered case before it passes to the next.
+    pub offer_minutes: i64,
+}
+
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        DispatchSettings { offer_minutes: 120 }
+    }
+}
+
+impl DispatchSettings {
+    /// The settings key they are stored under.
+    pub const KEY: &'static str = "dispatch";
+
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut e = ValidationErrors::new();
+        e.range("offer_minutes", self.offer_minutes, 1, 7 * 24 * 60);
+        e.into_result()
+    }
+}

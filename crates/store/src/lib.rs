@@ -24,6 +24,7 @@ mod notifications;
 mod query;
 mod records;
 mod rule_runs;
+mod service;
 mod settings;
 pub mod testing;
 pub mod throttle;

@@ -131,6 +131,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0020_job_claims.sql"),
         postgres: include_str!("../migrations/postgres/0020_job_claims.sql"),
     },
+    Migration {
+        version: 21,
+        name: "service",
+        sqlite: include_str!("../migrations/sqlite/0021_service.sql"),
+        postgres: include_str!("../migrations/postgres/0021_service.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

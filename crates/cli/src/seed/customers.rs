@@ -396,6 +396,8 @@ impl Context {
         let spend_level =
             Gamma::new(4.0, 0.25).unwrap().sample(rng) * if individual { 1.0 } else { 4.0 };
         let consumer_lines = [0usize, 1, 2, 3, 9];
+        // The last order and its first product: what a service case is about.
+        let mut bought: Option<(Id, Option<Id>)> = None;
         for (k, &t) in order_times.iter().enumerate() {
             let n_lines = rng.random_range(1..=3);
             let mut lines = vec![];
@@ -464,8 +466,10 @@ impl Context {
                 cost_total: 0,
                 status_history: history,
             };
+            let order_id = det_id(rng, id_ms);
+            bought = Some((order_id, order.lines.first().and_then(|l| l.product_id)));
             let r = NewRecord::new(order)
-                .with_id(det_id(rng, id_ms))
+                .with_id(order_id)
                 .owned_by(rep.user, Some(rep.team));
             b.orders.push(r);
         }
@@ -646,9 +650,23 @@ impl Context {
                 partner_id: (kind == CaseKind::Repair)
                     .then_some(a.serving_partner_id)
                     .flatten(),
+                product_id: bought.and_then(|(_, p)| p),
+                order_id: bought.map(|(o, _)| o),
                 sla_due_at: Some(at(opened + sla_hours * 3_600_000)),
                 resolved_at: done.then(|| at(resolved)),
+                resolution: done.then(|| "已处理".to_string()),
                 satisfaction: done.then(|| *[5, 5, 4, 4, 4, 3, 2, 1].choose(rng).unwrap()),
+                sla_policy_id: None,
+                first_response_due_at: None,
+                first_response_at: None,
+                sla_state: None,
+                sla_used_minutes: None,
+                sla_since: None,
+                sla_next_at: None,
+                dispatch_status: None,
+                dispatch_offered_at: None,
+                dispatch_passed: vec![],
+                dispatch_reason: None,
             };
             let r = NewRecord::new(c)
                 .with_id(det_id(rng, id_ms))

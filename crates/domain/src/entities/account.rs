@@ -95,6 +95,22 @@ pub struct Account {
     pub tags: Vec<String>,
     #[serde(default)]
     pub tier: Option<Tier>,
+    /// A service partner that takes cases: offered the cases nearest to it that it is
+    /// qualified for (`domain::dispatch`).
+    #[serde(default)]
+    pub takes_cases: bool,
+    /// The product lines (product categories) it serves; none: every line.
+    #[serde(default)]
+    pub service_lines: Vec<String>,
+    /// The case categories it handles; none: every category.
+    #[serde(default)]
+    pub service_categories: Vec<String>,
+    /// How far from it (great-circle km) it serves customers; none: no limit.
+    #[serde(default)]
+    pub service_radius_km: Option<f64>,
+    /// How many open cases it may hold at once; none: no limit.
+    #[serde(default)]
+    pub service_capacity: Option<i64>,
     /// Customer analytics, computed by `guanxi analytics run` (see [`CustomerInsight`]).
     #[serde(default)]
     pub rfm_r: Option<i64>,
@@ -187,6 +203,11 @@ impl Account {
             serving_partner_id: None,
             tags: Vec::new(),
             tier: None,
+            takes_cases: false,
+            service_lines: Vec::new(),
+            service_categories: Vec::new(),
+            service_radius_km: None,
+            service_capacity: None,
             rfm_r: None,
             rfm_f: None,
             rfm_m: None,
@@ -243,6 +264,11 @@ impl Entity for Account {
             FieldDef::new("serving_partner_id", Ref("accounts")),
             FieldDef::new("tags", Tags),
             FieldDef::new("tier", Enum(Tier::VALUES)),
+            FieldDef::new("takes_cases", Bool),
+            FieldDef::new("service_lines", Tags),
+            FieldDef::new("service_categories", Tags),
+            FieldDef::new("service_radius_km", Float),
+            FieldDef::new("service_capacity", Int),
             FieldDef::computed("rfm_r", Int),
             FieldDef::computed("rfm_f", Int),
             FieldDef::computed("rfm_m", Int),
@@ -298,6 +324,21 @@ impl Entity for Account {
         if self.relationship != Relationship::Partner {
             self.partner_type = None;
         }
+        // A service partner is dispatched to by distance: place it from its address
+        // through the region table when no coordinates were given.
+        if self.takes_cases
+            && self.latitude.is_none()
+            && self.longitude.is_none()
+            && let Some(at) = crate::geo::Regions::get().locate(
+                self.adcode.as_deref(),
+                self.province.as_deref(),
+                self.city.as_deref(),
+                self.district.as_deref(),
+            )
+        {
+            self.latitude = Some(at.lat);
+            self.longitude = Some(at.lon);
+        }
     }
 
     fn validate(&self) -> Result<(), ValidationErrors> {
@@ -324,6 +365,37 @@ impl Entity for Account {
         }
         if self.relationship == Relationship::Partner && self.partner_type.is_none() {
             e.add("partner_type", "required", "a partner needs a partner type");
+        }
+        if self.takes_cases {
+            if self.relationship != Relationship::Partner {
+                e.add(
+                    "takes_cases",
+                    "invalid",
+                    "only a partner (a service station, a dealer) takes cases",
+                );
+            }
+            if self.latitude.is_none() {
+                e.add(
+                    "latitude",
+                    "required",
+                    "a partner that takes cases needs coordinates, or a province, city or \
+                     district to place it by",
+                );
+            }
+        }
+        if let Some(r) = self.service_radius_km {
+            e.range("service_radius_km", r, 0.1, 5000.0);
+        }
+        if let Some(c) = self.service_capacity {
+            e.range("service_capacity", c, 0, 1_000_000);
+        }
+        for (field, list) in [
+            ("service_lines", &self.service_lines),
+            ("service_categories", &self.service_categories),
+        ] {
+            for (i, v) in list.iter().enumerate() {
+                e.text(&format!("{field}[{i}]"), v, 100);
+            }
         }
         if self.kind == AccountKind::Individual && self.credit_code.is_some() {
             e.add(

@@ -15,6 +15,7 @@ mod org;
 mod product;
 mod robot;
 mod rule;
+mod sla_policy;
 mod webhook;
 
 pub use account::*;
@@ -31,6 +32,7 @@ pub use org::*;
 pub use product::*;
 pub use robot::*;
 pub use rule::*;
+pub use sla_policy::*;
 pub use webhook::*;
 
 pub use crate::custom::CustomFieldDef;

@@ -239,21 +239,17 @@ pub fn interaction(account: Id, kind: InteractionKind) -> Interaction {
 
 pub fn case(account: Id, number: &str) -> Case {
     Case {
-        number: number.into(),
-        subject: "空调不制冷".into(),
-        description: None,
-        kind: CaseKind::Repair,
         category: Some("空调".into()),
-        priority: Priority::High,
-        status: CaseStatus::Open,
         channel: Some("phone".into()),
         account_id: Some(account),
-        contact_id: None,
-        assignee_id: None,
-        partner_id: None,
         sla_due_at: Some(chrono::Utc::now() + chrono::Duration::hours(24)),
-        resolved_at: None,
-        satisfaction: None,
+        ..Case::new(
+            number,
+            "空调不制冷",
+            CaseKind::Repair,
+            Priority::High,
+            CaseStatus::Open,
+        )
     }
 }
 

@@ -1,0 +1,86 @@
+//! What service needs beyond the generic record API: how many open cases a service
+//! partner holds (its capacity), and the SLA clocks of many cases written at once after a
+//! calendar or policy changed.
+
+use crate::changelog;
+use crate::db::{Kind, Val};
+use crate::{Result, Store};
+use chrono::{DateTime, Utc};
+use guanxi_domain::entities::{CaseStatus, DispatchStatus};
+use guanxi_domain::sla::Clock;
+use guanxi_domain::{Actor, Id};
+
+/// How many clocks one transaction writes.
+const BATCH: usize = 2_000;
+
+impl Store {
+    /// The open cases a partner holds: offered to it, accepted by it, or given it by hand.
+    pub async fn partner_open_cases(&self, partner: Id) -> Result<i64> {
+        let rows = self
+            .db
+            .fetch(
+                "SELECT COUNT(*) FROM cases WHERE partner_id = $1 AND deleted_at IS NULL \
+                 AND status NOT IN ($2, $3) \
+                 AND (dispatch_status IS NULL OR dispatch_status IN ($4, $5, $6))",
+                vec![
+                    Val::Uuid(partner.0),
+                    Val::Text(CaseStatus::Resolved.as_str().into()),
+                    Val::Text(CaseStatus::Closed.as_str().into()),
+                    Val::Text(DispatchStatus::Offered.as_str().into()),
+                    Val::Text(DispatchStatus::Accepted.as_str().into()),
+                    Val::Text(DispatchStatus::Manual.as_str().into()),
+                ],
+                &[Kind::Int],
+            )
+            .await?;
+        Ok(rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0))
+    }
+
+    /// Write recomputed SLA clocks (a calendar or a policy changed), a batch per
+    /// transaction, and log the recomputation (`summary`) as one change-log entry. Only
+    /// the due dates and the next moment move here: a state that changes with them is
+    /// left to the SLA sweep, which writes it through the write path, so rules see it.
+    pub async fn save_sla_clocks(
+        &self,
+        actor: &Actor,
+        at: DateTime<Utc>,
+        clocks: &[(Id, Clock)],
+        summary: &serde_json::Value,
+    ) -> Result<()> {
+        crate::records::require(actor, "case", guanxi_domain::Right::Update)?;
+        const SET: &str = "UPDATE cases SET sla_policy_id = $1, first_response_due_at = $2, \
+             sla_due_at = $3, sla_next_at = $4 WHERE id = $5";
+        for batch in clocks.chunks(BATCH) {
+            let mut tx = self.db.begin().await?;
+            for (id, c) in batch {
+                tx.exec(
+                    SET,
+                    vec![
+                        Val::opt_uuid(c.policy_id.map(|p| p.0)),
+                        Val::opt_ts(c.response_due),
+                        Val::opt_ts(c.due),
+                        Val::opt_ts(c.next_at),
+                        Val::Uuid(id.0),
+                    ],
+                )
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        let mut tx = self.db.begin().await?;
+        changelog::append(
+            &mut tx,
+            at,
+            actor.user_id,
+            "case",
+            Id::SYSTEM,
+            "sla",
+            None,
+            Some(summary),
+        )
+        .await?;
+        tx.commit().await?;
+        self.written("case");
+        Ok(())
+    }
+}
