@@ -1,9 +1,9 @@
 //! The work `guanxi serve` does beside answering requests, started and stopped in one
 //! place: the change-log followers that act on changes (notifications, workflow rules,
-//! webhooks), the job runner that carries out what they queue, and the chain of morning
-//! reminders. (The search index's follower is started with the index it fills.)
+//! webhooks, service clocks and dispatch), the job runner that carries out what they queue,
+//! and the chains of morning reminders and SLA sweeps. (The search index's follower is started with the index it fills.)
 
-use crate::{jobs, mail, notify, reminders, rules, webhooks};
+use crate::{jobs, mail, notify, reminders, rules, service, webhooks};
 use guanxi_store::Store;
 use guanxi_store::follow::{self, Follower, Subscriber};
 use std::future::Future;
@@ -15,6 +15,7 @@ pub struct Background {
     notifier: JoinHandle<Follower<notify::Notifier>>,
     rules: JoinHandle<Follower<rules::Trigger>>,
     webhooks: JoinHandle<Follower<webhooks::Dispatch>>,
+    service: JoinHandle<Follower<service::Service>>,
     jobs: jobs::Runner,
 }
 
@@ -41,14 +42,19 @@ where
     })
 }
 
-/// Queue the next morning's task reminder, trying again while the database is away: each
-/// reminder queues the next, so this starts the chain (or finds it queued).
-fn arm_reminders(store: &Store) {
+/// Queue the first job of a chain (the next morning's task reminder, the next SLA sweep),
+/// trying again while the database is away: each job of a chain queues the next, so this
+/// starts it (or finds it queued).
+fn arm<F, Fut>(store: &Store, what: &'static str, arm: F)
+where
+    F: Fn(Store) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), guanxi_store::StoreError>> + Send,
+{
     let store = store.clone();
     tokio::spawn(async move {
         let mut wait = Duration::from_secs(1);
-        while let Err(e) = reminders::arm(&store).await {
-            tracing::warn!("task reminders: {e}; trying again in {wait:?}");
+        while let Err(e) = arm(store.clone()).await {
+            tracing::warn!("{what}: {e}; trying again in {wait:?}");
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_secs(30));
         }
@@ -69,16 +75,26 @@ pub fn start(store: &Store, outbox: &mail::Outbox) -> Background {
     let webhooks = follower(store, "webhooks", move || {
         webhooks::Dispatch::open(s.clone())
     });
+    let s = store.clone();
+    let service = follower(store, "service", move || service::Service::open(s.clone()));
     let jobs = jobs::start(
         store.clone(),
         jobs::served(store, outbox),
         jobs::Options::default(),
     );
-    arm_reminders(store);
+    arm(store, "task reminders", |s| async move {
+        reminders::arm(&s).await
+    });
+    arm(
+        store,
+        "SLA sweep",
+        |s| async move { service::arm(&s).await },
+    );
     Background {
         notifier,
         rules,
         webhooks,
+        service,
         jobs,
     }
 }
@@ -90,6 +106,7 @@ impl Background {
         for_follower(self.notifier).await;
         for_follower(self.rules).await;
         for_follower(self.webhooks).await;
+        for_follower(self.service).await;
         self.jobs.stop().await;
     }
 }

@@ -9,8 +9,8 @@
 //! the customer analytics run ([`analytics`]), durable jobs and their runner ([`jobs`]),
 //! the system's notifications from the change log ([`notify`]), workflow rules fired by
 //! changes ([`rules`]) and by times ([`timed_rules`]), the morning task reminder
-//! ([`reminders`]), e-mail to contacts from templates ([`mail`]), messages to group robots ([`robots`]), and the language
-//! catalogues ([`i18n`]).
+//! ([`reminders`]), e-mail to contacts from templates ([`mail`]), messages to group robots ([`robots`]), service clocks and dispatch
+//! ([`service`]), and the language catalogues ([`i18n`]).
 
 pub mod access;
 pub mod analytics;
@@ -30,6 +30,7 @@ pub mod reminders;
 pub mod robots;
 pub mod rules;
 pub mod search;
+pub mod service;
 pub mod timed_rules;
 pub mod webhooks;
 

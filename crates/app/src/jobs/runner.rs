@@ -96,6 +96,9 @@ pub fn served(store: &Store, outbox: &crate::mail::Outbox) -> Handlers {
             store(),
             outbox.public_url().cloned(),
         ))
+        .with(crate::service::sla::Sweep { store: store() })
+        .with(crate::service::sla::Recompute { store: store() })
+        .with(crate::service::dispatch::Lapse { store: store() })
 }
 
 /// How a runner claims and retries.

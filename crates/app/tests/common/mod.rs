@@ -21,6 +21,7 @@ pub async fn stores(prefix: &str) -> (Vec<Store>, tempfile::TempDir) {
     (out, dir)
 }
 
+#[allow(dead_code)] // Not every test file runs jobs.
 pub fn quick() -> Options {
     Options {
         concurrency: 4,
