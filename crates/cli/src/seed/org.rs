@@ -12,6 +12,56 @@ use guanxi_store::Store;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+/// The business calendars (head office hours with China's official holidays, a 24×7
+/// hotline) and the SLA policies cases are held to.
+async fn service_levels(store: &Store, sys: &Actor) -> anyhow::Result<()> {
+    let office = store
+        .create(sys, NewRecord::new(Calendar::china_office("总部工作时间")))
+        .await?
+        .meta
+        .id;
+    let hotline = store
+        .create(sys, NewRecord::new(Calendar::around_the_clock("7×24 热线")))
+        .await?
+        .meta
+        .id;
+    let policy = |name: &str, rank, calendar, response, resolution, warn| SlaPolicy {
+        name: name.into(),
+        rank,
+        active: true,
+        calendar_id: calendar,
+        categories: vec![],
+        priorities: vec![],
+        tiers: vec![],
+        grades: vec![],
+        channels: vec![],
+        first_response_minutes: Some(response),
+        resolution_minutes: Some(resolution),
+        warn_before_minutes: Some(warn),
+        pause_statuses: vec![CaseStatus::Pending.as_str().into()],
+        description: None,
+    };
+    let policies = [
+        SlaPolicy {
+            tiers: vec![Tier::Key.as_str().into()],
+            ..policy("大客户 7×24", 1, hotline, 30, 8 * 60, 60)
+        },
+        SlaPolicy {
+            priorities: vec![Priority::Urgent.as_str().into()],
+            ..policy("紧急工单", 2, hotline, 60, 12 * 60, 120)
+        },
+        SlaPolicy {
+            priorities: vec![Priority::High.as_str().into()],
+            ..policy("高优先级", 3, office, 2 * 60, 2 * 8 * 60, 2 * 60)
+        },
+        policy("标准服务", 10, office, 8 * 60, 5 * 8 * 60, 8 * 60),
+    ];
+    for p in policies {
+        store.create(sys, NewRecord::new(p)).await?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone)]
 pub struct Rep {
     pub user: Id,
@@ -200,6 +250,16 @@ pub async fn build(store: &Store, sys: &Actor, seed: u64, customers: u64) -> any
         ))
         .ok();
         a.tier = Some(Tier::Standard);
+        if station {
+            // Each station repairs three product lines, within 300 km, 50 open cases at most.
+            a.takes_cases = true;
+            a.service_lines = [0, 1, 3]
+                .iter()
+                .map(|k| PRODUCT_LINES[(i + k) % PRODUCT_LINES.len()].0.to_string())
+                .collect();
+            a.service_radius_km = Some(300.0);
+            a.service_capacity = Some(50);
+        }
         let id = det_id(&mut rng, 1_600_000_000_000 + i as u64);
         if station {
             stations.push(Partner {
@@ -264,6 +324,7 @@ pub async fn build(store: &Store, sys: &Actor, seed: u64, customers: u64) -> any
         );
     }
     store.import(sys, product_rows).await?;
+    service_levels(store, sys).await?;
 
     let q = ListQuery::default()
         .filter(Filter::new("is_default", Op::Eq, true))

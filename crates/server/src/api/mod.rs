@@ -12,6 +12,7 @@ pub mod openapi;
 pub(crate) mod records;
 mod rules;
 mod search;
+mod service;
 mod settings;
 mod webhooks;
 
@@ -46,6 +47,8 @@ pub fn routes() -> Router<Store> {
         .route("/accounts/{id}/timeline", get(records::timeline))
         .route("/opportunities/{id}/stage", post(records::move_stage))
         .route("/leads/{id}/convert", post(records::convert_lead))
+        .route("/cases/{id}/accept", post(service::accept))
+        .route("/cases/{id}/decline", post(service::decline))
         .route("/changes", get(records::changes))
         .route("/search", get(search::search))
         .route("/duplicates", get(duplicates::queue))

@@ -511,6 +511,21 @@ fn special_paths(
             },
         })))], &["403", "404", "409", "412", "422", "428"]),
     }));
+    doc.op("/cases/{id}/accept", "post", json!({
+        "tags": ["cases"], "operationId": "accept_case",
+        "summary": "The service partner the case is offered to takes it (partner users)",
+        "parameters": [id_param(), if_match()],
+        "responses": responses(&[("200", with_etag(ok("Accepted", rec("Case"))))], &["403", "404", "412", "422", "428"]),
+    }));
+    doc.op("/cases/{id}/decline", "post", json!({
+        "tags": ["cases"], "operationId": "decline_case",
+        "summary": "The service partner the case is offered to declines it: it is offered to the next nearest qualified partner",
+        "parameters": [id_param(), if_match()],
+        "requestBody": { "required": false, "content": { "application/json": { "schema": object(json!({
+            "comment": { "type": ["string", "null"], "description": "Why" },
+        }), &[]) } } },
+        "responses": responses(&[("200", with_etag(ok("Declined", rec("Case"))))], &["403", "404", "412", "422", "428"]),
+    }));
     let grading = doc.schema::<guanxi_domain::settings::GradingSettings>();
     doc.op("/settings/grading", "get", json!({
         "tags": ["analytics"], "operationId": "get_grading",

@@ -112,7 +112,7 @@ async fn list<T: Entity>(
     Ok(Json(body))
 }
 
-fn one<T: Entity>(
+pub fn one<T: Entity>(
     actor: &Actor,
     custom: &[CustomFieldDef],
     r: &Record<T>,

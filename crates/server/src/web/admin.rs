@@ -41,6 +41,8 @@ pub async fn index(u: WebUser) -> Response {
             "admin.email_templates_help",
         ),
         ("/robots", "robot", "admin.robots_help"),
+        ("/calendars", "calendar", "admin.calendars_help"),
+        ("/sla-policies", "sla_policy", "admin.sla_policies_help"),
     ]
     .iter()
     .map(|(href, entity, help)| {

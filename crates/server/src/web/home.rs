@@ -151,7 +151,19 @@ pub fn clocks(t: Tr, cases: &[guanxi_domain::Record<Case>]) -> Vec<CaseClock> {
     cases
         .iter()
         .map(|c| {
-            let (state, state_label, clock) = sla_state(t, c.data.sla_due_at, now);
+            let (state, state_label, clock) = match c.data.sla_state {
+                // Kept by the case's SLA policy: its own warning time, its pauses.
+                Some(s) => {
+                    let (class, label) = super::service::state_of(t, Some(s));
+                    let due = c.data.sla_due_at.or(c.data.first_response_due_at);
+                    (
+                        class,
+                        label,
+                        due.map(|d| t.relative(d, now)).unwrap_or_default(),
+                    )
+                }
+                None => sla_state(t, c.data.sla_due_at, now),
+            };
             CaseClock {
                 href: format!("/cases/{}", c.meta.id),
                 title: format!("{} {}", c.data.number, c.data.subject),

@@ -21,6 +21,7 @@ mod pipeline;
 mod records;
 mod rules;
 mod search;
+mod service;
 mod session;
 mod unsubscribe;
 mod webhooks;
@@ -58,6 +59,8 @@ pub fn routes() -> Router<Store> {
             get(leads::convert_page).post(leads::convert),
         )
         .route("/cases/queue", get(cases::queue))
+        .route("/cases/{id}/accept", post(service::accept))
+        .route("/cases/{id}/decline", post(service::decline))
         .route("/search", get(search::search))
         .route("/duplicates", get(duplicates::review))
         .route("/duplicates/scan", post(duplicates::scan))

@@ -61,6 +61,10 @@ impl Wanted {
                     named::<EmailTemplate>(store, &system, &ids, |t| t.name.clone()).await
                 }
                 "robots" => named::<Robot>(store, &system, &ids, |r| r.name.clone()).await,
+                "calendars" => named::<Calendar>(store, &system, &ids, |c| c.name.clone()).await,
+                "sla_policies" => {
+                    named::<SlaPolicy>(store, &system, &ids, |p| p.name.clone()).await
+                }
                 _ => Ok(vec![]),
             };
             match r {

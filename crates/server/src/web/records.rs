@@ -18,7 +18,7 @@ use guanxi_app::access::{self, is_sensitive};
 use guanxi_app::listing::{list_query, query_pairs, sensitive_filter};
 use guanxi_app::records as writes;
 use guanxi_domain::custom::CustomFieldDef;
-use guanxi_domain::entities::User;
+use guanxi_domain::entities::{Case, User};
 use guanxi_domain::entity::{EntityDef, FieldType};
 use guanxi_domain::filter::{ListQuery, Op, Sort};
 use guanxi_domain::{Actor, Entity, FieldError, Id, Record, Right, ValidationErrors};
@@ -612,6 +612,8 @@ struct RecordPage {
     password_form: bool,
     /// What workflow rules did to this record, for those who may read rules.
     rule_runs: Vec<super::rules::RecordRun>,
+    /// A case's clock, product and dispatch.
+    service: Option<super::service::Panel>,
 }
 
 /// The facts of a record as label/value pairs: every field with a value, custom ones too.
@@ -758,7 +760,15 @@ async fn show<T: Entity>(
             t.s("nav.pipeline").to_string(),
         ));
     }
+    let service = match def.name {
+        "case" => match store.get::<Case>(&u.actor, id).await {
+            Ok(case) => Some(super::service::panel(&store, &u, &case).await),
+            Err(_) => None,
+        },
+        _ => None,
+    };
     let page = RecordPage {
+        service,
         p: u.page(def.title_of(&json)),
         heading: format!("{} · {}", t.entity_one(def.name), def.title_of(&json)),
         facts: facts(t, def, &custom, &json, &names)
