@@ -205,6 +205,7 @@ pub async fn send_template(
         contact_id: Some(contact_id),
         opportunity_id: None,
         case_id: None,
+        parts: vec![],
     };
     let mut new = NewRecord::new(interaction);
     new.id = Some(interaction_id);

@@ -87,8 +87,11 @@ pub struct EntityDef {
     /// The columns a list shows before the user chooses.
     pub list_columns: &'static [&'static str],
     /// The field naming the partner that serves a record, which a partner's scope follows;
-    /// `None`: partners see none of these records.
+    /// `None`: partners see none of these records but those `partner_paths` lead to.
     pub partner_field: Option<&'static str>,
+    /// Other ways a record is a partner's: through a record of another entity that is
+    /// theirs by its `partner_field` (a contact of a case dispatched to them).
+    pub partner_paths: &'static [PartnerPath],
     /// What the full-text index holds of it; `None`: not searched.
     pub search: Option<&'static SearchFields>,
     /// How spreadsheets are imported into it; `None`: not importable.
@@ -96,6 +99,16 @@ pub struct EntityDef {
     /// How its duplicates are found; `None`: duplicates are not looked for, merged or
     /// unmerged.
     pub duplicates: Option<&'static DuplicateKeys>,
+}
+
+/// A record is a partner's when its `column` is among the `via` values of the rows of
+/// `table` that are the partner's (by that table's `partner_field`): a contact's `id` among
+/// the `contact_id`s of the partner's cases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartnerPath {
+    pub column: &'static str,
+    pub table: &'static str,
+    pub via: &'static str,
 }
 
 /// How rows of a spreadsheet become records of an entity.
@@ -136,6 +149,7 @@ impl EntityDef {
         title: &["name"],
         list_columns: &["id"],
         partner_field: None,
+        partner_paths: &[],
         search: None,
         import: None,
         duplicates: None,
@@ -341,6 +355,18 @@ mod tests {
             }
             if let Some(p) = d.partner_field {
                 assert_eq!(d.field(p).map(|f| f.ty), Some(FieldType::Ref("accounts")));
+            }
+            for path in d.partner_paths {
+                let theirs = def_by_table(path.table).expect("a table of an entity");
+                assert!(theirs.partner_field.is_some(), "{}: {}", d.name, path.table);
+                assert!(known(path.column), "{}: {}", d.name, path.column);
+                assert!(
+                    path.via == "id" || theirs.field(path.via).is_some(),
+                    "{}: {}.{}",
+                    d.name,
+                    path.table,
+                    path.via
+                );
             }
             if let Some(import) = d.import {
                 let columns = crate::headers::fields(import.headers);

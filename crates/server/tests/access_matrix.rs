@@ -561,7 +561,9 @@ fn may_read(actor: &Actor, c: &Cast, table: &str, target: Target) -> bool {
     let (owner, team, partner) = match target {
         Target::Missing => return false,
         Target::Readable => {
-            let partner = matches!(table, "accounts" | "cases")
+            // The actor's own account is served by their partner, and its contact is of
+            // that account: a partner sees both (by the partner field, by a partner path).
+            let partner = matches!(table, "accounts" | "cases" | "contacts")
                 .then_some(actor.partner_id)
                 .flatten();
             (actor.user_id, actor.team_id, partner)
@@ -701,7 +703,13 @@ async fn check_references<T: Sample>(s: &Store, c: &Cast, failures: &mut Vec<Str
                 )))
                 .unwrap();
                 data.normalize();
-                let partner = data.partner_of();
+                // Linked to the actor's own records, it is their partner's by a partner path
+                // where the entity has one (a contact of the account their partner serves).
+                let partner = data.partner_of().or(if T::DEF.partner_paths.is_empty() {
+                    None
+                } else {
+                    actor.partner_id
+                });
                 let mine = s
                     .create(
                         &sys,

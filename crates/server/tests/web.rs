@@ -2153,3 +2153,218 @@ async fn robots_in_admin_and_the_rule_form(s: Server) {
         page.body
     );
 }
+
+on_both!(a_partner_works_its_cases, a_partner_works_its_cases);
+
+/// Run the service follower (clocks, dispatch) up to the log's end.
+async fn settle(s: &Server, service: &mut guanxi_app::service::Service) {
+    guanxi_store::follow::catch_up(&s.store, service, 1_000)
+        .await
+        .map_err(|e| e.to_string())
+        .unwrap();
+}
+
+/// A service station's user: its cases on its own page, the offer accepted, the
+/// customer's phone in full only once the case is in its hands, a visit logged with parts
+/// (a wrong line keeps what was typed), the case resolved; nothing else of the base.
+async fn a_partner_works_its_cases(s: Server) {
+    use guanxi_app::service::Service;
+    use guanxi_domain::entities::{Case, Interaction, PartnerType, Product};
+    use guanxi_domain::{Currency, Money, Phone};
+    let sys = Actor::system();
+    let mut station = Account::new(
+        AccountKind::Organisation,
+        "闵行服务站",
+        Relationship::Partner,
+    );
+    station.partner_type = Some(PartnerType::ServiceStation);
+    station.province = Some("上海市".into());
+    station.city = Some("上海市".into());
+    station.district = Some("闵行区".into());
+    station.takes_cases = true;
+    let station = s
+        .store
+        .create(&sys, NewRecord::new(station))
+        .await
+        .unwrap()
+        .meta
+        .id;
+    let user = User {
+        email: guanxi_domain::Email::parse("station@t.cn").unwrap(),
+        name: "闵行站长".into(),
+        role: "partner".into(),
+        team_id: None,
+        partner_id: Some(station),
+        locale: guanxi_domain::Locale::ZhCn,
+        active: true,
+    };
+    let user = s
+        .store
+        .create(&sys, NewRecord::new(user))
+        .await
+        .unwrap()
+        .meta
+        .id;
+    s.store
+        .set_password(&sys, user, common::PASSWORD)
+        .await
+        .unwrap();
+    let mut customer = Account::new(AccountKind::Individual, "王先生", Relationship::Customer);
+    customer.province = Some("上海市".into());
+    customer.city = Some("上海市".into());
+    customer.district = Some("浦东新区".into());
+    let customer = s
+        .store
+        .create(&sys, NewRecord::new(customer))
+        .await
+        .unwrap()
+        .meta
+        .id;
+    let mut contact = Contact::new("王先生");
+    contact.account_id = Some(customer);
+    contact.mobile = Some(Phone::parse("13812345678").unwrap());
+    let contact = s
+        .store
+        .create(&sys, NewRecord::new(contact))
+        .await
+        .unwrap()
+        .meta
+        .id;
+    let other = account_of(&s, "a@t.cn", "别家公司").await;
+    let mut stranger = Contact::new("别人");
+    stranger.account_id = Some(other);
+    let stranger = s
+        .store
+        .create(&sys, NewRecord::new(stranger))
+        .await
+        .unwrap()
+        .meta
+        .id;
+    let product = Product {
+        sku: "AC-1".into(),
+        name: "变频空调".into(),
+        category: Some("空调".into()),
+        unit: None,
+        list_price: Money::new(399_900, Currency::CNY),
+        cost: Money::new(250_000, Currency::CNY),
+        active: true,
+    };
+    let product = s
+        .store
+        .create(&sys, NewRecord::new(product))
+        .await
+        .unwrap()
+        .meta
+        .id;
+    let mut service = Service::open(s.store.clone()).await.unwrap();
+    let mut case = Case::new(
+        "CS-P-1",
+        "空调不制冷",
+        guanxi_domain::entities::CaseKind::Repair,
+        guanxi_domain::entities::Priority::High,
+        guanxi_domain::entities::CaseStatus::New,
+    );
+    case.account_id = Some(customer);
+    case.contact_id = Some(contact);
+    case.product_id = Some(product);
+    let case = s
+        .store
+        .create(&sys, NewRecord::new(case))
+        .await
+        .unwrap()
+        .meta
+        .id;
+    settle(&s, &mut service).await;
+
+    let mut b = Browser::new(&s, "zh-CN");
+    b.sign_in("station@t.cn").await;
+    let home = b.get("/").await;
+    assert_eq!(home.location(), "/partner");
+    let mine = b.get("/partner").await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
+    assert!(mine.body.contains("CS-P-1"), "{}", mine.body);
+    let page = b.get(&format!("/cases/{case}")).await;
+    assert!(
+        page.body
+            .contains(&format!("action=\"/cases/{case}/accept\""))
+    );
+    assert!(
+        page.body.contains("变频空调"),
+        "the product, though the catalogue is not theirs"
+    );
+    assert!(
+        !page.body.contains("13812345678"),
+        "not before it is theirs"
+    );
+    let csrf = page.csrf();
+    let version = s
+        .store
+        .get::<Case>(&sys, case)
+        .await
+        .unwrap()
+        .meta
+        .version
+        .to_string();
+    let a = b
+        .post(
+            &format!("/cases/{case}/accept"),
+            &[("_csrf", &csrf), ("_version", &version)],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    settle(&s, &mut service).await;
+    let page = b.get(&format!("/cases/{case}")).await;
+    assert!(
+        page.body.contains("138 1234 5678") || page.body.contains("13812345678"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(&format!("action=\"/cases/{case}/work\""))
+    );
+    let version = s
+        .store
+        .get::<Case>(&sys, case)
+        .await
+        .unwrap()
+        .meta
+        .version
+        .to_string();
+    let mut work = vec![
+        ("_csrf", csrf.as_str()),
+        ("_version", version.as_str()),
+        ("note", "更换压缩机，试机正常"),
+        ("parts", "AC-COMP-01 一个"),
+        ("resolution", "压缩机损坏，已更换"),
+    ];
+    let a = b.post(&format!("/cases/{case}/work"), &work).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(a.body.contains("更换压缩机，试机正常") && a.body.contains("AC-COMP-01 一个"));
+    work[3] = ("parts", "AC-COMP-01 1 压缩机");
+    let a = b.post(&format!("/cases/{case}/work"), &work).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let done = s.store.get::<Case>(&sys, case).await.unwrap().data;
+    assert_eq!(done.status, guanxi_domain::entities::CaseStatus::Resolved);
+    assert_eq!(done.resolution.as_deref(), Some("压缩机损坏，已更换"));
+    let partner = s.store.actor_for(user).await.unwrap();
+    let visits = s
+        .store
+        .list::<Interaction>(&partner, &guanxi_domain::filter::ListQuery::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(visits.len(), 1);
+    assert_eq!(visits[0].data.parts[0].sku, "AC-COMP-01");
+    assert_eq!(
+        visits[0].meta.owner_id,
+        Some(user),
+        "written as the station's user"
+    );
+    // Nothing else of the base.
+    assert_eq!(
+        b.get(&format!("/contacts/{stranger}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(b.get("/orders").await.status, StatusCode::FORBIDDEN);
+}

@@ -137,6 +137,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0021_service.sql"),
         postgres: include_str!("../migrations/postgres/0021_service.sql"),
     },
+    Migration {
+        version: 23,
+        name: "parts",
+        sqlite: include_str!("../migrations/sqlite/0023_parts.sql"),
+        postgres: include_str!("../migrations/postgres/0023_parts.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

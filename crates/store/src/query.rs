@@ -46,12 +46,32 @@ pub(crate) fn scope(def: &EntityDef, actor: &Actor, sql: &mut Sql) -> String {
             )
         }
         Scope::Partner => {
-            let Some(column) = def.partner_field else {
+            let Some(p) = actor.partner_id else {
                 return "1=0".into();
             };
-            match actor.partner_id {
-                Some(p) => format!("{} = {}", quote(column), sql.bind(Val::Uuid(p.0))),
-                None => "1=0".into(),
+            let mut ways = vec![];
+            if let Some(column) = def.partner_field {
+                ways.push(format!("{} = {}", quote(column), sql.bind(Val::Uuid(p.0))));
+            }
+            for path in def.partner_paths {
+                let Some(theirs) =
+                    guanxi_domain::entity::def_by_table(path.table).and_then(|d| d.partner_field)
+                else {
+                    continue;
+                };
+                ways.push(format!(
+                    "{} IN (SELECT {} FROM {} WHERE {} = {} AND deleted_at IS NULL)",
+                    quote(path.column),
+                    quote(path.via),
+                    path.table,
+                    quote(theirs),
+                    sql.bind(Val::Uuid(p.0))
+                ));
+            }
+            match ways.len() {
+                0 => "1=0".into(),
+                1 => ways.remove(0),
+                _ => format!("({})", ways.join(" OR ")),
             }
         }
     }

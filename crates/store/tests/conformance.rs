@@ -11,6 +11,7 @@ use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::{Actor, Currency, Entity, Id, Money, NewRecord, Record};
 use guanxi_store::{Store, StoreError};
 use serde_json::json;
+use std::collections::HashMap;
 
 conformance!(every_entity_round_trips, |s: Store| async move {
     let w = World::build(&s).await;
@@ -1610,5 +1611,142 @@ conformance!(
         assert!(not_found(
             s.update(&w.admin, mine.meta.id, 3, give(stranger)).await
         ));
+    }
+);
+
+conformance!(
+    a_partner_sees_the_customers_it_serves_and_no_more,
+    |s: Store| async move {
+        let sys = Actor::system();
+        let mk = |name: &str, serving: Option<Id>| {
+            let mut a = Account::new(AccountKind::Organisation, name, Relationship::Customer);
+            a.serving_partner_id = serving;
+            a
+        };
+        let mut station = Account::new(
+            AccountKind::Organisation,
+            "浦东服务站",
+            Relationship::Partner,
+        );
+        station.partner_type = Some(PartnerType::ServiceStation);
+        let station = s
+            .create(&sys, NewRecord::new(station))
+            .await
+            .unwrap()
+            .meta
+            .id;
+        let user = User {
+            email: guanxi_domain::Email::parse("station@gx.test").unwrap(),
+            name: "站长".into(),
+            role: "partner".into(),
+            team_id: None,
+            partner_id: Some(station),
+            locale: guanxi_domain::Locale::ZhCn,
+            active: true,
+        };
+        let user = s.create(&sys, NewRecord::new(user)).await.unwrap().meta.id;
+        let partner = s.actor_for(user).await.unwrap();
+        let id = |r: Record<Account>| r.meta.id;
+        // Served by the station; dispatched a case; nothing to do with it.
+        let served = id(s
+            .create(&sys, NewRecord::new(mk("served", Some(station))))
+            .await
+            .unwrap());
+        let dispatched = id(s
+            .create(&sys, NewRecord::new(mk("dispatched", None)))
+            .await
+            .unwrap());
+        let other = id(s
+            .create(&sys, NewRecord::new(mk("other", None)))
+            .await
+            .unwrap());
+        let mut contacts = HashMap::new();
+        for (name, account) in [
+            ("served", served),
+            ("dispatched", dispatched),
+            ("other", other),
+        ] {
+            let mut c = Contact::new(name);
+            c.account_id = Some(account);
+            let c = s.create(&sys, NewRecord::new(c)).await.unwrap().meta.id;
+            contacts.insert(name, c);
+        }
+        // A second contact of the dispatched account, not on the case.
+        let mut bystander = Contact::new("bystander");
+        bystander.account_id = Some(dispatched);
+        s.create(&sys, NewRecord::new(bystander)).await.unwrap();
+        let mut theirs = case(dispatched, "CS-P-1");
+        theirs.partner_id = Some(station);
+        theirs.contact_id = Some(contacts["dispatched"]);
+        let theirs = s
+            .create(&sys, NewRecord::new(theirs))
+            .await
+            .unwrap()
+            .meta
+            .id;
+        let mut not_theirs = case(other, "CS-P-2");
+        not_theirs.contact_id = Some(contacts["other"]);
+        let not_theirs = s
+            .create(&sys, NewRecord::new(not_theirs))
+            .await
+            .unwrap()
+            .meta
+            .id;
+        let mut visit = interaction(dispatched, InteractionKind::Visit);
+        visit.case_id = Some(theirs);
+        let visit = s.create(&sys, NewRecord::new(visit)).await.unwrap().meta.id;
+        let on_served = s
+            .create(
+                &sys,
+                NewRecord::new(interaction(served, InteractionKind::Call)),
+            )
+            .await
+            .unwrap()
+            .meta
+            .id;
+        let mut elsewhere = interaction(other, InteractionKind::Visit);
+        elsewhere.case_id = Some(not_theirs);
+        s.create(&sys, NewRecord::new(elsewhere)).await.unwrap();
+
+        async fn seen<T: Entity>(s: &Store, actor: &Actor) -> Vec<Id> {
+            let mut ids: Vec<Id> = s
+                .list::<T>(actor, &ListQuery::default().limit(100))
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|r| r.meta.id)
+                .collect();
+            ids.sort();
+            ids
+        }
+        let sorted = |mut v: Vec<Id>| {
+            v.sort();
+            v
+        };
+        assert_eq!(
+            seen::<Account>(&s, &partner).await,
+            sorted(vec![served, dispatched])
+        );
+        assert_eq!(
+            seen::<Contact>(&s, &partner).await,
+            sorted(vec![contacts["served"], contacts["dispatched"]]),
+            "the served account's contacts and the contact on their case, not the bystander"
+        );
+        assert_eq!(seen::<Case>(&s, &partner).await, vec![theirs]);
+        assert_eq!(
+            seen::<Interaction>(&s, &partner).await,
+            sorted(vec![visit, on_served])
+        );
+        assert!(s.get::<Contact>(&partner, contacts["other"]).await.is_err());
+        for refused in [
+            s.list::<Order>(&partner, &ListQuery::default()).await.err(),
+            s.list::<Opportunity>(&partner, &ListQuery::default())
+                .await
+                .err(),
+            s.list::<Lead>(&partner, &ListQuery::default()).await.err(),
+        ] {
+            assert!(matches!(refused, Some(StoreError::Forbidden { .. })));
+        }
     }
 );

@@ -12,6 +12,7 @@
 
 pub mod dispatch;
 pub mod sla;
+pub mod work;
 
 use guanxi_domain::entities::{Account, Case};
 use guanxi_domain::{Actor, Id, Record};

@@ -522,6 +522,7 @@ impl Context {
                 contact_id: contact_ids.choose(rng).copied(),
                 opportunity_id: None,
                 case_id: None,
+                parts: vec![],
             };
             let r = NewRecord::new(it)
                 .with_id(det_id(rng, id_ms))

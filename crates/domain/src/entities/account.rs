@@ -1,5 +1,7 @@
 use crate::dedupe::{DuplicateKeys, Reason, company_key, contact_points};
-use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, ImportDef, SearchFields};
+use crate::entity::{
+    Entity, EntityDef, FieldDef, FieldType::*, ImportDef, PartnerPath, SearchFields,
+};
 use crate::headers::*;
 use crate::{CreditCode, Email, Id, Money, Phone, ValidationErrors};
 use chrono::{DateTime, Utc};
@@ -293,6 +295,11 @@ impl Entity for Account {
             "owner_id",
         ],
         partner_field: Some("serving_partner_id"),
+        partner_paths: &[PartnerPath {
+            column: "id",
+            table: "cases",
+            via: "account_id",
+        }],
         search: Some(&SearchFields {
             title: &["name"],
             names: &["name"],

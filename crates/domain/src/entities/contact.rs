@@ -1,6 +1,8 @@
 use super::account::check_tags;
 use crate::dedupe::{DuplicateKeys, Reason, contact_points, person_key, pinyin_key};
-use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, ImportDef, SearchFields};
+use crate::entity::{
+    Entity, EntityDef, FieldDef, FieldType::*, ImportDef, PartnerPath, SearchFields,
+};
 use crate::headers::*;
 use crate::{Email, Id, Phone, ValidationErrors};
 use chrono::NaiveDate;
@@ -139,6 +141,18 @@ impl Entity for Contact {
             FieldDef::new("tags", Tags),
         ],
         collection: Some("contacts"),
+        partner_paths: &[
+            PartnerPath {
+                column: "account_id",
+                table: "accounts",
+                via: "id",
+            },
+            PartnerPath {
+                column: "id",
+                table: "cases",
+                via: "contact_id",
+            },
+        ],
         list_columns: &[
             "name",
             "account_id",

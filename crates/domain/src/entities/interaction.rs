@@ -1,4 +1,4 @@
-use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, SearchFields};
+use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*, PartnerPath, SearchFields};
 use crate::{Id, ValidationErrors};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,19 @@ pub struct Interaction {
     pub opportunity_id: Option<Id>,
     #[serde(default)]
     pub case_id: Option<Id>,
+    /// Spare parts used on a service visit or repair.
+    #[serde(default)]
+    pub parts: Vec<PartUsed>,
+}
+
+/// A spare part a service visit used: its SKU, a name as the engineer wrote it, how many.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartUsed {
+    pub sku: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub quantity: i64,
 }
 
 impl Entity for Interaction {
@@ -68,8 +81,21 @@ impl Entity for Interaction {
             FieldDef::new("contact_id", Ref("contacts")),
             FieldDef::new("opportunity_id", Ref("opportunities")),
             FieldDef::new("case_id", Ref("cases")),
+            FieldDef::new("parts", Json),
         ],
         collection: Some("interactions"),
+        partner_paths: &[
+            PartnerPath {
+                column: "case_id",
+                table: "cases",
+                via: "id",
+            },
+            PartnerPath {
+                column: "account_id",
+                table: "accounts",
+                via: "id",
+            },
+        ],
         title: &["subject"],
         list_columns: &["at", "kind", "subject", "account_id", "status", "owner_id"],
         search: Some(&SearchFields {
@@ -88,6 +114,11 @@ impl Entity for Interaction {
         e.text("subject", &self.subject, 300);
         e.opt_text("body", &self.body, 100_000);
         e.opt_text("outcome", &self.outcome, 2_000);
+        for (i, p) in self.parts.iter().enumerate() {
+            e.text(&format!("parts[{i}].sku"), &p.sku, 64);
+            e.opt_text(&format!("parts[{i}].name"), &p.name, 200);
+            e.range(&format!("parts[{i}].quantity"), p.quantity, 1, 10_000);
+        }
         if self.account_id.is_none()
             && self.contact_id.is_none()
             && self.opportunity_id.is_none()

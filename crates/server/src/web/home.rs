@@ -178,6 +178,11 @@ pub fn clocks(t: Tr, cases: &[guanxi_domain::Record<Case>]) -> Vec<CaseClock> {
 
 /// `GET /`
 pub async fn home(State(store): State<Store>, u: WebUser) -> Response {
+    if u.actor.partner_id.is_some() {
+        return axum::response::IntoResponse::into_response(axum::response::Redirect::to(
+            "/partner",
+        ));
+    }
     let t = u.t();
     let actor = &u.actor;
     let now = chrono::Utc::now();

@@ -61,6 +61,8 @@ pub fn routes() -> Router<Store> {
         .route("/cases/queue", get(cases::queue))
         .route("/cases/{id}/accept", post(service::accept))
         .route("/cases/{id}/decline", post(service::decline))
+        .route("/cases/{id}/work", post(service::work))
+        .route("/partner", get(service::partner_home))
         .route("/search", get(search::search))
         .route("/duplicates", get(duplicates::review))
         .route("/duplicates/scan", post(duplicates::scan))

@@ -121,7 +121,19 @@ impl WebUser {
                         || (*href == "/cases/queue" && self.path.starts_with("/cases"))
                 },
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut nav = nav;
+        if self.actor.partner_id.is_some() {
+            // A service partner starts from its own cases.
+            nav.insert(
+                1,
+                NavItem {
+                    href: "/partner",
+                    label: t.s("nav.partner"),
+                    current: self.path.starts_with("/partner"),
+                },
+            );
+        }
         let role_name = match self.lang {
             Lang::Zh => self
                 .actor
