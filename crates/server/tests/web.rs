@@ -2368,3 +2368,109 @@ async fn a_partner_works_its_cases(s: Server) {
     );
     assert_eq!(b.get("/orders").await.status, StatusCode::FORBIDDEN);
 }
+
+on_both!(the_service_kpis, the_service_kpis);
+
+/// The service dashboard and its API: a case resolved in time and one breached, under a
+/// 24×7 policy; a wrong parameter is refused naming it.
+async fn the_service_kpis(s: Server) {
+    use guanxi_app::service::{Service, sla};
+    use guanxi_domain::entities::{Calendar, Case, SlaPolicy};
+    let sys = Actor::system();
+    let hotline = s
+        .store
+        .create(&sys, NewRecord::new(Calendar::around_the_clock("7×24")))
+        .await
+        .unwrap()
+        .meta
+        .id;
+    let policy: SlaPolicy = serde_json::from_value(serde_json::json!({
+        "name": "标准", "calendar_id": hotline, "first_response_minutes": 30, "resolution_minutes": 60,
+    }))
+    .unwrap();
+    s.store.create(&sys, NewRecord::new(policy)).await.unwrap();
+    let mut service = Service::open(s.store.clone()).await.unwrap();
+    let mut ids = vec![];
+    for n in ["CS-K-1", "CS-K-2"] {
+        let mut c = Case::new(
+            n,
+            "空调不制冷",
+            guanxi_domain::entities::CaseKind::Repair,
+            guanxi_domain::entities::Priority::Normal,
+            guanxi_domain::entities::CaseStatus::Open,
+        );
+        c.category = Some("空调".into());
+        ids.push(
+            s.store
+                .create(&sys, NewRecord::new(c))
+                .await
+                .unwrap()
+                .meta
+                .id,
+        );
+    }
+    settle(&s, &mut service).await;
+    let version = s
+        .store
+        .get::<Case>(&sys, ids[0])
+        .await
+        .unwrap()
+        .meta
+        .version;
+    guanxi_app::records::patch::<Case>(
+        &s.store,
+        &sys,
+        ids[0],
+        version,
+        serde_json::json!({ "status": "resolved", "resolved_at": chrono::Utc::now(), "satisfaction": 5 }),
+    )
+    .await
+    .unwrap();
+    settle(&s, &mut service).await;
+    let setup = sla::Setup::load(&s.store).await.unwrap();
+    sla::sweep(
+        &s.store,
+        &setup,
+        chrono::Utc::now() + chrono::Duration::hours(2),
+    )
+    .await
+    .unwrap();
+
+    let mut b = Browser::new(&s, "zh-CN");
+    b.sign_in("admin@t.cn").await;
+    let page = b.get("/service").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("SLA 达标率") && page.body.contains("100.0%"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("在办且已超时"));
+    let (_, token) = common::bearer(&s, "admin@t.cn").await;
+    let http = reqwest::Client::new();
+    let k: serde_json::Value = http
+        .get(format!("{}/service/kpis?days=30", s.base))
+        .header("authorization", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (k["open"].as_u64(), k["breached_open"].as_u64()),
+        (Some(1), Some(1)),
+        "{k}"
+    );
+    assert_eq!(k["attainment"], 1.0);
+    assert_eq!(k["satisfaction"][0]["csat"], 5.0);
+    let bad = http
+        .get(format!("{}/service/kpis?days=abc", s.base))
+        .header("authorization", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let bad: serde_json::Value = bad.json().await.unwrap();
+    assert_eq!(bad["errors"][0]["field"], "days");
+}

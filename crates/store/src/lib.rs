@@ -53,6 +53,7 @@ pub use merge::{DuplicatePair, MergeOutcome, ScanReport};
 pub use notifications::{NewNotification, Notification};
 pub use records::errors_by_record;
 pub use rule_runs::{NewRuleRun, RuleRun, RunsOf};
+pub use service::CaseFact;
 pub use timeline::{MAX_TIMELINE_PAGE, Timeline, TimelineItem, item_def};
 pub use totals::Total;
 pub use views::SavedView;

@@ -84,3 +84,83 @@ impl Store {
         Ok(())
     }
 }
+
+/// What the service dashboard needs of one case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseFact {
+    pub id: Id,
+    pub created_at: DateTime<Utc>,
+    pub status: Option<CaseStatus>,
+    pub category: Option<String>,
+    pub team_id: Option<Id>,
+    pub partner_id: Option<Id>,
+    pub sla_policy_id: Option<Id>,
+    pub sla_state: Option<guanxi_domain::entities::SlaState>,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Business minutes the resolution clock ran (the resolution time of a resolved case).
+    pub sla_used_minutes: Option<i64>,
+    pub satisfaction: Option<i64>,
+}
+
+impl Store {
+    /// The facts of every case the actor may see that is open, or was opened or resolved
+    /// since `since`: one scoped query, read in one pass.
+    pub async fn case_facts(&self, actor: &Actor, since: DateTime<Utc>) -> Result<Vec<CaseFact>> {
+        use guanxi_domain::Entity;
+        let def = guanxi_domain::entities::Case::DEF;
+        crate::records::require(actor, def.name, guanxi_domain::Right::Read)?;
+        let mut sql = crate::query::Sql::default();
+        let scope = crate::query::scope(def, actor, &mut sql);
+        let (resolved, closed) = (
+            sql.bind(Val::Text(CaseStatus::Resolved.as_str().into())),
+            sql.bind(Val::Text(CaseStatus::Closed.as_str().into())),
+        );
+        let (a, b) = (sql.bind(Val::Ts(since)), sql.bind(Val::Ts(since)));
+        let text = format!(
+            "SELECT id, created_at, status, category, team_id, partner_id, sla_policy_id, \
+             sla_state, first_response_at, resolved_at, sla_used_minutes, satisfaction \
+             FROM cases WHERE deleted_at IS NULL AND {scope} AND \
+             (status NOT IN ({resolved}, {closed}) OR created_at >= {a} OR resolved_at >= {b})"
+        );
+        let kinds = [
+            Kind::Uuid,
+            Kind::Ts,
+            Kind::Text,
+            Kind::Text,
+            Kind::Uuid,
+            Kind::Uuid,
+            Kind::Uuid,
+            Kind::Text,
+            Kind::Ts,
+            Kind::Ts,
+            Kind::Int,
+            Kind::Int,
+        ];
+        let rows = self.db.fetch(&text, sql.params, &kinds).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let mut r = r.into_iter();
+                let mut next = || r.next().unwrap_or(Val::Null(Kind::Text));
+                let id = Id(next().as_uuid()?);
+                let created_at = next().as_ts()?;
+                let text = |v: Val| v.into_text();
+                Some(CaseFact {
+                    id,
+                    created_at,
+                    status: text(next()).and_then(|s| s.parse().ok()),
+                    category: text(next()),
+                    team_id: next().as_uuid().map(Id),
+                    partner_id: next().as_uuid().map(Id),
+                    sla_policy_id: next().as_uuid().map(Id),
+                    sla_state: text(next()).and_then(|s| s.parse().ok()),
+                    first_response_at: next().as_ts(),
+                    resolved_at: next().as_ts(),
+                    sla_used_minutes: next().as_i64(),
+                    satisfaction: next().as_i64(),
+                })
+            })
+            .collect())
+    }
+}

@@ -11,6 +11,7 @@
 //! case's due dates at once (`sla.recompute`).
 
 pub mod dispatch;
+pub mod kpis;
 pub mod sla;
 pub mod work;
 

@@ -66,6 +66,12 @@ impl Setup {
         })
     }
 
+    /// The business time of a policy's calendar.
+    pub fn time_of(&self, policy: Id) -> Option<&BusinessTime> {
+        let (_, p) = self.policies.iter().find(|(id, _)| *id == policy)?;
+        self.calendars.get(&p.calendar_id).map(|t| t.as_ref())
+    }
+
     /// The policy covering the case and its calendar's business time.
     fn for_case(
         &self,

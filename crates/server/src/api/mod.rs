@@ -49,6 +49,7 @@ pub fn routes() -> Router<Store> {
         .route("/leads/{id}/convert", post(records::convert_lead))
         .route("/cases/{id}/accept", post(service::accept))
         .route("/cases/{id}/decline", post(service::decline))
+        .route("/service/kpis", get(service::kpis))
         .route("/changes", get(records::changes))
         .route("/search", get(search::search))
         .route("/duplicates", get(duplicates::queue))

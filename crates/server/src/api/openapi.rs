@@ -526,6 +526,19 @@ fn special_paths(
         }), &[]) } } },
         "responses": responses(&[("200", with_etag(ok("Declined", rec("Case"))))], &["403", "404", "412", "422", "428"]),
     }));
+    doc.op("/service/kpis", "get", json!({
+        "tags": ["cases"], "operationId": "service_kpis",
+        "summary": "Service KPIs of the cases in sight: first response and resolution in business minutes (median, p90), SLA attainment by team, partner, category and month, the open backlog by age, satisfaction by month",
+        "parameters": [
+            param("days", "query", false, json!({ "type": "integer", "minimum": 1, "maximum": 730 }), "The last days (default 90)"),
+            param("team", "query", false, json!({ "type": "string", "format": "uuid" }), "Only this team's cases"),
+            param("partner", "query", false, json!({ "type": "string", "format": "uuid" }), "Only this service partner's cases"),
+        ],
+        "responses": responses(&[("200", ok("The KPIs", json!({
+            "type": "object",
+            "required": ["since", "first_response", "resolution", "by_team", "by_partner", "by_category", "by_month", "backlog", "open", "breached_open", "satisfaction"],
+        })))], &["403"]),
+    }));
     let grading = doc.schema::<guanxi_domain::settings::GradingSettings>();
     doc.op("/settings/grading", "get", json!({
         "tags": ["analytics"], "operationId": "get_grading",

@@ -3,8 +3,9 @@
 use super::auth::Authed;
 use super::records::{id_of, if_match, one, parse_body};
 use crate::problem::Problem;
+use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use guanxi_app::service::dispatch::{self, Answer};
@@ -57,4 +58,14 @@ pub async fn decline(
         &case,
         StatusCode::OK,
     ))
+}
+
+/// `GET /service/kpis?days=&team=&partner=`: the service KPIs of the cases in sight.
+pub async fn kpis(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<guanxi_app::service::kpis::Kpis>, Problem> {
+    let q = crate::web::KpiQuery::parse(raw.as_deref())?;
+    Ok(Json(crate::web::service_kpis(&store, &actor, &q).await?))
 }

@@ -12,7 +12,9 @@ mod email_templates;
 mod fields;
 mod home;
 mod jobs;
+mod kpis;
 pub use guanxi_app::i18n;
+pub use kpis::{KpiQuery, compute as service_kpis};
 mod leads;
 mod names;
 mod notifications;
@@ -63,6 +65,7 @@ pub fn routes() -> Router<Store> {
         .route("/cases/{id}/decline", post(service::decline))
         .route("/cases/{id}/work", post(service::work))
         .route("/partner", get(service::partner_home))
+        .route("/service", get(kpis::dashboard))
         .route("/search", get(search::search))
         .route("/duplicates", get(duplicates::review))
         .route("/duplicates/scan", post(duplicates::scan))

@@ -75,6 +75,7 @@ const NAV: &[(&str, &str, &str)] = &[
     ("/pipeline", "opportunity", "nav.pipeline"),
     ("/orders", "order", "nav.orders"),
     ("/cases/queue", "case", "nav.cases"),
+    ("/service", "case", "nav.service"),
     ("/products", "product", "nav.products"),
     ("/campaigns", "campaign", "nav.campaigns"),
 ];
