@@ -25,6 +25,7 @@ pub mod jobs;
 pub mod listing;
 pub mod mail;
 pub mod notify;
+pub mod portal;
 pub mod records;
 pub mod reminders;
 pub mod robots;

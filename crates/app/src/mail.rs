@@ -50,6 +50,16 @@ impl Outbox {
         self.public_url.as_ref()
     }
 
+    /// Send a service message as it is: no template, no interaction recorded (a sign-in
+    /// link).
+    pub async fn send(
+        &self,
+        mail: &guanxi_outbound::mail::OutgoingMail,
+    ) -> Result<guanxi_outbound::mail::Sent, SendError> {
+        let mailer = self.mailer.as_ref().ok_or(SendError::NotConfigured)?;
+        Ok(mailer.send(mail).await?)
+    }
+
     /// No relay: every send fails with [`SendError::NotConfigured`].
     pub fn off() -> Outbox {
         Outbox::default()

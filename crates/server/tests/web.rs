@@ -2474,3 +2474,210 @@ async fn the_service_kpis(s: Server) {
     let bad: serde_json::Value = bad.json().await.unwrap();
     assert_eq!(bad["errors"][0]["field"], "days");
 }
+
+on_both!(the_customer_portal, the_customer_portal);
+
+/// A customer signs in to the portal apart from staff (a one-time link, then a password),
+/// opens a case (a missing subject keeps what was typed), follows it and replies; it sees
+/// its own account's cases only, never an internal note, and its session opens no staff
+/// page or API.
+async fn the_customer_portal(s: Server) {
+    use guanxi_domain::entities::{Case, Direction, Interaction, InteractionKind};
+    let sys = Actor::system();
+    let account = account_of(&s, "a@t.cn", "王氏贸易").await;
+    let mut contact = Contact::new("王先生");
+    contact.account_id = Some(account);
+    contact.email = Some(guanxi_domain::Email::parse("wang@example.com").unwrap());
+    let contact = s
+        .store
+        .create(&sys, NewRecord::new(contact))
+        .await
+        .unwrap()
+        .meta
+        .id;
+    let other = account_of(&s, "b@t.cn", "别家公司").await;
+    let mut theirs = Case::new(
+        "CS-O-1",
+        "别人的工单",
+        guanxi_domain::entities::CaseKind::Request,
+        guanxi_domain::entities::Priority::Normal,
+        guanxi_domain::entities::CaseStatus::Open,
+    );
+    theirs.account_id = Some(other);
+    let theirs = s
+        .store
+        .create(&sys, NewRecord::new(theirs))
+        .await
+        .unwrap()
+        .meta
+        .id;
+
+    let mut b = Browser::new(&s, "zh-CN");
+    assert_eq!(b.get("/portal").await.location(), "/portal/login");
+    let asked = b
+        .post("/portal/link", &[("email", "wang@example.com")])
+        .await;
+    assert_eq!(asked.status, StatusCode::OK);
+    let unknown = b
+        .post("/portal/link", &[("email", "nobody@example.com")])
+        .await;
+    assert_eq!(
+        unknown.body, asked.body,
+        "the answer tells nobody which addresses are ours"
+    );
+    let jobs = s
+        .store
+        .list_jobs(
+            &guanxi_store::JobFilter {
+                state: None,
+                kind: Some("portal.link".into()),
+            },
+            10,
+            None,
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(jobs.len(), 1, "one link mailed, to the known address");
+    let token = s.store.portal_link(contact).await.unwrap();
+    let a = b.get(&format!("/portal/link/{token}")).await;
+    assert_eq!(a.location(), "/portal");
+    assert_eq!(
+        b.get(&format!("/portal/link/{token}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let home = b.get("/portal").await;
+    assert!(home.body.contains("王先生"), "{}", home.body);
+    // A portal session is no staff session.
+    assert_eq!(b.get("/").await.status, StatusCode::SEE_OTHER);
+    let portal_cookie = b.cookie_header();
+    let api = reqwest::Client::new()
+        .get(format!("{}/auth/me", s.base))
+        .header(
+            "cookie",
+            portal_cookie.replace("guanxi_portal", "guanxi_session"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+
+    let form = b.get("/portal/cases/new").await;
+    let csrf = form
+        .body
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut typed = vec![
+        ("_csrf", csrf.as_str()),
+        ("kind", "repair"),
+        ("subject", ""),
+        ("category", "空调"),
+        ("description", "空调不制冷，已重启无效"),
+    ];
+    let a = b.post("/portal/cases/new", &typed).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(
+        a.body.contains("空调不制冷，已重启无效"),
+        "what was typed is kept"
+    );
+    typed[2] = ("subject", "空调不制冷");
+    let a = b.post("/portal/cases/new", &typed).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let id = id_from(a.location());
+    let case = s.store.get::<Case>(&sys, id).await.unwrap();
+    assert_eq!(case.data.channel.as_deref(), Some("portal"));
+    assert_eq!(
+        (case.data.account_id, case.data.contact_id),
+        (Some(account), Some(contact))
+    );
+    assert_eq!(
+        case.meta.owner_id,
+        Some(user_id(&s, "a@t.cn").await),
+        "the account owner's"
+    );
+    assert_eq!(
+        b.get(&format!("/portal/cases/{theirs}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // The service answers; an internal note stays internal.
+    for (direction, kind, body) in [
+        (
+            Some(Direction::Outbound),
+            InteractionKind::Portal,
+            "师傅明天上午上门",
+        ),
+        (
+            Some(Direction::Internal),
+            InteractionKind::Note,
+            "内部：客户脾气急",
+        ),
+    ] {
+        let note = Interaction {
+            kind,
+            direction,
+            status: guanxi_domain::entities::InteractionStatus::Done,
+            at: chrono::Utc::now(),
+            subject: "空调不制冷".into(),
+            body: Some(body.into()),
+            outcome: None,
+            account_id: Some(account),
+            contact_id: Some(contact),
+            opportunity_id: None,
+            case_id: Some(id),
+            parts: vec![],
+        };
+        s.store.create(&sys, NewRecord::new(note)).await.unwrap();
+    }
+    let a = b
+        .post(
+            &format!("/portal/cases/{id}/reply"),
+            &[("_csrf", &csrf), ("body", "好的，上午有人在家")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let page = b.get(&format!("/portal/cases/{id}")).await;
+    assert!(page.body.contains("师傅明天上午上门") && page.body.contains("好的，上午有人在家"));
+    assert!(!page.body.contains("客户脾气急"), "{}", page.body);
+
+    // A password, then sign-in with it; a wrong one is refused.
+    let a = b
+        .post("/portal/password", &[("_csrf", &csrf), ("password", "短")])
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let a = b
+        .post(
+            "/portal/password",
+            &[("_csrf", &csrf), ("password", "a long portal password")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let a = b.post("/portal/logout", &[("_csrf", &csrf)]).await;
+    assert_eq!(a.location(), "/portal/login");
+    assert_eq!(b.get("/portal").await.location(), "/portal/login");
+    let wrong = b
+        .post(
+            "/portal/login",
+            &[
+                ("email", "wang@example.com"),
+                ("password", "not the password"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let ok = b
+        .post(
+            "/portal/login",
+            &[
+                ("email", "wang@example.com"),
+                ("password", "a long portal password"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.location(), "/portal", "{}", ok.body);
+}

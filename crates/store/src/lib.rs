@@ -21,6 +21,7 @@ mod jobs;
 mod merge;
 mod migrate;
 mod notifications;
+mod portal;
 mod query;
 mod records;
 mod rule_runs;
@@ -51,6 +52,7 @@ pub use jobs::{
 };
 pub use merge::{DuplicatePair, MergeOutcome, ScanReport};
 pub use notifications::{NewNotification, Notification};
+pub use portal::{LINK_TTL as PORTAL_LINK_TTL, PortalSession};
 pub use records::errors_by_record;
 pub use rule_runs::{NewRuleRun, RuleRun, RunsOf};
 pub use service::CaseFact;

@@ -143,6 +143,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0023_parts.sql"),
         postgres: include_str!("../migrations/postgres/0023_parts.sql"),
     },
+    Migration {
+        version: 24,
+        name: "portal",
+        sqlite: include_str!("../migrations/sqlite/0024_portal.sql"),
+        postgres: include_str!("../migrations/postgres/0024_portal.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

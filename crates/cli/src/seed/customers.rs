@@ -150,6 +150,7 @@ fn subject(kind: InteractionKind, rng: &mut impl Rng) -> &'static str {
         InteractionKind::Task => &["准备续约方案", "Send renewal offer", "安排培训"],
         InteractionKind::WebVisit => &["浏览产品页面", "Downloaded brochure", "访问价格页"],
         InteractionKind::Fax => &["传真订单确认"],
+        InteractionKind::Portal => &["门户留言：请尽快处理", "Portal message"],
     };
     options.choose(rng).copied().unwrap_or("联系")
 }

@@ -14,6 +14,8 @@ str_enum! {
         Wechat = "wechat",
         Sms = "sms",
         WebVisit = "web_visit",
+        /// A message written in, or to, the customer portal.
+        Portal = "portal",
         Note = "note",
         Task = "task",
     }

@@ -20,6 +20,7 @@ mod names;
 mod notifications;
 mod page;
 mod pipeline;
+mod portal;
 mod records;
 mod rules;
 mod search;
@@ -66,6 +67,21 @@ pub fn routes() -> Router<Store> {
         .route("/cases/{id}/work", post(service::work))
         .route("/partner", get(service::partner_home))
         .route("/service", get(kpis::dashboard))
+        .route("/portal/login", get(portal::login_page).post(portal::login))
+        .route("/portal/link", post(portal::request_link))
+        .route("/portal/link/{token}", get(portal::use_link))
+        .route("/portal/logout", post(portal::logout))
+        .route("/portal", get(portal::home))
+        .route(
+            "/portal/cases/new",
+            get(portal::new_case_page).post(portal::new_case),
+        )
+        .route("/portal/cases/{id}", get(portal::case_page))
+        .route("/portal/cases/{id}/reply", post(portal::reply))
+        .route(
+            "/portal/password",
+            get(portal::password_page).post(portal::password),
+        )
         .route("/search", get(search::search))
         .route("/duplicates", get(duplicates::review))
         .route("/duplicates/scan", post(duplicates::scan))
