@@ -300,17 +300,17 @@ struct NewPage<'a> {
     csrf: String,
     notice: Option<String>,
     errors: Vec<String>,
-    kinds: Vec<(&'static str, String)>,
-    kind: &'a str,
+    /// (value, label, chosen)
+    kinds: Vec<(&'static str, String, bool)>,
     subject: &'a str,
     category: &'a str,
     description: &'a str,
 }
 
-fn kinds(t: Tr) -> Vec<(&'static str, String)> {
+fn kinds(t: Tr, chosen: &str) -> Vec<(&'static str, String, bool)> {
     CaseKind::VALUES
         .iter()
-        .map(|k| (*k, t.choice("case", "kind", k)))
+        .map(|k| (*k, t.choice("case", "kind", k), *k == chosen))
         .collect()
 }
 
@@ -326,18 +326,18 @@ pub async fn new_case_page(State(store): State<Store>, headers: HeaderMap) -> Re
         csrf,
         notice: None,
         errors: vec![],
-        kinds: kinds(t),
-        kind: "request",
+        kinds: kinds(t, "request"),
         subject: "",
         category: "",
         description: "",
     })
 }
 
-fn messages_of(t: Tr, e: AppError) -> Result<Vec<String>, Response> {
+/// The messages of a refused input, or the response to any other error.
+fn messages_of(t: Tr, e: AppError) -> Result<Vec<String>, Box<Response>> {
     let p = crate::Problem::from(e);
     if p.status != StatusCode::UNPROCESSABLE_ENTITY {
-        return Err(p.into_response());
+        return Err(Box::new(p.into_response()));
     }
     Ok(p.errors
         .iter()
@@ -371,7 +371,7 @@ pub async fn new_case(
         Err(e) => {
             let errors = match messages_of(t, e) {
                 Ok(m) => m,
-                Err(r) => return r,
+                Err(r) => return *r,
             };
             render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -381,8 +381,7 @@ pub async fn new_case(
                     csrf,
                     notice: None,
                     errors,
-                    kinds: kinds(t),
-                    kind: form.text("kind"),
+                    kinds: kinds(t, form.text("kind")),
                     subject: form.text("subject"),
                     category: form.text("category"),
                     description: form.text("description"),
@@ -539,7 +538,7 @@ pub async fn reply(
                 *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
                 res
             }
-            Err(r) => r,
+            Err(r) => *r,
         },
     }
 }
@@ -600,7 +599,7 @@ pub async fn password(
                     errors,
                 },
             ),
-            Err(r) => r,
+            Err(r) => *r,
         },
     }
 }
