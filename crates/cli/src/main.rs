@@ -716,6 +716,17 @@ async fn demo(
     for (email, role, name) in &logins {
         out!("  {email:<width$}  {role:<12}  {name}");
     }
+    if let Some(c) = demo_customer(&store).await?
+        && let Some(email) = &c.data.email
+    {
+        out!();
+        out!(
+            "Customer portal ({}/portal): {}  ({}, same password)",
+            server.url,
+            email.as_str(),
+            c.data.name
+        );
+    }
     out!();
     run_server(store, index, server, database).await
 }
@@ -731,7 +742,29 @@ async fn set_demo_passwords(store: &Store) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("setting the demo password of {}", user.data.email))?;
     }
+    if let Some(customer) = demo_customer(store).await? {
+        store
+            .portal_set_password(customer.meta.id, config::DEMO_PASSWORD)
+            .await
+            .context("setting the demo customer's portal password")?;
+    }
     Ok(())
+}
+
+/// The demo's customer for the portal: the first contact with an e-mail.
+async fn demo_customer(
+    store: &Store,
+) -> anyhow::Result<Option<guanxi_domain::Record<guanxi_domain::entities::Contact>>> {
+    use guanxi_domain::filter::{Filter, Op};
+    let q = ListQuery::default()
+        .filter(Filter::new("email", Op::IsNull, false))
+        .sort_by("created_at", false)
+        .limit(1);
+    Ok(store
+        .list::<guanxi_domain::entities::Contact>(&Actor::system(), &q)
+        .await?
+        .items
+        .pop())
 }
 
 /// `guanxi user add`: the first administrator, and users for scripts.
