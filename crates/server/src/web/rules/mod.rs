@@ -103,19 +103,20 @@ struct Target {
 }
 
 fn target(t: Tr, def: &'static EntityDef, custom: &[CustomFieldDef]) -> Target {
-    let builtin = || {
-        def.fields
-            .iter()
-            .filter(|f| !f.computed && f.ty != FieldType::Json)
-    };
+    // Rules watch every field, those Guanxi keeps too ("when the SLA state changes to
+    // breached"), and set only what a person may.
+    let builtin = || def.fields.iter().filter(|f| f.ty != FieldType::Json);
+    let label = |f: &str| (f.to_string(), t.field(def.name, f).to_string());
     let customs = custom
         .iter()
         .map(|c| (format!("custom.{}", c.key), fields::custom_label(t, c)));
     let set_fields: Vec<(String, String)> = builtin()
-        .map(|f| (f.name.to_string(), t.field(def.name, f.name).to_string()))
-        .chain(customs)
+        .filter(|f| !f.computed)
+        .map(|f| label(f.name))
+        .chain(customs.clone())
         .collect();
-    let mut cond_fields = set_fields.clone();
+    let mut cond_fields: Vec<(String, String)> =
+        builtin().map(|f| label(f.name)).chain(customs).collect();
     cond_fields.push(("owner_id".into(), t.field(def.name, "owner_id").to_string()));
     let dated_fields = builtin()
         .map(|f| f.name)
