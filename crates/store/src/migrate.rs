@@ -137,6 +137,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0021_service.sql"),
         postgres: include_str!("../migrations/postgres/0021_service.sql"),
     },
+    Migration {
+        version: 22,
+        name: "kb_surveys",
+        sqlite: include_str!("../migrations/sqlite/0022_kb_surveys.sql"),
+        postgres: include_str!("../migrations/postgres/0022_kb_surveys.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.
