@@ -99,6 +99,10 @@ pub fn served(store: &Store, outbox: &crate::mail::Outbox) -> Handlers {
         .with(crate::service::sla::Sweep { store: store() })
         .with(crate::service::sla::Recompute { store: store() })
         .with(crate::service::dispatch::Lapse { store: store() })
+        .with(crate::surveys::SendSurvey {
+            store: store(),
+            outbox: outbox.clone(),
+        })
 }
 
 /// How a runner claims and retries.
