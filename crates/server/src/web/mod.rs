@@ -12,6 +12,7 @@ mod email_templates;
 mod fields;
 mod home;
 mod jobs;
+mod kb;
 pub use guanxi_app::i18n;
 mod leads;
 mod names;
@@ -23,6 +24,7 @@ mod rules;
 mod search;
 mod service;
 mod session;
+mod survey;
 mod unsubscribe;
 mod webhooks;
 
@@ -104,7 +106,9 @@ pub fn routes() -> Router<Store> {
         .route(
             "/unsubscribe/{token}",
             get(unsubscribe::ask).post(unsubscribe::confirm),
-        );
+        )
+        .route("/kb/suggest", get(kb::suggest))
+        .route("/survey/{token}", get(survey::show).post(survey::answer));
     let mut c = records::Routes(Some(r));
     guanxi_domain::each_entity(&mut c);
     c.0.expect("set above")
