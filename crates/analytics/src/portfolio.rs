@@ -14,7 +14,10 @@
 //!   at the cut-off (days since the last purchase, the purchase-rate trend, complaints,
 //!   satisfaction) on four customers in five and is scored on the fifth (the hold-out
 //!   AUC); each customer's risk is then the model applied to their features at `as_of`.
-//!   Complaints and satisfaction have no dates here, so both sides see their totals.
+//!   Satisfaction is dated: the features at the cut-off see only the ratings given on or
+//!   before it (a rating given after the cut-off would leak the outcome into the label's
+//!   features), and the grading only those on or before `as_of`. Complaints have no
+//!   dates here, so both sides see their totals.
 
 use crate::Transaction;
 use crate::association::{association_rules, frequent_itemsets, suggestions};
@@ -47,12 +50,24 @@ pub struct Customer<Id> {
     pub purchases: Vec<Purchase>,
     /// Complaints raised (cases of kind complaint).
     pub complaints: u32,
-    /// Mean satisfaction of their closed cases (1–5), if they rated any.
-    pub satisfaction: Option<f64>,
+    /// Their satisfaction ratings (1–5), each dated by when it was given.
+    pub ratings: Vec<(NaiveDate, f64)>,
     /// Standing in their industry, larger is better (e.g. the account tier: key = 4 … small = 1).
     pub industry_position: f64,
     /// Contact effort spent on them (outbound interactions): the grading's marketing cost.
     pub contact_effort: f64,
+}
+
+impl<Id> Customer<Id> {
+    /// The mean of the ratings given on or before `at`, if any were.
+    pub fn satisfaction_at(&self, at: NaiveDate) -> Option<f64> {
+        let (sum, n) = self
+            .ratings
+            .iter()
+            .filter(|(d, _)| *d <= at)
+            .fold((0.0, 0usize), |(s, n), (_, v)| (s + v, n + 1));
+        (n > 0).then(|| sum / n as f64)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -157,7 +172,9 @@ pub fn analyse<Id: Copy + Ord + Hash>(
     let (bgnbd, gamma_gamma) = fit_btyd(&summaries, s.fit_sample);
 
     // Grading needs a satisfaction for everyone: the unrated count as the average rating.
-    let rated: Vec<f64> = customers.iter().filter_map(|c| c.satisfaction).collect();
+    let satisfaction: Vec<Option<f64>> =
+        customers.iter().map(|c| c.satisfaction_at(as_of)).collect();
+    let rated: Vec<f64> = satisfaction.iter().flatten().copied().collect();
     let mean_satisfaction = if rated.is_empty() {
         3.0
     } else {
@@ -176,7 +193,7 @@ pub fn analyse<Id: Copy + Ord + Hash>(
                 c.contact_effort,
                 c.industry_position,
                 (as_of - first).num_days() as f64 / 365.25,
-                c.satisfaction.unwrap_or(mean_satisfaction),
+                satisfaction[r.customer].unwrap_or(mean_satisfaction),
             ]
         })
         .collect();
@@ -348,8 +365,8 @@ fn fit_btyd<Id: Copy>(
 }
 
 /// Features at `at`: days since the last purchase, the purchase-rate trend (recent window
-/// over the one before, +1 smoothed), complaints, satisfaction (3 when unrated). Scaled to
-/// comparable ranges for the penalised fit.
+/// over the one before, +1 smoothed), complaints, satisfaction given by `at` (3 when
+/// unrated). Scaled to comparable ranges for the penalised fit.
 fn churn_features<Id>(c: &Customer<Id>, at: NaiveDate, window: u32) -> Vec<f64> {
     let dates: Vec<NaiveDate> = c
         .purchases
@@ -364,7 +381,7 @@ fn churn_features<Id>(c: &Customer<Id>, at: NaiveDate, window: u32) -> Vec<f64> 
         (at - last).num_days() as f64 / 365.25,
         ((recent * w + 1.0) / (earlier * w + 1.0)).ln(),
         (c.complaints as f64).ln_1p(),
-        c.satisfaction.unwrap_or(3.0) / 5.0,
+        c.satisfaction_at(at).unwrap_or(3.0) / 5.0,
     ]
 }
 
@@ -452,7 +469,7 @@ mod tests {
                     id: i,
                     purchases,
                     complaints: if loyal { 0 } else { i % 3 },
-                    satisfaction: Some(if loyal { 4.5 } else { 2.5 }),
+                    ratings: vec![(day(10), if loyal { 4.5 } else { 2.5 })],
                     industry_position: if loyal { 3.0 } else { 2.0 },
                     contact_effort: 5.0,
                 }
@@ -530,6 +547,42 @@ mod tests {
         assert!(!loyal.cross_sell.contains(&1) && !loyal.cross_sell.contains(&2));
     }
 
+    /// A rating given after the churn cut-off is what happened next: it must not change
+    /// the features the model learns from, nor therefore the model. The grading at
+    /// `as_of` sees it.
+    #[test]
+    fn ratings_after_the_cutoff_do_not_leak_into_the_churn_model() {
+        let s = Settings::standard(day(24 * 30));
+        let cutoff = s.as_of - chrono::Duration::days(s.churn_window_days as i64);
+        let before = base();
+        let mut after = base();
+        for c in after.iter_mut().filter(|c| c.id % 2 == 1) {
+            // Fading customers, delighted by a case resolved after the cut-off.
+            c.ratings.push((cutoff + chrono::Duration::days(30), 5.0));
+        }
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!(
+                churn_features(b, cutoff, s.churn_window_days),
+                churn_features(a, cutoff, s.churn_window_days),
+            );
+        }
+        assert_eq!(after[1].satisfaction_at(cutoff), Some(2.5));
+        assert_eq!(after[1].satisfaction_at(s.as_of), Some(3.75));
+        let (_, r1) = analyse(&before, &s);
+        let (_, r2) = analyse(&after, &s);
+        assert_eq!(r1.churn_auc, r2.churn_auc);
+        assert_eq!(r1.churn_holdout, r2.churn_holdout);
+        // Given before the cut-off, the same rating is a feature, and the model moves.
+        let mut early = base();
+        for c in early.iter_mut().filter(|c| c.id % 2 == 1) {
+            c.ratings.push((cutoff - chrono::Duration::days(30), 5.0));
+        }
+        assert_ne!(
+            churn_features(&before[1], cutoff, s.churn_window_days),
+            churn_features(&early[1], cutoff, s.churn_window_days),
+        );
+    }
+
     #[test]
     fn customers_without_purchases_get_no_insight() {
         let mut customers = base();
@@ -538,7 +591,7 @@ mod tests {
             id: 999,
             purchases: vec![],
             complaints: 0,
-            satisfaction: None,
+            ratings: vec![],
             industry_position: 1.0,
             contact_effort: 0.0,
         });

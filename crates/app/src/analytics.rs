@@ -51,7 +51,7 @@ fn customers(facts: Facts) -> (Vec<Customer<Id>>, Vec<String>) {
                 })
                 .collect(),
             complaints: a.complaints,
-            satisfaction: a.satisfaction,
+            ratings: a.ratings,
             contact_effort: a.outbound as f64,
         })
         .collect();

@@ -1,9 +1,9 @@
 //! The work `guanxi serve` does beside answering requests, started and stopped in one
 //! place: the change-log followers that act on changes (notifications, workflow rules,
-//! webhooks, service clocks and dispatch), the job runner that carries out what they queue,
+//! webhooks, service clocks and dispatch, satisfaction surveys), the job runner that carries out what they queue,
 //! and the chains of morning reminders and SLA sweeps. (The search index's follower is started with the index it fills.)
 
-use crate::{jobs, mail, notify, reminders, rules, service, webhooks};
+use crate::{jobs, mail, notify, reminders, rules, service, surveys, webhooks};
 use guanxi_store::Store;
 use guanxi_store::follow::{self, Follower, Subscriber};
 use std::future::Future;
@@ -16,6 +16,7 @@ pub struct Background {
     rules: JoinHandle<Follower<rules::Trigger>>,
     webhooks: JoinHandle<Follower<webhooks::Dispatch>>,
     service: JoinHandle<Follower<service::Service>>,
+    surveys: JoinHandle<Follower<surveys::Surveys>>,
     jobs: jobs::Runner,
 }
 
@@ -77,6 +78,8 @@ pub fn start(store: &Store, outbox: &mail::Outbox) -> Background {
     });
     let s = store.clone();
     let service = follower(store, "service", move || service::Service::open(s.clone()));
+    let s = store.clone();
+    let surveys = follower(store, "surveys", move || surveys::Surveys::open(s.clone()));
     let jobs = jobs::start(
         store.clone(),
         jobs::served(store, outbox),
@@ -95,6 +98,7 @@ pub fn start(store: &Store, outbox: &mail::Outbox) -> Background {
         rules,
         webhooks,
         service,
+        surveys,
         jobs,
     }
 }
@@ -107,6 +111,7 @@ impl Background {
         for_follower(self.rules).await;
         for_follower(self.webhooks).await;
         for_follower(self.service).await;
+        for_follower(self.surveys).await;
         self.jobs.stop().await;
     }
 }

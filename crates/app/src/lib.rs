@@ -22,6 +22,7 @@ pub mod export;
 pub mod i18n;
 pub mod import;
 pub mod jobs;
+pub mod kb;
 pub mod listing;
 pub mod mail;
 pub mod notify;
@@ -32,6 +33,7 @@ pub mod robots;
 pub mod rules;
 pub mod search;
 pub mod service;
+pub mod surveys;
 pub mod timed_rules;
 pub mod webhooks;
 

@@ -322,3 +322,78 @@ pub fn contact_of(entity: &str, record: &Value) -> Option<Id> {
     };
     record[field].as_str().and_then(|s| Id::parse(s).ok())
 }
+
+/// Send a service message (already written: a survey invitation) to `contact_id`, once for
+/// `key`, recorded as an outbound e-mail interaction on the contact (and `case_id`), owned
+/// by the contact's owner or else `owner`, written as `actor` at `at`. Service mail goes
+/// to any contact with an address, whatever its marketing consent.
+#[allow(clippy::too_many_arguments)]
+pub async fn send_service(
+    store: &Store,
+    outbox: &Outbox,
+    actor: &Actor,
+    contact_id: Id,
+    case_id: Option<Id>,
+    owner: Option<Id>,
+    message: Rendered,
+    key: &str,
+    at: DateTime<Utc>,
+) -> Result<Outcome, SendError> {
+    let interaction_id = crate::records::derived_id(at, key);
+    let system = Actor::system();
+    if store
+        .get::<Interaction>(&system, interaction_id)
+        .await
+        .is_ok()
+    {
+        return Ok(Outcome::AlreadySent { interaction_id });
+    }
+    let contact = store.get::<Contact>(&system, contact_id).await?;
+    let Some(email) = contact.data.email.clone() else {
+        return Ok(Outcome::Refused(Refusal::NoAddress));
+    };
+    let mailer = outbox.mailer.as_ref().ok_or(SendError::NotConfigured)?;
+    let owner_id = contact.meta.owner_id.or(owner).ok_or(SendError::NoOwner)?;
+    let mut mail = OutgoingMail::new(
+        Address::named(contact.data.name.clone(), email.as_str()),
+        message,
+        Category::Transactional,
+    );
+    if let Ok(u) = store.get::<User>(&system, owner_id).await {
+        mail.reply_to = Some(Address::named(u.data.name.clone(), u.data.email.as_str()));
+    }
+    mail.idempotency_key = Some(interaction_id.to_string());
+    mailer.send(&mail).await?;
+    let interaction = Interaction {
+        kind: InteractionKind::Email,
+        direction: Some(Direction::Outbound),
+        status: InteractionStatus::Done,
+        at: Utc::now(),
+        subject: mail.subject.chars().take(200).collect(),
+        body: Some(mail.text),
+        outcome: Some(MailCategory::Transactional.as_str().to_string()),
+        account_id: contact.data.account_id,
+        contact_id: Some(contact_id),
+        opportunity_id: None,
+        case_id,
+        parts: vec![],
+    };
+    let mut new = NewRecord::new(interaction);
+    new.id = Some(interaction_id);
+    new.owner_id = Some(owner_id);
+    match store.create(actor, new).await {
+        Ok(_) | Err(StoreError::Duplicate { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Outcome::Sent {
+        interaction_id,
+        category: MailCategory::Transactional,
+    })
+}
+
+/// The address of a page under the public URL (`survey/<token>`).
+pub fn public_link(outbox: &Outbox, path: &str) -> Result<Url, SendError> {
+    let base = outbox.public_url.as_ref().ok_or(SendError::NoPublicUrl)?;
+    base.join(path)
+        .map_err(|e| SendError::Mail(MailError::Config(e.to_string())))
+}

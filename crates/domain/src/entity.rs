@@ -217,6 +217,8 @@ macro_rules! for_each_entity {
             $crate::entities::Robot,
             $crate::entities::Calendar,
             $crate::entities::SlaPolicy,
+            $crate::entities::Article,
+            $crate::entities::Survey,
             $crate::custom::CustomFieldDef
         )
     };

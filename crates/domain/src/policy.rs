@@ -176,7 +176,11 @@ pub fn default_roles() -> Vec<Role> {
             "Service agent",
             "客服专员",
             Scope::All,
-            with(&[("*", &ro)], &["case", "interaction", "contact"], &rw),
+            with(
+                &[("*", &ro)],
+                &["case", "interaction", "contact", "article", "survey"],
+                &rw,
+            ),
             false,
         ),
         role(
@@ -205,6 +209,8 @@ pub fn default_roles() -> Vec<Role> {
                 ("contact", &ro),
                 ("case", &vec![Read, Update]),
                 ("interaction", &rw),
+                // The answers about the cases they served.
+                ("survey", &ro),
             ]),
             false,
         ),

@@ -34,6 +34,8 @@ struct Cast {
     partner: Id,
     account: Id,
     pipeline: Id,
+    /// A resolved case of nobody's, which survey samples answer about.
+    case: Id,
     /// One per actor, in the same order.
     clients: Vec<Client>,
 }
@@ -121,6 +123,15 @@ async fn cast(s: &Store) -> Cast {
         .filter(Filter::new("is_default", Op::Eq, true))
         .limit(1);
     let pipeline = s.list::<Pipeline>(&sys, &q).await.unwrap().items[0].meta.id;
+    let mut resolved = case(account.meta.id, "CS-M-SURVEYED");
+    resolved.status = CaseStatus::Resolved;
+    resolved.resolved_at = Some(chrono::Utc::now());
+    let case = s
+        .create(&sys, NewRecord::new(resolved))
+        .await
+        .unwrap()
+        .meta
+        .id;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
     tokio::spawn(guanxi_server::serve(
@@ -151,6 +162,7 @@ async fn cast(s: &Store) -> Cast {
         partner,
         account: account.meta.id,
         pipeline,
+        case,
     }
 }
 
@@ -265,6 +277,25 @@ impl Sample for Case {
     }
 }
 
+impl Sample for Survey {
+    fn sample(c: &Cast, _: usize, partner: Option<Id>) -> Self {
+        Survey {
+            case_id: c.case,
+            contact_id: None,
+            account_id: Some(c.account),
+            partner_id: partner,
+            csat: Some(4),
+            nps: Some(8),
+            comment: None,
+            answered_at: chrono::Utc::now(),
+            channel: SurveyChannel::Phone,
+        }
+    }
+    fn partner_of(&self) -> Option<Id> {
+        self.partner_id
+    }
+}
+
 impl Sample for Campaign {
     fn sample(_: &Cast, n: usize, _: Option<Id>) -> Self {
         Campaign {
@@ -333,6 +364,7 @@ fn collection(entity: &str) -> &'static str {
         "order" => "orders",
         "case" => "cases",
         "campaign" => "campaigns",
+        "survey" => "surveys",
         other => panic!("no collection for {other}"),
     }
 }
@@ -540,6 +572,18 @@ async fn targets(s: &Store, c: &Cast, actor: &Actor, n: usize) -> Targets {
         out.insert("teams", team.unwrap());
     }
     own.insert("pipelines", c.pipeline);
+    let article = Article {
+        title: format!("文章{n}"),
+        title_en: None,
+        body: "正文".into(),
+        body_en: None,
+        category: None,
+        status: ArticleStatus::Published,
+        tags: vec![],
+        product_lines: vec![],
+    };
+    let article = s.create(&sys, NewRecord::new(article));
+    own.insert("articles", article.await.unwrap().meta.id);
     let product = Product {
         sku: format!("SKU-R-{n}-{}", Id::new()),
         name: "空调".into(),
@@ -845,6 +889,7 @@ conformance!(
         check_references::<Opportunity>(&s, &c, &mut failures).await;
         check_references::<Order>(&s, &c, &mut failures).await;
         check_references::<Case>(&s, &c, &mut failures).await;
+        check_references::<Survey>(&s, &c, &mut failures).await;
         check_import_references(&s, &c, &mut failures).await;
         assert!(
             failures.is_empty(),
@@ -869,6 +914,7 @@ conformance!(
         check_entity::<Order>(&s, &c, &mut failures, &mut met).await;
         check_entity::<Case>(&s, &c, &mut failures, &mut met).await;
         check_entity::<Campaign>(&s, &c, &mut failures, &mut met).await;
+        check_entity::<Survey>(&s, &c, &mut failures, &mut met).await;
         for op in ["get", "list+count", "changes", "360", "update", "delete"] {
             for outcome in [Some(true), Some(false), None] {
                 // Every role reads accounts; only some may not list some entity at all.

@@ -30,7 +30,11 @@ pub struct AccountFacts {
     pub tier: Option<String>,
     pub orders: Vec<OrderFact>,
     pub complaints: u32,
-    pub satisfaction: Option<f64>,
+    /// Satisfaction ratings (1–5), dated: the CSAT of each survey answer, and the case's
+    /// satisfaction dated by its resolution where no survey was answered. An undated
+    /// rating (a case with no resolution time) is left out: a model trained at a cut-off
+    /// must not see what came after it.
+    pub ratings: Vec<(NaiveDate, f64)>,
     /// Outbound interactions: effort spent on the account.
     pub outbound: u32,
 }
@@ -73,8 +77,8 @@ fn insight_values(id: &Id, x: &CustomerInsight, at: DateTime<Utc>) -> [Val; 14] 
 }
 
 impl Store {
-    /// Every live account with its revenue orders, complaints, satisfaction and contact
-    /// effort. Needs the right to read accounts in full (administrators, analysts).
+    /// Every live account with its revenue orders, complaints, dated satisfaction ratings
+    /// and contact effort. Needs the right to read accounts in full (administrators, analysts).
     pub async fn customer_facts(&self, actor: &Actor) -> Result<Facts> {
         require_all_accounts(actor)?;
         let conn = &mut self.db.reader().await?;
@@ -152,15 +156,37 @@ impl Store {
         )
         .await?;
         conn.for_each(
-            "SELECT account_id, SUM(CASE WHEN kind = 'complaint' THEN 1 ELSE 0 END), \
-             AVG(CAST(satisfaction AS DOUBLE PRECISION)) FROM cases \
+            "SELECT account_id, SUM(CASE WHEN kind = 'complaint' THEN 1 ELSE 0 END) FROM cases \
              WHERE deleted_at IS NULL AND account_id IS NOT NULL GROUP BY account_id",
             vec![],
-            &[Kind::Uuid, Kind::Int, Kind::Float],
+            &[Kind::Uuid, Kind::Int],
             |r| {
                 if let Some(&i) = r[0].as_uuid().and_then(|u| index.get(&Id(u))) {
                     facts.accounts[i].complaints = r[1].as_i64().unwrap_or(0) as u32;
-                    facts.accounts[i].satisfaction = r[2].as_f64();
+                }
+                Ok(())
+            },
+        )
+        .await?;
+        // Satisfaction as dated facts: each survey's CSAT when it was answered, and a case's
+        // own satisfaction when it was resolved where no survey on it gave a CSAT.
+        conn.for_each(
+            "SELECT s.account_id, s.answered_at, s.csat FROM surveys s \
+             WHERE s.deleted_at IS NULL AND s.account_id IS NOT NULL AND s.csat IS NOT NULL \
+             AND s.answered_at IS NOT NULL \
+             UNION ALL \
+             SELECT c.account_id, c.resolved_at, c.satisfaction FROM cases c \
+             WHERE c.deleted_at IS NULL AND c.account_id IS NOT NULL \
+             AND c.satisfaction IS NOT NULL AND c.resolved_at IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM surveys s WHERE s.case_id = c.id \
+             AND s.deleted_at IS NULL AND s.csat IS NOT NULL)",
+            vec![],
+            &[Kind::Uuid, Kind::Ts, Kind::Int],
+            |r| {
+                if let Some(&i) = r[0].as_uuid().and_then(|u| index.get(&Id(u)))
+                    && let (Some(at), Some(v)) = (r[1].as_ts(), r[2].as_i64())
+                {
+                    facts.accounts[i].ratings.push((at.date_naive(), v as f64));
                 }
                 Ok(())
             },

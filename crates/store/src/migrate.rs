@@ -138,6 +138,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0021_service.sql"),
     },
     Migration {
+        version: 22,
+        name: "kb_surveys",
+        sqlite: include_str!("../migrations/sqlite/0022_kb_surveys.sql"),
+        postgres: include_str!("../migrations/postgres/0022_kb_surveys.sql"),
+    },
+    Migration {
         version: 23,
         name: "parts",
         sqlite: include_str!("../migrations/sqlite/0023_parts.sql"),

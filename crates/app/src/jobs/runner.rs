@@ -103,6 +103,10 @@ pub fn served(store: &Store, outbox: &crate::mail::Outbox) -> Handlers {
             store: store(),
             outbox: outbox.clone(),
         })
+        .with(crate::surveys::SendSurvey {
+            store: store(),
+            outbox: outbox.clone(),
+        })
 }
 
 /// How a runner claims and retries.

@@ -658,6 +658,7 @@ impl Context {
                 resolved_at: done.then(|| at(resolved)),
                 resolution: done.then(|| "已处理".to_string()),
                 satisfaction: done.then(|| *[5, 5, 4, 4, 4, 3, 2, 1].choose(rng).unwrap()),
+                article_id: None,
                 sla_policy_id: None,
                 first_response_due_at: None,
                 first_response_at: None,

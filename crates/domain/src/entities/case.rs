@@ -83,9 +83,12 @@ pub struct Case {
     /// How it was resolved.
     #[serde(default)]
     pub resolution: Option<String>,
-    /// Customer satisfaction after resolution, 1–5.
+    /// Customer satisfaction after resolution, 1–5 (the survey's CSAT when one was answered).
     #[serde(default)]
     pub satisfaction: Option<i64>,
+    /// The knowledge-base article that resolved it: how an article's usage is counted.
+    #[serde(default)]
+    pub article_id: Option<Id>,
     /// The SLA clock, kept by Guanxi (`domain::sla`): the policy that covers the case, …
     #[serde(default)]
     pub sla_policy_id: Option<Id>,
@@ -186,6 +189,7 @@ impl Case {
             resolved_at: None,
             resolution: None,
             satisfaction: None,
+            article_id: None,
             sla_policy_id: None,
             first_response_due_at: None,
             first_response_at: None,
@@ -229,6 +233,7 @@ impl Entity for Case {
             FieldDef::new("resolved_at", Timestamp),
             FieldDef::new("resolution", Text),
             FieldDef::new("satisfaction", Int),
+            FieldDef::new("article_id", Ref("articles")),
             FieldDef::computed("sla_policy_id", Ref("sla_policies")),
             FieldDef::computed("first_response_due_at", Timestamp),
             FieldDef::computed("first_response_at", Timestamp),

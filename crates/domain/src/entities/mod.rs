@@ -2,6 +2,7 @@
 //! store, and its validation rules.
 
 mod account;
+mod article;
 mod calendar;
 mod campaign;
 mod case;
@@ -16,9 +17,11 @@ mod product;
 mod robot;
 mod rule;
 mod sla_policy;
+mod survey;
 mod webhook;
 
 pub use account::*;
+pub use article::*;
 pub use calendar::*;
 pub use campaign::*;
 pub use case::*;
@@ -33,6 +36,7 @@ pub use product::*;
 pub use robot::*;
 pub use rule::*;
 pub use sla_policy::*;
+pub use survey::*;
 pub use webhook::*;
 
 pub use crate::custom::CustomFieldDef;

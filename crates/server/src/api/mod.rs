@@ -7,6 +7,7 @@ mod email;
 mod export;
 mod imports;
 mod jobs;
+mod kb;
 mod notifications;
 pub mod openapi;
 pub(crate) mod records;
@@ -50,6 +51,8 @@ pub fn routes() -> Router<Store> {
         .route("/cases/{id}/accept", post(service::accept))
         .route("/cases/{id}/decline", post(service::decline))
         .route("/service/kpis", get(service::kpis))
+        .route("/articles/{id}/usage", get(kb::usage))
+        .route("/kb/suggest", get(kb::suggest))
         .route("/changes", get(records::changes))
         .route("/search", get(search::search))
         .route("/duplicates", get(duplicates::queue))

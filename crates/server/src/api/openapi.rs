@@ -537,7 +537,27 @@ fn special_paths(
         "responses": responses(&[("200", ok("The KPIs", json!({
             "type": "object",
             "required": ["since", "first_response", "resolution", "by_team", "by_partner", "by_category", "by_month", "backlog", "open", "breached_open", "satisfaction"],
-        })))], &["403"]),
+        })))], &["403", "422"]),
+    }));
+    doc.op("/articles/{id}/usage", "get", json!({
+        "tags": ["articles"], "operationId": "article_usage",
+        "summary": "How many resolved or closed cases name the article as the one that resolved them",
+        "parameters": [id_param()],
+        "responses": responses(&[("200", ok("The usage", object(json!({
+            "resolved_cases": { "type": "integer", "minimum": 0 },
+        }), &["resolved_cases"])))], &["403", "404"]),
+    }));
+    let suggestion = doc.schema::<guanxi_app::kb::Suggestion>();
+    doc.op("/kb/suggest", "get", json!({
+        "tags": ["articles"], "operationId": "suggest_articles",
+        "summary": "Published knowledge-base articles that match a text (a case's subject), best first, through the Chinese full-text search (words and pinyin)",
+        "parameters": [
+            param("q", "query", false, json!({ "type": "string", "default": "" }), "What the customer or agent typed"),
+            param("limit", "query", false, json!({ "type": "integer", "minimum": 1, "maximum": guanxi_app::kb::MAX_SUGGESTIONS, "default": 5 }), "How many articles"),
+        ],
+        "responses": responses(&[("200", ok("The best matches first", object(json!({
+            "items": { "type": "array", "items": suggestion },
+        }), &["items"])))], &["403", "422", "503"]),
     }));
     let grading = doc.schema::<guanxi_domain::settings::GradingSettings>();
     doc.op("/settings/grading", "get", json!({

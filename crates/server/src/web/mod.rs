@@ -13,6 +13,7 @@ mod fields;
 mod home;
 mod jobs;
 mod kpis;
+mod kb;
 pub use guanxi_app::i18n;
 pub use kpis::{KpiQuery, compute as service_kpis};
 mod leads;
@@ -26,6 +27,7 @@ mod rules;
 mod search;
 mod service;
 mod session;
+mod survey;
 mod unsubscribe;
 mod webhooks;
 
@@ -125,7 +127,9 @@ pub fn routes() -> Router<Store> {
         .route(
             "/unsubscribe/{token}",
             get(unsubscribe::ask).post(unsubscribe::confirm),
-        );
+        )
+        .route("/kb/suggest", get(kb::suggest))
+        .route("/survey/{token}", get(survey::show).post(survey::answer));
     let mut c = records::Routes(Some(r));
     guanxi_domain::each_entity(&mut c);
     c.0.expect("set above")

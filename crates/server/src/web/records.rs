@@ -614,6 +614,8 @@ struct RecordPage {
     rule_runs: Vec<super::rules::RecordRun>,
     /// A case's clock, product and dispatch.
     service: Option<super::service::Panel>,
+    /// An article's usage: the cases it resolved.
+    usage: Option<i64>,
 }
 
 /// The facts of a record as label/value pairs: every field with a value, custom ones too.
@@ -767,8 +769,13 @@ async fn show<T: Entity>(
         },
         _ => None,
     };
+    let usage = match def.name {
+        "article" => guanxi_app::kb::usage(&store, &u.actor, id).await.ok(),
+        _ => None,
+    };
     let page = RecordPage {
         service,
+        usage,
         p: u.page(def.title_of(&json)),
         heading: format!("{} · {}", t.entity_one(def.name), def.title_of(&json)),
         facts: facts(t, def, &custom, &json, &names)

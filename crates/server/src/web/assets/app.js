@@ -258,4 +258,58 @@
       if (row.parentNode.children.length > 1) row.remove(); else clear(row);
     });
   }
+
+  // Case form: knowledge-base articles that may help, shown under the subject as it is
+  // typed (GET /kb/suggest). Without script the form is the same, without suggestions.
+  var subject = document.querySelector('form.record-form[action^="/cases/"] input[name="subject"]');
+  if (subject && window.fetch) {
+    var kb = document.createElement("div");
+    kb.className = "kb-suggest";
+    kb.setAttribute("aria-live", "polite");
+    kb.hidden = true;
+    subject.parentNode.appendChild(kb);
+    var kbTimer = null, kbLast = "";
+    var kbLook = function () {
+      var q = subject.value.trim();
+      if (q === kbLast) return;
+      kbLast = q;
+      if (!q) { kb.hidden = true; kb.textContent = ""; return; }
+      fetch("/kb/suggest?q=" + encodeURIComponent(q), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (d) {
+          if (!d || q !== kbLast) return;
+          kb.textContent = "";
+          if (!d.items.length) { kb.hidden = true; return; }
+          var h = document.createElement("p");
+          h.className = "muted small";
+          h.textContent = d.heading;
+          kb.appendChild(h);
+          var ul = document.createElement("ul");
+          d.items.forEach(function (it) {
+            var li = document.createElement("li");
+            var a = document.createElement("a");
+            a.href = it.href;
+            a.target = "_blank";
+            a.rel = "noopener";
+            a.textContent = it.title;
+            li.appendChild(a);
+            if (it.excerpt) {
+              var ex = document.createElement("span");
+              ex.className = "muted";
+              ex.textContent = " — " + it.excerpt;
+              li.appendChild(ex);
+            }
+            ul.appendChild(li);
+          });
+          kb.appendChild(ul);
+          kb.hidden = false;
+        })
+        .catch(function () {});
+    };
+    subject.addEventListener("input", function () {
+      clearTimeout(kbTimer);
+      kbTimer = setTimeout(kbLook, 250);
+    });
+    kbLook();
+  }
 })();
