@@ -9,8 +9,10 @@
 //! the customer analytics run ([`analytics`]), durable jobs and their runner ([`jobs`]),
 //! the system's notifications from the change log ([`notify`]), workflow rules fired by
 //! changes ([`rules`]) and by times ([`timed_rules`]), the morning task reminder
-//! ([`reminders`]), e-mail to contacts from templates ([`mail`]), messages to group robots ([`robots`]), service clocks and dispatch
-//! ([`service`]), and the language catalogues ([`i18n`]).
+//! ([`reminders`]), e-mail to contacts from templates ([`mail`]), messages to group
+//! robots ([`robots`]), service clocks, dispatch, partners' work and KPIs ([`service`]),
+//! the knowledge base ([`kb`]), satisfaction surveys ([`surveys`]), the customer portal
+//! ([`portal`]), and the language catalogues ([`i18n`]).
 
 pub mod access;
 pub mod analytics;

@@ -346,3 +346,19 @@ pub async fn answer_by_token(
     store.use_survey_token(token).await?;
     Ok(Some(saved))
 }
+
+/// Whether the case's survey has been answered (by any channel).
+pub async fn of_case(store: &Store, case_id: Id) -> Result<bool, AppError> {
+    let q = guanxi_domain::filter::ListQuery::default()
+        .filter(guanxi_domain::filter::Filter::new(
+            "case_id",
+            guanxi_domain::filter::Op::Eq,
+            case_id.to_string(),
+        ))
+        .limit(1);
+    Ok(!store
+        .list::<Survey>(&Actor::system(), &q)
+        .await?
+        .items
+        .is_empty())
+}

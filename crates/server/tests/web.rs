@@ -2645,6 +2645,50 @@ async fn the_customer_portal(s: Server) {
     assert!(page.body.contains("师傅明天上午上门") && page.body.contains("好的，上午有人在家"));
     assert!(!page.body.contains("客户脾气急"), "{}", page.body);
 
+    // Resolved: the customer rates it, once; an empty answer keeps the comment.
+    let version = s.store.get::<Case>(&sys, id).await.unwrap().meta.version;
+    guanxi_app::records::patch::<Case>(
+        &s.store,
+        &sys,
+        id,
+        version,
+        serde_json::json!({ "status": "resolved", "resolved_at": chrono::Utc::now(), "resolution": "更换压缩机" }),
+    )
+    .await
+    .unwrap();
+    let page = b.get(&format!("/portal/cases/{id}")).await;
+    assert!(
+        page.body
+            .contains(&format!("action=\"/portal/cases/{id}/rate\"")),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("更换压缩机"));
+    let a = b
+        .post(
+            &format!("/portal/cases/{id}/rate"),
+            &[("_csrf", &csrf), ("comment", "师傅很专业")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(a.body.contains("师傅很专业"), "the comment is kept");
+    let a = b
+        .post(
+            &format!("/portal/cases/{id}/rate"),
+            &[
+                ("_csrf", &csrf),
+                ("csat", "5"),
+                ("nps", "9"),
+                ("comment", "师傅很专业"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let page = b.get(&format!("/portal/cases/{id}")).await;
+    assert!(!page.body.contains("/rate\""), "rated once");
+    let rated = s.store.get::<Case>(&sys, id).await.unwrap().data;
+    assert_eq!(rated.satisfaction, Some(5));
+
     // A password, then sign-in with it; a wrong one is refused.
     let a = b
         .post("/portal/password", &[("_csrf", &csrf), ("password", "短")])

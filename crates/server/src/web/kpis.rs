@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
 use guanxi_app::i18n::Tr;
 use guanxi_app::service::kpis::{self, Attainment, Kpis, Only};
-use guanxi_domain::entities::{Account, Team};
+use guanxi_domain::entities::{Account, Survey, Team};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::{Actor, Id};
 use guanxi_store::Store;
@@ -64,14 +64,43 @@ impl KpiQuery {
     }
 }
 
-/// The KPIs the query asks for, satisfaction from the answers on the cases.
+/// The KPIs the query asks for. Satisfaction comes from the survey answers in sight
+/// (CSAT and NPS, dated when given), and from a case's own satisfaction, dated by its
+/// resolution, where no survey was answered.
 pub async fn compute(store: &Store, actor: &Actor, q: &KpiQuery) -> Result<Kpis, Problem> {
     let since = Utc::now() - Duration::days(q.days());
     let facts = store.case_facts(actor, since).await?;
-    let answers: Vec<kpis::Answer> = facts
-        .iter()
-        .filter_map(|f| Some((f.resolved_at?, Some(f.satisfaction?), None)))
-        .collect();
+    let mut answers: Vec<kpis::Answer> = vec![];
+    let mut surveyed = std::collections::HashSet::new();
+    let mut cursor = None;
+    loop {
+        let mut page = ListQuery::default()
+            .filter(Filter::new("answered_at", Op::Ge, serde_json::json!(since)))
+            .limit(guanxi_domain::filter::MAX_LIMIT)
+            .after(cursor);
+        let only = q.only();
+        if let Some(p) = only.partner {
+            page = page.filter(Filter::new("partner_id", Op::Eq, p.to_string()));
+        }
+        if let Some(t) = only.team {
+            page = page.filter(Filter::new("team_id", Op::Eq, t.to_string()));
+        }
+        let got = store.list::<Survey>(actor, &page).await?;
+        for s in &got.items {
+            surveyed.insert(s.data.case_id);
+            answers.push((s.data.answered_at, s.data.csat, s.data.nps));
+        }
+        match got.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    answers.extend(
+        facts
+            .iter()
+            .filter(|f| !surveyed.contains(&f.id))
+            .filter_map(|f| Some((f.resolved_at?, Some(f.satisfaction?), None))),
+    );
     Ok(kpis::kpis(store, actor, since, q.only(), &answers).await?)
 }
 

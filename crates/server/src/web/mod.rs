@@ -12,8 +12,8 @@ mod email_templates;
 mod fields;
 mod home;
 mod jobs;
-mod kpis;
 mod kb;
+mod kpis;
 pub use guanxi_app::i18n;
 pub use kpis::{KpiQuery, compute as service_kpis};
 mod leads;
@@ -80,6 +80,9 @@ pub fn routes() -> Router<Store> {
         )
         .route("/portal/cases/{id}", get(portal::case_page))
         .route("/portal/cases/{id}/reply", post(portal::reply))
+        .route("/portal/cases/{id}/rate", post(portal::rate))
+        .route("/portal/kb/suggest", get(portal::kb_suggest))
+        .route("/portal/kb/{id}", get(portal::article))
         .route(
             "/portal/password",
             get(portal::password_page).post(portal::password),

@@ -417,8 +417,26 @@ struct CasePage {
     open: bool,
     errors: Vec<String>,
     reply: String,
+    /// Resolved and not rated yet: the survey form.
+    rate: bool,
+    rate_errors: Vec<String>,
+    csat: String,
+    nps: String,
+    comment: String,
+    /// Rated already: the thanks.
+    rated: Option<String>,
 }
 
+/// What the customer typed in the rating form, and what was wrong with it.
+#[derive(Default)]
+struct Rating {
+    errors: Vec<String>,
+    csat: String,
+    nps: String,
+    comment: String,
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn case_page_of(
     store: &Store,
     headers: &HeaderMap,
@@ -427,6 +445,7 @@ async fn case_page_of(
     id: Id,
     errors: Vec<String>,
     reply: String,
+    rating: Rating,
 ) -> Response {
     let t = lang(headers, &who);
     let case = match portal::case(store, &who, id).await {
@@ -446,6 +465,10 @@ async fn case_page_of(
         None => None,
     };
     let c = &case.data;
+    let answered = match guanxi_app::surveys::of_case(store, id).await {
+        Ok(a) => a,
+        Err(e) => return crate::Problem::from(e).into_response(),
+    };
     let page = CasePage {
         t,
         who: Some(who.contact.data.name.clone()),
@@ -484,6 +507,12 @@ async fn case_page_of(
         open: !matches!(c.status, CaseStatus::Closed),
         errors,
         reply,
+        rate: !c.is_open() && !answered,
+        rate_errors: rating.errors,
+        csat: rating.csat,
+        nps: rating.nps,
+        comment: rating.comment,
+        rated: answered.then(|| t.s("survey.thanks").to_string()),
     };
     with_cookie(
         render(&page),
@@ -503,7 +532,188 @@ pub async fn case_page(
     let Ok(id) = Id::parse(&id) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    case_page_of(&store, &headers, who, csrf, id, vec![], String::new()).await
+    case_page_of(
+        &store,
+        &headers,
+        who,
+        csrf,
+        id,
+        vec![],
+        String::new(),
+        Rating::default(),
+    )
+    .await
+}
+
+/// `POST /portal/cases/{id}/rate` (`csat` 1–5, `nps` 0–10, `comment`): the customer's
+/// satisfaction with a resolved case, once.
+pub async fn rate(
+    State(store): State<Store>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = FormData::parse(&body);
+    let Some((who, csrf)) = posted(&store, &headers, &form).await else {
+        return to_login();
+    };
+    let Ok(id) = Id::parse(&id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let t = lang(&headers, &who);
+    if let Err(e) = portal::case(&store, &who, id).await {
+        return crate::Problem::from(e).into_response();
+    }
+    let score = |k: &str| form.text(k).parse::<i64>().ok();
+    let answer = guanxi_app::surveys::Answer {
+        csat: score("csat"),
+        nps: score("nps"),
+        comment: Some(form.text("comment").to_string()).filter(|c| !c.is_empty()),
+    };
+    let rating = |errors: Vec<String>| Rating {
+        errors,
+        csat: form.text("csat").into(),
+        nps: form.text("nps").into(),
+        comment: form.text("comment").into(),
+    };
+    if answer.csat.is_none() && answer.nps.is_none() {
+        let rating = rating(vec![t.s("survey.need_score").to_string()]);
+        let mut res = case_page_of(
+            &store,
+            &headers,
+            who,
+            csrf,
+            id,
+            vec![],
+            String::new(),
+            rating,
+        )
+        .await;
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return res;
+    }
+    match guanxi_app::surveys::answer(
+        &store,
+        id,
+        Some(who.id()),
+        answer,
+        guanxi_domain::entities::SurveyChannel::Portal,
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&format!("/portal/cases/{id}#rate")).into_response(),
+        Err(e) => match messages_of(t, e) {
+            Ok(errors) => {
+                let mut res = case_page_of(
+                    &store,
+                    &headers,
+                    who,
+                    csrf,
+                    id,
+                    vec![],
+                    String::new(),
+                    rating(errors),
+                )
+                .await;
+                *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+                res
+            }
+            Err(r) => *r,
+        },
+    }
+}
+
+/// `GET /portal/kb/suggest?q=`: published articles for what the customer types, in the
+/// shape the case form's script reads (as the staff `/kb/suggest`).
+pub async fn kb_suggest(
+    State(store): State<Store>,
+    axum::Extension(searcher): axum::Extension<guanxi_app::search::Searcher>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Response {
+    let Some((who, _)) = visitor(&store, &headers).await else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let t = lang(&headers, &who);
+    let q = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "q")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    let index = match searcher.index() {
+        Ok(i) => i,
+        Err(e) => return crate::Problem::from(e).into_response(),
+    };
+    match guanxi_app::kb::suggest(&store, index, &q, 5).await {
+        Ok(items) => {
+            let en = t.lang == guanxi_app::i18n::Lang::En;
+            let items: Vec<_> = items
+                .into_iter()
+                .map(|s| {
+                    let (title, excerpt) = match (en, s.title_en, s.excerpt_en) {
+                        (true, Some(title), e) => (title, e.unwrap_or(s.excerpt)),
+                        _ => (s.title, s.excerpt),
+                    };
+                    serde_json::json!({ "id": s.id, "title": title, "excerpt": excerpt,
+                                        "href": format!("/portal/kb/{}", s.id) })
+                })
+                .collect();
+            axum::Json(serde_json::json!({ "heading": t.s("kb.suggested"), "items": items }))
+                .into_response()
+        }
+        Err(e) => crate::Problem::from(e).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal_article.html")]
+struct ArticlePage {
+    t: Tr,
+    who: Option<String>,
+    csrf: String,
+    notice: Option<String>,
+    title: String,
+    body: String,
+}
+
+/// `GET /portal/kb/{id}`: a published article, in the reader's language where it has it.
+pub async fn article(
+    State(store): State<Store>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Some((who, csrf)) = visitor(&store, &headers).await else {
+        return to_login();
+    };
+    let t = lang(&headers, &who);
+    let found = match Id::parse(&id) {
+        Ok(id) => store
+            .get::<guanxi_domain::entities::Article>(&Actor::system(), id)
+            .await
+            .ok()
+            .filter(|a| a.data.status == guanxi_domain::entities::ArticleStatus::Published),
+        Err(_) => None,
+    };
+    let Some(a) = found else {
+        return message(
+            t,
+            StatusCode::NOT_FOUND,
+            t.s("portal.name"),
+            t.s("portal.no_article"),
+        );
+    };
+    let en = t.lang == guanxi_app::i18n::Lang::En;
+    let (title, body) = match (en, a.data.title_en, a.data.body_en) {
+        (true, Some(title), Some(body)) => (title, body),
+        _ => (a.data.title, a.data.body),
+    };
+    render(&ArticlePage {
+        t,
+        who: Some(who.contact.data.name.clone()),
+        csrf,
+        notice: None,
+        title,
+        body,
+    })
 }
 
 /// `POST /portal/cases/{id}/reply` (`body`)
@@ -533,6 +743,7 @@ pub async fn reply(
                     id,
                     errors,
                     form.text("body").to_string(),
+                    Rating::default(),
                 )
                 .await;
                 *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;

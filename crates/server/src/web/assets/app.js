@@ -260,8 +260,11 @@
   }
 
   // Case form: knowledge-base articles that may help, shown under the subject as it is
-  // typed (GET /kb/suggest). Without script the form is the same, without suggestions.
-  var subject = document.querySelector('form.record-form[action^="/cases/"] input[name="subject"]');
+  // typed (GET /kb/suggest, or the portal's, which its subject names in data-kb-suggest).
+  // Without script the form is the same, without suggestions.
+  var subject = document.querySelector("input[data-kb-suggest]") ||
+    document.querySelector('form.record-form[action^="/cases/"] input[name="subject"]');
+  var kbUrl = (subject && subject.getAttribute("data-kb-suggest")) || "/kb/suggest";
   if (subject && window.fetch) {
     var kb = document.createElement("div");
     kb.className = "kb-suggest";
@@ -274,7 +277,7 @@
       if (q === kbLast) return;
       kbLast = q;
       if (!q) { kb.hidden = true; kb.textContent = ""; return; }
-      fetch("/kb/suggest?q=" + encodeURIComponent(q), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      fetch(kbUrl + "?q=" + encodeURIComponent(q), { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (d) {
           if (!d || q !== kbLast) return;
