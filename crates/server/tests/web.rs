@@ -2562,6 +2562,23 @@ async fn the_customer_portal(s: Server) {
         .unwrap();
     assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
 
+    // The knowledge base: a published article is suggested for what the customer types.
+    let article: guanxi_domain::entities::Article = serde_json::from_value(serde_json::json!({
+        "title": "空调制冷效果差怎么办", "body": "请先清洗滤网，再检查室外机是否通风。",
+        "category": "空调", "status": "published",
+    }))
+    .unwrap();
+    s.store.create(&sys, NewRecord::new(article)).await.unwrap();
+    s.indexed().await;
+    let found = b
+        .get("/portal/kb/suggest?q=%E7%A9%BA%E8%B0%83%E4%B8%8D%E5%88%B6%E5%86%B7")
+        .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    let found: serde_json::Value = serde_json::from_str(&found.body).unwrap();
+    let href = found["items"][0]["href"].as_str().unwrap().to_string();
+    assert!(href.starts_with("/portal/kb/"), "{found}");
+    assert!(b.get(&href).await.body.contains("请先清洗滤网"));
+
     let form = b.get("/portal/cases/new").await;
     let csrf = form
         .body

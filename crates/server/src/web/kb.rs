@@ -34,29 +34,34 @@ pub async fn suggest(
         Err(e) => return crate::Problem::from(e).into_response(),
     };
     match kb::suggest_for(&store, index, &u.actor, &sq.q, SHOWN).await {
-        Ok(items) => {
-            let en = t.lang == guanxi_app::i18n::Lang::En;
-            let items: Vec<_> = items
-                .into_iter()
-                .map(|s| {
-                    let (title, excerpt) = match (en, s.title_en, s.excerpt_en) {
-                        (true, Some(title), e) => (title, e.unwrap_or(s.excerpt)),
-                        _ => (s.title, s.excerpt),
-                    };
-                    serde_json::json!({
-                        "id": s.id,
-                        "title": title,
-                        "excerpt": excerpt,
-                        "href": format!("/articles/{}", s.id),
-                    })
-                })
-                .collect();
-            Json(serde_json::json!({
-                "heading": t.s("kb.suggested"),
-                "items": items,
-            }))
-            .into_response()
-        }
+        Ok(items) => Json(suggestions(t, items, "/articles")).into_response(),
         Err(e) => crate::Problem::from(e).into_response(),
     }
+}
+
+/// Suggested articles as the case form's script reads them: `{"heading", "items": [{id,
+/// title, excerpt, href}]}`, in the reader's language where the article has it, each
+/// linking under `pages` (the staff's `/articles`, the portal's `/portal/kb`).
+pub(super) fn suggestions(
+    t: guanxi_app::i18n::Tr,
+    items: Vec<kb::Suggestion>,
+    pages: &str,
+) -> serde_json::Value {
+    let en = t.lang == guanxi_app::i18n::Lang::En;
+    let items: Vec<_> = items
+        .into_iter()
+        .map(|s| {
+            let (title, excerpt) = match (en, s.title_en, s.excerpt_en) {
+                (true, Some(title), e) => (title, e.unwrap_or(s.excerpt)),
+                _ => (s.title, s.excerpt),
+            };
+            serde_json::json!({
+                "id": s.id,
+                "title": title,
+                "excerpt": excerpt,
+                "href": format!("{pages}/{}", s.id),
+            })
+        })
+        .collect();
+    serde_json::json!({ "heading": t.s("kb.suggested"), "items": items })
 }

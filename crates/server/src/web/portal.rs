@@ -644,22 +644,7 @@ pub async fn kb_suggest(
         Err(e) => return crate::Problem::from(e).into_response(),
     };
     match guanxi_app::kb::suggest(&store, index, &q, 5).await {
-        Ok(items) => {
-            let en = t.lang == guanxi_app::i18n::Lang::En;
-            let items: Vec<_> = items
-                .into_iter()
-                .map(|s| {
-                    let (title, excerpt) = match (en, s.title_en, s.excerpt_en) {
-                        (true, Some(title), e) => (title, e.unwrap_or(s.excerpt)),
-                        _ => (s.title, s.excerpt),
-                    };
-                    serde_json::json!({ "id": s.id, "title": title, "excerpt": excerpt,
-                                        "href": format!("/portal/kb/{}", s.id) })
-                })
-                .collect();
-            axum::Json(serde_json::json!({ "heading": t.s("kb.suggested"), "items": items }))
-                .into_response()
-        }
+        Ok(items) => axum::Json(super::kb::suggestions(t, items, "/portal/kb")).into_response(),
         Err(e) => crate::Problem::from(e).into_response(),
     }
 }
