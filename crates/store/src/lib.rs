@@ -56,7 +56,7 @@ pub use notifications::{NewNotification, Notification};
 pub use portal::{LINK_TTL as PORTAL_LINK_TTL, PortalSession};
 pub use records::errors_by_record;
 pub use rule_runs::{NewRuleRun, RuleRun, RunsOf};
-pub use service::CaseFact;
+pub use service::{CaseFact, ClockInput};
 pub use surveys::SurveyToken;
 pub use timeline::{MAX_TIMELINE_PAGE, Timeline, TimelineItem, item_def};
 pub use totals::Total;

@@ -1,17 +1,29 @@
 //! What service needs beyond the generic record API: how many open cases a service
-//! partner holds (its capacity), and the SLA clocks of many cases written at once after a
-//! calendar or policy changed.
+//! partner holds (its capacity), the SLA clock inputs of every open case read in one pass
+//! and their clocks written at once after a calendar or policy changed, and the facts the
+//! service dashboard counts.
 
 use crate::changelog;
 use crate::db::{Kind, Val};
 use crate::{Result, Store};
 use chrono::{DateTime, Utc};
-use guanxi_domain::entities::{CaseStatus, DispatchStatus};
-use guanxi_domain::sla::Clock;
+use guanxi_domain::entities::{Case, CaseKind, CaseStatus, DispatchStatus, Priority};
+use guanxi_domain::sla::{AccountFacts, Clock};
 use guanxi_domain::{Actor, Id};
 
-/// How many clocks one transaction writes.
-const BATCH: usize = 2_000;
+/// How many clocks one transaction writes: large, since each is one short indexed update.
+const BATCH: usize = 20_000;
+
+/// What an open case's SLA clock is computed from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClockInput {
+    pub id: Id,
+    pub created_at: DateTime<Utc>,
+    /// Only the fields a clock reads are filled (status, priority, category, channel and
+    /// the clock's own); the rest are a new case's defaults.
+    pub case: Case,
+    pub account: AccountFacts,
+}
 
 impl Store {
     /// The open cases a partner holds: offered to it, accepted by it, or given it by hand.
@@ -34,6 +46,60 @@ impl Store {
             )
             .await?;
         Ok(rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0))
+    }
+
+    /// The clock inputs of every open case, with its account's tier and grade by a join:
+    /// one narrow query, for recomputing every clock after a calendar or policy changed.
+    pub async fn open_case_clocks(&self, actor: &Actor) -> Result<Vec<ClockInput>> {
+        crate::records::require(actor, "case", guanxi_domain::Right::Read)?;
+        let text = "SELECT c.id, c.created_at, c.status, c.priority, c.category, c.channel, \
+             c.sla_policy_id, c.first_response_due_at, c.first_response_at, c.sla_due_at, \
+             c.sla_state, c.sla_used_minutes, c.sla_since, c.sla_next_at, a.tier, a.grade \
+             FROM cases c LEFT JOIN accounts a ON a.id = c.account_id \
+             WHERE c.deleted_at IS NULL AND c.status IN ($1, $2, $3)";
+        let params = [CaseStatus::New, CaseStatus::Open, CaseStatus::Pending]
+            .map(|s| Val::Text(s.as_str().into()))
+            .to_vec();
+        use Kind::*;
+        let kinds = [
+            Uuid, Ts, Text, Text, Text, Text, Uuid, Ts, Ts, Ts, Text, Int, Ts, Ts, Text, Text,
+        ];
+        let rows = self.db.fetch(text, params, &kinds).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let mut r = r.into_iter();
+                let mut next = || r.next().unwrap_or(Val::Null(Kind::Text));
+                let id = Id(next().as_uuid()?);
+                let created_at = next().as_ts()?;
+                let status = next().into_text()?.parse().ok()?;
+                let priority = next()
+                    .into_text()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(Priority::Normal);
+                let mut case = Case::new("", "", CaseKind::Request, priority, status);
+                case.category = next().into_text();
+                case.channel = next().into_text();
+                case.sla_policy_id = next().as_uuid().map(Id);
+                case.first_response_due_at = next().as_ts();
+                case.first_response_at = next().as_ts();
+                case.sla_due_at = next().as_ts();
+                case.sla_state = next().into_text().and_then(|s| s.parse().ok());
+                case.sla_used_minutes = next().as_i64();
+                case.sla_since = next().as_ts();
+                case.sla_next_at = next().as_ts();
+                let account = AccountFacts {
+                    tier: next().into_text().and_then(|s| s.parse().ok()),
+                    grade: next().into_text().and_then(|s| s.parse().ok()),
+                };
+                Some(ClockInput {
+                    id,
+                    created_at,
+                    case,
+                    account,
+                })
+            })
+            .collect())
     }
 
     /// Write recomputed SLA clocks (a calendar or a policy changed), a batch per

@@ -76,18 +76,22 @@ impl Setup {
     fn for_case(
         &self,
         case: &Case,
-        account: Option<&Record<Account>>,
+        account: AccountFacts,
     ) -> Option<(Id, &SlaPolicy, &BusinessTime)> {
-        let facts = account
-            .map(|a| AccountFacts {
-                tier: a.data.tier,
-                grade: a.data.grade,
-            })
-            .unwrap_or_default();
-        let (id, policy) = covering(&self.policies, case, facts)?;
+        let (id, policy) = covering(&self.policies, case, account)?;
         let time = self.calendars.get(&policy.calendar_id)?;
         Some((*id, policy, time))
     }
+}
+
+/// What of an account an SLA policy is matched on.
+fn facts_of(account: Option<&Record<Account>>) -> AccountFacts {
+    account
+        .map(|a| AccountFacts {
+            tier: a.data.tier,
+            grade: a.data.grade,
+        })
+        .unwrap_or_default()
 }
 
 fn status_in(v: Option<&serde_json::Value>) -> Option<CaseStatus> {
@@ -103,11 +107,30 @@ pub fn settle(
     events: &[&ChangeEvent],
     now: DateTime<Utc>,
 ) -> Clock {
-    let Some((id, policy, time)) = setup.for_case(&case.data, account) else {
+    settle_facts(
+        setup,
+        &case.data,
+        case.meta.created_at,
+        facts_of(account),
+        events,
+        now,
+    )
+}
+
+/// [`settle`] on the case's fields and its account's facts.
+fn settle_facts(
+    setup: &Setup,
+    case: &Case,
+    created_at: DateTime<Utc>,
+    account: AccountFacts,
+    events: &[&ChangeEvent],
+    now: DateTime<Utc>,
+) -> Clock {
+    let Some((id, policy, time)) = setup.for_case(case, account) else {
         return Clock::default();
     };
-    let mut clock = Clock::of(&case.data);
-    clock.since.get_or_insert(case.meta.created_at);
+    let mut clock = Clock::of(case);
+    clock.since.get_or_insert(created_at);
     for e in events {
         let Some(to) = status_in(e.after.as_ref()) else {
             continue;
@@ -115,7 +138,7 @@ pub fn settle(
         let from = status_in(e.before.as_ref()).unwrap_or(CaseStatus::New);
         clock.status_changed(policy, time, from, to, e.at);
     }
-    clock.evaluate(&case.data, case.meta.created_at, id, policy, time, now)
+    clock.evaluate(case, created_at, id, policy, time, now)
 }
 
 /// The sweep at the first minute after `after`, keyed by it (queued once).
@@ -223,68 +246,38 @@ pub struct Recomputed {
 /// now, which writes it through the write path so that rules act on it.
 pub async fn recompute(store: &Store, now: DateTime<Utc>) -> Result<Recomputed, StoreError> {
     let setup = Setup::load(store).await?;
-    let open = Filter::new(
-        "status",
-        Op::In,
-        json!([CaseStatus::New, CaseStatus::Open, CaseStatus::Pending]),
-    );
     let system = Actor::system();
     let mut out = Recomputed::default();
     let mut clocks = vec![];
-    let mut cursor = None;
-    loop {
-        let q = ListQuery::default()
-            .filter(open.clone())
-            .limit(MAX_LIMIT)
-            .after(cursor);
-        let page = store.list::<Case>(&system, &q).await?;
-        let ids: Vec<Id> = page
-            .items
-            .iter()
-            .filter_map(|c| c.data.account_id)
-            .collect();
-        let accounts: HashMap<Id, Record<Account>> = if ids.is_empty() {
-            HashMap::new()
-        } else {
-            let q = ListQuery::default()
-                .filter(Filter::new("id", Op::In, json!(ids)))
-                .limit(MAX_LIMIT);
-            store
-                .list::<Account>(&system, &q)
-                .await?
-                .items
-                .into_iter()
-                .map(|a| (a.meta.id, a))
-                .collect()
-        };
-        for case in &page.items {
-            out.open += 1;
-            let account = case.data.account_id.and_then(|a| accounts.get(&a));
-            let was = Clock::of(&case.data);
-            let mut now_ = settle(&setup, case, account, &[], now);
-            if was.policy_id.is_none() && now_.policy_id.is_none() {
-                continue;
-            }
-            let same = |a: &Clock, b: &Clock| {
-                (a.policy_id, a.response_due, a.due, a.next_at)
-                    == (b.policy_id, b.response_due, b.due, b.next_at)
-            };
-            if now_.state != was.state || now_.policy_id.is_none() {
-                now_.next_at = Some(now);
-                out.restated += 1;
-            }
-            if !same(&was, &now_) {
-                if now_.policy_id.is_none() {
-                    // No longer covered: the hand-set due date stays, the sweep clears the rest.
-                    now_.due = was.due;
-                }
-                out.moved += 1;
-                clocks.push((case.meta.id, now_));
-            }
+    for input in store.open_case_clocks(&system).await? {
+        out.open += 1;
+        let was = Clock::of(&input.case);
+        let mut now_ = settle_facts(
+            &setup,
+            &input.case,
+            input.created_at,
+            input.account,
+            &[],
+            now,
+        );
+        if was.policy_id.is_none() && now_.policy_id.is_none() {
+            continue;
         }
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
+        let same = |a: &Clock, b: &Clock| {
+            (a.policy_id, a.response_due, a.due, a.next_at)
+                == (b.policy_id, b.response_due, b.due, b.next_at)
+        };
+        if now_.state != was.state || now_.policy_id.is_none() {
+            now_.next_at = Some(now);
+            out.restated += 1;
+        }
+        if !same(&was, &now_) {
+            if now_.policy_id.is_none() {
+                // No longer covered: the hand-set due date stays, the sweep clears the rest.
+                now_.due = was.due;
+            }
+            out.moved += 1;
+            clocks.push((input.id, now_));
         }
     }
     let summary = json!({ "open": out.open, "moved": out.moved, "restated": out.restated });
