@@ -320,6 +320,15 @@ mod tests {
     }
 
     #[test]
+    fn a_collection_is_its_table_spelled_with_dashes() {
+        // The web links to a record by its table (`/sla-policies/…`): it must be the path
+        // the collection is served at.
+        for (collection, def) in collections() {
+            assert_eq!(collection, def.table.replace('_', "-"), "{}", def.name);
+        }
+    }
+
+    #[test]
     fn each_entity_and_with_entity_know_every_entity() {
         struct Names(Vec<&'static str>);
         impl EachEntity for Names {

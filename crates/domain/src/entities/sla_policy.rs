@@ -76,7 +76,7 @@ impl Entity for SlaPolicy {
             FieldDef::new("pause_statuses", Tags),
             FieldDef::new("description", Text),
         ],
-        collection: Some("sla_policies"),
+        collection: Some("sla-policies"),
         list_columns: &[
             "rank",
             "name",

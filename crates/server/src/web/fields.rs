@@ -16,11 +16,8 @@ pub type Names = HashMap<Id, String>;
 
 /// Where a record of a table is shown.
 pub fn href_of(table: &str, id: &str) -> String {
-    let collection = match table {
-        "custom_fields" => "custom-fields",
-        other => other,
-    };
-    format!("/{collection}/{id}")
+    // A collection is its table spelled with dashes (a domain test holds every entity to it).
+    format!("/{}/{id}", table.replace('_', "-"))
 }
 
 /// The fields of an entity a form edits: stored by the user, not derived or kept by Guanxi.
