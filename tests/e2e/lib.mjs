@@ -2,6 +2,7 @@
 //
 // run.mjs starts a seeded demo server and passes it to the journeys through the
 // environment: GUANXI_E2E_URL (the server), GUANXI_E2E_LOGINS (JSON [{email, role, name}]),
+// GUANXI_E2E_CUSTOMER (JSON {email, name}: the customer portal's login),
 // GUANXI_E2E_PASSWORD (every demo login's password) and GUANXI_E2E_ARTIFACTS (where
 // screenshots go). The browser is Debian's Chromium driven by playwright-core, which
 // downloads no browser of its own.
@@ -194,7 +195,14 @@ export function loginFor(role) {
   return login;
 }
 
-/** Every demo login's password. */
+/** The customer portal's demo login, {email, name}: a customer near a station with a partner login. */
+export function demoCustomer() {
+  const customer = JSON.parse(required('GUANXI_E2E_CUSTOMER'));
+  if (!customer) throw new Error('the demo printed no customer portal login');
+  return customer;
+}
+
+/** Every demo login's password (the portal customer's too). */
 export function demoPassword() {
   return process.env.GUANXI_E2E_PASSWORD || 'guanxi-demo';
 }

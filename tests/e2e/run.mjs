@@ -10,10 +10,14 @@
 // root; a relative path is taken from the repository root); GUANXI_E2E_PORT, a port to
 // serve on (default: a free one); GUANXI_E2E_START_TIMEOUT, seconds the demo may take to
 // be ready (default 180); GUANXI_E2E_TEST_TIMEOUT, ms one test may take (default 120000);
-// GUANXI_E2E_RUN_TIMEOUT, seconds all the journeys together may take (default 1200).
+// GUANXI_E2E_RUN_TIMEOUT, seconds all the journeys together may take (default 1200);
+// GUANXI_E2E_DATABASE, the database the demo seeds (default a new SQLite file in a temp
+// directory; a PostgreSQL URL must name an empty database); GUANXI_E2E_ARTIFACTS, where
+// screenshots and the server log go (default tests/e2e/artifacts).
 // The journeys get GUANXI_E2E_URL, GUANXI_E2E_LOGINS (JSON [{email, role, name}]),
-// GUANXI_E2E_PASSWORD and GUANXI_E2E_ARTIFACTS (tests/e2e/artifacts, emptied at the
-// start; the server's output goes to server.log there).
+// GUANXI_E2E_CUSTOMER (JSON {email, name} of the customer portal's demo login, or null),
+// GUANXI_E2E_PASSWORD and GUANXI_E2E_ARTIFACTS (emptied at the start; the server's output
+// goes to server.log there).
 
 import { spawn } from 'node:child_process';
 import {
@@ -35,7 +39,7 @@ import { fileURLToPath } from 'node:url';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '..', '..');
 const JOURNEYS = join(HERE, 'journeys');
-const ARTIFACTS = join(HERE, 'artifacts');
+const ARTIFACTS = resolve(process.env.GUANXI_E2E_ARTIFACTS || join(HERE, 'artifacts'));
 const SERVER_LOG = join(ARTIFACTS, 'server.log');
 const START_TIMEOUT_MS = 1000 * Number(process.env.GUANXI_E2E_START_TIMEOUT || 180);
 const HEALTH_TIMEOUT_MS = 30_000;
@@ -69,13 +73,13 @@ function lastLines(file, n) {
 }
 
 /**
- * The demo server as a child process. `ready` resolves with {url, password, logins} once
+ * The demo server as a child process. `ready` resolves with {url, password, logins, customer} once
  * the login list has been printed, and rejects when the server exits first or does not
  * get there within START_TIMEOUT_MS.
  */
 function startDemo(bin, dir, port, log) {
   const args = [
-    '--database', `sqlite:${join(dir, 'e2e.db')}`,
+    '--database', process.env.GUANXI_E2E_DATABASE || `sqlite:${join(dir, 'e2e.db')}`,
     'demo',
     '--bind', `127.0.0.1:${port}`,
     '--analytics-every', '0',
@@ -93,7 +97,7 @@ function startDemo(bin, dir, port, log) {
   let settle;
   server.ready = new Promise((ok, fail) => (settle = { ok, fail }));
   server.ready.catch(() => {}); // a rejection nobody waits for any more is no crash
-  const found = { url: null, password: null, logins: [], inLogins: false, done: false };
+  const found = { url: null, password: null, logins: [], customer: null, inLogins: false, afterLogins: false, done: false };
   const timer = setTimeout(
     () => settle.fail(new Fatal(`the demo did not print its logins within ${START_TIMEOUT_MS / 1000} s`)),
     START_TIMEOUT_MS,
@@ -117,9 +121,15 @@ function startDemo(bin, dir, port, log) {
         found.password = m[1];
         found.inLogins = true;
       } else if (found.inLogins && line.trim() === '') {
+        // The customer portal's login may follow, then a blank line ends the block.
+        found.inLogins = false;
+        found.afterLogins = true;
+      } else if (found.afterLogins && (m = line.match(/^Customer portal \(\S+\): (\S+@\S+)\s+\((.*?),/))) {
+        found.customer = { email: m[1], name: m[2] };
+      } else if (found.afterLogins) {
         found.done = true;
         clearTimeout(timer);
-        settle.ok({ url: found.url, password: found.password, logins: found.logins });
+        settle.ok({ url: found.url, password: found.password, logins: found.logins, customer: found.customer });
         break;
       } else if (found.inLogins && (m = line.match(/^\s+(\S+@\S+)\s+(\S+)\s+(.*?)\s*$/))) {
         found.logins.push({ email: m[1], role: m[2], name: m[3] });
@@ -273,6 +283,7 @@ async function main() {
       ...process.env,
       GUANXI_E2E_URL: demo.url,
       GUANXI_E2E_LOGINS: JSON.stringify(demo.logins),
+      GUANXI_E2E_CUSTOMER: JSON.stringify(demo.customer),
       GUANXI_E2E_PASSWORD: demo.password ?? 'guanxi-demo',
       GUANXI_E2E_ARTIFACTS: ARTIFACTS,
     };

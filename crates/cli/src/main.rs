@@ -751,20 +751,57 @@ async fn set_demo_passwords(store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The demo's customer for the portal: the first contact with an e-mail.
+/// The customer the demo offers for the portal: one with an e-mail whose account lies in
+/// the city of a service station with a partner login, so that a case it opens is offered
+/// to a station that can sign in (else the first customer with an e-mail).
 async fn demo_customer(
     store: &Store,
 ) -> anyhow::Result<Option<guanxi_domain::Record<guanxi_domain::entities::Contact>>> {
+    use guanxi_domain::entities::{Account, Contact, Relationship, User};
     use guanxi_domain::filter::{Filter, Op};
+    let system = Actor::system();
+    let with_email = || Filter::new("email", Op::IsNull, false);
+    let stations = ListQuery::default()
+        .filter(Filter::new("partner_id", Op::IsNull, false))
+        .sort_by("email", false)
+        .limit(10);
+    for user in store.list::<User>(&system, &stations).await?.items {
+        let Some(station) = user.data.partner_id else {
+            continue;
+        };
+        let station = store.get::<Account>(&system, station).await?;
+        let Some(city) = station.data.city.filter(|_| station.data.takes_cases) else {
+            continue;
+        };
+        let near = ListQuery::default()
+            .filter(Filter::new("city", Op::Eq, city))
+            .filter(Filter::new(
+                "relationship",
+                Op::Eq,
+                Relationship::Customer.as_str(),
+            ))
+            .sort_by("created_at", false)
+            .limit(50);
+        for account in store.list::<Account>(&system, &near).await?.items {
+            let q = ListQuery::default()
+                .filter(with_email())
+                .filter(Filter::new(
+                    "account_id",
+                    Op::Eq,
+                    account.meta.id.to_string(),
+                ))
+                .sort_by("created_at", false)
+                .limit(1);
+            if let Some(c) = store.list::<Contact>(&system, &q).await?.items.pop() {
+                return Ok(Some(c));
+            }
+        }
+    }
     let q = ListQuery::default()
-        .filter(Filter::new("email", Op::IsNull, false))
+        .filter(with_email())
         .sort_by("created_at", false)
         .limit(1);
-    Ok(store
-        .list::<guanxi_domain::entities::Contact>(&Actor::system(), &q)
-        .await?
-        .items
-        .pop())
+    Ok(store.list::<Contact>(&system, &q).await?.items.pop())
 }
 
 /// `guanxi user add`: the first administrator, and users for scripts.
