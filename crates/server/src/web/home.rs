@@ -19,9 +19,33 @@ use serde_json::Value;
 /// widest bar (0–100).
 pub struct Bar {
     pub label: String,
+    /// The label cut to the room the chart leaves it (the whole one shows on hover).
+    pub short: String,
     pub value: String,
     pub width: f64,
     pub y: usize,
+}
+
+/// How much of a label fits beside a bar: 14 narrow characters, a wide (CJK) one counting two.
+fn fit(label: &str) -> String {
+    const ROOM: usize = 14;
+    let wide = |c: char| c >= '\u{2E80}';
+    let units = |s: &str| s.chars().map(|c| if wide(c) { 2 } else { 1 }).sum::<usize>();
+    if units(label) <= ROOM {
+        return label.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in label.chars() {
+        let w = if wide(c) { 2 } else { 1 };
+        if used + w > ROOM - 1 {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    out
 }
 
 pub fn bars(rows: Vec<(String, String, f64)>) -> Vec<Bar> {
@@ -29,6 +53,7 @@ pub fn bars(rows: Vec<(String, String, f64)>) -> Vec<Bar> {
     rows.into_iter()
         .enumerate()
         .map(|(i, (label, value, x))| Bar {
+            short: fit(&label),
             label,
             value,
             width: if max > 0.0 {
@@ -414,4 +439,19 @@ pub async fn home(State(store): State<Store>, u: WebUser) -> Response {
         grades,
     };
     shown(render(&page), &u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn a_label_is_cut_to_the_room_beside_its_bar() {
+        assert_eq!(fit("2026-12"), "2026-12");
+        assert_eq!(fit("华南1组"), "华南1组");
+        // 7 wide characters fill the room exactly; one more and it is cut with an ellipsis.
+        assert_eq!(fit("湛江徐闻县服务"), "湛江徐闻县服务");
+        assert_eq!(fit("湛江徐闻县服务站001"), "湛江徐闻县服…");
+        assert_eq!(fit("Shanghai Pudong station"), "Shanghai Pudo…");
+    }
 }
