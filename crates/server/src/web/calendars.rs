@@ -133,15 +133,23 @@ impl Draft {
         }
     }
 
-    /// Adds the official days of `year` not listed yet; how many were added.
-    fn add_official(&mut self, year: i32) -> usize {
+    /// Adds the official days of `year` not listed yet: how many were added, and how many
+    /// make-up working days were left out because their weekday works already (a Saturday
+    /// of a calendar open on Saturdays: the calendar refuses them, and they change nothing).
+    fn add_official(&mut self, year: i32) -> (usize, usize) {
+        use chrono::Datelike;
         let Some(y) = china_official_years().into_iter().find(|y| y.year == year) else {
-            return 0;
+            return (0, 0);
         };
-        let mut added = 0;
+        let (mut added, mut skipped) = (0, 0);
         for d in y.days {
             let date = d.date.to_string();
             if self.specials.iter().any(|s| s.date == date) {
+                continue;
+            }
+            let weekday = &self.days[d.date.weekday().num_days_from_monday() as usize];
+            if d.kind == DayKind::Workday && (weekday.whole || !weekday.periods.is_empty()) {
+                skipped += 1;
                 continue;
             }
             self.specials.push(SpecialDraft {
@@ -151,7 +159,7 @@ impl Draft {
             });
             added += 1;
         }
-        added
+        (added, skipped)
     }
 }
 
@@ -605,12 +613,20 @@ fn with_official(
 ) -> Response {
     let t = u.t();
     let year: i32 = form.text("official_year").parse().unwrap_or(0);
-    let added = draft.add_official(year);
+    let (added, skipped) = draft.add_official(year);
     let mut page = form_page(u, draft, &[], existing);
-    page.p.notice = Some(t.f(
+    let mut notice = t.f(
         "calendar_form.loaded",
         &[("count", &added.to_string()), ("year", &year.to_string())],
-    ));
+    );
+    if skipped > 0 {
+        notice.push(' ');
+        notice.push_str(&t.f(
+            "calendar_form.loaded_skipped",
+            &[("count", &skipped.to_string())],
+        ));
+    }
+    page.p.notice = Some(notice);
     render(&page)
 }
 
@@ -839,9 +855,19 @@ mod tests {
     #[test]
     fn the_official_schedule_is_added_once() {
         let mut d = Draft::default();
-        let n = d.add_official(2026);
-        assert!(n > 20, "{n}");
-        assert_eq!(d.add_official(2026), 0);
+        let (n, skipped) = d.add_official(2026);
+        assert!(n > 20 && skipped == 0, "{n} {skipped}");
+        assert_eq!(d.add_official(2026), (0, 0));
         assert!(d.specials.iter().any(|s| s.kind == "workday"));
+        // Saturdays that work already take no make-up working day.
+        let mut d = Draft::default();
+        d.days[5].whole = true;
+        let (m, skipped) = d.add_official(2026);
+        assert!(skipped > 0 && m + skipped == n, "{m} {skipped}");
+        assert!(d.specials.iter().all(|s| {
+            use chrono::Datelike;
+            s.kind == "holiday"
+                || s.date.parse::<chrono::NaiveDate>().unwrap().weekday() != chrono::Weekday::Sat
+        }));
     }
 }
