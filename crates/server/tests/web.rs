@@ -2747,3 +2747,423 @@ async fn the_customer_portal(s: Server) {
         .await;
     assert_eq!(ok.location(), "/portal", "{}", ok.body);
 }
+
+on_both!(calendar_built_in_the_form, calendar_built_in_the_form);
+on_both!(
+    calendar_form_refusals_keep_what_was_typed,
+    calendar_form_refusals_keep_what_was_typed
+);
+on_both!(calendar_edit_conflict, calendar_edit_conflict);
+
+/// The values of every `name="…" value="…"` input of that name, in page order.
+fn values_of(body: &str, name: &str) -> Vec<String> {
+    let at = format!("name=\"{name}\" value=\"");
+    body.match_indices(&at)
+        .map(|(i, _)| {
+            let rest = &body[i + at.len()..];
+            rest[..rest.find('"').unwrap()].to_string()
+        })
+        .collect()
+}
+
+/// The selected option of every `<select name="…">` of that name, in page order.
+fn selected_of(body: &str, name: &str) -> Vec<String> {
+    let at = format!("name=\"{name}\"");
+    body.match_indices(&at)
+        .filter_map(|(i, _)| {
+            let rest = &body[i..];
+            let select = &rest[..rest.find("</select>")?];
+            let opt = select.find("\" selected>")?;
+            let start = select[..opt].rfind("value=\"")? + 7;
+            Some(select[start..opt].to_string())
+        })
+        .collect()
+}
+
+/// What a browser without script posts from the calendar form on `body`: every input as the
+/// page filled it.
+fn calendar_form_of(body: &str) -> Vec<(String, String)> {
+    let mut out = vec![];
+    let mut push = |k: &str, v: String| out.push((k.to_string(), v));
+    for k in ["_version", "name"] {
+        for v in values_of(body, k) {
+            push(k, v);
+        }
+    }
+    for v in selected_of(body, "time_zone") {
+        push("time_zone", v);
+    }
+    let open = "name=\"description\" rows=\"2\">";
+    let d = body.find(open).map(|i| &body[i + open.len()..]).unwrap();
+    push(
+        "description",
+        d[..d.find("</textarea>").unwrap()].to_string(),
+    );
+    for wd in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] {
+        if body.contains(&format!("name=\"{wd}_whole\" data-whole-day checked")) {
+            push(&format!("{wd}_whole"), "on".into());
+        }
+        let (starts, ends) = (
+            values_of(body, &format!("{wd}_start")),
+            values_of(body, &format!("{wd}_end")),
+        );
+        for (a, b) in starts.into_iter().zip(ends) {
+            push(&format!("{wd}_start"), a);
+            push(&format!("{wd}_end"), b);
+        }
+    }
+    let (dates, kinds, names) = (
+        values_of(body, "d_date"),
+        selected_of(body, "d_kind"),
+        values_of(body, "d_name"),
+    );
+    assert_eq!((dates.len(), kinds.len()), (names.len(), names.len()));
+    for ((a, b), c) in dates.into_iter().zip(kinds).zip(names) {
+        push("d_date", a);
+        push("d_kind", b);
+        push("d_name", c);
+    }
+    out
+}
+
+/// The calendar form's row holding the input `name` with `value`: up to the next row.
+fn cal_row<'a>(body: &'a str, name: &str, value: &str) -> &'a str {
+    let input = format!("name=\"{name}\" value=\"{value}\"");
+    let at = body
+        .find(&input)
+        .unwrap_or_else(|| panic!("no {input} in the page: {body}"));
+    let rest = &body[at..];
+    let end = ["data-row>", "data-cal-add"]
+        .iter()
+        .filter_map(|m| rest.find(m))
+        .min()
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+fn pairs(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// An administrator writes a calendar in the form, without script: two periods on Monday,
+/// Saturday the whole day, a holiday and a make-up working day of their own, and China's
+/// official 2026 schedule added with its button (the form comes back with what was typed
+/// and the official days as rows, leaving out the make-up Saturdays, which work already).
+/// The API reads back exactly that, and the record page shows it by weekday.
+async fn calendar_built_in_the_form(s: Server) {
+    use chrono::Datelike;
+    use guanxi_domain::entities::china_official_years;
+    let mut admin = Browser::new(&s, "zh-CN");
+    admin.sign_in("admin@t.cn").await;
+    let form = admin.get("/calendars/new").await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(form.body.contains("name=\"mon_start\" value=\"09:00\""));
+    assert!(
+        form.body
+            .contains("<option value=\"Asia/Shanghai\" selected>")
+    );
+    assert!(form.body.contains("<option value=\"Europe/Berlin\">"));
+    // The one textarea is the description: hours and days are rows of inputs.
+    assert_eq!(form.body.matches("<textarea").count(), 1);
+    let csrf = form.csrf();
+    let typed: Vec<(&str, &str)> = vec![
+        ("_csrf", &csrf),
+        ("name", "总部日历"),
+        ("time_zone", "Asia/Shanghai"),
+        ("description", "总部客服"),
+        ("mon_start", "09:00"),
+        ("mon_end", "12:00"),
+        ("mon_start", "13:30"),
+        ("mon_end", "18:00"),
+        ("mon_start", ""),
+        ("mon_end", ""),
+        ("sat_whole", "on"),
+        ("sat_start", ""),
+        ("sat_end", ""),
+        ("d_date", "2027-01-01"),
+        ("d_kind", "holiday"),
+        ("d_name", "元旦"),
+        ("d_date", "2027-01-03"),
+        ("d_kind", "workday"),
+        ("d_name", "元旦调休"),
+        ("d_date", ""),
+        ("d_kind", "holiday"),
+        ("d_name", ""),
+        ("official_year", "2026"),
+    ];
+    let mut load = typed.clone();
+    load.push(("action", "load_official"));
+    let loaded = admin.post("/calendars/new", &load).await;
+    assert_eq!(loaded.status, StatusCode::OK, "{}", loaded.body);
+    assert!(loaded.body.contains("name=\"name\" value=\"总部日历\""));
+    assert!(loaded.body.contains("name=\"mon_start\" value=\"13:30\""));
+    assert!(
+        loaded
+            .body
+            .contains("name=\"sat_whole\" data-whole-day checked")
+    );
+    assert!(loaded.body.contains("name=\"d_date\" value=\"2027-01-03\""));
+    let official: Vec<_> = china_official_years()
+        .into_iter()
+        .find(|y| y.year == 2026)
+        .unwrap()
+        .days
+        .into_iter()
+        .filter(|d| {
+            d.kind == guanxi_domain::entities::DayKind::Holiday
+                || d.date.weekday() != chrono::Weekday::Sat
+        })
+        .collect();
+    for d in &official {
+        assert!(
+            loaded
+                .body
+                .contains(&format!("name=\"d_date\" value=\"{}\"", d.date)),
+            "{} is a row",
+            d.date
+        );
+    }
+    assert!(!loaded.body.contains("name=\"d_date\" value=\"2026-02-14\""));
+    assert!(
+        loaded.body.contains("另有 4 个调休上班日未添加"),
+        "{}",
+        loaded.body
+    );
+    assert!(!loaded.body.contains("field-error"));
+
+    // Saved as the page now stands.
+    let mut save = vec![("_csrf".to_string(), csrf.clone())];
+    save.extend(calendar_form_of(&loaded.body));
+    let a = admin.post("/calendars/new", &pairs(&save)).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let id = id_from(a.location());
+
+    let (_, token) = common::bearer(&s, "admin@t.cn").await;
+    let c: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/calendars/{id}", s.base))
+        .header("authorization", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(c["name"], "总部日历", "{c}");
+    assert_eq!(c["time_zone"], "Asia/Shanghai");
+    assert_eq!(c["description"], "总部客服");
+    assert_eq!(
+        c["hours"]["mon"],
+        serde_json::json!(["09:00-12:00", "13:30-18:00"])
+    );
+    assert_eq!(c["hours"]["sat"], serde_json::json!(["00:00-24:00"]));
+    assert_eq!(c["hours"]["tue"], serde_json::json!([]));
+    assert_eq!(c["hours"]["sun"], serde_json::json!([]));
+    let years = c["years"].as_array().unwrap();
+    assert_eq!(years.len(), 2, "{c}");
+    assert_eq!(years[0]["year"], 2026);
+    let got: Vec<(String, String, String)> = years[0]["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["date"].as_str().unwrap().to_string(),
+                d["kind"].as_str().unwrap().to_string(),
+                d["name"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, String)> = official
+        .iter()
+        .map(|d| {
+            (
+                d.date.to_string(),
+                d.kind.as_str().to_string(),
+                d.name.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        years[1],
+        serde_json::json!({ "year": 2027, "days": [
+            { "date": "2027-01-01", "kind": "holiday", "name": "元旦" },
+            { "date": "2027-01-03", "kind": "workday", "name": "元旦调休" },
+        ]})
+    );
+
+    // The record page shows the week and the days, not JSON; the edit form reads it back.
+    let page = admin.get(&format!("/calendars/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("09:00–12:00, 13:30–18:00"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("<th scope=\"row\">周六</th><td>全天</td>")
+    );
+    assert!(
+        page.body
+            .contains("<th scope=\"row\">周日</th><td>休息</td>")
+    );
+    assert!(
+        page.body
+            .contains("<td>2027-01-03</td><td>调休上班</td><td>元旦调休</td>")
+    );
+    let edit = admin.get(&format!("/calendars/{id}/edit")).await;
+    assert_eq!(edit.status, StatusCode::OK);
+    assert!(
+        edit.body
+            .contains("name=\"sat_whole\" data-whole-day checked")
+    );
+    assert_eq!(values_of(&edit.body, "mon_start"), ["09:00", "13:30", ""]);
+    assert!(edit.body.contains("name=\"_version\" value=\"1\""));
+}
+
+/// A refused calendar comes back with everything typed and each error on its row: an
+/// overlapping period (typed first, so the form's order is not the calendar's), a date
+/// listed twice and a make-up working day on a Monday that works already.
+async fn calendar_form_refusals_keep_what_was_typed(s: Server) {
+    use guanxi_domain::entities::Calendar;
+    let mut admin = Browser::new(&s, "en");
+    admin.sign_in("admin@t.cn").await;
+    let csrf = admin.get("/calendars/new").await.csrf();
+    let form: Vec<(&str, &str)> = vec![
+        ("_csrf", &csrf),
+        ("name", "Overlapping"),
+        ("time_zone", "Asia/Shanghai"),
+        ("description", "typed text"),
+        ("mon_start", "11:00"),
+        ("mon_end", "13:00"),
+        ("mon_start", "09:00"),
+        ("mon_end", "12:00"),
+        ("tue_start", "08:00"),
+        ("tue_end", "17:00"),
+        ("d_date", "2027-01-01"),
+        ("d_kind", "holiday"),
+        ("d_name", "New Year"),
+        ("d_date", "2027-01-04"),
+        ("d_kind", "workday"),
+        ("d_name", "Make-up Monday"),
+        ("d_date", "2027-01-01"),
+        ("d_kind", "holiday"),
+        ("d_name", "Again"),
+        ("action", "save"),
+    ];
+    let a = admin.post("/calendars/new", &form).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(a.body.contains("name=\"name\" value=\"Overlapping\""));
+    assert!(a.body.contains(">typed text</textarea>"));
+    assert!(cal_row(&a.body, "mon_start", "11:00").contains("field-error"));
+    assert!(cal_row(&a.body, "mon_start", "11:00").contains("overlaps 09:00-12:00"));
+    assert!(!cal_row(&a.body, "mon_start", "09:00").contains("field-error"));
+    assert!(!cal_row(&a.body, "tue_start", "08:00").contains("field-error"));
+    let monday = cal_row(&a.body, "d_date", "2027-01-04");
+    assert!(monday.contains("field-error") && monday.contains("working hours already"));
+    assert!(!cal_row(&a.body, "d_date", "2027-01-01").contains("field-error"));
+    let twice = a
+        .body
+        .rfind("name=\"d_date\" value=\"2027-01-01\"")
+        .map(|i| &a.body[i..])
+        .unwrap();
+    assert!(twice[..twice.find("data-row>").unwrap()].contains("listed twice"));
+    // A period with no end is refused on its row before the write path sees it.
+    let half: Vec<(&str, &str)> = vec![
+        ("_csrf", &csrf),
+        ("name", "Half"),
+        ("time_zone", "Asia/Shanghai"),
+        ("wed_start", "09:00"),
+        ("wed_end", ""),
+    ];
+    let b = admin.post("/calendars/new", &half).await;
+    assert_eq!(b.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", b.body);
+    assert!(cal_row(&b.body, "wed_start", "09:00").contains("field-error"));
+    assert!(
+        s.store
+            .list::<Calendar>(&Actor::system(), &Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+/// Two administrators edit one calendar: the second save, on the version both opened, is a
+/// conflict that overwrites nothing and keeps what the second typed; saving again replaces.
+async fn calendar_edit_conflict(s: Server) {
+    use guanxi_domain::entities::Calendar;
+    let id = s
+        .store
+        .create(
+            &Actor::system(),
+            NewRecord::new(Calendar::china_office("总部")),
+        )
+        .await
+        .unwrap()
+        .meta
+        .id;
+    let edit = format!("/calendars/{id}/edit");
+    let mut one = Browser::new(&s, "zh-CN");
+    one.sign_in("admin@t.cn").await;
+    let mut two = Browser::new(&s, "zh-CN");
+    two.sign_in("admin@t.cn").await;
+    let (f1, f2) = (one.get(&edit).await, two.get(&edit).await);
+    assert_eq!(f1.status, StatusCode::OK, "{}", f1.body);
+    assert!(f1.body.contains("name=\"_version\" value=\"1\""));
+
+    let mut first = vec![("_csrf".to_string(), f1.csrf())];
+    first.extend(calendar_form_of(&f1.body).into_iter().map(|(k, v)| {
+        if k == "description" {
+            (k, "一号的说明".to_string())
+        } else {
+            (k, v)
+        }
+    }));
+    let a = one.post(&edit, &pairs(&first)).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+
+    let mut second = vec![("_csrf".to_string(), f2.csrf())];
+    second.extend(
+        calendar_form_of(&f2.body)
+            .into_iter()
+            .map(|(k, v)| match k.as_str() {
+                "name" => (k, "二号总部".to_string()),
+                "fri_end" if v == "18:00" => (k, "17:00".to_string()),
+                _ => (k, v),
+            }),
+    );
+    let b = two.post(&edit, &pairs(&second)).await;
+    assert_eq!(b.status, StatusCode::CONFLICT, "{}", b.body);
+    assert!(b.body.contains("id=\"conflict\""));
+    assert!(
+        b.body.contains("name=\"name\" value=\"二号总部\""),
+        "what the second typed is kept"
+    );
+    assert!(b.body.contains("name=\"fri_end\" value=\"17:00\""));
+    assert!(
+        b.body.contains("name=\"_version\" value=\"2\""),
+        "saving again applies onto the newer version"
+    );
+    let r = s.store.get::<Calendar>(&Actor::system(), id).await.unwrap();
+    assert_eq!(
+        (
+            r.meta.version,
+            r.data.name.as_str(),
+            r.data.description.as_deref()
+        ),
+        (2, "总部", Some("一号的说明")),
+        "nothing overwritten"
+    );
+    assert_eq!(r.data.hours.fri, ["09:00-12:00", "13:00-18:00"]);
+
+    let mut again = vec![("_csrf".to_string(), f2.csrf())];
+    again.extend(calendar_form_of(&b.body));
+    let c = two.post(&edit, &pairs(&again)).await;
+    assert_eq!(c.status, StatusCode::SEE_OTHER, "{}", c.body);
+    let r = s.store.get::<Calendar>(&Actor::system(), id).await.unwrap();
+    assert_eq!((r.meta.version, r.data.name.as_str()), (3, "二号总部"));
+    assert_eq!(r.data.hours.fri, ["09:00-12:00", "13:00-17:00"]);
+    assert_eq!(r.data.years.len(), 3, "the official days are kept");
+}

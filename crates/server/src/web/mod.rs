@@ -6,6 +6,7 @@
 mod account;
 mod admin;
 mod assets;
+mod calendars;
 mod cases;
 mod duplicates;
 mod email_templates;
@@ -132,7 +133,17 @@ pub fn routes() -> Router<Store> {
             get(unsubscribe::ask).post(unsubscribe::confirm),
         )
         .route("/kb/suggest", get(kb::suggest))
-        .route("/survey/{token}", get(survey::show).post(survey::answer));
+        .route("/survey/{token}", get(survey::show).post(survey::answer))
+        // Calendars are written in their own form (rows of periods and days, no JSON); the
+        // generic routes leave these two out (see `records::Routes`).
+        .route(
+            "/calendars/new",
+            get(calendars::new_form).post(calendars::create),
+        )
+        .route(
+            "/calendars/{id}/edit",
+            get(calendars::edit_form).post(calendars::save),
+        );
     let mut c = records::Routes(Some(r));
     guanxi_domain::each_entity(&mut c);
     c.0.expect("set above")

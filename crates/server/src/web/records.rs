@@ -41,16 +41,21 @@ impl guanxi_domain::EachEntity for Routes {
         let r = self.0.take().expect("set");
         let mut r = r
             .route(&format!("/{path}"), get(list::<T>))
-            .route(
-                &format!("/{path}/new"),
-                get(new_form::<T>).post(create::<T>),
-            )
             .route(&format!("/{path}/bulk"), post(bulk::<T>))
-            .route(
-                &format!("/{path}/{{id}}/edit"),
-                get(edit_form::<T>).post(save::<T>),
-            )
             .route(&format!("/{path}/{{id}}/delete"), post(delete::<T>));
+        // Calendars have their own form (`calendars`: rows of periods and days, not JSON),
+        // routed in `web::routes`; axum refuses a path routed twice.
+        if T::DEF.name != "calendar" {
+            r = r
+                .route(
+                    &format!("/{path}/new"),
+                    get(new_form::<T>).post(create::<T>),
+                )
+                .route(
+                    &format!("/{path}/{{id}}/edit"),
+                    get(edit_form::<T>).post(save::<T>),
+                );
+        }
         // Accounts and contacts have their 360° pages instead (see `account`).
         if !matches!(T::DEF.name, "account" | "contact") {
             r = r.route(&format!("/{path}/{{id}}"), get(show::<T>));
@@ -616,6 +621,8 @@ struct RecordPage {
     service: Option<super::service::Panel>,
     /// An article's usage: the cases it resolved.
     usage: Option<i64>,
+    /// A calendar's hours by weekday and its listed days.
+    calendar: Option<super::calendars::Summary>,
 }
 
 /// The facts of a record as label/value pairs: every field with a value, custom ones too.
@@ -773,12 +780,27 @@ async fn show<T: Entity>(
         "article" => guanxi_app::kb::usage(&store, &u.actor, id).await.ok(),
         _ => None,
     };
+    let calendar = match def.name {
+        "calendar" => store
+            .get::<guanxi_domain::entities::Calendar>(&u.actor, id)
+            .await
+            .ok()
+            .map(|c| super::calendars::summary(t, &c.data)),
+        _ => None,
+    };
+    let mut facts = facts(t, def, &custom, &json, &names);
+    if calendar.is_some() {
+        // Shown by weekday and day below, not as JSON.
+        let (hours, years) = (t.field(def.name, "hours"), t.field(def.name, "years"));
+        facts.retain(|(label, _)| label != hours && label != years);
+    }
     let page = RecordPage {
         service,
         usage,
         p: u.page(def.title_of(&json)),
         heading: format!("{} · {}", t.entity_one(def.name), def.title_of(&json)),
-        facts: facts(t, def, &custom, &json, &names)
+        calendar,
+        facts: facts
             .into_iter()
             .map(|(label, shown)| Fact { label, shown })
             .collect(),

@@ -259,6 +259,41 @@
     });
   }
 
+  // Calendar form: working periods and special days are added and removed as rows
+  // (without script: one blank row of each to fill, saved and shown again); a weekday
+  // ticked "whole day" hides its periods.
+  var calForm = document.querySelector("[data-calendar-form]");
+  if (calForm) {
+    var calClear = function (row) {
+      row.querySelectorAll("input").forEach(function (i) { i.value = ""; i.removeAttribute("aria-invalid"); });
+      row.querySelectorAll("select").forEach(function (s) { s.selectedIndex = 0; s.removeAttribute("aria-invalid"); });
+      row.querySelectorAll(".field-error").forEach(function (e) { e.remove(); });
+      row.classList.remove("invalid");
+      row.querySelectorAll(".invalid").forEach(function (e) { e.classList.remove("invalid"); });
+    };
+    var wholeDay = function (box) {
+      var day = box.closest("[data-day]");
+      day.querySelectorAll("[data-periods], [data-cal-add]").forEach(function (el) { el.hidden = box.checked; });
+    };
+    calForm.querySelectorAll("[data-js-only]").forEach(function (b) { b.hidden = false; });
+    calForm.querySelectorAll("[data-whole-day]").forEach(wholeDay);
+    calForm.addEventListener("change", function (e) {
+      if (e.target.matches("[data-whole-day]")) wholeDay(e.target);
+    });
+    on("[data-cal-add]", "click", function (e, b) {
+      var rows = document.getElementById(b.getAttribute("data-cal-add"));
+      var row = rows.lastElementChild.cloneNode(true);
+      rows.appendChild(row);
+      calClear(row);
+      var first = row.querySelector("input, select");
+      if (first) first.focus();
+    });
+    on("[data-cal-remove]", "click", function (e, b) {
+      var row = b.closest("[data-row]");
+      if (row.parentNode.children.length > 1) row.remove(); else calClear(row);
+    });
+  }
+
   // Case form: knowledge-base articles that may help, shown under the subject as it is
   // typed (GET /kb/suggest, or the portal's, which its subject names in data-kb-suggest).
   // Without script the form is the same, without suggestions.
