@@ -3,7 +3,7 @@
 //! the policy that covers it, stops it while the case waits for the customer, recomputes
 //! it when the priority changes; the sweep writes a breach through the write path; a new
 //! case is offered to the nearest qualified station with room, passed on when declined or
-//! not answered, and a dispatcher's choice is kept.
+//! not second, and a dispatcher's choice is kept.
 
 mod common;
 
@@ -143,6 +143,10 @@ async fn the_clock_follows_the_case() {
         let other = create::<Case>(s, json!({
             "number": "CS-2", "subject": "报修", "kind": "repair", "priority": "urgent", "status": "open",
         })).await;
+        // A second one, new: the clocks are written several to a statement.
+        let second = create::<Case>(s, json!({
+            "number": "CS-3", "subject": "咨询", "kind": "request", "priority": "urgent", "status": "new",
+        })).await;
         settle(s, &mut service).await;
         let before = case(s, other.meta.id).await;
         assert_eq!(minutes(other.meta.created_at, before.sla_due_at), 60);
@@ -156,9 +160,12 @@ async fn the_clock_follows_the_case() {
         .await
         .unwrap();
         let done = sla::recompute(s, Utc::now()).await.unwrap();
-        assert_eq!((done.open, done.moved), (1, 1));
+        assert_eq!((done.open, done.moved), (2, 2));
         let after = case(s, other.meta.id).await;
         assert_eq!(minutes(other.meta.created_at, after.sla_due_at), 120);
+        let after = case(s, second.meta.id).await;
+        assert_eq!(minutes(second.meta.created_at, after.sla_due_at), 120);
+        assert_eq!(after.sla_policy_id, Some(fast.meta.id));
     }
 }
 
