@@ -436,17 +436,42 @@ struct Rating {
     comment: String,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the customer sent from the case page and was refused: a reply, or a rating.
+#[derive(Default)]
+struct Sent {
+    /// Why the reply was refused.
+    errors: Vec<String>,
+    reply: String,
+    rating: Rating,
+}
+
+/// The case page again with what was sent and why it was refused (422).
+async fn sent_back(
+    store: &Store,
+    headers: &HeaderMap,
+    who: Customer,
+    csrf: String,
+    id: Id,
+    sent: Sent,
+) -> Response {
+    let mut res = case_page_of(store, headers, who, csrf, id, sent).await;
+    *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    res
+}
+
 async fn case_page_of(
     store: &Store,
     headers: &HeaderMap,
     who: Customer,
     csrf: String,
     id: Id,
-    errors: Vec<String>,
-    reply: String,
-    rating: Rating,
+    sent: Sent,
 ) -> Response {
+    let Sent {
+        errors,
+        reply,
+        rating,
+    } = sent;
     let t = lang(headers, &who);
     let case = match portal::case(store, &who, id).await {
         Ok(c) => c,
@@ -532,17 +557,7 @@ pub async fn case_page(
     let Ok(id) = Id::parse(&id) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    case_page_of(
-        &store,
-        &headers,
-        who,
-        csrf,
-        id,
-        vec![],
-        String::new(),
-        Rating::default(),
-    )
-    .await
+    case_page_of(&store, &headers, who, csrf, id, Sent::default()).await
 }
 
 /// `POST /portal/cases/{id}/rate` (`csat` 1–5, `nps` 0–10, `comment`): the customer's
@@ -570,27 +585,18 @@ pub async fn rate(
         nps: score("nps"),
         comment: Some(form.text("comment").to_string()).filter(|c| !c.is_empty()),
     };
-    let rating = |errors: Vec<String>| Rating {
-        errors,
-        csat: form.text("csat").into(),
-        nps: form.text("nps").into(),
-        comment: form.text("comment").into(),
+    let rating = |errors: Vec<String>| Sent {
+        rating: Rating {
+            errors,
+            csat: form.text("csat").into(),
+            nps: form.text("nps").into(),
+            comment: form.text("comment").into(),
+        },
+        ..Sent::default()
     };
     if answer.csat.is_none() && answer.nps.is_none() {
         let rating = rating(vec![t.s("survey.need_score").to_string()]);
-        let mut res = case_page_of(
-            &store,
-            &headers,
-            who,
-            csrf,
-            id,
-            vec![],
-            String::new(),
-            rating,
-        )
-        .await;
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        return res;
+        return sent_back(&store, &headers, who, csrf, id, rating).await;
     }
     match guanxi_app::surveys::answer(
         &store,
@@ -603,21 +609,7 @@ pub async fn rate(
     {
         Ok(_) => Redirect::to(&format!("/portal/cases/{id}#rate")).into_response(),
         Err(e) => match messages_of(t, e) {
-            Ok(errors) => {
-                let mut res = case_page_of(
-                    &store,
-                    &headers,
-                    who,
-                    csrf,
-                    id,
-                    vec![],
-                    String::new(),
-                    rating(errors),
-                )
-                .await;
-                *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-                res
-            }
+            Ok(errors) => sent_back(&store, &headers, who, csrf, id, rating(errors)).await,
             Err(r) => *r,
         },
     }
@@ -720,19 +712,12 @@ pub async fn reply(
         Ok(_) => Redirect::to(&format!("/portal/cases/{id}")).into_response(),
         Err(e) => match messages_of(t, e) {
             Ok(errors) => {
-                let mut res = case_page_of(
-                    &store,
-                    &headers,
-                    who,
-                    csrf,
-                    id,
+                let sent = Sent {
                     errors,
-                    form.text("body").to_string(),
-                    Rating::default(),
-                )
-                .await;
-                *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-                res
+                    reply: form.text("body").to_string(),
+                    ..Sent::default()
+                };
+                sent_back(&store, &headers, who, csrf, id, sent).await
             }
             Err(r) => *r,
         },
