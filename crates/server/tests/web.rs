@@ -2681,7 +2681,11 @@ async fn the_customer_portal(s: Server) {
         page.body
     );
     assert!(page.body.contains("更换压缩机"));
-    let title = page.body.split("<title>").nth(1).and_then(|t| t.split("</title>").next());
+    let title = page
+        .body
+        .split("<title>")
+        .nth(1)
+        .and_then(|t| t.split("</title>").next());
     assert!(
         title.is_some_and(|t| !t.contains('<') && t.contains("CS-")),
         "the page's title is text: {title:?}"

@@ -30,7 +30,11 @@ pub struct Bar {
 fn fit(label: &str) -> String {
     const ROOM: usize = 14;
     let wide = |c: char| c >= '\u{2E80}';
-    let units = |s: &str| s.chars().map(|c| if wide(c) { 2 } else { 1 }).sum::<usize>();
+    let units = |s: &str| {
+        s.chars()
+            .map(|c| if wide(c) { 2 } else { 1 })
+            .sum::<usize>()
+    };
     if units(label) <= ROOM {
         return label.to_string();
     }
