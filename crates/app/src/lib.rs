@@ -34,6 +34,7 @@ pub mod reminders;
 pub mod robots;
 pub mod rules;
 pub mod search;
+pub mod segments;
 pub mod service;
 pub mod surveys;
 pub mod timed_rules;

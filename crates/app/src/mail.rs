@@ -215,6 +215,7 @@ pub async fn send_template(
         contact_id: Some(contact_id),
         opportunity_id: None,
         case_id: None,
+        campaign_id: None,
         parts: vec![],
     };
     let mut new = NewRecord::new(interaction);
@@ -376,6 +377,7 @@ pub async fn send_service(
         contact_id: Some(contact_id),
         opportunity_id: None,
         case_id,
+        campaign_id: None,
         parts: vec![],
     };
     let mut new = NewRecord::new(interaction);

@@ -176,6 +176,7 @@ pub async fn reply(
         contact_id: Some(who.id()),
         opportunity_id: None,
         case_id: Some(case_id),
+        campaign_id: None,
         parts: vec![],
     };
     let mut new = NewRecord::new(message);

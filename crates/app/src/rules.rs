@@ -408,6 +408,7 @@ async fn one<T: Entity>(
                 contact_id: link(&json, T::DEF, "contact"),
                 opportunity_id: link(&json, T::DEF, "opportunity"),
                 case_id: link(&json, T::DEF, "case"),
+                campaign_id: None,
                 parts: vec![],
             };
             let mut new = NewRecord::new(task);

@@ -219,6 +219,7 @@ macro_rules! for_each_entity {
             $crate::entities::SlaPolicy,
             $crate::entities::Article,
             $crate::entities::Survey,
+            $crate::entities::Segment,
             $crate::custom::CustomFieldDef
         )
     };

@@ -123,6 +123,7 @@ pub fn default_roles() -> Vec<Role> {
         see_sensitive,
     };
     let crm = [
+        "segment",
         "account",
         "contact",
         "interaction",
@@ -168,7 +169,7 @@ pub fn default_roles() -> Vec<Role> {
             "Marketer",
             "市场专员",
             Scope::All,
-            with(&[("*", &ro)], &["campaign", "lead"], &all),
+            with(&[("*", &ro)], &["campaign", "lead", "segment"], &all),
             false,
         ),
         role(

@@ -65,6 +65,7 @@ fn note(account: Id, subject: &str, body: &str) -> Interaction {
         contact_id: None,
         opportunity_id: None,
         case_id: None,
+        campaign_id: None,
         parts: vec![],
     }
 }

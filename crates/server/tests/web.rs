@@ -2647,6 +2647,7 @@ async fn the_customer_portal(s: Server) {
             contact_id: Some(contact),
             opportunity_id: None,
             case_id: Some(id),
+            campaign_id: None,
             parts: vec![],
         };
         s.store.create(&sys, NewRecord::new(note)).await.unwrap();

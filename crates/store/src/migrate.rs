@@ -155,6 +155,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0024_portal.sql"),
         postgres: include_str!("../migrations/postgres/0024_portal.sql"),
     },
+    Migration {
+        version: 25,
+        name: "segments",
+        sqlite: include_str!("../migrations/sqlite/0025_segments.sql"),
+        postgres: include_str!("../migrations/postgres/0025_segments.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

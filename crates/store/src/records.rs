@@ -570,6 +570,19 @@ impl Store {
         q: &ListQuery,
         custom: &[CustomFieldDef],
     ) -> Result<Page<Record<T>>> {
+        self.list_where(actor, q, custom, |_| Ok(vec![])).await
+    }
+
+    /// [`Self::list`] of the records that also meet the predicates `more` adds (a
+    /// segment's facts), bound in the same statement. The right to read is the caller's
+    /// check.
+    pub(crate) async fn list_where<T: Entity>(
+        &self,
+        actor: &Actor,
+        q: &ListQuery,
+        custom: &[CustomFieldDef],
+        more: impl FnOnce(&mut Sql) -> Result<Vec<String>>,
+    ) -> Result<Page<Record<T>>> {
         let def = T::DEF;
         let backend = self.backend();
         if q.limit == 0 || q.limit > MAX_LIMIT {
@@ -589,6 +602,7 @@ impl Store {
         for f in &q.filters {
             preds.push(query::filter(def, custom, backend, f, &mut sql)?);
         }
+        preds.extend(more(&mut sql)?);
         let order = query::order(def, custom, backend, q)?;
         let conn = &mut self.db.reader().await?;
         let total = if q.with_count {

@@ -69,6 +69,7 @@ pub async fn log(
         contact_id: case.data.contact_id,
         opportunity_id: None,
         case_id: Some(case_id),
+        campaign_id: None,
         parts: work.parts,
     };
     let visit = store.create(actor, NewRecord::new(visit)).await?;

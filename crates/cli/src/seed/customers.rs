@@ -523,6 +523,7 @@ impl Context {
                 contact_id: contact_ids.choose(rng).copied(),
                 opportunity_id: None,
                 case_id: None,
+                campaign_id: None,
                 parts: vec![],
             };
             let r = NewRecord::new(it)

@@ -51,6 +51,9 @@ pub struct Interaction {
     pub opportunity_id: Option<Id>,
     #[serde(default)]
     pub case_id: Option<Id>,
+    /// The campaign it answers or belongs to (a reply, a visit to an event, a send).
+    #[serde(default)]
+    pub campaign_id: Option<Id>,
     /// Spare parts used on a service visit or repair.
     #[serde(default)]
     pub parts: Vec<PartUsed>,
@@ -83,6 +86,7 @@ impl Entity for Interaction {
             FieldDef::new("contact_id", Ref("contacts")),
             FieldDef::new("opportunity_id", Ref("opportunities")),
             FieldDef::new("case_id", Ref("cases")),
+            FieldDef::new("campaign_id", Ref("campaigns")),
             FieldDef::new("parts", Json),
         ],
         collection: Some("interactions"),

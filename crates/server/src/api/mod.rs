@@ -13,6 +13,7 @@ pub mod openapi;
 pub(crate) mod records;
 mod rules;
 mod search;
+mod segments;
 mod service;
 mod settings;
 mod webhooks;
@@ -53,6 +54,17 @@ pub fn routes() -> Router<Store> {
         .route("/service/kpis", get(service::kpis))
         .route("/articles/{id}/usage", get(kb::usage))
         .route("/kb/suggest", get(kb::suggest))
+        .route("/segments/count", post(segments::preview))
+        .route("/segments/{id}/count", get(segments::count))
+        .route(
+            "/segments/{id}/members",
+            get(segments::members).post(segments::add),
+        )
+        .route("/segments/{id}/members/remove", post(segments::remove))
+        .route(
+            "/segments/{id}/members/import",
+            post(segments::import).layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
         .route("/changes", get(records::changes))
         .route("/search", get(search::search))
         .route("/duplicates", get(duplicates::queue))

@@ -559,6 +559,54 @@ fn special_paths(
             "items": { "type": "array", "items": suggestion },
         }), &["items"])))], &["403", "422", "503"]),
     }));
+    let segment = doc.schema::<guanxi_domain::entities::Segment>();
+    let counted = object(
+        json!({ "count": { "type": "integer", "minimum": 0 } }),
+        &["count"],
+    );
+    doc.op("/segments/count", "post", json!({
+        "tags": ["segments"], "operationId": "preview_segment",
+        "summary": "The live count of a segment being edited: how many accounts or contacts it would hold for the caller now; refused as saving it would be",
+        "requestBody": body(segment),
+        "responses": responses(&[("200", ok("The count", counted.clone()))], &["403", "422"]),
+    }));
+    doc.op("/segments/{id}/count", "get", json!({
+        "tags": ["segments"], "operationId": "count_segment",
+        "summary": "How many records the segment holds for the caller now (only records the caller may see)",
+        "parameters": [id_param()],
+        "responses": responses(&[("200", ok("The count", counted))], &["403", "404", "422"]),
+    }));
+    let ids = object(
+        json!({ "ids": { "type": "array", "items": { "type": "string", "format": "uuid" }, "minItems": 1, "maxItems": guanxi_store::MAX_MEMBERS_PER_CALL } }),
+        &["ids"],
+    );
+    doc.op("/segments/{id}/members", "get", json!({
+        "tags": ["segments"], "operationId": "segment_members",
+        "summary": "A page of the segment's accounts or contacts, as their list shows them; filter, sort, limit, cursor and count as on every list",
+        "parameters": [id_param()],
+        "responses": responses(&[("200", ok("One page", json!({ "type": "object", "required": ["items", "next_cursor"] })))], &["403", "404", "422"]),
+    }));
+    doc.op("/segments/{id}/members", "post", json!({
+        "tags": ["segments"], "operationId": "add_to_list",
+        "summary": "Put records the caller may see in a static list; those already in it stay once",
+        "parameters": [id_param()],
+        "requestBody": body(ids.clone()),
+        "responses": responses(&[("200", ok("Added", object(json!({ "added": { "type": "integer" } }), &["added"])))], &["403", "404", "422"]),
+    }));
+    doc.op("/segments/{id}/members/remove", "post", json!({
+        "tags": ["segments"], "operationId": "remove_from_list",
+        "summary": "Take records out of a static list",
+        "parameters": [id_param()],
+        "requestBody": body(ids),
+        "responses": responses(&[("200", ok("Removed", object(json!({ "removed": { "type": "integer" } }), &["removed"])))], &["403", "404", "422"]),
+    }));
+    doc.op("/segments/{id}/members/import", "post", json!({
+        "tags": ["segments"], "operationId": "import_into_list",
+        "summary": "Put the records a CSV or Excel file names (by id, e-mail, mobile, credit code or exact name, headers in Chinese or English) in a static list; rows naming no one record are reported by row number",
+        "parameters": [id_param(), param("name", "query", false, json!({ "type": "string" }), "The file's name, whose extension tells CSV from Excel")],
+        "requestBody": { "required": true, "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
+        "responses": responses(&[("200", ok("What was read", json!({ "type": "object", "required": ["matched", "added", "unmatched"] })))], &["403", "404", "422"]),
+    }));
     let grading = doc.schema::<guanxi_domain::settings::GradingSettings>();
     doc.op("/settings/grading", "get", json!({
         "tags": ["analytics"], "operationId": "get_grading",

@@ -234,6 +234,7 @@ pub fn interaction(account: Id, kind: InteractionKind) -> Interaction {
         contact_id: None,
         opportunity_id: None,
         case_id: None,
+        campaign_id: None,
         parts: vec![],
     }
 }
