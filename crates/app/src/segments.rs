@@ -106,7 +106,7 @@ pub struct UnmatchedRow {
 
 /// Put the records a spreadsheet names into a static list. A row names a record by its
 /// `id` column, or by the fields an import matches the entity by (a contact's e-mail or
-/// mobile, an account's credit code), or by its exact name; the headers are read as the
+/// mobile, an account's credit code), or its e-mail, or its exact name; the headers are read as the
 /// importer reads them, in Chinese or English. Rows naming nothing, or several records,
 /// are reported and skipped.
 pub async fn import_into_list(
@@ -134,19 +134,21 @@ pub async fn import_into_list(
                     .position(|c| c.as_deref() == Some(field))
             })
     };
+    // The id, the keys an import matches by, the e-mail (a marketing list is often one),
+    // then the exact name: the first a row fills names its record.
+    let mut wanted: Vec<&str> = vec![];
+    for f in ["id"].iter().chain(import.keys).chain(&["email", "name"]) {
+        if !wanted.contains(f) {
+            wanted.push(f);
+        }
+    }
     let mut keys: Vec<(&str, usize)> = vec![];
-    for field in ["id"].into_iter().chain(import.keys.iter().copied()) {
+    for field in &wanted {
         if let Some(c) = column(field) {
             keys.push((field, c));
         }
     }
-    if let Some(c) = column("name") {
-        keys.push(("name", c));
-    }
     if keys.is_empty() {
-        let mut wanted = vec!["id"];
-        wanted.extend(import.keys);
-        wanted.push("name");
         return Err(AppError::invalid(
             "file",
             format!(

@@ -310,6 +310,19 @@ impl Sample for Campaign {
     }
 }
 
+impl Sample for Segment {
+    fn sample(_: &Cast, n: usize, _: Option<Id>) -> Self {
+        Segment {
+            conditions: vec![guanxi_domain::filter::Filter::new(
+                "name",
+                guanxi_domain::filter::Op::Contains,
+                "公司",
+            )],
+            ..Segment::new(format!("细分{n}"), SegmentOf::Account)
+        }
+    }
+}
+
 /// A client signed in as `actor`, with a personal API token.
 struct Client {
     base: String,
@@ -365,6 +378,7 @@ fn collection(entity: &str) -> &'static str {
         "case" => "cases",
         "campaign" => "campaigns",
         "survey" => "surveys",
+        "segment" => "segments",
         other => panic!("no collection for {other}"),
     }
 }
@@ -568,6 +582,9 @@ async fn targets(s: &Store, c: &Cast, actor: &Actor, n: usize) -> Targets {
         let order = Order::sample(c, 800 + n, partner);
         let order = s.create(&sys, NewRecord::new(order).owned_by(owner, team));
         out.insert("orders", order.await.unwrap().meta.id);
+        let campaign = Campaign::sample(c, 700 + n, None);
+        let campaign = s.create(&sys, NewRecord::new(campaign).owned_by(owner, team));
+        out.insert("campaigns", campaign.await.unwrap().meta.id);
         out.insert("users", owner);
         out.insert("teams", team.unwrap());
     }
@@ -915,6 +932,7 @@ conformance!(
         check_entity::<Case>(&s, &c, &mut failures, &mut met).await;
         check_entity::<Campaign>(&s, &c, &mut failures, &mut met).await;
         check_entity::<Survey>(&s, &c, &mut failures, &mut met).await;
+        check_entity::<Segment>(&s, &c, &mut failures, &mut met).await;
         for op in ["get", "list+count", "changes", "360", "update", "delete"] {
             for outcome in [Some(true), Some(false), None] {
                 // Every role reads accounts; only some may not list some entity at all.

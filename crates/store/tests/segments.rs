@@ -155,6 +155,7 @@ conformance!(
         assert_eq!(count(&s, &w.admin, &complained("安装")).await, 0);
 
         // Campaigns: an interaction recorded against the campaign.
+        // (A campaign is scoped like other records: this one is rep B's.)
         let camp = s
             .create(
                 &w.admin,
@@ -166,7 +167,8 @@ conformance!(
                     ends_on: None,
                     budget: guanxi_domain::Money::new(0, guanxi_domain::Currency::CNY),
                     description: None,
-                }),
+                })
+                .owned_by(w.rep_b.user_id, w.rep_b.team_id),
             )
             .await
             .unwrap();
