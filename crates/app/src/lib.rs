@@ -18,6 +18,7 @@ pub mod access;
 pub mod analytics;
 pub mod auth;
 pub mod background;
+pub mod campaigns;
 pub mod deals;
 mod error;
 pub mod export;

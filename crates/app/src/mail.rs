@@ -140,7 +140,9 @@ impl Refusal {
 }
 
 /// Send `template_id` to `contact_id`, once for `key`, the interaction written as `actor`
-/// at `at` (the time the cause happened: the id sorts by it).
+/// at `at` (the time the cause happened: the id sorts by it), naming `campaign` when the
+/// message is a campaign's.
+#[allow(clippy::too_many_arguments)]
 pub async fn send_template(
     store: &Store,
     outbox: &Outbox,
@@ -149,6 +151,7 @@ pub async fn send_template(
     contact_id: Id,
     key: &str,
     at: DateTime<Utc>,
+    campaign: Option<Id>,
 ) -> Result<Outcome, SendError> {
     let interaction_id = crate::records::derived_id(at, key);
     let system = Actor::system();
@@ -215,7 +218,7 @@ pub async fn send_template(
         contact_id: Some(contact_id),
         opportunity_id: None,
         case_id: None,
-        campaign_id: None,
+        campaign_id: campaign,
         parts: vec![],
     };
     let mut new = NewRecord::new(interaction);

@@ -444,9 +444,17 @@ async fn one<T: Entity>(
             let key = format!("rule:{}:{index}", run.id);
             // The interaction it writes is the rule's write, one level deeper in a chain.
             write(vec![records::derived_id(run.at, &key)]).await?;
-            let sent =
-                mail::send_template(store, outbox, &actor, *template_id, contact, &key, run.at)
-                    .await?;
+            let sent = mail::send_template(
+                store,
+                outbox,
+                &actor,
+                *template_id,
+                contact,
+                &key,
+                run.at,
+                None,
+            )
+            .await?;
             Ok(match sent {
                 mail::Outcome::Sent {
                     interaction_id,

@@ -239,6 +239,7 @@ async fn rules_send_templated_mail_with_consent_and_record_it() {
             zhang.meta.id,
             &key,
             run.at,
+            None,
         )
         .await
         .unwrap();
@@ -270,6 +271,7 @@ async fn rules_send_templated_mail_with_consent_and_record_it() {
             wang.meta.id,
             "later",
             chrono::Utc::now(),
+            None,
         )
         .await
         .unwrap();
@@ -349,6 +351,7 @@ async fn without_a_relay_sending_is_a_transient_error() {
         c.meta.id,
         "k",
         chrono::Utc::now(),
+        None,
     )
     .await
     .unwrap_err();

@@ -64,6 +64,15 @@ impl Actor {
         }
     }
 
+    /// A campaign sending its messages: as a rule, the change log names the campaign (its
+    /// id) as the author of the interactions its sends record.
+    pub fn campaign(campaign_id: Id) -> Self {
+        Actor {
+            user_id: campaign_id,
+            ..Actor::system()
+        }
+    }
+
     pub fn scope(&self) -> Scope {
         self.role.scope
     }

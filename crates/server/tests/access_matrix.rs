@@ -306,6 +306,9 @@ impl Sample for Campaign {
             ends_on: None,
             budget: Money::new(1_000_00, Currency::CNY),
             description: None,
+            segment_id: None,
+            variants: vec![],
+            control_percent: 0,
         }
     }
 }

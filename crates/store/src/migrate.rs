@@ -157,9 +157,9 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 25,
-        name: "segments",
-        sqlite: include_str!("../migrations/sqlite/0025_segments.sql"),
-        postgres: include_str!("../migrations/postgres/0025_segments.sql"),
+        name: "marketing",
+        sqlite: include_str!("../migrations/sqlite/0025_marketing.sql"),
+        postgres: include_str!("../migrations/postgres/0025_marketing.sql"),
     },
 ];
 

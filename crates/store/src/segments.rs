@@ -91,7 +91,7 @@ impl Store {
 
     /// The predicates (ANDed) selecting the segment's records, the record scope and
     /// "not deleted" included.
-    async fn segment_predicates(
+    pub(crate) async fn segment_predicates(
         &self,
         actor: &Actor,
         seg: SegmentRef<'_>,

@@ -118,6 +118,9 @@ conformance!(every_entity_round_trips, |s: Store| async move {
         ends_on: None,
         budget: Money::new(5_000_00, Currency::CNY),
         description: None,
+        segment_id: None,
+        variants: vec![],
+        control_percent: 0,
     };
     let campaign = s.create(&w.admin, NewRecord::new(campaign)).await.unwrap();
     assert_eq!(

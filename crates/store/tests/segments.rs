@@ -167,6 +167,9 @@ conformance!(
                     ends_on: None,
                     budget: guanxi_domain::Money::new(0, guanxi_domain::Currency::CNY),
                     description: None,
+                    segment_id: None,
+                    variants: vec![],
+                    control_percent: 0,
                 })
                 .owned_by(w.rep_b.user_id, w.rep_b.team_id),
             )

@@ -107,6 +107,10 @@ pub fn served(store: &Store, outbox: &crate::mail::Outbox) -> Handlers {
             store: store(),
             outbox: outbox.clone(),
         })
+        .with(crate::campaigns::SendCampaign {
+            store: store(),
+            outbox: outbox.clone(),
+        })
 }
 
 /// How a runner claims and retries.

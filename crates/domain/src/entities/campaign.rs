@@ -1,5 +1,5 @@
 use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
-use crate::{Money, ValidationErrors};
+use crate::{Id, Money, ValidationErrors};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +16,15 @@ str_enum! {
 }
 
 str_enum! {
-    pub enum CampaignStatus { Planned = "planned", Active = "active", Completed = "completed", Cancelled = "cancelled" }
+    /// A campaign is launched from `planned` to `active` (its members taken from its
+    /// segment then), may be `paused` and resumed, and ends `completed` or `cancelled`.
+    pub enum CampaignStatus {
+        Planned = "planned",
+        Active = "active",
+        Paused = "paused",
+        Completed = "completed",
+        Cancelled = "cancelled",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -32,6 +40,56 @@ pub struct Campaign {
     pub budget: Money,
     #[serde(default)]
     pub description: Option<String>,
+    /// The segment whose contacts it reaches (an account segment: its accounts' contacts),
+    /// taken as they are at launch.
+    #[serde(default)]
+    pub segment_id: Option<Id>,
+    /// The message, or A/B variants of it, each to its share of the members.
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+    /// The share of the members held out at random as a control group, sent nothing, so
+    /// that the campaign's effect can be told from what would have happened anyway.
+    #[serde(default)]
+    pub control_percent: i64,
+}
+
+/// One version of a campaign's message: an e-mail template and the percentage of the
+/// members (outside the control group) that receive it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub name: String,
+    pub template_id: Id,
+    pub percent: i64,
+}
+
+/// The largest control group: half the members.
+pub const MAX_CONTROL_PERCENT: i64 = 50;
+/// The most variants a campaign tests at once.
+pub const MAX_VARIANTS: usize = 5;
+
+impl Campaign {
+    /// The variant a member whose draw is `u` (uniform in 0..10,000) receives, or `None`
+    /// for the control group: the control group takes the first `control_percent` of the
+    /// draws, the variants the rest in their shares.
+    pub fn assign(&self, u: u32) -> Option<usize> {
+        let u = i64::from(u % 10_000);
+        let control = self.control_percent * 100;
+        if u < control || self.variants.is_empty() {
+            return None;
+        }
+        let rest = 10_000 - control;
+        // Where u falls among the variants' cumulative shares of what is left.
+        let at = (u - control) * 100;
+        let mut upto = 0;
+        for (i, v) in self.variants.iter().enumerate() {
+            upto += v.percent * rest;
+            if at < upto {
+                return Some(i);
+            }
+        }
+        Some(self.variants.len() - 1)
+    }
 }
 
 impl Entity for Campaign {
@@ -47,6 +105,9 @@ impl Entity for Campaign {
             FieldDef::new("ends_on", Date),
             FieldDef::new("budget", Money),
             FieldDef::new("description", Text),
+            FieldDef::new("segment_id", Ref("segments")),
+            FieldDef::new("variants", Json),
+            FieldDef::new("control_percent", Int),
         ],
         collection: Some("campaigns"),
         list_columns: &["name", "channel", "status", "starts_on", "budget"],
@@ -57,6 +118,41 @@ impl Entity for Campaign {
         let mut e = ValidationErrors::new();
         e.text("name", &self.name, 200);
         e.non_negative("budget", self.budget.minor);
+        e.range(
+            "control_percent",
+            self.control_percent,
+            0,
+            MAX_CONTROL_PERCENT,
+        );
+        if self.variants.len() > MAX_VARIANTS {
+            e.add(
+                "variants",
+                "too_long",
+                format!("at most {MAX_VARIANTS} variants"),
+            );
+        }
+        for (i, v) in self.variants.iter().enumerate() {
+            e.text(&format!("variants[{i}].name"), &v.name, 100);
+            e.range(&format!("variants[{i}].percent"), v.percent, 1, 100);
+            if self.variants[..i]
+                .iter()
+                .any(|w| w.name.trim() == v.name.trim())
+            {
+                e.add(
+                    format!("variants[{i}].name"),
+                    "duplicate",
+                    "each variant has a name of its own",
+                );
+            }
+        }
+        let total: i64 = self.variants.iter().map(|v| v.percent).sum();
+        if !self.variants.is_empty() && total != 100 {
+            e.add(
+                "variants",
+                "invalid",
+                format!("the variants' shares add up to 100 %, not {total} %"),
+            );
+        }
         if let (Some(s), Some(end)) = (self.starts_on, self.ends_on)
             && end < s
         {
@@ -67,5 +163,67 @@ impl Entity for Campaign {
             );
         }
         e.into_result()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Currency;
+
+    fn campaign(control: i64, shares: &[i64]) -> Campaign {
+        Campaign {
+            name: "春季焕新".into(),
+            channel: CampaignChannel::Email,
+            status: CampaignStatus::Planned,
+            starts_on: None,
+            ends_on: None,
+            budget: Money::new(0, Currency::CNY),
+            description: None,
+            segment_id: None,
+            variants: shares
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Variant {
+                    name: format!("{}", (b'A' + i as u8) as char),
+                    template_id: Id::new(),
+                    percent: *p,
+                })
+                .collect(),
+            control_percent: control,
+        }
+    }
+
+    #[test]
+    fn draws_split_into_the_control_group_and_the_variants_by_their_shares() {
+        let c = campaign(10, &[70, 30]);
+        let mut counts = [0usize; 3];
+        for u in 0..10_000 {
+            match c.assign(u) {
+                None => counts[0] += 1,
+                Some(i) => counts[i + 1] += 1,
+            }
+        }
+        assert_eq!(counts, [1_000, 6_300, 2_700]);
+        assert_eq!(campaign(0, &[100]).assign(0), Some(0));
+        assert_eq!(campaign(0, &[]).assign(5_000), None, "nothing to send");
+    }
+
+    #[test]
+    fn shares_must_add_up_and_names_differ() {
+        campaign(10, &[50, 50]).validate().unwrap();
+        let fields = |c: Campaign| -> Vec<String> {
+            c.validate()
+                .unwrap_err()
+                .0
+                .into_iter()
+                .map(|e| e.field)
+                .collect()
+        };
+        assert_eq!(fields(campaign(10, &[60, 30])), ["variants"]);
+        assert_eq!(fields(campaign(60, &[100])), ["control_percent"]);
+        let mut same = campaign(0, &[50, 50]);
+        same.variants[1].name = "A".into();
+        assert_eq!(fields(same), ["variants[1].name"]);
     }
 }

@@ -2,6 +2,7 @@
 //! authenticate, parse, call the store, present.
 
 mod auth;
+mod campaigns;
 mod duplicates;
 mod email;
 mod export;
@@ -54,6 +55,9 @@ pub fn routes() -> Router<Store> {
         .route("/service/kpis", get(service::kpis))
         .route("/articles/{id}/usage", get(kb::usage))
         .route("/kb/suggest", get(kb::suggest))
+        .route("/campaigns/{id}/launch", post(campaigns::launch))
+        .route("/campaigns/{id}/pause", post(campaigns::pause))
+        .route("/campaigns/{id}/progress", get(campaigns::progress))
         .route("/segments/count", post(segments::preview))
         .route("/segments/{id}/count", get(segments::count))
         .route(

@@ -559,6 +559,25 @@ fn special_paths(
             "items": { "type": "array", "items": suggestion },
         }), &["items"])))], &["403", "422", "503"]),
     }));
+    doc.op("/campaigns/{id}/launch", "post", json!({
+        "tags": ["campaigns"], "operationId": "launch_campaign",
+        "summary": "Launch a planned e-mail campaign: its members are taken from its segment as the caller sees it, each drawn into a variant or the control group, and the messages are sent by the job runner (consent checked, one-click unsubscribe, an interaction each). A paused campaign resumes",
+        "parameters": [id_param(), if_match()],
+        "responses": responses(&[("200", with_etag(ok("Launched", rec("Campaign"))))], &["403", "404", "412", "422", "428"]),
+    }));
+    doc.op("/campaigns/{id}/pause", "post", json!({
+        "tags": ["campaigns"], "operationId": "pause_campaign",
+        "summary": "Pause an active campaign: no batch of messages starts after the one being sent; launching it again resumes without sending anyone a message twice",
+        "parameters": [id_param(), if_match()],
+        "responses": responses(&[("200", with_etag(ok("Paused", rec("Campaign"))))], &["403", "404", "412", "422", "428"]),
+    }));
+    let progress = doc.schema::<guanxi_app::campaigns::Progress>();
+    doc.op("/campaigns/{id}/progress", "get", json!({
+        "tags": ["campaigns"], "operationId": "campaign_progress",
+        "summary": "Where a campaign's messages stand: members, the control group, and per variant how many are queued, sent, refused (no consent, no address) and failed",
+        "parameters": [id_param()],
+        "responses": responses(&[("200", ok("The progress", progress))], &["403", "404"]),
+    }));
     let segment = doc.schema::<guanxi_domain::entities::Segment>();
     let counted = object(
         json!({ "count": { "type": "integer", "minimum": 0 } }),
