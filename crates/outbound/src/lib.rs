@@ -9,6 +9,7 @@
 
 pub mod mail;
 pub mod robots;
+pub mod tracking;
 pub mod webhook;
 
 /// Templates live in the domain, which checks their merge fields when one is saved.

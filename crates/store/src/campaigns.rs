@@ -220,3 +220,79 @@ impl Store {
             .collect())
     }
 }
+
+/// A member's response that tracking sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Response {
+    Opened,
+    Clicked,
+}
+
+impl Store {
+    /// Note a member's open or click; `true` the first time (a click counts as an open
+    /// too, since images are often blocked). `false` as well for someone not a member.
+    pub async fn member_responded(
+        &self,
+        campaign: Id,
+        contact: Id,
+        response: Response,
+    ) -> Result<bool> {
+        let column = match response {
+            Response::Opened => "opened_at",
+            Response::Clicked => "clicked_at",
+        };
+        let mut tx = self.db.begin().await?;
+        let first = tx
+            .exec(
+                &format!(
+                    "UPDATE campaign_members SET {column} = $3, opened_at = COALESCE(opened_at, $3) \
+                     WHERE campaign_id = $1 AND contact_id = $2 AND {column} IS NULL"
+                ),
+                vec![Val::Uuid(campaign.0), Val::Uuid(contact.0), Val::Ts(now())],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(first > 0)
+    }
+
+    /// The secret named `name`, made (random, 32 bytes) the first time it is asked for;
+    /// the same on every server of one database.
+    pub async fn secret(&self, name: &str) -> Result<String> {
+        use rand::RngCore;
+        let read = || async {
+            Ok::<_, crate::StoreError>(
+                self.db
+                    .fetch(
+                        "SELECT value FROM secrets WHERE name = $1",
+                        vec![Val::Text(name.into())],
+                        &[Kind::Text],
+                    )
+                    .await?
+                    .into_iter()
+                    .next()
+                    .and_then(|mut r| r.swap_remove(0).into_text()),
+            )
+        };
+        if let Some(s) = read().await? {
+            return Ok(s);
+        }
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let mut tx = self.db.begin().await?;
+        // Two first askers at once: one secret wins, both read it.
+        tx.exec(
+            "INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO NOTHING",
+            vec![
+                Val::Text(name.into()),
+                Val::Text(hex::encode(bytes)),
+                Val::Ts(now()),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        read()
+            .await?
+            .ok_or_else(|| crate::StoreError::Corrupt(format!("secret {name} was not kept")))
+    }
+}

@@ -42,7 +42,7 @@ pub use account360::{
     Account360, AccountSummary, FIRST_TIMELINE_PAGE, RECENT_CHANGES, RecentChanges,
 };
 pub use auth::{ApiToken, MIN_PASSWORD_CHARS, Session, SignIn, check_password_strength};
-pub use campaigns::{Tally as CampaignTally, state as member_state};
+pub use campaigns::{Response as MemberResponse, Tally as CampaignTally, state as member_state};
 pub use changelog::{ChainReport, ChangeEntry, ChangeEvent, ChangeEvents, ImportBatch};
 pub use convert::{Conversion, Converted};
 pub use custom_cache::Defs as CustomDefs;

@@ -53,6 +53,17 @@ CREATE TABLE campaign_members (
     -- back, another only after a lease, when the one that took it must have died.
     claimed_by TEXT,
     claimed_at INTEGER,
+    -- The first open (the tracking pixel, or a click) and the first click.
+    opened_at INTEGER,
+    clicked_at INTEGER,
     PRIMARY KEY (campaign_id, contact_id)
 );
 CREATE INDEX campaign_members__state ON campaign_members (campaign_id, state, contact_id);
+
+-- Secrets the servers share and no one reads (the key that signs tracking links): made on
+-- first use, kept out of settings (which the change log copies).
+CREATE TABLE secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
