@@ -3379,9 +3379,10 @@ async fn segment_live_count(s: Server) {
             .finish();
         format!("/segments/count?{q}")
     };
+    // Counted before it is named.
     let a = admin
         .get(&ask(&[
-            ("name", "x"),
+            ("name", ""),
             ("entity", "account"),
             ("kind", "dynamic"),
             ("c_field", "industry"),

@@ -797,7 +797,11 @@ pub async fn save(
 pub async fn count(State(store): State<Store>, u: WebUser, RawQuery(raw): RawQuery) -> Response {
     let t = u.t();
     let form = FormData::parse(raw.unwrap_or_default().as_bytes());
-    let draft = Draft::of_form(&form);
+    let mut draft = Draft::of_form(&form);
+    // A segment is counted before it is named: the name is the save's to ask for.
+    if draft.name.trim().is_empty() {
+        draft.name = "-".into();
+    }
     match preview(&store, &u, &draft).await {
         Ok(n) => Json(json!({ "count": n, "text": count_text(t, n) })).into_response(),
         Err(e) => {
