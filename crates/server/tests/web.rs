@@ -2759,6 +2759,17 @@ on_both!(
     calendar_form_refusals_keep_what_was_typed
 );
 on_both!(calendar_edit_conflict, calendar_edit_conflict);
+on_both!(segment_built_in_the_form, segment_built_in_the_form);
+on_both!(
+    segment_form_refusals_keep_what_was_typed,
+    segment_form_refusals_keep_what_was_typed
+);
+on_both!(segment_live_count, segment_live_count);
+on_both!(
+    static_list_filled_and_emptied,
+    static_list_filled_and_emptied
+);
+on_both!(segment_edit_conflict, segment_edit_conflict);
 
 /// The values of every `name="…" value="…"` input of that name, in page order.
 fn values_of(body: &str, name: &str) -> Vec<String> {
@@ -3171,4 +3182,437 @@ async fn calendar_edit_conflict(s: Server) {
     assert_eq!((r.meta.version, r.data.name.as_str()), (3, "二号总部"));
     assert_eq!(r.data.hours.fri, ["09:00-12:00", "13:00-17:00"]);
     assert_eq!(r.data.years.len(), 3, "the official days are kept");
+}
+
+/// The part of a segment form's page from the input `name="…" value="…"` to the next row.
+fn seg_row<'a>(body: &'a str, name: &str, value: &str) -> &'a str {
+    let input = format!("name=\"{name}\" value=\"{value}\"");
+    let at = body
+        .find(&input)
+        .unwrap_or_else(|| panic!("no {input} in the page: {body}"));
+    let rest = &body[at..];
+    let end = ["data-row", "data-seg-add"]
+        .iter()
+        .filter_map(|m| rest.find(m))
+        .min()
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+async fn industry_account(s: &Server, name: &str, industry: &str) -> Id {
+    let mut a = Account::new(AccountKind::Organisation, name, Relationship::Customer);
+    a.industry = Some(industry.into());
+    s.store
+        .create(&Actor::system(), NewRecord::new(a))
+        .await
+        .unwrap()
+        .meta
+        .id
+}
+
+/// A dynamic segment built in the form without script (a condition row, a blank one, a
+/// blank fact row), saved as typed; its page says its conditions in words, counts it and
+/// lists its members with links. A contact segment's form offers the account's fields.
+async fn segment_built_in_the_form(s: Server) {
+    use guanxi_domain::entities::{Segment, SegmentKind, SegmentOf};
+    let one = industry_account(&s, "细分甲", "化工").await;
+    let two = industry_account(&s, "细分乙", "化工").await;
+    industry_account(&s, "细分丙", "纺织").await;
+    let mut admin = Browser::new(&s, "zh-CN");
+    admin.sign_in("admin@t.cn").await;
+    let form = admin.get("/segments/new").await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(form.body.contains("<option value=\"churn_risk\">"));
+    assert!(form.body.contains("<option value=\"rfm_segment\">"));
+    // Contacts filter on their account's fields too, labelled by the account.
+    let form = admin.get("/segments/new?entity=contact").await;
+    assert!(
+        form.body
+            .contains("<option value=\"account.grade\">客户 · 客户等级</option>"),
+        "{}",
+        form.body
+    );
+    let csrf = form.csrf();
+    let typed: Vec<(&str, &str)> = vec![
+        ("_csrf", &csrf),
+        ("name", "化工客户"),
+        ("entity", "account"),
+        ("kind", "dynamic"),
+        ("c_field", "industry"),
+        ("c_op", "eq"),
+        ("c_value", "化工"),
+        ("c_field", "name"),
+        ("c_op", "contains"),
+        ("c_value", "细分"),
+        ("c_field", ""),
+        ("c_op", "eq"),
+        ("c_value", ""),
+        ("f_kind", ""),
+        ("f_product", ""),
+        ("f_sku", ""),
+        ("f_category", ""),
+        ("f_days", ""),
+        ("f_campaign", ""),
+        ("f_channel", "email"),
+        ("f_given", "yes"),
+        ("description", "化工行业"),
+    ];
+    // "Count" without script: the same form with the count.
+    let mut count = typed.clone();
+    count.push(("action", "count"));
+    let c = admin.post("/segments/new", &count).await;
+    assert_eq!(c.status, StatusCode::OK, "{}", c.body);
+    assert!(c.body.contains("约 2 位"), "{}", c.body);
+    assert!(c.body.contains("name=\"c_value\" value=\"化工\""));
+    let mut save = typed.clone();
+    save.push(("action", "save"));
+    let a = admin.post("/segments/new", &save).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let id = id_from(a.location());
+    let seg = s.store.get::<Segment>(&Actor::system(), id).await.unwrap();
+    assert_eq!(seg.data.name, "化工客户");
+    assert_eq!(
+        (seg.data.entity, seg.data.kind),
+        (SegmentOf::Account, SegmentKind::Dynamic)
+    );
+    assert_eq!(seg.data.conditions.len(), 2);
+    assert_eq!(seg.data.conditions[0].value, serde_json::json!("化工"));
+    assert!(seg.data.facts.is_empty());
+    assert_eq!(seg.data.description.as_deref(), Some("化工行业"));
+
+    let page = admin.get(&format!("/segments/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("约 2 位"), "{}", page.body);
+    assert!(page.body.contains("行业 等于 化工"), "{}", page.body);
+    assert!(page.body.contains(&format!("href=\"/accounts/{one}\"")));
+    assert!(page.body.contains(&format!("href=\"/accounts/{two}\"")));
+    assert!(page.body.contains("细分甲") && !page.body.contains("细分丙"));
+    assert!(page.body.contains(&format!("/segments/{id}/edit")));
+    // The navigation leads to the segments, beside the campaigns.
+    assert!(page.body.contains("href=\"/segments\""));
+    // The edit form reads it back.
+    let edit = admin.get(&format!("/segments/{id}/edit")).await;
+    assert_eq!(edit.status, StatusCode::OK);
+    assert_eq!(values_of(&edit.body, "c_value"), ["化工", "细分", ""]);
+    assert_eq!(selected_of(&edit.body, "c_op")[..2], ["eq", "contains"]);
+}
+
+/// A refused segment comes back with everything typed and each error beside its row: a
+/// value that is no number on a number field, a look-back beyond ten years, no name.
+async fn segment_form_refusals_keep_what_was_typed(s: Server) {
+    use guanxi_domain::entities::Segment;
+    let mut admin = Browser::new(&s, "en");
+    admin.sign_in("admin@t.cn").await;
+    let csrf = admin.get("/segments/new").await.csrf();
+    let form: Vec<(&str, &str)> = vec![
+        ("_csrf", &csrf),
+        ("name", ""),
+        ("entity", "account"),
+        ("kind", "dynamic"),
+        ("c_field", "industry"),
+        ("c_op", "eq"),
+        ("c_value", "化工"),
+        ("c_field", "churn_risk"),
+        ("c_op", "ge"),
+        ("c_value", "很高"),
+        ("f_kind", "bought"),
+        ("f_product", ""),
+        ("f_sku", "SKU-9"),
+        ("f_category", ""),
+        ("f_days", "99999"),
+        ("f_campaign", ""),
+        ("f_channel", "email"),
+        ("f_given", "yes"),
+        ("description", "typed text"),
+        ("action", "save"),
+    ];
+    let a = admin.post("/segments/new", &form).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(a.body.contains(">typed text</textarea>"));
+    assert!(a.body.contains("id=\"s-name-err\""), "{}", a.body);
+    assert!(!seg_row(&a.body, "c_value", "化工").contains("field-error"));
+    assert!(seg_row(&a.body, "c_value", "很高").contains("field-error"));
+    assert!(seg_row(&a.body, "f_days", "99999").contains("field-error"));
+    // The look-back's error is its own, not the SKU's beside it.
+    let sku = seg_row(&a.body, "f_sku", "SKU-9");
+    assert!(!sku[..sku.find("</div>").unwrap()].contains("field-error"));
+    assert_eq!(
+        selected_of(&a.body, "f_kind").first().map(String::as_str),
+        Some("bought")
+    );
+    // What cannot be read at all (days that are no number) is refused on its row too.
+    let b = admin
+        .post(
+            "/segments/new",
+            &[
+                ("_csrf", &csrf),
+                ("name", "x"),
+                ("entity", "account"),
+                ("kind", "dynamic"),
+                ("f_kind", "no_order_in"),
+                ("f_days", "ninety"),
+            ],
+        )
+        .await;
+    assert_eq!(b.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", b.body);
+    assert!(seg_row(&b.body, "f_days", "ninety").contains("field-error"));
+    assert!(
+        s.store
+            .list::<Segment>(&Actor::system(), &Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+/// The live count answers the form's inputs with a count, or with the error a save would
+/// give naming its row.
+async fn segment_live_count(s: Server) {
+    industry_account(&s, "计数甲", "化工").await;
+    industry_account(&s, "计数乙", "纺织").await;
+    let mut admin = Browser::new(&s, "en");
+    admin.sign_in("admin@t.cn").await;
+    let ask = |q: &[(&str, &str)]| {
+        let q: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(q)
+            .finish();
+        format!("/segments/count?{q}")
+    };
+    // Counted before it is named.
+    let a = admin
+        .get(&ask(&[
+            ("name", ""),
+            ("entity", "account"),
+            ("kind", "dynamic"),
+            ("c_field", "industry"),
+            ("c_op", "eq"),
+            ("c_value", "化工"),
+        ]))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["count"], 1, "{v}");
+    assert_eq!(v["text"], "约 1 位");
+    let b = admin
+        .get(&ask(&[
+            ("name", "x"),
+            ("entity", "account"),
+            ("kind", "dynamic"),
+            ("c_field", "industry"),
+            ("c_op", "eq"),
+            ("c_value", "化工"),
+            ("c_field", "churn_risk"),
+            ("c_op", "ge"),
+            ("c_value", "很高"),
+        ]))
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&b.body).unwrap();
+    assert_eq!(v["field"], "conditions[1].value", "{v}");
+    assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()));
+    let c = admin
+        .get(&ask(&[
+            ("name", "x"),
+            ("entity", "account"),
+            ("kind", "dynamic"),
+            ("f_kind", "no_order_in"),
+            ("f_days", "0"),
+        ]))
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&c.body).unwrap();
+    assert_eq!(v["field"], "facts[0].days", "{v}");
+}
+
+/// A static list made in the form, filled from the contacts list's selection and from a
+/// CSV upload (a row naming no one reported), and emptied by a member's checkbox.
+async fn static_list_filled_and_emptied(s: Server) {
+    let sys = Actor::system();
+    let mut ids = vec![];
+    for (name, email) in [
+        ("名单一", "one@list.cn"),
+        ("名单二", "two@list.cn"),
+        ("名单三", "three@list.cn"),
+    ] {
+        let mut c = Contact::new(name);
+        c.email = Some(guanxi_domain::Email::parse(email).unwrap());
+        ids.push(
+            s.store
+                .create(&sys, NewRecord::new(c))
+                .await
+                .unwrap()
+                .meta
+                .id,
+        );
+    }
+    let mut admin = Browser::new(&s, "zh-CN");
+    admin.sign_in("admin@t.cn").await;
+    let csrf = admin
+        .get("/segments/new?entity=contact&kind=static")
+        .await
+        .csrf();
+    let a = admin
+        .post(
+            "/segments/new",
+            &[
+                ("_csrf", &csrf),
+                ("name", "展会名单"),
+                ("entity", "contact"),
+                ("kind", "static"),
+                ("c_field", ""),
+                ("c_op", "eq"),
+                ("c_value", ""),
+                ("f_kind", ""),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let list = id_from(a.location());
+
+    // The contacts list offers the static list as a bulk action.
+    let page = admin.get("/contacts").await;
+    assert!(page.body.contains("value=\"add_to_list\""), "{}", page.body);
+    assert!(
+        page.body
+            .contains(&format!("<option value=\"{list}\">展会名单</option>"))
+    );
+    let a = admin
+        .post(
+            "/contacts/bulk",
+            &[
+                ("_csrf", &csrf),
+                ("action", "add_to_list"),
+                ("list_id", &list.to_string()),
+                ("sel", &format!("{}:1", ids[0])),
+                ("_back", "/contacts"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let page = admin.get(&format!("/segments/{list}")).await;
+    assert!(page.body.contains("约 1 位"), "{}", page.body);
+    assert!(
+        page.body
+            .contains(&format!("href=\"/contacts/{}\"", ids[0]))
+    );
+    assert!(page.body.contains("enctype=\"multipart/form-data\""));
+
+    // A spreadsheet by e-mail: two found (one already in), one naming no one.
+    let csv = "email\r\none@list.cn\r\nthree@list.cn\r\nnobody@list.cn\r\n";
+    let boundary = "----guanxi-test";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"名单.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+    );
+    let req = admin
+        .client
+        .post(format!("{}/segments/{list}/import", admin.root))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body);
+    let up = admin.send(req).await;
+    assert_eq!(up.status, StatusCode::OK, "{}", up.body);
+    assert!(
+        up.body.contains("匹配 2 行，新加入 1 条，1 行未匹配。"),
+        "{}",
+        up.body
+    );
+    assert!(up.body.contains("nobody@list.cn"), "{}", up.body);
+    assert!(up.body.contains("约 2 位"));
+    // A forged upload is refused.
+    let req = admin
+        .client
+        .post(format!("{}/segments/{list}/import", admin.root))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\nforged\r\n--{boundary}--\r\n"
+        ));
+    assert_eq!(admin.send(req).await.status, StatusCode::FORBIDDEN);
+
+    // Taken out by its checkbox.
+    let r = admin
+        .post(
+            &format!("/segments/{list}/remove"),
+            &[("_csrf", &csrf), ("sel", &ids[0].to_string())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = admin.get(&format!("/segments/{list}")).await;
+    assert!(page.body.contains("约 1 位"), "{}", page.body);
+    assert!(
+        !page
+            .body
+            .contains(&format!("href=\"/contacts/{}\"", ids[0]))
+    );
+    assert!(
+        page.body
+            .contains(&format!("href=\"/contacts/{}\"", ids[2]))
+    );
+}
+
+/// Two people edit one segment: the second save, on the version both opened, is a conflict
+/// that overwrites nothing and keeps what the second typed; saving again replaces.
+async fn segment_edit_conflict(s: Server) {
+    use guanxi_domain::entities::{Segment, SegmentOf};
+    use guanxi_domain::filter::{Filter, Op};
+    let mut seg = Segment::new("华东客户", SegmentOf::Account);
+    seg.conditions.push(Filter::new("industry", Op::Eq, "化工"));
+    let id = s
+        .store
+        .create(&Actor::system(), NewRecord::new(seg))
+        .await
+        .unwrap()
+        .meta
+        .id;
+    let edit = format!("/segments/{id}/edit");
+    let mut one = Browser::new(&s, "zh-CN");
+    one.sign_in("admin@t.cn").await;
+    let mut two = Browser::new(&s, "zh-CN");
+    two.sign_in("admin@t.cn").await;
+    let (f1, f2) = (one.get(&edit).await, two.get(&edit).await);
+    assert_eq!(f1.status, StatusCode::OK, "{}", f1.body);
+    assert!(f1.body.contains("name=\"_version\" value=\"1\""));
+    let form = |csrf: String, name: &str, value: &str| -> Vec<(String, String)> {
+        [
+            ("_csrf", csrf.as_str()),
+            ("_version", "1"),
+            ("name", name),
+            ("entity", "account"),
+            ("kind", "dynamic"),
+            ("c_field", "industry"),
+            ("c_op", "eq"),
+            ("c_value", value),
+            ("action", "save"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    let a = one
+        .post(&edit, &pairs(&form(f1.csrf(), "一号改名", "化工")))
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let b = two
+        .post(&edit, &pairs(&form(f2.csrf(), "华东客户", "纺织")))
+        .await;
+    assert_eq!(b.status, StatusCode::CONFLICT, "{}", b.body);
+    assert!(b.body.contains("id=\"conflict\""));
+    assert!(b.body.contains("name=\"c_value\" value=\"纺织\""));
+    assert!(b.body.contains("name=\"_version\" value=\"2\""));
+    let r = s.store.get::<Segment>(&Actor::system(), id).await.unwrap();
+    assert_eq!((r.meta.version, r.data.name.as_str()), (2, "一号改名"));
+    assert_eq!(r.data.conditions[0].value, serde_json::json!("化工"));
+    let mut again = form(f2.csrf(), "华东客户", "纺织");
+    again[1].1 = "2".into();
+    let c = two.post(&edit, &pairs(&again)).await;
+    assert_eq!(c.status, StatusCode::SEE_OTHER, "{}", c.body);
+    let r = s.store.get::<Segment>(&Actor::system(), id).await.unwrap();
+    assert_eq!((r.meta.version, r.data.name.as_str()), (3, "华东客户"));
+    assert_eq!(r.data.conditions[0].value, serde_json::json!("纺织"));
 }

@@ -26,6 +26,7 @@ mod portal;
 mod records;
 mod rules;
 mod search;
+mod segments;
 mod service;
 mod session;
 mod survey;
@@ -143,7 +144,21 @@ pub fn routes() -> Router<Store> {
         .route(
             "/calendars/{id}/edit",
             get(calendars::edit_form).post(calendars::save),
-        );
+        )
+        // Segments too: rows of conditions and facts, counted live, and their own page
+        // (members, a static list's upload and removal); see `records::Routes`.
+        .route(
+            "/segments/new",
+            get(segments::new_form).post(segments::create),
+        )
+        .route("/segments/count", get(segments::count))
+        .route("/segments/{id}", get(segments::show))
+        .route(
+            "/segments/{id}/edit",
+            get(segments::edit_form).post(segments::save),
+        )
+        .route("/segments/{id}/import", post(segments::import))
+        .route("/segments/{id}/remove", post(segments::remove));
     let mut c = records::Routes(Some(r));
     guanxi_domain::each_entity(&mut c);
     c.0.expect("set above")

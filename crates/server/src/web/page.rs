@@ -78,6 +78,7 @@ const NAV: &[(&str, &str, &str)] = &[
     ("/service", "case", "nav.service"),
     ("/products", "product", "nav.products"),
     ("/campaigns", "campaign", "nav.campaigns"),
+    ("/segments", "segment", "nav.segments"),
 ];
 
 /// The signed-in user of a page request. Without a valid session the browser is sent to

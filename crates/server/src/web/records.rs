@@ -43,9 +43,10 @@ impl guanxi_domain::EachEntity for Routes {
             .route(&format!("/{path}"), get(list::<T>))
             .route(&format!("/{path}/bulk"), post(bulk::<T>))
             .route(&format!("/{path}/{{id}}/delete"), post(delete::<T>));
-        // Calendars have their own form (`calendars`: rows of periods and days, not JSON),
-        // routed in `web::routes`; axum refuses a path routed twice.
-        if T::DEF.name != "calendar" {
+        // Calendars and segments have their own forms (`calendars`: rows of periods and
+        // days; `segments`: rows of conditions and facts; not JSON), routed in
+        // `web::routes`; axum refuses a path routed twice.
+        if !matches!(T::DEF.name, "calendar" | "segment") {
             r = r
                 .route(
                     &format!("/{path}/new"),
@@ -56,8 +57,9 @@ impl guanxi_domain::EachEntity for Routes {
                     get(edit_form::<T>).post(save::<T>),
                 );
         }
-        // Accounts and contacts have their 360° pages instead (see `account`).
-        if !matches!(T::DEF.name, "account" | "contact") {
+        // Accounts and contacts have their 360° pages instead (see `account`), segments
+        // theirs with their members (see `segments`).
+        if !matches!(T::DEF.name, "account" | "contact" | "segment") {
             r = r.route(&format!("/{path}/{{id}}"), get(show::<T>));
         }
         self.0 = Some(r);
@@ -210,6 +212,8 @@ struct ListPage {
     can_delete: bool,
     has_tags: bool,
     users: Vec<Choice>,
+    /// The static lists the checked rows may be added to (accounts and contacts).
+    lists: Vec<Choice>,
     back: String,
     error: Option<String>,
 }
@@ -550,6 +554,7 @@ async fn list<T: Entity>(
         vec![]
     };
     let back = params.href(&coll, |_| {});
+    let lists = super::segments::list_choices(&store, &u, def.name).await;
     let list = ListPage {
         p: u.page(t.entity_many(def.name)),
         entity: def.name,
@@ -581,6 +586,7 @@ async fn list<T: Entity>(
         can_delete: u.may(def.name, Right::Delete),
         has_tags,
         users,
+        lists,
         back,
         error,
         coll,
@@ -1138,6 +1144,9 @@ async fn bulk<T: Entity>(State(store): State<Store>, Posted { user: u, form }: P
         .get("_back")
         .filter(|b| b.starts_with('/') && !b.starts_with("//"))
         .map_or_else(|| collection_of(def), str::to_string);
+    if action == "add_to_list" {
+        return super::segments::bulk_add(&store, &u, &form, &back).await;
+    }
     let (mut done, mut skipped) = (0, 0);
     for sel in form.all("sel") {
         let Some((id, version)) = sel

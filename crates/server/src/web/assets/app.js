@@ -294,6 +294,89 @@
     });
   }
 
+  // Segment form: the field lists follow the entity, each fact row shows the inputs its
+  // kind needs, a static list hides its conditions, rows are added and removed, and the
+  // count is asked (debounced) on every change from GET /segments/count and shown in a
+  // live region. Without script: blank rows to fill and a "Count" button.
+  var segForm = document.querySelector("[data-segment-form]");
+  if (segForm) {
+    var segEntity = segForm.querySelector("[data-segment-entity]");
+    var segKind = segForm.querySelector("[data-segment-kind]");
+    var segOut = segForm.querySelector("[data-segment-count]");
+    var segFacts = function (row) {
+      var k = row.querySelector("[data-fact-kind]").value;
+      row.querySelectorAll("[data-for]").forEach(function (p) {
+        p.hidden = (p.getAttribute("data-for") || "").split(" ").indexOf(k) < 0;
+      });
+    };
+    var segStatic = function () {
+      segForm.querySelectorAll("[data-dynamic-only]").forEach(function (b) { b.hidden = segKind.value === "static"; });
+    };
+    var segFields = function () {
+      var tpl = document.getElementById("sf-fields-" + segEntity.value);
+      if (!tpl) return;
+      segForm.querySelectorAll("select[data-segment-fields]").forEach(function (sel) {
+        var v = sel.value;
+        sel.innerHTML = tpl.innerHTML;
+        sel.value = v;
+      });
+    };
+    var segClear = function (row) {
+      row.querySelectorAll("input").forEach(function (i) { i.value = ""; i.removeAttribute("aria-invalid"); });
+      row.querySelectorAll("select").forEach(function (s) { s.selectedIndex = 0; s.removeAttribute("aria-invalid"); });
+      row.querySelectorAll(".field-error").forEach(function (e) { e.remove(); });
+      row.classList.remove("invalid");
+      row.querySelectorAll(".invalid").forEach(function (e) { e.classList.remove("invalid"); });
+      if (row.hasAttribute("data-fact-row")) segFacts(row);
+    };
+    var segTimer = null, segAsked = 0;
+    var segCount = function () {
+      clearTimeout(segTimer);
+      segTimer = setTimeout(function () {
+        if (!window.fetch || !window.URLSearchParams) return;
+        var params = new URLSearchParams(new FormData(segForm));
+        params.delete("_csrf");
+        params.delete("_version");
+        var n = ++segAsked;
+        segOut.textContent = segOut.getAttribute("data-counting") || "…";
+        fetch("/segments/count?" + params.toString(), { credentials: "same-origin", headers: { Accept: "application/json" } })
+          .then(function (r) { return r.json(); })
+          .then(function (d) {
+            if (n !== segAsked) return;
+            segOut.classList.toggle("error", !!d.error);
+            segOut.textContent = d.error ? (d.field ? d.field + ": " : "") + d.error : d.text;
+          })
+          .catch(function () { if (n === segAsked) segOut.textContent = ""; });
+      }, 400);
+    };
+    segForm.querySelectorAll("[data-js-only]").forEach(function (b) { b.hidden = false; });
+    segForm.querySelectorAll("[data-no-js-count]").forEach(function (b) { b.hidden = true; });
+    segForm.querySelectorAll("[data-fact-row]").forEach(segFacts);
+    segStatic();
+    segForm.addEventListener("change", function (e) {
+      var el = e.target;
+      if (el === segEntity) segFields();
+      if (el === segKind) segStatic();
+      if (el.matches("[data-fact-kind]")) segFacts(el.closest("[data-row]"));
+      segCount();
+    });
+    segForm.addEventListener("input", segCount);
+    on("[data-seg-add]", "click", function (e, b) {
+      var rows = document.getElementById(b.getAttribute("data-seg-add"));
+      var row = rows.lastElementChild.cloneNode(true);
+      rows.appendChild(row);
+      segClear(row);
+      var first = row.querySelector("select, input:not([type=hidden])");
+      if (first) first.focus();
+    });
+    on("[data-seg-remove]", "click", function (e, b) {
+      var row = b.closest("[data-row]");
+      if (row.parentNode.children.length > 1) row.remove(); else segClear(row);
+      segCount();
+    });
+    segCount();
+  }
+
   // Case form: knowledge-base articles that may help, shown under the subject as it is
   // typed (GET /kb/suggest, or the portal's, which its subject names in data-kb-suggest).
   // Without script the form is the same, without suggestions.

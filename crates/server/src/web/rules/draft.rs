@@ -62,7 +62,7 @@ pub(super) struct Draft {
 }
 
 /// A value as a person types it: `["a","b"]` as `a, b`.
-pub(super) fn text_of(v: &Value) -> String {
+pub(in crate::web) fn text_of(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
@@ -73,7 +73,7 @@ pub(super) fn text_of(v: &Value) -> String {
 
 /// What was typed, as the JSON value a field of type `ty` takes (numbers and booleans
 /// typed); left as text when it does not parse, so validation names it.
-pub(super) fn typed(ty: Option<FieldType>, text: &str) -> Value {
+pub(in crate::web) fn typed(ty: Option<FieldType>, text: &str) -> Value {
     let text = text.trim();
     match ty {
         Some(FieldType::Int | FieldType::Float | FieldType::Money) => match text.parse::<f64>() {
@@ -91,7 +91,7 @@ pub(super) fn typed(ty: Option<FieldType>, text: &str) -> Value {
 }
 
 /// The type of a field a rule names: built-in, the owner, or custom.
-pub(super) fn type_of(
+pub(in crate::web) fn type_of(
     def: &EntityDef,
     custom: &[CustomFieldDef],
     field: &str,
@@ -484,21 +484,21 @@ pub(super) fn action_of(
 
 /// Field errors by the input they belong to (`value` of a row), in the page's language.
 #[derive(Default)]
-pub(super) struct Errs(Vec<(String, String)>);
+pub(in crate::web) struct Errs(Vec<(String, String)>);
 
 impl Errs {
-    pub(super) fn get(&self, key: &str) -> Option<&str> {
+    pub(in crate::web) fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, m)| m.as_str())
     }
 
-    pub(super) fn is_empty(&self) -> bool {
+    pub(in crate::web) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    pub(super) fn add(&mut self, key: &str, message: String) {
+    pub(in crate::web) fn add(&mut self, key: &str, message: String) {
         if self.get(key).is_none() {
             self.0.push((key.to_string(), message));
         }
@@ -515,7 +515,7 @@ pub(super) struct Placed {
 }
 
 /// `conditions[2].value` → (2, `value`).
-pub(super) fn row_of<'a>(path: &'a str, list: &str) -> Option<(usize, &'a str)> {
+pub(in crate::web) fn row_of<'a>(path: &'a str, list: &str) -> Option<(usize, &'a str)> {
     let rest = path.strip_prefix(list)?.strip_prefix('[')?;
     let (i, rest) = rest.split_once(']')?;
     Some((i.parse().ok()?, rest.trim_start_matches('.')))

@@ -32,11 +32,11 @@ use serde_json::{Value, json};
 mod draft;
 mod words;
 
-use draft::{ActDraft, CondDraft, Draft, Errs, place};
+use draft::{ActDraft, CondDraft, Draft, place};
+pub(super) use draft::{Errs, row_of, text_of, type_of, typed};
 use std::collections::HashMap;
-use words::{
-    action_words, condition_words, did_words, name_of, status_label, trigger_words, want_people,
-};
+use words::{action_words, did_words, status_label, trigger_words, want_people};
+pub(super) use words::{condition_words, label_of, name_of};
 
 /// Blank rows a form offers after the filled ones (the script adds more).
 const BLANK_CONDITIONS: usize = 2;
@@ -69,7 +69,7 @@ const ASSIGNEES: &[&str] = &["owner", "user", "round_robin", "least_loaded"];
 
 /// One select's options, the current value marked; a value not among them (typed for
 /// another entity, say) is kept as an option of its own so nothing typed is lost.
-fn options(all: &[(String, String)], current: &str) -> Vec<Choice> {
+pub(super) fn options(all: &[(String, String)], current: &str) -> Vec<Choice> {
     let mut out: Vec<Choice> = all
         .iter()
         .map(|(v, l)| Choice {

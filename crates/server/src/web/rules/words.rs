@@ -12,7 +12,7 @@ use guanxi_domain::filter::{Filter, Op};
 use guanxi_domain::rules::{Action, Assignee, Trigger};
 use serde_json::{Value, json};
 
-pub(super) fn enum_text(t: Tr, def: &EntityDef, field: &str, v: &Value) -> String {
+pub(in crate::web) fn enum_text(t: Tr, def: &EntityDef, field: &str, v: &Value) -> String {
     match (def.field(field).map(|f| f.ty), v.as_str()) {
         (Some(FieldType::Enum(_)), Some(s)) => t.choice(def.name, field, s),
         _ => text_of(v),
@@ -89,7 +89,7 @@ pub(super) fn trigger_words(
     }
 }
 
-pub(super) fn condition_words(
+pub(in crate::web) fn condition_words(
     t: Tr,
     def: &EntityDef,
     custom: &[CustomFieldDef],
@@ -112,7 +112,7 @@ pub(super) fn condition_words(
     )
 }
 
-pub(super) fn name_of(names: &Names, id: &Id) -> String {
+pub(in crate::web) fn name_of(names: &Names, id: &Id) -> String {
     names
         .get(id)
         .cloned()
@@ -272,7 +272,12 @@ pub(super) fn did_words(t: Tr, item: &Value, names: &Names) -> String {
         .unwrap_or_default()
 }
 
-pub(super) fn label_of(t: Tr, def: &EntityDef, custom: &[CustomFieldDef], field: &str) -> String {
+pub(in crate::web) fn label_of(
+    t: Tr,
+    def: &EntityDef,
+    custom: &[CustomFieldDef],
+    field: &str,
+) -> String {
     match field.strip_prefix("custom.") {
         Some(key) => custom
             .iter()
