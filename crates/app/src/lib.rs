@@ -39,6 +39,7 @@ pub mod segments;
 pub mod service;
 pub mod surveys;
 pub mod timed_rules;
+pub mod tracking;
 pub mod webhooks;
 
 pub use error::AppError;

@@ -185,11 +185,19 @@ pub async fn send_template(
         .as_ref()
         .map(|u| u.meta.id)
         .ok_or(SendError::NoOwner)?;
-    let rendered = template
+    let mut rendered = template
         .data
         .compile()
         .and_then(|t| t.render(&ctx))
         .map_err(|e| SendError::Template(e.to_string()))?;
+    // A campaign's marketing mail is tracked: its links and an open pixel.
+    if let (Some(campaign), Some(base), Some(unsubscribe)) =
+        (campaign, outbox.public_url(), unsubscribe.as_ref())
+    {
+        let tracker = crate::tracking::Tracker::new(store, base).await?;
+        rendered.html =
+            tracker.decorate(&rendered.html, campaign, contact_id, unsubscribe.as_str());
+    }
     let mut mail = OutgoingMail::new(
         Address::named(contact.data.name.clone(), email.as_str()),
         rendered,

@@ -99,7 +99,8 @@ async fn a_campaign_mails_its_segment_once_with_a_control_group_and_variants() {
             json!({
                 "name": subject, "locale": "zh-CN", "category": "marketing",
                 "subject": format!("{{{{contact.name}}}}，{subject}"),
-                "html": "<p>{{contact.name}} 您好</p><a href=\"{{unsubscribe_url}}\">退订</a>",
+                "html": "<p>{{contact.name}} 您好</p><a href=\"https://shop.example.cn/spring?from=mail&amp;x=1\">新品</a>\
+                         <a href=\"{{unsubscribe_url}}\">退订</a>",
                 "text": "{{contact.name}} 您好\n退订：{{unsubscribe_url}}",
             })
         };
@@ -214,6 +215,20 @@ async fn a_campaign_mails_its_segment_once_with_a_control_group_and_variants() {
                 "personalised: {subject}"
             );
             assert_eq!(h["list-unsubscribe-post"], "List-Unsubscribe=One-Click");
+            // Tracked: the product link goes through the signed redirect, the pixel is
+            // there, and the unsubscribe address is left as it is.
+            let html = support::part(m, "text/html");
+            assert!(html.contains("https://crm.example.cn/t/o/"), "{html}");
+            assert!(
+                html.contains("href=\"https://crm.example.cn/t/c/"),
+                "{html}"
+            );
+            assert!(!html.contains("href=\"https://shop.example.cn"), "{html}");
+            assert!(html.contains("unsubscribe"), "{html}");
+            assert!(
+                !html.contains("u=https%3A%2F%2Fcrm.example.cn%2Funsubscribe"),
+                "{html}"
+            );
         }
         // Those refused never consented; every send is an interaction naming the campaign.
         let q = ListQuery::default()

@@ -85,8 +85,15 @@ fn find_href(s: &str) -> Option<usize> {
     None
 }
 
+/// An attribute's value as the browser reads it: the escapes a template engine writes
+/// (minijinja writes `/` as `&#x2f;`) undone.
 fn unescape(s: &str) -> String {
-    s.replace("&amp;", "&")
+    s.replace("&#x2f;", "/")
+        .replace("&#47;", "/")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
 }
 
 fn escape(s: &str) -> String {
@@ -113,7 +120,8 @@ mod tests {
     fn links_are_wrapped_except_the_kept_and_the_pixel_added() {
         let html = "<html><body><a href=\"https://shop.example.cn/a?x=1&amp;y=2\">买</a>\
                     <A HREF='http://b.example.cn'>b</A><a href=\"mailto:x@y.cn\">m</a>\
-                    <a href=\"https://crm.example.cn/unsubscribe/t\">退订</a></body></html>";
+                    <a href=\"https://crm.example.cn/unsubscribe/t\">退订</a>\
+                    <a href=\"https:&#x2f;&#x2f;crm.example.cn&#x2f;unsubscribe&#x2f;t\">退订</a></body></html>";
         let out = decorate(
             html,
             |u| u.contains("/unsubscribe/"),
@@ -130,6 +138,10 @@ mod tests {
         );
         assert!(out.contains("href=\"mailto:x@y.cn\""));
         assert!(out.contains("href=\"https://crm.example.cn/unsubscribe/t\""));
+        assert!(
+            out.contains("href=\"https:&#x2f;&#x2f;crm.example.cn&#x2f;unsubscribe&#x2f;t\""),
+            "an escaped address is read as the browser reads it: {out}"
+        );
         assert!(out.ends_with("display:none\"></body></html>"), "{out}");
     }
 }

@@ -237,17 +237,20 @@ impl Store {
         contact: Id,
         response: Response,
     ) -> Result<bool> {
-        let column = match response {
-            Response::Opened => "opened_at",
-            Response::Clicked => "clicked_at",
+        let sql = match response {
+            Response::Opened => {
+                "UPDATE campaign_members SET opened_at = $3 \
+                 WHERE campaign_id = $1 AND contact_id = $2 AND opened_at IS NULL"
+            }
+            Response::Clicked => {
+                "UPDATE campaign_members SET clicked_at = $3, opened_at = COALESCE(opened_at, $3) \
+                 WHERE campaign_id = $1 AND contact_id = $2 AND clicked_at IS NULL"
+            }
         };
         let mut tx = self.db.begin().await?;
         let first = tx
             .exec(
-                &format!(
-                    "UPDATE campaign_members SET {column} = $3, opened_at = COALESCE(opened_at, $3) \
-                     WHERE campaign_id = $1 AND contact_id = $2 AND {column} IS NULL"
-                ),
+                sql,
                 vec![Val::Uuid(campaign.0), Val::Uuid(contact.0), Val::Ts(now())],
             )
             .await?;

@@ -30,6 +30,7 @@ mod segments;
 mod service;
 mod session;
 mod survey;
+mod tracking;
 mod unsubscribe;
 mod webhooks;
 
@@ -135,6 +136,8 @@ pub fn routes() -> Router<Store> {
         )
         .route("/kb/suggest", get(kb::suggest))
         .route("/survey/{token}", get(survey::show).post(survey::answer))
+        .route("/t/o/{campaign}/{contact}/{sig}", get(tracking::open))
+        .route("/t/c/{campaign}/{contact}/{sig}", get(tracking::click))
         // Calendars are written in their own form (rows of periods and days, no JSON); the
         // generic routes leave these two out (see `records::Routes`).
         .route(
