@@ -39,6 +39,7 @@ pub mod optimize;
 pub mod pareto;
 pub mod portfolio;
 pub mod rfm;
+pub mod significance;
 
 use chrono::NaiveDate;
 

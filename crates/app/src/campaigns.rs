@@ -222,6 +222,19 @@ pub struct Progress {
     pub members: i64,
     pub control: i64,
     pub variants: Vec<VariantProgress>,
+    /// The first two variants' click rates (of those sent) compared, once both were sent.
+    pub ab_test: Option<AbTest>,
+}
+
+/// Whether variant A's click rate differs from B's by more than chance (two-proportion
+/// z-test): significant at the 5 % level when `p_value` < 0.05.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct AbTest {
+    pub rate_a: f64,
+    pub rate_b: f64,
+    pub z: f64,
+    pub p_value: f64,
+    pub significant: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
@@ -232,6 +245,8 @@ pub struct VariantProgress {
     pub sent: i64,
     pub refused: i64,
     pub failed: i64,
+    pub opened: i64,
+    pub clicked: i64,
 }
 
 /// The progress of a campaign the actor may read.
@@ -257,6 +272,8 @@ fn progress_of(c: &Campaign, tally: &[CampaignTally]) -> Progress {
             continue;
         };
         v.members += t.count;
+        v.opened += t.opened;
+        v.clicked += t.clicked;
         match t.state.as_str() {
             member_state::QUEUED | member_state::SENDING => v.queued += t.count,
             member_state::SENT => v.sent += t.count,
@@ -264,10 +281,27 @@ fn progress_of(c: &Campaign, tally: &[CampaignTally]) -> Progress {
             _ => v.failed += t.count,
         }
     }
+    let ab_test = match variants.as_slice() {
+        [a, b, ..] => guanxi_analytics::significance::two_proportions(
+            a.clicked as u64,
+            a.sent as u64,
+            b.clicked as u64,
+            b.sent as u64,
+        )
+        .map(|c| AbTest {
+            rate_a: c.rate_a,
+            rate_b: c.rate_b,
+            z: c.z,
+            p_value: c.p_value,
+            significant: c.p_value < 0.05,
+        }),
+        _ => None,
+    };
     Progress {
         members,
         control,
         variants,
+        ab_test,
     }
 }
 
@@ -370,6 +404,42 @@ impl SendCampaign {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_adds_up_by_variant_and_compares_the_first_two() {
+        let c: Campaign = serde_json::from_value(json!({
+            "name": "x", "channel": "email", "status": "active",
+            "budget": { "minor": 0, "currency": "CNY" }, "control_percent": 10,
+            "variants": [
+                { "name": "A", "template_id": Id::new(), "percent": 50 },
+                { "name": "B", "template_id": Id::new(), "percent": 50 },
+            ],
+        }))
+        .unwrap();
+        let t = |variant, state: &str, count, opened, clicked| CampaignTally {
+            variant,
+            state: state.into(),
+            count,
+            opened,
+            clicked,
+        };
+        let p = progress_of(
+            &c,
+            &[
+                t(None, "held", 200, 0, 0),
+                t(Some(0), "sent", 1000, 400, 200),
+                t(Some(0), "refused", 30, 0, 0),
+                t(Some(1), "sent", 1000, 420, 250),
+                t(Some(1), "sending", 5, 0, 0),
+            ],
+        );
+        assert_eq!((p.members, p.control), (2235, 200));
+        let (a, b) = (&p.variants[0], &p.variants[1]);
+        assert_eq!((a.members, a.sent, a.refused, a.clicked), (1030, 1000, 30, 200));
+        assert_eq!((b.queued, b.opened), (5, 420));
+        let ab = p.ab_test.unwrap();
+        assert!((ab.p_value - 0.0074).abs() < 1e-3 && ab.significant, "{ab:?}");
+    }
 
     #[test]
     fn draws_are_fixed_and_spread_evenly() {

@@ -32,6 +32,9 @@ pub struct Tally {
     pub variant: Option<usize>,
     pub state: String,
     pub count: i64,
+    /// Of them, how many opened (or clicked) and how many clicked.
+    pub opened: i64,
+    pub clicked: i64,
 }
 
 impl Store {
@@ -200,21 +203,25 @@ impl Store {
         let rows = self
             .db
             .fetch(
-                "SELECT variant, state, COUNT(*) FROM campaign_members WHERE campaign_id = $1 \
+                "SELECT variant, state, COUNT(*), COUNT(opened_at), COUNT(clicked_at) \
+                 FROM campaign_members WHERE campaign_id = $1 \
                  GROUP BY variant, state ORDER BY variant, state",
                 vec![Val::Uuid(campaign.0)],
-                &[Kind::Int, Kind::Text, Kind::Int],
+                &[Kind::Int, Kind::Text, Kind::Int, Kind::Int, Kind::Int],
             )
             .await?;
         Ok(rows
             .into_iter()
             .map(|mut r| {
                 let count = r[2].as_i64().unwrap_or(0);
+                let (opened, clicked) = (r[3].as_i64().unwrap_or(0), r[4].as_i64().unwrap_or(0));
                 let variant = r[0].as_i64().and_then(|v| usize::try_from(v).ok());
                 Tally {
                     variant,
                     state: r.swap_remove(1).into_text().unwrap_or_default(),
                     count,
+                    opened,
+                    clicked,
                 }
             })
             .collect())
