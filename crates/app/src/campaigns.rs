@@ -435,10 +435,16 @@ mod tests {
         );
         assert_eq!((p.members, p.control), (2235, 200));
         let (a, b) = (&p.variants[0], &p.variants[1]);
-        assert_eq!((a.members, a.sent, a.refused, a.clicked), (1030, 1000, 30, 200));
+        assert_eq!(
+            (a.members, a.sent, a.refused, a.clicked),
+            (1030, 1000, 30, 200)
+        );
         assert_eq!((b.queued, b.opened), (5, 420));
         let ab = p.ab_test.unwrap();
-        assert!((ab.p_value - 0.0074).abs() < 1e-3 && ab.significant, "{ab:?}");
+        assert!(
+            (ab.p_value - 0.0074).abs() < 1e-3 && ab.significant,
+            "{ab:?}"
+        );
     }
 
     #[test]

@@ -2770,6 +2770,7 @@ on_both!(
     static_list_filled_and_emptied
 );
 on_both!(segment_edit_conflict, segment_edit_conflict);
+on_both!(campaign_variants_and_launch, campaign_variants_and_launch);
 
 /// The values of every `name="…" value="…"` input of that name, in page order.
 fn values_of(body: &str, name: &str) -> Vec<String> {
@@ -3615,4 +3616,158 @@ async fn segment_edit_conflict(s: Server) {
     let r = s.store.get::<Segment>(&Actor::system(), id).await.unwrap();
     assert_eq!((r.meta.version, r.data.name.as_str()), (3, "华东客户"));
     assert_eq!(r.data.conditions[0].value, serde_json::json!("纺织"));
+}
+
+/// A marketer sets a campaign's A/B variants in their form (a wrong total refused beside
+/// the rows, what was typed kept), launches it from its page (refused, naming what is
+/// missing, until it has a segment), sees its progress, and pauses it.
+async fn campaign_variants_and_launch(s: Server) {
+    use guanxi_domain::entities::{Campaign, CampaignStatus, EmailTemplate, Segment};
+    use serde_json::json;
+    let sys = Actor::system();
+    let template = |name: &str| {
+        json!({ "name": name, "locale": "zh-CN", "category": "marketing",
+                "subject": "{{contact.name}} 您好", "html": "<p>{{contact.name}}</p>",
+                "text": "{{contact.name}} {{unsubscribe_url}}" })
+    };
+    let a = guanxi_app::records::create::<EmailTemplate>(&s.store, &sys, template("春季A"))
+        .await
+        .unwrap();
+    let b = guanxi_app::records::create::<EmailTemplate>(&s.store, &sys, template("春季B"))
+        .await
+        .unwrap();
+    let c = guanxi_app::records::create::<Campaign>(
+        &s.store,
+        &sys,
+        json!({ "name": "春季焕新", "channel": "email", "status": "planned",
+                "budget": { "minor": 0, "currency": "CNY" } }),
+    )
+    .await
+    .unwrap();
+    let id = c.meta.id;
+    let mut web = Browser::new(&s, "zh-CN");
+    web.sign_in("admin@t.cn").await;
+    let page = web.get(&format!("/campaigns/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("id=\"campaign-sending\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(&format!("action=\"/campaigns/{id}/launch\""))
+    );
+
+    let form = web.get(&format!("/campaigns/{id}/variants")).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(form.body.contains("春季A") && form.body.contains("春季B"));
+    let (ta, tb) = (a.meta.id.to_string(), b.meta.id.to_string());
+    let csrf = form.csrf();
+    let post = |shares: [&'static str; 2], control: &'static str| {
+        vec![
+            ("_csrf".to_string(), csrf.clone()),
+            ("_version".to_string(), "1".to_string()),
+            ("v_name".to_string(), "A".to_string()),
+            ("v_template".to_string(), ta.clone()),
+            ("v_percent".to_string(), shares[0].to_string()),
+            ("v_name".to_string(), "B".to_string()),
+            ("v_template".to_string(), tb.clone()),
+            ("v_percent".to_string(), shares[1].to_string()),
+            ("v_name".to_string(), String::new()),
+            ("v_template".to_string(), String::new()),
+            ("v_percent".to_string(), String::new()),
+            ("control_percent".to_string(), control.to_string()),
+        ]
+    };
+    let refused = web
+        .post(
+            &format!("/campaigns/{id}/variants"),
+            &pairs(&post(["60", "30"], "10")),
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("value=\"60\"") && refused.body.contains("value=\"30\""));
+    assert!(
+        refused.body.contains("90"),
+        "the total is named: {}",
+        refused.body
+    );
+    let saved = web
+        .post(
+            &format!("/campaigns/{id}/variants"),
+            &pairs(&post(["50", "50"], "20")),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let now = s.store.get::<Campaign>(&sys, id).await.unwrap();
+    assert_eq!((now.data.variants.len(), now.data.control_percent), (2, 20));
+
+    // No segment yet: the launch is refused, and the page says why.
+    let launch = |version: i64| {
+        vec![
+            ("_csrf".to_string(), csrf.clone()),
+            ("_version".to_string(), version.to_string()),
+        ]
+    };
+    let r = web
+        .post(
+            &format!("/campaigns/{id}/launch"),
+            &pairs(&launch(now.meta.version)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = web.get(&format!("/campaigns/{id}")).await;
+    assert!(
+        page.body.contains("未能执行") && page.body.contains("segment_id"),
+        "{}",
+        page.body
+    );
+
+    let seg = guanxi_app::records::create::<Segment>(
+        &s.store,
+        &sys,
+        json!({ "name": "全部联系人", "entity": "contact",
+                "conditions": [{ "field": "name", "op": "is_null", "value": false }] }),
+    )
+    .await
+    .unwrap();
+    let now = s
+        .store
+        .update::<Campaign, _>(&sys, id, now.meta.version, |r| {
+            r.data.segment_id = Some(seg.meta.id);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let r = web
+        .post(
+            &format!("/campaigns/{id}/launch"),
+            &pairs(&launch(now.meta.version)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = web.get(&format!("/campaigns/{id}")).await;
+    assert!(page.body.contains("活动已启动"), "{}", page.body);
+    assert!(
+        page.body
+            .contains(&format!("action=\"/campaigns/{id}/pause\""))
+    );
+    assert!(page.body.contains("id=\"campaign-variants-table\""));
+    let launched = s.store.get::<Campaign>(&sys, id).await.unwrap();
+    assert_eq!(launched.data.status, CampaignStatus::Active);
+    let r = web
+        .post(
+            &format!("/campaigns/{id}/pause"),
+            &pairs(&launch(launched.meta.version)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = web.get(&format!("/campaigns/{id}")).await;
+    assert!(page.body.contains("继续发送"), "{}", page.body);
 }

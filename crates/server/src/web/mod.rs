@@ -7,6 +7,7 @@ mod account;
 mod admin;
 mod assets;
 mod calendars;
+mod campaigns;
 mod cases;
 mod duplicates;
 mod email_templates;
@@ -136,6 +137,12 @@ pub fn routes() -> Router<Store> {
         )
         .route("/kb/suggest", get(kb::suggest))
         .route("/survey/{token}", get(survey::show).post(survey::answer))
+        .route("/campaigns/{id}/launch", post(campaigns::launch))
+        .route("/campaigns/{id}/pause", post(campaigns::pause))
+        .route(
+            "/campaigns/{id}/variants",
+            get(campaigns::variants_form).post(campaigns::variants_save),
+        )
         .route("/t/o/{campaign}/{contact}/{sig}", get(tracking::open))
         .route("/t/c/{campaign}/{contact}/{sig}", get(tracking::click))
         // Calendars are written in their own form (rows of periods and days, no JSON); the

@@ -629,6 +629,8 @@ struct RecordPage {
     usage: Option<i64>,
     /// A calendar's hours by weekday and its listed days.
     calendar: Option<super::calendars::Summary>,
+    /// A campaign's sending: progress, launch and pause.
+    campaign: Option<super::campaigns::Panel>,
 }
 
 /// The facts of a record as label/value pairs: every field with a value, custom ones too.
@@ -794,6 +796,16 @@ async fn show<T: Entity>(
             .map(|c| super::calendars::summary(t, &c.data)),
         _ => None,
     };
+    let campaign = match def.name {
+        "campaign" => match store
+            .get::<guanxi_domain::entities::Campaign>(&u.actor, id)
+            .await
+        {
+            Ok(c) => super::campaigns::panel(&store, &u, &c).await,
+            Err(_) => None,
+        },
+        _ => None,
+    };
     let mut facts = facts(t, def, &custom, &json, &names);
     if calendar.is_some() {
         // Shown by weekday and day below, not as JSON.
@@ -806,6 +818,7 @@ async fn show<T: Entity>(
         p: u.page(def.title_of(&json)),
         heading: format!("{} · {}", t.entity_one(def.name), def.title_of(&json)),
         calendar,
+        campaign,
         facts: facts
             .into_iter()
             .map(|(label, shown)| Fact { label, shown })
