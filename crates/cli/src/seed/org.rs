@@ -62,6 +62,110 @@ async fn service_levels(store: &Store, sys: &Actor) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the marketer starts with: two versions of a mail to loyal customers, the segments
+/// of high-value customers at risk (accounts, and their contacts who accepted e-mail), and
+/// a planned A/B campaign on them with a control group, ready to launch once the
+/// analytics have run.
+async fn marketing(store: &Store, sys: &Actor, marketer: Id) -> anyhow::Result<()> {
+    let template = |name: &str, subject: &str, offer: &str| EmailTemplate {
+        name: name.into(),
+        locale: Locale::ZhCn,
+        category: MailCategory::Marketing,
+        subject: format!("{{{{contact.name}}}}，{subject}"),
+        html: format!(
+            "<p>{{{{contact.name}}}} 您好：</p><p>感谢 {{{{account.name}}}} 一直以来的信任。{offer}</p>\
+             <p><a href=\"https://www.guanxi.demo/offers/spring\">查看详情</a></p>\
+             <p>{{{{user.name}}}}</p><p><a href=\"{{{{unsubscribe_url}}}}\">退订</a></p>"
+        ),
+        text: format!(
+            "{{{{contact.name}}}} 您好：\n感谢 {{{{account.name}}}} 一直以来的信任。{offer}\n\
+             详情：https://www.guanxi.demo/offers/spring\n{{{{user.name}}}}\n退订：{{{{unsubscribe_url}}}}"
+        ),
+    };
+    let a = store
+        .create(
+            sys,
+            NewRecord::new(template(
+                "老客户回馈 A",
+                "老客户专享回馈",
+                "本月下单享九折。",
+            )),
+        )
+        .await?;
+    let b = store
+        .create(
+            sys,
+            NewRecord::new(template(
+                "老客户回馈 B",
+                "送您一份专属礼遇",
+                "本月下单赠送一年延保。",
+            )),
+        )
+        .await?;
+    let valuable = vec![
+        Filter::new("grade", Op::In, serde_json::json!(["A", "B"])),
+        Filter::new("churn_risk", Op::Ge, serde_json::json!(0.5)),
+    ];
+    store
+        .create(
+            sys,
+            NewRecord::new(Segment {
+                conditions: valuable.clone(),
+                description: Some("等级 A/B 且流失风险不低于 50% 的客户".into()),
+                ..Segment::new("高价值流失风险客户", SegmentOf::Account)
+            })
+            .owned_by(marketer, None),
+        )
+        .await?;
+    let people = store
+        .create(
+            sys,
+            NewRecord::new(Segment {
+                conditions: valuable
+                    .into_iter()
+                    .map(|f| Filter {
+                        field: format!("{ACCOUNT_PREFIX}{}", f.field),
+                        ..f
+                    })
+                    .collect(),
+                facts: vec![Fact::Consent {
+                    channel: ConsentChannel::Email,
+                    given: true,
+                }],
+                ..Segment::new(
+                    "高价值流失风险客户的联系人（已授权邮件）",
+                    SegmentOf::Contact,
+                )
+            })
+            .owned_by(marketer, None),
+        )
+        .await?;
+    let variant = |name: &str, t: &Record<EmailTemplate>| Variant {
+        name: name.into(),
+        template_id: t.meta.id,
+        percent: 50,
+    };
+    store
+        .create(
+            sys,
+            NewRecord::new(Campaign {
+                name: "老客户回馈 · A/B".into(),
+                channel: CampaignChannel::Email,
+                status: CampaignStatus::Planned,
+                starts_on: None,
+                ends_on: None,
+                budget: Money::new(20_000_00, Currency::CNY),
+                description: Some("九折与延保两种回馈，留出 10% 对照组".into()),
+                segment_id: Some(people.meta.id),
+                variants: vec![variant("A 九折", &a), variant("B 延保", &b)],
+                control_percent: 10,
+            })
+            .owned_by(marketer, None),
+        )
+        .await?;
+    Ok(())
+}
+
 #[derive(Debug, Clone)]
 pub struct Rep {
     pub user: Id,
@@ -201,6 +305,7 @@ pub async fn build(store: &Store, sys: &Actor, seed: u64, customers: u64) -> any
         });
     }
     let mut service_agents = vec![];
+    let mut marketer = None;
     for (email, role) in [
         ("marketing@guanxi.demo", "marketing"),
         ("service1@guanxi.demo", "service"),
@@ -213,6 +318,9 @@ pub async fn build(store: &Store, sys: &Actor, seed: u64, customers: u64) -> any
             .await?;
         if role == "service" {
             service_agents.push(u.meta.id);
+        }
+        if role == "marketing" {
+            marketer = Some(u.meta.id);
         }
     }
 
@@ -325,6 +433,9 @@ pub async fn build(store: &Store, sys: &Actor, seed: u64, customers: u64) -> any
     }
     store.import(sys, product_rows).await?;
     service_levels(store, sys).await?;
+    if let Some(m) = marketer {
+        marketing(store, sys, m).await?;
+    }
 
     let q = ListQuery::default()
         .filter(Filter::new("is_default", Op::Eq, true))
