@@ -157,7 +157,7 @@ async fn a_campaign_mails_its_segment_once_with_a_control_group_and_variants() {
             Some("https://crm.example.cn/"),
         )
         .unwrap();
-        // Launched paused at once: nothing is sent until it is resumed.
+        // Launched, paused at once and resumed: the members are taken once, at launch.
         let runner = jobs::start(s.clone(), jobs::served(&s, &outbox), quick());
         let launched = campaigns::launch(&s, &marketer, campaign.meta.id, campaign.meta.version)
             .await

@@ -570,18 +570,20 @@ impl Store {
         q: &ListQuery,
         custom: &[CustomFieldDef],
     ) -> Result<Page<Record<T>>> {
-        self.list_where(actor, q, custom, |_| Ok(vec![])).await
+        self.list_where(actor, q, custom, Sql::default(), vec![])
+            .await
     }
 
-    /// [`Self::list`] of the records that also meet the predicates `more` adds (a
-    /// segment's facts), bound in the same statement. The right to read is the caller's
-    /// check.
+    /// [`Self::list`] of the records that also meet `more`, predicates already bound in
+    /// `sql` (a segment's conditions and facts); the list's own are bound after them. The
+    /// right to read is the caller's check.
     pub(crate) async fn list_where<T: Entity>(
         &self,
         actor: &Actor,
         q: &ListQuery,
         custom: &[CustomFieldDef],
-        more: impl FnOnce(&mut Sql) -> Result<Vec<String>>,
+        mut sql: Sql,
+        more: Vec<String>,
     ) -> Result<Page<Record<T>>> {
         let def = T::DEF;
         let backend = self.backend();
@@ -592,7 +594,6 @@ impl Store {
                 format!("must be between 1 and {MAX_LIMIT}"),
             ));
         }
-        let mut sql = Sql::default();
         let mut preds = vec![if q.deleted {
             "\"deleted_at\" IS NOT NULL".to_string()
         } else {
@@ -602,7 +603,7 @@ impl Store {
         for f in &q.filters {
             preds.push(query::filter(def, custom, backend, f, &mut sql)?);
         }
-        preds.extend(more(&mut sql)?);
+        preds.extend(more);
         let order = query::order(def, custom, backend, q)?;
         let conn = &mut self.db.reader().await?;
         let total = if q.with_count {

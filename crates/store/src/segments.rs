@@ -78,15 +78,9 @@ impl Store {
         }
         require(actor, def.name, Right::Read)?;
         let custom = self.custom_fields(def.name).await?;
-        // The predicates are built before the list's own, so their parameters come first.
-        let mut pre = Sql::default();
-        let preds = self.segment_predicates(actor, seg, at, &mut pre).await?;
-        self.list_where(actor, q, &custom, move |sql| {
-            let base = sql.params.len();
-            sql.params.extend(pre.params);
-            Ok(preds.into_iter().map(|p| renumber(&p, base)).collect())
-        })
-        .await
+        let mut sql = Sql::default();
+        let preds = self.segment_predicates(actor, seg, at, &mut sql).await?;
+        self.list_where(actor, q, &custom, sql, preds).await
     }
 
     /// The predicates (ANDed) selecting the segment's records, the record scope and
@@ -190,20 +184,8 @@ impl Store {
         ids.dedup();
         let mut tx = self.db.begin().await?;
         let changed = if add {
-            let mut sql = Sql::default();
-            let scope = query::scope(def, actor, &mut sql);
-            let list_ids: Vec<String> = ids.iter().map(|i| sql.bind(Val::Uuid(i.0))).collect();
-            let text = format!(
-                "SELECT \"id\" FROM {} WHERE \"deleted_at\" IS NULL AND {scope} AND \"id\" IN ({})",
-                def.table,
-                list_ids.join(", ")
-            );
-            let seen: std::collections::HashSet<uuid::Uuid> = tx
-                .fetch(&text, sql.params, &[Kind::Uuid])
-                .await?
-                .into_iter()
-                .filter_map(|r| r[0].as_uuid())
-                .collect();
+            let wanted: Vec<uuid::Uuid> = ids.iter().map(|i| i.0).collect();
+            let seen = crate::records::readable(&mut tx, actor, def.table, &wanted).await?;
             let mut refused = ValidationErrors::new();
             for (i, id) in ids.iter().enumerate() {
                 if !seen.contains(&id.0) {
@@ -268,29 +250,6 @@ impl Store {
         tx.commit().await?;
         Ok(changed as usize)
     }
-}
-
-/// Move a predicate's `$n` parameters up by `by` (the predicates of a segment bound ahead
-/// of a list's own). Parameters are `$` and digits; no text of ours holds a `$` otherwise.
-fn renumber(pred: &str, by: usize) -> String {
-    let mut out = String::with_capacity(pred.len() + 8);
-    let mut chars = pred.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
-        out.push(c);
-        if c != '$' {
-            continue;
-        }
-        let mut n = String::new();
-        while let Some((_, d)) = chars.peek().filter(|(_, d)| d.is_ascii_digit()) {
-            n.push(*d);
-            chars.next();
-        }
-        match n.parse::<usize>() {
-            Ok(n) => out.push_str(&(n + by).to_string()),
-            Err(_) => out.push_str(&n),
-        }
-    }
-    out
 }
 
 /// A condition's refusal named by its place in the segment (`conditions[2].field`).
@@ -452,18 +411,5 @@ fn consent(
                  AND c.\"deleted_at\" IS NULL AND c.\"{field}\" = {t} AND {scope})"
             )
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::renumber;
-
-    #[test]
-    fn parameters_move_up_and_the_rest_stays() {
-        assert_eq!(
-            renumber("a = $1 AND b IN ($2, $10) AND json_extract(x, '$.sku')", 3),
-            "a = $4 AND b IN ($5, $13) AND json_extract(x, '$.sku')"
-        );
     }
 }
