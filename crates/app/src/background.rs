@@ -1,9 +1,9 @@
 //! The work `guanxi serve` does beside answering requests, started and stopped in one
 //! place: the change-log followers that act on changes (notifications, workflow rules,
-//! webhooks, service clocks and dispatch, satisfaction surveys), the job runner that carries out what they queue,
+//! webhooks, service clocks and dispatch, satisfaction surveys, campaign conversions), the job runner that carries out what they queue,
 //! and the chains of morning reminders and SLA sweeps. (The search index's follower is started with the index it fills.)
 
-use crate::{jobs, mail, notify, reminders, rules, service, surveys, webhooks};
+use crate::{campaigns, jobs, mail, notify, reminders, rules, service, surveys, webhooks};
 use guanxi_store::Store;
 use guanxi_store::follow::{self, Follower, Subscriber};
 use std::future::Future;
@@ -17,6 +17,7 @@ pub struct Background {
     webhooks: JoinHandle<Follower<webhooks::Dispatch>>,
     service: JoinHandle<Follower<service::Service>>,
     surveys: JoinHandle<Follower<surveys::Surveys>>,
+    conversions: JoinHandle<Follower<campaigns::Conversions>>,
     jobs: jobs::Runner,
 }
 
@@ -80,6 +81,10 @@ pub fn start(store: &Store, outbox: &mail::Outbox) -> Background {
     let service = follower(store, "service", move || service::Service::open(s.clone()));
     let s = store.clone();
     let surveys = follower(store, "surveys", move || surveys::Surveys::open(s.clone()));
+    let s = store.clone();
+    let conversions = follower(store, "campaign conversions", move || {
+        campaigns::Conversions::open(s.clone())
+    });
     let jobs = jobs::start(
         store.clone(),
         jobs::served(store, outbox),
@@ -99,6 +104,7 @@ pub fn start(store: &Store, outbox: &mail::Outbox) -> Background {
         webhooks,
         service,
         surveys,
+        conversions,
         jobs,
     }
 }
@@ -112,6 +118,7 @@ impl Background {
         for_follower(self.webhooks).await;
         for_follower(self.service).await;
         for_follower(self.surveys).await;
+        for_follower(self.conversions).await;
         self.jobs.stop().await;
     }
 }

@@ -19,6 +19,7 @@ pub mod analytics;
 pub mod auth;
 pub mod background;
 pub mod campaigns;
+pub mod consent;
 pub mod deals;
 mod error;
 pub mod export;

@@ -128,6 +128,9 @@ pub enum Refusal {
     NoAddress,
     /// Marketing mail to a contact who did not consent to e-mail, or withdrew it.
     NoConsent,
+    /// The address is on the suppression list: it bounced for good (no mail at all), or
+    /// its owner complained or an administrator put it there (no marketing).
+    Suppressed,
 }
 
 impl Refusal {
@@ -135,6 +138,7 @@ impl Refusal {
         match self {
             Refusal::NoAddress => "no_address",
             Refusal::NoConsent => "no_consent",
+            Refusal::Suppressed => "suppressed",
         }
     }
 }
@@ -170,6 +174,9 @@ pub async fn send_template(
     let category = template.data.category;
     if category == MailCategory::Marketing && contact.data.consent_email != Some(true) {
         return Ok(Outcome::Refused(Refusal::NoConsent));
+    }
+    if suppressed(store, email.as_str(), category).await? {
+        return Ok(Outcome::Refused(Refusal::Suppressed));
     }
     let mailer = outbox.mailer.as_ref().ok_or(SendError::NotConfigured)?;
     let unsubscribe = match category {
@@ -242,6 +249,19 @@ pub async fn send_template(
     })
 }
 
+/// Whether the suppression list stops mail of `category` to `address`: a hard bounce stops
+/// all mail (there is no such mailbox); a complaint or an administrator's entry stops
+/// marketing.
+async fn suppressed(
+    store: &Store,
+    address: &str,
+    category: MailCategory,
+) -> Result<bool, StoreError> {
+    Ok(store.suppression(address).await?.is_some_and(|s| {
+        category == MailCategory::Marketing || s.reason == guanxi_store::suppression_reason::BOUNCE
+    }))
+}
+
 /// The values of the merge fields for a contact (see `merge_fields`), and its owner.
 async fn merge_values(
     store: &Store,
@@ -305,26 +325,6 @@ pub async fn preview(
         })
 }
 
-/// The contact an unsubscribe token stands for stops receiving marketing e-mail: its
-/// consent is withdrawn through the write path (logged as the system's, on the contact's
-/// word). `None` for a token that is no one's. Unsubscribing twice changes nothing.
-pub async fn unsubscribe(store: &Store, token: &str) -> Result<Option<Id>, crate::AppError> {
-    let Some(contact_id) = store.unsubscribe_contact(token).await? else {
-        return Ok(None);
-    };
-    let system = Actor::system();
-    let contact = store.get::<Contact>(&system, contact_id).await?;
-    if contact.data.consent_email != Some(false) {
-        store
-            .update::<Contact, _>(&system, contact_id, contact.meta.version, |c| {
-                c.data.consent_email = Some(false);
-                Ok(())
-            })
-            .await?;
-    }
-    Ok(Some(contact_id))
-}
-
 /// The contact a record names for mail: itself when it is one, else its `contact_id`.
 pub fn contact_of(entity: &str, record: &Value) -> Option<Id> {
     let field = if entity == Contact::DEF.name {
@@ -364,6 +364,9 @@ pub async fn send_service(
     let Some(email) = contact.data.email.clone() else {
         return Ok(Outcome::Refused(Refusal::NoAddress));
     };
+    if suppressed(store, email.as_str(), MailCategory::Transactional).await? {
+        return Ok(Outcome::Refused(Refusal::Suppressed));
+    }
     let mailer = outbox.mailer.as_ref().ok_or(SendError::NotConfigured)?;
     let owner_id = contact.meta.owner_id.or(owner).ok_or(SendError::NoOwner)?;
     let mut mail = OutgoingMail::new(

@@ -6,11 +6,8 @@
 //! recorded as an interaction on the contact's timeline, naming the campaign.
 
 use crate::AppError;
-use chrono::Utc;
-use guanxi_domain::entities::{
-    Campaign, Contact, Direction, Interaction, InteractionKind, InteractionStatus,
-};
-use guanxi_domain::{Actor, Id, NewRecord};
+use crate::campaigns::record_response;
+use guanxi_domain::Id;
 use guanxi_outbound::tracking::{decorate, sign, verify};
 use guanxi_store::{MemberResponse, Store, StoreError};
 use url::Url;
@@ -82,7 +79,7 @@ pub async fn opened(
     let (Some(c), Some(p)) = (parse(campaign), parse(contact)) else {
         return Ok(false);
     };
-    respond(store, c, p, MemberResponse::Opened, None).await?;
+    record_response(store, c, p, MemberResponse::Opened, None).await?;
     Ok(true)
 }
 
@@ -106,52 +103,6 @@ pub async fn clicked(
     let (Some(c), Some(p), Ok(url)) = (parse(campaign), parse(contact), Url::parse(target)) else {
         return Ok(None);
     };
-    respond(store, c, p, MemberResponse::Clicked, Some(target)).await?;
+    record_response(store, c, p, MemberResponse::Clicked, Some(target)).await?;
     Ok(Some(url))
-}
-
-/// Note the response; the first of its kind becomes an interaction on the contact's
-/// timeline, written as the campaign and owned like the contact.
-async fn respond(
-    store: &Store,
-    campaign: Id,
-    contact: Id,
-    response: MemberResponse,
-    target: Option<&str>,
-) -> Result<(), AppError> {
-    if !store.member_responded(campaign, contact, response).await? {
-        return Ok(());
-    }
-    let system = Actor::system();
-    let c = store.get::<Campaign>(&system, campaign).await?;
-    let person = store.get::<Contact>(&system, contact).await?;
-    let (kind, outcome, key) = match response {
-        MemberResponse::Opened => (InteractionKind::Email, "opened", "open"),
-        MemberResponse::Clicked => (InteractionKind::WebVisit, "clicked", "click"),
-    };
-    let interaction = Interaction {
-        kind,
-        direction: Some(Direction::Inbound),
-        status: InteractionStatus::Done,
-        at: Utc::now(),
-        subject: c.data.name.chars().take(200).collect(),
-        body: target.map(str::to_string),
-        outcome: Some(outcome.into()),
-        account_id: person.data.account_id,
-        contact_id: Some(contact),
-        opportunity_id: None,
-        case_id: None,
-        campaign_id: Some(campaign),
-        parts: vec![],
-    };
-    let mut new = NewRecord::new(interaction);
-    new.id = Some(crate::records::derived_id(
-        c.meta.created_at,
-        &format!("campaign-{key}:{campaign}:{contact}"),
-    ));
-    new.owner_id = person.meta.owner_id;
-    match store.create(&Actor::campaign(campaign), new).await {
-        Ok(_) | Err(StoreError::Duplicate { .. }) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }

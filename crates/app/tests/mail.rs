@@ -253,14 +253,19 @@ async fn rules_send_templated_mail_with_consent_and_record_it() {
 
         // Unsubscribing withdraws the consent: marketing mail is refused from then on.
         assert_eq!(
-            mail::unsubscribe(&s, &token).await.unwrap(),
+            guanxi_app::consent::unsubscribe(&s, &token).await.unwrap(),
             Some(wang.meta.id)
         );
         assert_eq!(
-            mail::unsubscribe(&s, &token).await.unwrap(),
+            guanxi_app::consent::unsubscribe(&s, &token).await.unwrap(),
             Some(wang.meta.id)
         );
-        assert_eq!(mail::unsubscribe(&s, "not-a-token").await.unwrap(), None);
+        assert_eq!(
+            guanxi_app::consent::unsubscribe(&s, "not-a-token")
+                .await
+                .unwrap(),
+            None
+        );
         let now = s.get::<Contact>(&system, wang.meta.id).await.unwrap();
         assert_eq!(now.data.consent_email, Some(false));
         let later = mail::send_template(

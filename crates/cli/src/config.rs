@@ -42,6 +42,8 @@ const ENV_SMTP_USER: &str = "GUANXI_SMTP_USER";
 const ENV_SMTP_PASSWORD: &str = "GUANXI_SMTP_PASSWORD";
 const ENV_SMTP_FROM: &str = "GUANXI_SMTP_FROM";
 const ENV_SMTP_CA_CERT: &str = "GUANXI_SMTP_CA_CERT";
+const ENV_SMTP_BOUNCE_ADDRESS: &str = "GUANXI_SMTP_BOUNCE_ADDRESS";
+const ENV_BOUNCE_LISTEN: &str = "GUANXI_BOUNCE_LISTEN";
 /// Hours between the server's analytics runs.
 pub const DEFAULT_ANALYTICS_EVERY: u64 = 24;
 
@@ -624,6 +626,15 @@ pub struct SmtpArgs {
     /// [env: GUANXI_SMTP_CA_CERT] [file: smtp_ca_cert]
     #[arg(long, value_name = "FILE")]
     pub smtp_ca_cert: Option<PathBuf>,
+    /// The envelope sender bounces go back to: an address whose mail reaches
+    /// --bounce-listen [env: GUANXI_SMTP_BOUNCE_ADDRESS] [file: smtp_bounce_address]
+    #[arg(long, value_name = "ADDRESS")]
+    pub smtp_bounce_address: Option<String>,
+    /// Receive bounces and complaints over SMTP on this address (127.0.0.1:2525, or behind
+    /// the organisation's MTA): hard bounces and complaints suppress the address
+    /// [env: GUANXI_BOUNCE_LISTEN] [file: bounce_listen]
+    #[arg(long, value_name = "ADDR")]
+    pub bounce_listen: Option<std::net::SocketAddr>,
 }
 
 /// A comma-separated list of proxy addresses.
@@ -685,6 +696,8 @@ pub struct FileConfig {
     pub smtp_password: Option<String>,
     pub smtp_from: Option<String>,
     pub smtp_ca_cert: Option<PathBuf>,
+    pub smtp_bounce_address: Option<String>,
+    pub bounce_listen: Option<std::net::SocketAddr>,
 }
 
 impl FileConfig {
@@ -783,6 +796,12 @@ pub fn resolve(
         ),
         _ => (None, None, SmtpArgs::default()),
     };
+    let bounce_listen = pick(
+        smtp_flags.bounce_listen,
+        &env,
+        ENV_BOUNCE_LISTEN,
+        file.bounce_listen,
+    )?;
     let deployment = guanxi_server::Deployment {
         public_url: pick(url_flag, &env, ENV_PUBLIC_URL, file.public_url.clone())?,
         trusted_proxies: pick(
@@ -794,6 +813,7 @@ pub fn resolve(
         .unwrap_or_default()
         .0,
         smtp: smtp(smtp_flags, &env, &file)?,
+        bounce_listen,
     };
     let index = match cli.index {
         Some(flag) => Some(flag),
@@ -893,6 +913,12 @@ fn smtp(
         )?,
         timeout_secs: None,
         pool_size: None,
+        bounce_address: pick(
+            flags.smtp_bounce_address,
+            &env,
+            ENV_SMTP_BOUNCE_ADDRESS,
+            file.smtp_bounce_address.clone(),
+        )?,
     }))
 }
 

@@ -79,6 +79,7 @@ async fn mail(n: usize) {
         ca_cert: None,
         timeout_secs: Some(30),
         pool_size: Some(32),
+        bounce_address: None,
     })
     .unwrap();
     let template = Arc::new(

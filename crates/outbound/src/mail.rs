@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use lettre::address::Envelope;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::PoolConfig;
@@ -77,6 +78,10 @@ pub struct SmtpConfig {
     /// Connections kept open to the relay; 10 when not given.
     #[serde(default)]
     pub pool_size: Option<u32>,
+    /// The envelope sender (Return-Path), where receiving servers send bounces: an
+    /// address Guanxi's bounce listener receives; the sender's own when not given.
+    #[serde(default)]
+    pub bounce_address: Option<String>,
 }
 
 impl SmtpConfig {
@@ -100,6 +105,7 @@ impl fmt::Debug for SmtpConfig {
             .field("from", &self.from)
             .field("hello_name", &self.hello_name)
             .field("ca_cert", &self.ca_cert)
+            .field("bounce_address", &self.bounce_address)
             .finish()
     }
 }
@@ -240,6 +246,7 @@ pub struct Sent {
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    bounce: Option<LettreAddress>,
 }
 
 impl Mailer {
@@ -287,9 +294,19 @@ impl Mailer {
         if let Some(name) = &config.hello_name {
             builder = builder.hello_name(ClientId::Domain(name.clone()));
         }
+        let bounce = config
+            .bounce_address
+            .as_deref()
+            .map(|a| {
+                a.trim().parse::<LettreAddress>().map_err(|_| {
+                    MailError::Config(format!("the bounce address is not an address: {a}"))
+                })
+            })
+            .transpose()?;
         Ok(Self {
             transport: builder.build(),
             from,
+            bounce,
         })
     }
 
@@ -313,10 +330,19 @@ impl Mailer {
             .get_raw("Message-ID")
             .map(str::to_string)
             .unwrap_or_default();
-        self.transport
-            .send(message)
-            .await
-            .map_err(MailError::from_smtp)?;
+        let sent = match &self.bounce {
+            // The same message, with bounces going to the bounce address.
+            Some(bounce) => {
+                let to = message.envelope().to().to_vec();
+                let envelope = Envelope::new(Some(bounce.clone()), to)
+                    .map_err(|e| MailError::Config(format!("envelope: {e}")))?;
+                self.transport
+                    .send_raw(&envelope, &message.formatted())
+                    .await
+            }
+            None => self.transport.send(message).await,
+        };
+        sent.map_err(MailError::from_smtp)?;
         Ok(Sent { message_id })
     }
 
@@ -408,6 +434,7 @@ mod tests {
             ca_cert: None,
             timeout_secs: None,
             pool_size: None,
+            bounce_address: None,
         })
         .unwrap()
     }

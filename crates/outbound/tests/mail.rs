@@ -107,6 +107,35 @@ async fn marketing_mail_arrives_with_one_click_unsubscribe() {
 }
 
 #[tokio::test]
+async fn bounces_go_to_the_bounce_address() {
+    let sink = Sink::start(&[]);
+    let plain = Mailer::new(&sink.config(Security::None)).unwrap();
+    plain.send(&mail(Category::Transactional)).await.unwrap();
+    let config = SmtpConfig {
+        bounce_address: Some("bounces@crm.guanxi.example".into()),
+        ..sink.config(Security::None)
+    };
+    let mailer = Mailer::new(&config).unwrap();
+    mailer.send(&mail(Category::Transactional)).await.unwrap();
+    let received = sink.received();
+    assert_eq!(received.len(), 2);
+    // The envelope sender changes; the From the reader sees does not.
+    assert_eq!(received[0]["mail_from"], "crm@guanxi.example");
+    assert_eq!(received[1]["mail_from"], "bounces@crm.guanxi.example");
+    assert_eq!(
+        received[0]["headers"]["from"],
+        received[1]["headers"]["from"]
+    );
+    assert_eq!(received[1]["rcpt_tos"][0], "wang.fang@example.com");
+
+    let wrong = SmtpConfig {
+        bounce_address: Some("not an address".into()),
+        ..sink.config(Security::None)
+    };
+    assert!(matches!(Mailer::new(&wrong), Err(MailError::Config(_))));
+}
+
+#[tokio::test]
 async fn starttls_with_authentication() {
     let sink = Sink::start(&["--tls", "starttls", "--auth", "crm:口令-secret"]);
     let config = SmtpConfig {
@@ -228,6 +257,7 @@ async fn nobody_listening_is_transient() {
         ca_cert: None,
         timeout_secs: Some(5),
         pool_size: None,
+        bounce_address: None,
     };
     let err = Mailer::new(&config)
         .unwrap()

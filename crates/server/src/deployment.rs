@@ -15,6 +15,8 @@ pub struct Deployment {
     pub trusted_proxies: Vec<IpAddr>,
     /// The relay mail goes out through; none: sending mail fails, saying so.
     pub smtp: Option<guanxi_outbound::SmtpConfig>,
+    /// Where bounces and complaints are received over SMTP; none: not received.
+    pub bounce_listen: Option<std::net::SocketAddr>,
 }
 
 impl Deployment {

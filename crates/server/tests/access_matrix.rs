@@ -309,6 +309,8 @@ impl Sample for Campaign {
             segment_id: None,
             variants: vec![],
             control_percent: 0,
+            cost_per_message: 0,
+            conversion_days: 30,
         }
     }
 }

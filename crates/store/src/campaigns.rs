@@ -26,8 +26,9 @@ pub mod state {
     pub const FAILED: &str = "failed";
 }
 
-/// The members of one variant (`None`: the control group) in one state.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The members of one variant (`None`: the control group) in one state, and how many of
+/// them responded each way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
     pub variant: Option<usize>,
     pub state: String,
@@ -35,6 +36,15 @@ pub struct Tally {
     /// Of them, how many opened (or clicked) and how many clicked.
     pub opened: i64,
     pub clicked: i64,
+    pub bounced: i64,
+    pub complained: i64,
+    pub unsubscribed: i64,
+    pub converted: i64,
+    /// The revenue of their conversions, and the margin of those whose margin is known
+    /// (`margin_known` of them), in minor units of the budget's currency.
+    pub revenue: i64,
+    pub margin: i64,
+    pub margin_known: i64,
 }
 
 impl Store {
@@ -203,66 +213,331 @@ impl Store {
         let rows = self
             .db
             .fetch(
-                "SELECT variant, state, COUNT(*), COUNT(opened_at), COUNT(clicked_at) \
+                "SELECT variant, state, COUNT(*), COUNT(opened_at), COUNT(clicked_at), \
+                 COUNT(bounced_at), COUNT(complained_at), COUNT(unsubscribed_at), \
+                 COUNT(converted_at), COALESCE(SUM(revenue_minor), 0), \
+                 COALESCE(SUM(margin_minor), 0), COUNT(margin_minor) \
                  FROM campaign_members WHERE campaign_id = $1 \
                  GROUP BY variant, state ORDER BY variant, state",
                 vec![Val::Uuid(campaign.0)],
-                &[Kind::Int, Kind::Text, Kind::Int, Kind::Int, Kind::Int],
+                &[
+                    Kind::Int,
+                    Kind::Text,
+                    Kind::Int,
+                    Kind::Int,
+                    Kind::Int,
+                    Kind::Int,
+                    Kind::Int,
+                    Kind::Int,
+                    Kind::Int,
+                    Kind::Int,
+                    Kind::Int,
+                    Kind::Int,
+                ],
             )
             .await?;
         Ok(rows
             .into_iter()
             .map(|mut r| {
-                let count = r[2].as_i64().unwrap_or(0);
-                let (opened, clicked) = (r[3].as_i64().unwrap_or(0), r[4].as_i64().unwrap_or(0));
+                let n = |i: usize| r[i].as_i64().unwrap_or(0);
                 let variant = r[0].as_i64().and_then(|v| usize::try_from(v).ok());
-                Tally {
+                let mut t = Tally {
                     variant,
-                    state: r.swap_remove(1).into_text().unwrap_or_default(),
-                    count,
-                    opened,
-                    clicked,
-                }
+                    state: String::new(),
+                    count: n(2),
+                    opened: n(3),
+                    clicked: n(4),
+                    bounced: n(5),
+                    complained: n(6),
+                    unsubscribed: n(7),
+                    converted: n(8),
+                    revenue: n(9),
+                    margin: n(10),
+                    margin_known: n(11),
+                };
+                t.state = r.swap_remove(1).into_text().unwrap_or_default();
+                t
             })
             .collect())
     }
 }
 
-/// A member's response that tracking sees.
+/// The attributes a campaign's responders are profiled by, each with the column that
+/// holds it (`p`: the member's contact, `a`: its account).
+pub const PROFILE_ATTRIBUTES: &[(&str, &str)] = &[
+    ("account.grade", "a.grade"),
+    ("account.rfm_segment", "a.rfm_segment"),
+    ("account.lifecycle_stage", "a.lifecycle_stage"),
+    ("account.tier", "a.tier"),
+    ("account.size", "a.size"),
+    ("account.industry", "a.industry"),
+    ("account.province", "a.province"),
+    ("contact.buying_role", "p.buying_role"),
+    ("contact.department", "p.department"),
+];
+
+/// The members sent a campaign's message who share one value of an attribute (`None`: no
+/// value), and how many of them responded (clicked or converted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseGroup {
+    pub value: Option<String>,
+    pub members: i64,
+    pub responders: i64,
+}
+
+impl Store {
+    /// The campaign's sent members grouped by `attribute` (one of [`PROFILE_ATTRIBUTES`]).
+    pub async fn campaign_response_by(
+        &self,
+        campaign: Id,
+        attribute: &str,
+    ) -> Result<Vec<ResponseGroup>> {
+        let Some((_, col)) = PROFILE_ATTRIBUTES.iter().find(|(a, _)| *a == attribute) else {
+            return Err(crate::StoreError::invalid(
+                "attribute",
+                "unknown",
+                format!("no attribute {attribute} to profile responders by"),
+            ));
+        };
+        let rows = self
+            .db
+            .fetch(
+                &format!(
+                    "SELECT {col}, COUNT(*), \
+                     COUNT(CASE WHEN m.clicked_at IS NOT NULL OR m.converted_at IS NOT NULL THEN 1 END) \
+                     FROM campaign_members m JOIN contacts p ON p.id = m.contact_id \
+                     LEFT JOIN accounts a ON a.id = p.account_id \
+                     WHERE m.campaign_id = $1 AND m.state = 'sent' GROUP BY {col}"
+                ),
+                vec![Val::Uuid(campaign.0)],
+                &[Kind::Text, Kind::Int, Kind::Int],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|mut r| ResponseGroup {
+                members: r[1].as_i64().unwrap_or(0),
+                responders: r[2].as_i64().unwrap_or(0),
+                value: r.swap_remove(0).into_text().filter(|v| !v.is_empty()),
+            })
+            .collect())
+    }
+}
+
+/// An order placed or a deal won, which the campaigns that reached its account may claim
+/// as their conversion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The order or deal.
+    pub id: Id,
+    pub account_id: Id,
+    pub contact_id: Option<Id>,
+    pub at: DateTime<Utc>,
+    pub currency: String,
+    pub revenue: i64,
+    /// Unknown for a deal, and for an order whose costs are unknown.
+    pub margin: Option<i64>,
+}
+
+/// A member a conversion was attributed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Converted {
+    pub campaign_id: Id,
+    pub contact_id: Id,
+    /// Sent the message (not held out in the control group).
+    pub treated: bool,
+}
+
+impl Store {
+    /// When any campaign first reached (or held out) anyone: nothing before it converts.
+    pub async fn first_campaign_contact(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self
+            .db
+            .fetch(
+                "SELECT MIN(COALESCE(sent_at, added_at)) FROM campaign_members \
+                 WHERE state IN ('sent', 'held')",
+                vec![],
+                &[Kind::Ts],
+            )
+            .await?
+            .first()
+            .and_then(|r| r[0].as_ts()))
+    }
+
+    /// Attribute `outcome` to every campaign that reached its account (its contact, or any
+    /// contact of its account) within the campaign's conversion window before it: a member
+    /// sent the message, or held out in the control group (counted from the launch, so the
+    /// two groups can be compared). Each campaign counts it once, on the member it reached
+    /// last (the outcome's own contact first), and a member converts once. The revenue
+    /// counts where the outcome's currency is the campaign budget's.
+    pub async fn attribute_conversion(&self, outcome: &Outcome) -> Result<Vec<Converted>> {
+        let mut tx = self.db.begin().await?;
+        let rows = tx
+            .fetch(
+                "SELECT m.campaign_id, m.contact_id, m.state, COALESCE(m.sent_at, m.added_at), \
+                 c.conversion_days, c.budget_currency \
+                 FROM campaign_members m \
+                 JOIN campaigns c ON c.id = m.campaign_id AND c.deleted_at IS NULL \
+                 JOIN contacts p ON p.id = m.contact_id \
+                 WHERE (p.account_id = $1 OR m.contact_id = $2) AND m.converted_at IS NULL \
+                 AND ((m.state = 'sent' AND m.sent_at <= $3) OR (m.state = 'held' AND m.added_at <= $3)) \
+                 AND NOT EXISTS (SELECT 1 FROM campaign_members d WHERE d.campaign_id = m.campaign_id \
+                     AND d.conversion_id = $4)",
+                vec![
+                    Val::Uuid(outcome.account_id.0),
+                    Val::opt_uuid(outcome.contact_id.map(|c| c.0)),
+                    Val::Ts(outcome.at),
+                    Val::Uuid(outcome.id.0),
+                ],
+                &[Kind::Uuid, Kind::Uuid, Kind::Text, Kind::Ts, Kind::Int, Kind::Text],
+            )
+            .await?;
+        // Per campaign, the member to credit: in the window, the outcome's contact first,
+        // then the one reached last.
+        let mut best: std::collections::BTreeMap<Id, (bool, DateTime<Utc>, Id, bool, bool)> =
+            Default::default();
+        for mut r in rows {
+            let (Some(campaign), Some(contact), Some(at), Some(days)) = (
+                r[0].as_uuid().map(Id),
+                r[1].as_uuid().map(Id),
+                r[3].as_ts(),
+                r[4].as_i64(),
+            ) else {
+                continue;
+            };
+            if at + chrono::Duration::days(days) < outcome.at {
+                continue;
+            }
+            let treated = r[2] == Val::Text(state::SENT.into());
+            let same_currency = r.swap_remove(5).into_text().as_deref() == Some(&outcome.currency);
+            let own = Some(contact) == outcome.contact_id;
+            let better = best
+                .get(&campaign)
+                .is_none_or(|(o, a, ..)| (own, at) > (*o, *a));
+            if better {
+                best.insert(campaign, (own, at, contact, treated, same_currency));
+            }
+        }
+        let mut out = vec![];
+        for (campaign, (_, _, contact, treated, same_currency)) in best {
+            let money = |v: Option<i64>| {
+                if same_currency {
+                    Val::Int(v.unwrap_or(0))
+                } else {
+                    Val::Null(Kind::Int)
+                }
+            };
+            tx.exec(
+                "UPDATE campaign_members SET converted_at = $3, conversion_id = $4, \
+                 revenue_minor = $5, margin_minor = $6 \
+                 WHERE campaign_id = $1 AND contact_id = $2 AND converted_at IS NULL",
+                vec![
+                    Val::Uuid(campaign.0),
+                    Val::Uuid(contact.0),
+                    Val::Ts(outcome.at),
+                    Val::Uuid(outcome.id.0),
+                    money(Some(outcome.revenue)),
+                    match outcome.margin {
+                        Some(m) => money(Some(m)),
+                        None => Val::Null(Kind::Int),
+                    },
+                ],
+            )
+            .await?;
+            out.push(Converted {
+                campaign_id: campaign,
+                contact_id: contact,
+                treated,
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+}
+
+/// A member's response after the message: what tracking, the bounce address and the
+/// unsubscribe link see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Response {
     Opened,
     Clicked,
+    Bounced,
+    Complained,
+    Unsubscribed,
+}
+
+impl Response {
+    fn column(self) -> &'static str {
+        match self {
+            Response::Opened => "opened_at",
+            Response::Clicked => "clicked_at",
+            Response::Bounced => "bounced_at",
+            Response::Complained => "complained_at",
+            Response::Unsubscribed => "unsubscribed_at",
+        }
+    }
 }
 
 impl Store {
-    /// Note a member's open or click; `true` the first time (a click counts as an open
-    /// too, since images are often blocked). `false` as well for someone not a member.
+    /// Note a member's response; `true` the first time (a click counts as an open too,
+    /// since images are often blocked). `false` as well for someone not a member.
     pub async fn member_responded(
         &self,
         campaign: Id,
         contact: Id,
         response: Response,
     ) -> Result<bool> {
-        let sql = match response {
-            Response::Opened => {
-                "UPDATE campaign_members SET opened_at = $3 \
-                 WHERE campaign_id = $1 AND contact_id = $2 AND opened_at IS NULL"
-            }
-            Response::Clicked => {
-                "UPDATE campaign_members SET clicked_at = $3, opened_at = COALESCE(opened_at, $3) \
-                 WHERE campaign_id = $1 AND contact_id = $2 AND clicked_at IS NULL"
-            }
+        let col = response.column();
+        let also_opened = if response == Response::Clicked {
+            ", opened_at = COALESCE(opened_at, $3)"
+        } else {
+            ""
         };
+        let sql = format!(
+            "UPDATE campaign_members SET {col} = $3{also_opened} \
+             WHERE campaign_id = $1 AND contact_id = $2 AND {col} IS NULL"
+        );
         let mut tx = self.db.begin().await?;
         let first = tx
             .exec(
-                sql,
+                &sql,
                 vec![Val::Uuid(campaign.0), Val::Uuid(contact.0), Val::Ts(now())],
             )
             .await?;
         tx.commit().await?;
         Ok(first > 0)
+    }
+
+    /// The campaign whose message reached `contact` last: an unsubscribe from the link
+    /// every marketing mail carries answers it.
+    pub async fn last_campaign_sent(&self, contact: Id) -> Result<Option<Id>> {
+        Ok(self
+            .db
+            .fetch(
+                "SELECT campaign_id FROM campaign_members WHERE contact_id = $1 AND sent_at IS NOT NULL \
+                 ORDER BY sent_at DESC LIMIT 1",
+                vec![Val::Uuid(contact.0)],
+                &[Kind::Uuid],
+            )
+            .await?
+            .first()
+            .and_then(|r| r[0].as_uuid())
+            .map(Id))
+    }
+
+    /// The campaign and member a sent message (its interaction) belongs to: a bounce names
+    /// the message it returns by its Message-ID, made from the interaction's id.
+    pub async fn member_of_message(&self, interaction: Id) -> Result<Option<(Id, Id)>> {
+        Ok(self
+            .db
+            .fetch(
+                "SELECT campaign_id, contact_id FROM campaign_members WHERE interaction_id = $1",
+                vec![Val::Uuid(interaction.0)],
+                &[Kind::Uuid, Kind::Uuid],
+            )
+            .await?
+            .first()
+            .and_then(|r| Some((Id(r[0].as_uuid()?), Id(r[1].as_uuid()?)))))
     }
 
     /// The secret named `name`, made (random, 32 bytes) the first time it is asked for;

@@ -9,6 +9,7 @@ mod auth;
 mod campaigns;
 mod changelog;
 mod codec;
+mod consent;
 mod convert;
 mod custom_cache;
 mod db;
@@ -42,8 +43,12 @@ pub use account360::{
     Account360, AccountSummary, FIRST_TIMELINE_PAGE, RECENT_CHANGES, RecentChanges,
 };
 pub use auth::{ApiToken, MIN_PASSWORD_CHARS, Session, SignIn, check_password_strength};
-pub use campaigns::{Response as MemberResponse, Tally as CampaignTally, state as member_state};
+pub use campaigns::{
+    Converted as CampaignConversion, Outcome as CampaignOutcome, PROFILE_ATTRIBUTES,
+    Response as MemberResponse, ResponseGroup, Tally as CampaignTally, state as member_state,
+};
 pub use changelog::{ChainReport, ChangeEntry, ChangeEvent, ChangeEvents, ImportBatch};
+pub use consent::{ConsentEvent, Suppression, address_key, reason as suppression_reason};
 pub use convert::{Conversion, Converted};
 pub use custom_cache::Defs as CustomDefs;
 pub use db::Backend;

@@ -161,6 +161,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0025_marketing.sql"),
         postgres: include_str!("../migrations/postgres/0025_marketing.sql"),
     },
+    Migration {
+        version: 26,
+        name: "consent and responses",
+        sqlite: include_str!("../migrations/sqlite/0026_consent_and_responses.sql"),
+        postgres: include_str!("../migrations/postgres/0026_consent_and_responses.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

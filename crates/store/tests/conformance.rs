@@ -121,6 +121,8 @@ conformance!(every_entity_round_trips, |s: Store| async move {
         segment_id: None,
         variants: vec![],
         control_percent: 0,
+        cost_per_message: 0,
+        conversion_days: 30,
     };
     let campaign = s.create(&w.admin, NewRecord::new(campaign)).await.unwrap();
     assert_eq!(

@@ -170,6 +170,8 @@ conformance!(
                     segment_id: None,
                     variants: vec![],
                     control_percent: 0,
+                    cost_per_message: 0,
+                    conversion_days: 30,
                 })
                 .owned_by(w.rep_b.user_id, w.rep_b.team_id),
             )

@@ -51,6 +51,18 @@ pub struct Campaign {
     /// that the campaign's effect can be told from what would have happened anyway.
     #[serde(default)]
     pub control_percent: i64,
+    /// What one message costs the sender (minor units of the budget's currency): added
+    /// to the budget for the campaign's cost.
+    #[serde(default)]
+    pub cost_per_message: i64,
+    /// An order placed or a deal won this many days after a member's message counts as the
+    /// campaign's conversion (after the launch for the control group).
+    #[serde(default = "default_conversion_days")]
+    pub conversion_days: i64,
+}
+
+fn default_conversion_days() -> i64 {
+    30
 }
 
 /// One version of a campaign's message: an e-mail template and the percentage of the
@@ -108,6 +120,8 @@ impl Entity for Campaign {
             FieldDef::new("segment_id", Ref("segments")),
             FieldDef::new("variants", Json),
             FieldDef::new("control_percent", Int),
+            FieldDef::new("cost_per_message", Int),
+            FieldDef::new("conversion_days", Int),
         ],
         collection: Some("campaigns"),
         list_columns: &["name", "channel", "status", "starts_on", "budget"],
@@ -118,6 +132,8 @@ impl Entity for Campaign {
         let mut e = ValidationErrors::new();
         e.text("name", &self.name, 200);
         e.non_negative("budget", self.budget.minor);
+        e.non_negative("cost_per_message", self.cost_per_message);
+        e.range("conversion_days", self.conversion_days, 1, 365);
         e.range(
             "control_percent",
             self.control_percent,
@@ -191,6 +207,8 @@ mod tests {
                 })
                 .collect(),
             control_percent: control,
+            cost_per_message: 0,
+            conversion_days: 30,
         }
     }
 

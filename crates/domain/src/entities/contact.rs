@@ -246,6 +246,70 @@ const HEADERS: HeaderTable = &[
     ("external_id", EXTERNAL_ID),
 ];
 
+str_enum! {
+    /// The channels a contact consents to (the contact's `consent_<channel>` fields).
+    pub enum ConsentChannel {
+        Email = "email",
+        Sms = "sms",
+        Call = "call",
+        Wechat = "wechat",
+        Fax = "fax",
+    }
+}
+
+impl ConsentChannel {
+    /// The contact field holding this channel's consent.
+    pub fn field(self) -> &'static str {
+        match self {
+            ConsentChannel::Email => "consent_email",
+            ConsentChannel::Sms => "consent_sms",
+            ConsentChannel::Call => "consent_call",
+            ConsentChannel::Wechat => "consent_wechat",
+            ConsentChannel::Fax => "consent_fax",
+        }
+    }
+
+    /// The contact's answer on this channel: `None` when it was never asked.
+    pub fn of(self, c: &Contact) -> Option<bool> {
+        match self {
+            ConsentChannel::Email => c.consent_email,
+            ConsentChannel::Sms => c.consent_sms,
+            ConsentChannel::Call => c.consent_call,
+            ConsentChannel::Wechat => c.consent_wechat,
+            ConsentChannel::Fax => c.consent_fax,
+        }
+    }
+
+    /// Record the contact's answer on this channel.
+    pub fn set(self, c: &mut Contact, given: bool) {
+        *self.slot(c) = Some(given);
+    }
+
+    fn slot(self, c: &mut Contact) -> &mut Option<bool> {
+        match self {
+            ConsentChannel::Email => &mut c.consent_email,
+            ConsentChannel::Sms => &mut c.consent_sms,
+            ConsentChannel::Call => &mut c.consent_call,
+            ConsentChannel::Wechat => &mut c.consent_wechat,
+            ConsentChannel::Fax => &mut c.consent_fax,
+        }
+    }
+}
+
+str_enum! {
+    /// Where a change of consent came from, kept with it in the consent history.
+    pub enum ConsentSource {
+        /// The one-click unsubscribe address of a marketing mail.
+        UnsubscribeLink = "unsubscribe_link",
+        /// The contact's own preferences page.
+        Preferences = "preferences",
+        /// A user recording what the customer said or signed (the evidence names it).
+        Recorded = "recorded",
+        /// A complaint (a "this is spam" report) sent back by the mailbox provider.
+        Complaint = "complaint",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,4 @@
-use super::{Account, Contact};
+use super::{Account, ConsentChannel, Contact};
 use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
 use crate::filter::Filter;
 use crate::rules::check_condition;
@@ -14,30 +14,6 @@ str_enum! {
     /// A dynamic segment is its conditions, evaluated when read; a static list is the
     /// records put in it by hand, from a list's selection or a spreadsheet.
     pub enum SegmentKind { Dynamic = "dynamic", Static = "static" }
-}
-
-str_enum! {
-    /// The channels a contact consents to (the contact's `consent_<channel>` fields).
-    pub enum ConsentChannel {
-        Email = "email",
-        Sms = "sms",
-        Call = "call",
-        Wechat = "wechat",
-        Fax = "fax",
-    }
-}
-
-impl ConsentChannel {
-    /// The contact field holding this channel's consent.
-    pub fn field(self) -> &'static str {
-        match self {
-            ConsentChannel::Email => "consent_email",
-            ConsentChannel::Sms => "consent_sms",
-            ConsentChannel::Call => "consent_call",
-            ConsentChannel::Wechat => "consent_wechat",
-            ConsentChannel::Fax => "consent_fax",
-        }
-    }
 }
 
 /// A condition on what is known about a record beyond its own fields. For a contact, its

@@ -105,6 +105,7 @@ impl Sink {
             ca_cert: None,
             timeout_secs: Some(20),
             pool_size: None,
+            bounce_address: None,
         }
     }
 

@@ -1,5 +1,5 @@
 //! Campaigns beyond their records (which `/campaigns` serves like every entity): launching
-//! (or resuming), pausing, and where their messages stand.
+//! (or resuming), pausing, where their messages stand, and who responded.
 
 use super::auth::Authed;
 use super::records::{id_of, if_match, one};
@@ -39,13 +39,23 @@ pub async fn pause(
     Ok(one(&actor, &custom, &c, StatusCode::OK))
 }
 
-/// `GET /campaigns/{id}/progress`: members, the control group, and per variant how many
-/// are queued, sent, refused and failed.
+/// `GET /campaigns/{id}/progress`: members, the control group, per variant how many are
+/// queued, sent, refused and failed and how they responded, and the return.
 pub async fn progress(
     State(store): State<Store>,
     Authed(actor): Authed,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
     let p = campaigns::progress(&store, &actor, id_of(&id)?).await?;
+    Ok(Json(serde_json::to_value(p).unwrap_or_default()))
+}
+
+/// `GET /campaigns/{id}/profile`: responders against non-responders, per attribute.
+pub async fn profile(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let p = campaigns::profile(&store, &actor, id_of(&id)?).await?;
     Ok(Json(serde_json::to_value(p).unwrap_or_default()))
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod campaigns;
+mod consent;
 mod duplicates;
 mod email;
 mod export;
@@ -58,6 +59,13 @@ pub fn routes() -> Router<Store> {
         .route("/campaigns/{id}/launch", post(campaigns::launch))
         .route("/campaigns/{id}/pause", post(campaigns::pause))
         .route("/campaigns/{id}/progress", get(campaigns::progress))
+        .route("/campaigns/{id}/profile", get(campaigns::profile))
+        .route(
+            "/contacts/{id}/consents",
+            get(consent::history).post(consent::record),
+        )
+        .route("/suppressions", get(consent::list).post(consent::add))
+        .route("/suppressions/{address}", delete(consent::remove))
         .route("/segments/count", post(segments::preview))
         .route("/segments/{id}/count", get(segments::count))
         .route(

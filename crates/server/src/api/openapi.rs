@@ -578,6 +578,60 @@ fn special_paths(
         "parameters": [id_param()],
         "responses": responses(&[("200", ok("The progress", progress))], &["403", "404"]),
     }));
+    let profile = doc.schema::<guanxi_app::campaigns::Profile>();
+    doc.op("/campaigns/{id}/profile", "get", json!({
+        "tags": ["campaigns"], "operationId": "campaign_profile",
+        "summary": "Responders (clicked or converted) against non-responders: per attribute of the members sent the message, each value's response rate with its 95 % Wilson interval and lift, the attributes ordered by how strongly they separate responders (Cramér's V)",
+        "parameters": [id_param()],
+        "responses": responses(&[("200", ok("The profile", profile))], &["403", "404"]),
+    }));
+    let event = doc.schema::<guanxi_store::ConsentEvent>();
+    doc.op("/contacts/{id}/consents", "get", json!({
+        "tags": ["consent"], "operationId": "consent_history",
+        "summary": "A contact's consent history, newest first: each change on a channel with its source (unsubscribe link, preferences page, complaint, recorded by a user) and evidence",
+        "parameters": [id_param()],
+        "responses": responses(&[("200", ok("The history", object(json!({ "items": { "type": "array", "items": event } }), &["items"])))], &["403", "404"]),
+    }));
+    let recorded = object(
+        json!({
+            "channel": { "type": "string", "enum": guanxi_domain::entities::ConsentChannel::VALUES },
+            "given": { "type": "boolean" },
+            "evidence": { "type": "string", "minLength": 1, "description": "Where the customer gave or withdrew it: a signed form, a call on a date" },
+        }),
+        &["channel", "given", "evidence"],
+    );
+    doc.op("/contacts/{id}/consents", "post", json!({
+        "tags": ["consent"], "operationId": "record_consent",
+        "summary": "Record consent given or withdrawn on a channel, as the customer said or signed it; kept in the contact's consent history with its evidence",
+        "parameters": [id_param()],
+        "requestBody": body(recorded),
+        "responses": responses(&[("200", ok("The contact as it now stands", json!({ "type": "object" })))], &["403", "404", "409", "422"]),
+    }));
+    let suppression = doc.schema::<guanxi_store::Suppression>();
+    doc.op("/suppressions", "get", json!({
+        "tags": ["consent"], "operationId": "suppressions",
+        "summary": "The suppression list, newest first: addresses no mail goes to (hard bounces: no mail at all; complaints and manual entries: no marketing)",
+        "parameters": [
+            param("limit", "query", false, json!({ "type": "integer", "minimum": 1, "maximum": guanxi_app::consent::MAX_PAGE }), "At most this many"),
+            param("offset", "query", false, json!({ "type": "integer", "minimum": 0 }), "Skip this many"),
+        ],
+        "responses": responses(&[("200", ok("A page", object(json!({ "items": { "type": "array", "items": suppression.clone() } }), &["items"])))], &["400", "403"]),
+    }));
+    doc.op("/suppressions", "post", json!({
+        "tags": ["consent"], "operationId": "suppress",
+        "summary": "Put an address on the suppression list by hand (no marketing mail goes to it)",
+        "requestBody": body(object(json!({
+            "address": { "type": "string", "format": "email" },
+            "detail": { "type": "string" },
+        }), &["address"])),
+        "responses": responses(&[("201", ok("On the list", suppression))], &["403", "422"]),
+    }));
+    doc.op("/suppressions/{address}", "delete", json!({
+        "tags": ["consent"], "operationId": "unsuppress",
+        "summary": "Take an address off the suppression list",
+        "parameters": [param("address", "path", true, json!({ "type": "string" }), "The address")],
+        "responses": responses(&[("204", json!({ "description": "Taken off" }))], &["403", "404"]),
+    }));
     let segment = doc.schema::<guanxi_domain::entities::Segment>();
     let counted = object(
         json!({ "count": { "type": "integer", "minimum": 0 } }),

@@ -581,6 +581,37 @@ struct ContactPage {
     composer: Option<Composer>,
     changes: Vec<ChangeRow>,
     can_update: bool,
+    /// The consent history: when, channel, given or withdrawn, source and evidence.
+    consents: Vec<[String; 4]>,
+}
+
+/// The contact's consent history as the page lists it.
+async fn consent_rows(store: &Store, u: &WebUser, id: Id) -> Vec<[String; 4]> {
+    let t = u.t();
+    let history = guanxi_app::consent::history(store, &u.actor, id)
+        .await
+        .unwrap_or_default();
+    history
+        .into_iter()
+        .map(|e| {
+            let what = format!(
+                "{} {}",
+                t.field("contact", &format!("consent_{}", e.channel)),
+                t.s(if e.given {
+                    "consent.given"
+                } else {
+                    "consent.withdrawn"
+                })
+            );
+            let source = t.s(&format!("consent.source_{}", e.source)).to_string();
+            [
+                t.datetime(e.at),
+                what,
+                source,
+                e.evidence.unwrap_or_default(),
+            ]
+        })
+        .collect()
 }
 
 async fn related<T: Entity>(
@@ -691,6 +722,7 @@ async fn contact_view(
             .then(|| composer(t, format!("/contacts/{id}/log"), vec![], composer_error)),
         changes: change_rows::<Contact>(store, u, id).await,
         can_update: u.may("contact", Right::Update),
+        consents: consent_rows(store, u, id).await,
     };
     shown(page::render_status(status, &page), u)
 }

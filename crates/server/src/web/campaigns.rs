@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use guanxi_app::AppError;
-use guanxi_app::campaigns::{self, Progress};
+use guanxi_app::campaigns::{self, Progress, Roi};
 use guanxi_domain::entities::{Campaign, CampaignStatus, EmailTemplate, MailCategory};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::{FieldError, Id, Record, Right};
@@ -24,6 +24,13 @@ pub struct Panel {
     pub id: Id,
     pub version: i64,
     pub progress: Progress,
+    /// Each variant's revenue, formatted.
+    pub revenues: Vec<String>,
+    /// The return, as label and value lines; the help names the conversion window.
+    pub roi: Vec<(String, String)>,
+    pub roi_help: String,
+    /// Whether the sent differ from the control group, in words.
+    pub lift: Option<String>,
     pub can_launch: bool,
     pub can_pause: bool,
     /// The label of the launch button: launch, or resume a paused campaign.
@@ -36,9 +43,23 @@ pub async fn panel(store: &Store, u: &WebUser, c: &Record<Campaign>) -> Option<P
     let may = u.may("campaign", Right::Update);
     let status = c.data.status;
     let t = u.t();
+    let revenues = progress
+        .variants
+        .iter()
+        .map(|v| t.money(v.revenue, &progress.roi.currency))
+        .collect();
+    let roi_help = t.f(
+        "campaign.roi_help",
+        &[("days", &c.data.conversion_days.to_string())],
+    );
+    let (roi, lift) = roi_lines(t, &progress.roi);
     Some(Panel {
         id: c.meta.id,
         version: c.meta.version,
+        revenues,
+        roi,
+        roi_help,
+        lift,
         progress,
         can_launch: may && matches!(status, CampaignStatus::Planned | CampaignStatus::Paused),
         can_pause: may && status == CampaignStatus::Active,
@@ -51,6 +72,69 @@ pub async fn panel(store: &Store, u: &WebUser, c: &Record<Campaign>) -> Option<P
             .to_string(),
         can_edit_variants: may && status == CampaignStatus::Planned,
     })
+}
+
+/// The return as the panel lists it.
+fn roi_lines(t: guanxi_app::i18n::Tr, r: &Roi) -> (Vec<(String, String)>, Option<String>) {
+    let money = |m: i64| t.money(m, &r.currency);
+    let rate = |x: i64, n: i64| {
+        if n > 0 {
+            t.percent(x as f64 / n as f64)
+        } else {
+            "–".into()
+        }
+    };
+    let mut lines = vec![
+        (t.s("campaign.cost").to_string(), money(r.cost)),
+        (
+            t.s("campaign.attributed_revenue").to_string(),
+            money(r.revenue),
+        ),
+        (
+            t.f("campaign.margin_known", &[("n", &t.int(r.margin_known))]),
+            money(r.margin),
+        ),
+        (
+            t.s("campaign.conversion_rate").to_string(),
+            format!(
+                "{} / {}",
+                rate(r.treated_conversions, r.treated),
+                rate(r.control_conversions, r.control)
+            ),
+        ),
+    ];
+    if let (Some(conversions), Some(revenue)) = (r.incremental_conversions, r.incremental_revenue) {
+        lines.push((
+            t.s("campaign.incremental_conversions").to_string(),
+            t.decimal(conversions, 1),
+        ));
+        lines.push((
+            t.s("campaign.incremental_revenue").to_string(),
+            money(revenue.round() as i64),
+        ));
+    }
+    if let Some(ror) = r.return_on_revenue {
+        lines.push((
+            t.s("campaign.return_on_revenue").to_string(),
+            t.percent(ror),
+        ));
+    }
+    let lift = if r.control == 0 {
+        Some(t.s("campaign.no_control").to_string())
+    } else {
+        r.lift_test.as_ref().map(|l| {
+            format!(
+                "p = {} — {}",
+                t.decimal(l.p_value, 3),
+                t.s(if l.significant {
+                    "campaign.lift_significant"
+                } else {
+                    "campaign.lift_not_significant"
+                })
+            )
+        })
+    };
+    (lines, lift)
 }
 
 fn version_of(form: &page::FormData) -> i64 {
@@ -340,4 +424,109 @@ pub async fn variants_save(
             render_status(status, &page)
         }
     }
+}
+
+/// One value of an attribute on the profile page, its bars scaled to the page's widest.
+struct GroupView {
+    value: String,
+    members: String,
+    responders: String,
+    rate: String,
+    interval: String,
+    lift: String,
+    /// Lift and its interval on a 0..200 scale (lift 2.0 at the right end), and where 1.0 is.
+    bar: f64,
+    low: f64,
+    high: f64,
+}
+
+struct AttributeView {
+    label: String,
+    strength: String,
+    p_value: String,
+    groups: Vec<GroupView>,
+}
+
+#[derive(Template)]
+#[template(path = "campaign_profile.html")]
+struct ProfilePage {
+    p: Page,
+    heading: String,
+    id: Id,
+    summary: String,
+    attributes: Vec<AttributeView>,
+}
+
+/// An attribute's label: the field's own name in the user's language.
+fn attribute_label(t: guanxi_app::i18n::Tr, attribute: &str) -> String {
+    match attribute.split_once('.') {
+        Some((entity, field)) => format!("{} · {}", t.entity_one(entity), t.field(entity, field)),
+        None => attribute.to_string(),
+    }
+}
+
+/// `GET /campaigns/{id}/profile`: responders against non-responders.
+pub async fn profile(State(store): State<Store>, u: WebUser, Path(id): Path<String>) -> Response {
+    let Ok(id) = Id::parse(&id) else {
+        return not_found(&u);
+    };
+    let c = match store.get::<Campaign>(&u.actor, id).await {
+        Ok(c) => c,
+        Err(e) => return crate::Problem::from(e).into_response(),
+    };
+    let profile = match campaigns::profile(&store, &u.actor, id).await {
+        Ok(p) => p,
+        Err(e) => return crate::Problem::from(e).into_response(),
+    };
+    let t = u.t();
+    // Lift 0..3 across the bar; beyond is drawn at the end.
+    let scale = |x: f64| (x / 3.0 * 200.0).clamp(0.0, 200.0);
+    let attributes = profile
+        .attributes
+        .iter()
+        .map(|a| {
+            let (entity, field) = a.attribute.split_once('.').unwrap_or(("", ""));
+            AttributeView {
+                label: attribute_label(t, &a.attribute),
+                strength: t.decimal(a.cramers_v, 3),
+                p_value: t.decimal(a.p_value, 4),
+                groups: a
+                    .groups
+                    .iter()
+                    .map(|g| GroupView {
+                        value: match (&g.value, g.other) {
+                            (_, true) => t.s("campaign.other_value").to_string(),
+                            (None, _) => t.s("campaign.no_value").to_string(),
+                            (Some(v), _) => t.choice(entity, field, v),
+                        },
+                        members: t.int(g.members),
+                        responders: t.int(g.responders),
+                        rate: t.percent(g.rate),
+                        interval: format!("{} – {}", t.percent(g.rate_low), t.percent(g.rate_high)),
+                        lift: t.decimal(g.lift, 2),
+                        bar: scale(g.lift),
+                        low: scale(g.lift_low),
+                        high: scale(g.lift_high),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let summary = format!(
+        "{} {} · {} {} · {} {}",
+        t.s("campaign.sent"),
+        t.int(profile.members),
+        t.s("campaign.responders"),
+        t.int(profile.responders),
+        t.s("campaign.rate"),
+        t.percent(profile.rate)
+    );
+    let heading = format!("{} · {}", t.s("campaign.profile_title"), c.data.name);
+    render(&ProfilePage {
+        p: u.page(heading.clone()),
+        heading,
+        id,
+        summary,
+        attributes,
+    })
 }

@@ -30,6 +30,7 @@ mod search;
 mod segments;
 mod service;
 mod session;
+mod suppressions;
 mod survey;
 mod tracking;
 mod unsubscribe;
@@ -135,10 +136,20 @@ pub fn routes() -> Router<Store> {
             "/unsubscribe/{token}",
             get(unsubscribe::ask).post(unsubscribe::confirm),
         )
+        .route(
+            "/preferences/{token}",
+            get(unsubscribe::preferences).post(unsubscribe::save_preferences),
+        )
         .route("/kb/suggest", get(kb::suggest))
         .route("/survey/{token}", get(survey::show).post(survey::answer))
         .route("/campaigns/{id}/launch", post(campaigns::launch))
         .route("/campaigns/{id}/pause", post(campaigns::pause))
+        .route("/campaigns/{id}/profile", get(campaigns::profile))
+        .route(
+            "/suppressions",
+            get(suppressions::list).post(suppressions::add),
+        )
+        .route("/suppressions/remove", post(suppressions::remove))
         .route(
             "/campaigns/{id}/variants",
             get(campaigns::variants_form).post(campaigns::variants_save),

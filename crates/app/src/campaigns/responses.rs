@@ -1,0 +1,208 @@
+//! What members did after a campaign's message, each recorded once on their campaign row
+//! and as an interaction on the contact's timeline naming the campaign: opened, clicked
+//! (tracking), bounced, complained (the bounce address), unsubscribed (the link) and
+//! converted — an order placed or a deal won within the campaign's window, which
+//! [`Conversions`] finds by following the change log.
+
+use crate::AppError;
+use chrono::{DateTime, Utc};
+use guanxi_domain::entities::{
+    Campaign, Contact, Direction, Interaction, InteractionKind, InteractionStatus, Opportunity,
+    OpportunityStatus, Order, OrderStatus,
+};
+use guanxi_domain::{Actor, Currency, Entity, Id, Money, NewRecord};
+use guanxi_store::follow::{self, Follower, Subscriber};
+use guanxi_store::{CampaignOutcome, ChangeEvent, MemberResponse, Store, StoreError};
+use serde_json::Value;
+
+/// Note a member's response; the first of its kind becomes an interaction on the
+/// contact's timeline, written as the campaign and owned like the contact. `detail` is the
+/// link followed or the bounce's diagnostic. `false` when it was noted before, or the
+/// contact is not the campaign's member.
+pub async fn record_response(
+    store: &Store,
+    campaign: Id,
+    contact: Id,
+    response: MemberResponse,
+    detail: Option<&str>,
+) -> Result<bool, AppError> {
+    if !store.member_responded(campaign, contact, response).await? {
+        return Ok(false);
+    }
+    let (kind, outcome) = match response {
+        MemberResponse::Opened => (InteractionKind::Email, "opened"),
+        MemberResponse::Clicked => (InteractionKind::WebVisit, "clicked"),
+        MemberResponse::Bounced => (InteractionKind::Email, "bounced"),
+        MemberResponse::Complained => (InteractionKind::Email, "complained"),
+        MemberResponse::Unsubscribed => (InteractionKind::Email, "unsubscribed"),
+    };
+    on_timeline(store, campaign, contact, kind, outcome, detail).await?;
+    Ok(true)
+}
+
+/// The interaction of a response, with an id fixed by campaign, contact and response:
+/// recorded twice, it is there once.
+async fn on_timeline(
+    store: &Store,
+    campaign: Id,
+    contact: Id,
+    kind: InteractionKind,
+    outcome: &str,
+    detail: Option<&str>,
+) -> Result<(), AppError> {
+    let system = Actor::system();
+    let c = store.get::<Campaign>(&system, campaign).await?;
+    let person = store.get::<Contact>(&system, contact).await?;
+    let interaction = Interaction {
+        kind,
+        direction: Some(Direction::Inbound),
+        status: InteractionStatus::Done,
+        at: Utc::now(),
+        subject: c.data.name.chars().take(200).collect(),
+        body: detail.map(|d| d.chars().take(2_000).collect()),
+        outcome: Some(outcome.into()),
+        account_id: person.data.account_id,
+        contact_id: Some(contact),
+        opportunity_id: None,
+        case_id: None,
+        campaign_id: Some(campaign),
+        parts: vec![],
+    };
+    let mut new = NewRecord::new(interaction);
+    new.id = Some(crate::records::derived_id(
+        c.meta.created_at,
+        &format!("campaign-{outcome}:{campaign}:{contact}"),
+    ));
+    new.owner_id = person.meta.owner_id;
+    match store.create(&Actor::campaign(campaign), new).await {
+        Ok(_) | Err(StoreError::Duplicate { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The subscriber's name, which keys its position: keep it stable.
+pub const SUBSCRIBER: &str = "campaign conversions";
+
+/// Attributes orders and won deals to the campaigns that reached their accounts.
+pub struct Conversions {
+    store: Store,
+}
+
+impl Conversions {
+    /// The follower of `store`; the first time ever, positioned at the log's end (no
+    /// campaign reached anyone before it existed).
+    pub async fn open(store: Store) -> Result<Conversions, StoreError> {
+        if store.subscriber_position(SUBSCRIBER).await? == 0 {
+            let end = store.last_change().await?;
+            store.advance_subscriber(SUBSCRIBER, end).await?;
+        }
+        Ok(Conversions { store })
+    }
+
+    pub fn follow(self) -> Follower<Conversions> {
+        let store = self.store.clone();
+        follow::follow(store, self, follow::Options::default())
+    }
+}
+
+/// The outcome an event records: an order placed (past draft, not cancelled) or a deal whose
+/// status became won. Read from the log's copy of the record.
+pub fn outcome_of(e: &ChangeEvent) -> Option<CampaignOutcome> {
+    let after = e.after.as_ref()?;
+    let id = |v: &Value| v.as_str().and_then(|s| Id::parse(s).ok());
+    let is = |v: &Option<Value>, status: &str| {
+        v.as_ref().and_then(|v| v["status"].as_str()) == Some(status)
+    };
+    let placed = |v: &Option<Value>| {
+        v.is_some()
+            && !is(v, OrderStatus::Draft.as_str())
+            && !is(v, OrderStatus::Cancelled.as_str())
+    };
+    // Placed: created past draft, or moved out of draft.
+    let order_placed = match e.action.as_str() {
+        "create" => placed(&e.after),
+        "update" => is(&e.before, OrderStatus::Draft.as_str()) && placed(&e.after),
+        _ => false,
+    };
+    if e.entity == Order::DEF.name && order_placed {
+        let (total, cost) = (after["total"].as_i64()?, after["cost_total"].as_i64());
+        return Some(CampaignOutcome {
+            id: e.record_id,
+            account_id: id(&after["account_id"])?,
+            contact_id: id(&after["contact_id"]),
+            at: serde_json::from_value::<DateTime<Utc>>(after["ordered_at"].clone()).ok()?,
+            currency: after["currency"].as_str()?.to_string(),
+            revenue: total,
+            // An order whose lines carry no cost has an unknown margin, not a full one.
+            margin: cost.filter(|c| *c > 0).map(|c| total - c),
+        });
+    }
+    let won = OpportunityStatus::Won.as_str();
+    if e.entity == Opportunity::DEF.name
+        && matches!(e.action.as_str(), "create" | "update")
+        && is(&e.after, won)
+        && !is(&e.before, won)
+    {
+        let amount: Money = serde_json::from_value(after["amount"].clone()).ok()?;
+        return Some(CampaignOutcome {
+            id: e.record_id,
+            account_id: id(&after["account_id"])?,
+            contact_id: id(&after["contact_id"]),
+            at: e.at,
+            currency: amount.currency.to_string(),
+            revenue: amount.minor,
+            margin: None,
+        });
+    }
+    None
+}
+
+impl Subscriber for Conversions {
+    type Error = String;
+
+    fn name(&self) -> &str {
+        SUBSCRIBER
+    }
+
+    async fn handle(&mut self, events: &[ChangeEvent]) -> Result<(), String> {
+        let outcomes: Vec<CampaignOutcome> = events.iter().filter_map(outcome_of).collect();
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        // A history import brings orders long before any message: ask the store once.
+        let Some(first) = self
+            .store
+            .first_campaign_contact()
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(());
+        };
+        for o in outcomes.iter().filter(|o| o.at >= first) {
+            convert(&self.store, o).await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// Attribute one outcome and put it on the timelines of the treated members it converted.
+pub async fn convert(store: &Store, o: &CampaignOutcome) -> Result<(), AppError> {
+    for c in store.attribute_conversion(o).await? {
+        if c.treated {
+            let what = match Currency::parse(&o.currency) {
+                Ok(currency) => Money::new(o.revenue, currency).to_string(),
+                Err(_) => format!("{} {}", o.revenue, o.currency),
+            };
+            on_timeline(
+                store,
+                c.campaign_id,
+                c.contact_id,
+                InteractionKind::Note,
+                "converted",
+                Some(&what),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
