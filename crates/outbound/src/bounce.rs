@@ -7,6 +7,12 @@
 //! the caller finds the send it is about. Anyone can write to a bounce address, so a
 //! report should only count when that Message-ID is one of ours and, for a bounce, the
 //! recipient is the one that send went to.
+//!
+//! [`BounceListener`] is the SMTP server that receives them.
+
+mod listener;
+
+pub use listener::{BounceListener, Received, serve};
 
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
@@ -406,7 +412,7 @@ Message-ID: <job-0196a2@guanxi.example.org>
 "#;
 
     /// Gmail's: the explanation in a multipart/alternative, a folded diagnostic.
-    const GMAIL: &str = r#"Delivered-To: bounces@guanxi.example.org
+    pub(super) const GMAIL: &str = r#"Delivered-To: bounces@guanxi.example.org
 From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>
 To: bounces@guanxi.example.org
 Auto-Submitted: auto-replied

@@ -1,7 +1,7 @@
 //! Putting things on the wire: e-mail over SMTP ([`mail`]) from templates with merge
 //! fields ([`template`]), webhook deliveries signed as the Standard Webhooks
-//! specification says ([`webhook`]), and messages to the group robots of WeCom, DingTalk
-//! and Feishu ([`robots`]), and the bounce address that reads the reports coming back
+//! specification says ([`webhook`]), messages to the group robots of WeCom, DingTalk and
+//! Feishu ([`robots`]), and the bounce address, where the reports on sent mail come back
 //! ([`bounce`]).
 //!
 //! Every call is one attempt: retries, backoff and delivery logs belong to the job queue
@@ -19,7 +19,7 @@ pub use guanxi_domain::mail_template as template;
 
 mod tls;
 
-pub use bounce::{Report, ReportKind, parse_reports};
+pub use bounce::{BounceListener, Received, Report, ReportKind, parse_reports};
 pub use mail::{Address, Category, MailError, Mailer, OutgoingMail, Security, Sent, SmtpConfig};
 pub use robots::{Robot, RobotError, RobotKind, RobotMessage, RobotRequest};
 pub use template::{MailTemplate, Part, Rendered, TemplateError};
