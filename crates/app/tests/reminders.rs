@@ -58,15 +58,21 @@ async fn each_morning_everyone_hears_of_their_tasks_due_and_overdue_once() {
         let zh = user(&s, "wangfang@example.cn", Locale::ZhCn).await;
         let en = user(&s, "amy@example.com", Locale::En).await;
         let idle = user(&s, "idle@example.cn", Locale::ZhCn).await;
-        // This morning at 08:30 China time, whenever the test runs.
+        // The last 08:30 China time, whenever the test runs (before 08:30, yesterday's):
+        // the morning whose reminder is due.
         let zone = guanxi_app::i18n::display_offset();
-        let morning = Utc::now()
+        let today = Utc::now()
             .with_timezone(&zone)
             .date_naive()
             .and_time(NaiveTime::from_hms_opt(8, 30, 0).unwrap())
             .and_local_timezone(zone)
             .unwrap()
             .to_utc();
+        let morning = if today > Utc::now() {
+            today - Duration::days(1)
+        } else {
+            today
+        };
         let task = |owner: Id, subject: &str, at: chrono::DateTime<Utc>, status: &str| {
             let s = s.clone();
             let body = json!({
