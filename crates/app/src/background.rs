@@ -1,9 +1,10 @@
 //! The work `guanxi serve` does beside answering requests, started and stopped in one
 //! place: the change-log followers that act on changes (notifications, workflow rules,
-//! webhooks, service clocks and dispatch, satisfaction surveys, campaign conversions), the job runner that carries out what they queue,
+//! webhooks, service clocks and dispatch, satisfaction surveys, campaign conversions), the
+//! bounce address, the job runner that carries out what they queue,
 //! and the chains of morning reminders and SLA sweeps. (The search index's follower is started with the index it fills.)
 
-use crate::{campaigns, jobs, mail, notify, reminders, rules, service, surveys, webhooks};
+use crate::{bounces, campaigns, jobs, mail, notify, reminders, rules, service, surveys, webhooks};
 use guanxi_store::Store;
 use guanxi_store::follow::{self, Follower, Subscriber};
 use std::future::Future;
@@ -18,6 +19,7 @@ pub struct Background {
     service: JoinHandle<Follower<service::Service>>,
     surveys: JoinHandle<Follower<surveys::Surveys>>,
     conversions: JoinHandle<Follower<campaigns::Conversions>>,
+    bounces: Option<bounces::Bounces>,
     jobs: jobs::Runner,
 }
 
@@ -63,8 +65,13 @@ where
     });
 }
 
-/// Start the followers and the job runner on `store`, sending mail through `outbox`.
-pub fn start(store: &Store, outbox: &mail::Outbox) -> Background {
+/// Start the followers and the job runner on `store`, sending mail through `outbox`, and
+/// the bounce address on `bounce_listener` (answering as the domain given) when there is one.
+pub fn start(
+    store: &Store,
+    outbox: &mail::Outbox,
+    bounce_listener: Option<(tokio::net::TcpListener, String)>,
+) -> Background {
     let s = store.clone();
     let notifier = follower(store, "notifications", move || {
         notify::Notifier::open(s.clone())
@@ -105,6 +112,7 @@ pub fn start(store: &Store, outbox: &mail::Outbox) -> Background {
         service,
         surveys,
         conversions,
+        bounces: bounce_listener.map(|(l, domain)| bounces::start(store, l, domain)),
         jobs,
     }
 }
@@ -119,6 +127,9 @@ impl Background {
         for_follower(self.service).await;
         for_follower(self.surveys).await;
         for_follower(self.conversions).await;
+        if let Some(b) = self.bounces {
+            b.stop().await;
+        }
         self.jobs.stop().await;
     }
 }

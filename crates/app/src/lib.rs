@@ -18,6 +18,7 @@ pub mod access;
 pub mod analytics;
 pub mod auth;
 pub mod background;
+pub mod bounces;
 pub mod campaigns;
 pub mod consent;
 pub mod deals;

@@ -583,7 +583,17 @@ async fn run_server(
     let outbox =
         guanxi_app::mail::Outbox::new(deployment.smtp.as_ref(), deployment.public_url.as_deref())
             .context("the mail settings")?;
-    let background = guanxi_app::background::start(&store, &outbox);
+    let bounces = match deployment.bounce_listen {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("the bounce listener on {addr}"))?;
+            tracing::info!("receiving bounces on {addr}");
+            Some((l, bounce_domain(&deployment)))
+        }
+        None => None,
+    };
+    let background = guanxi_app::background::start(&store, &outbox, bounces);
     let served = guanxi_server::serve(
         store.clone(),
         search.as_ref().map(|s| s.0.clone()),
@@ -610,6 +620,18 @@ async fn run_server(
     served.context("HTTP server failed")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The name the bounce listener greets with: the bounce address's domain.
+fn bounce_domain(d: &guanxi_server::Deployment) -> String {
+    d.smtp
+        .as_ref()
+        .and_then(|s| s.bounce_address.as_deref())
+        .and_then(|a| {
+            a.rsplit_once('@')
+                .map(|(_, domain)| domain.trim().to_string())
+        })
+        .unwrap_or_else(|| "localhost".into())
 }
 
 async fn migrate(database: &str) -> anyhow::Result<()> {

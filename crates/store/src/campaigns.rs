@@ -215,8 +215,8 @@ impl Store {
             .fetch(
                 "SELECT variant, state, COUNT(*), COUNT(opened_at), COUNT(clicked_at), \
                  COUNT(bounced_at), COUNT(complained_at), COUNT(unsubscribed_at), \
-                 COUNT(converted_at), COALESCE(SUM(revenue_minor), 0), \
-                 COALESCE(SUM(margin_minor), 0), COUNT(margin_minor) \
+                 COUNT(converted_at), CAST(COALESCE(SUM(revenue_minor), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(margin_minor), 0) AS BIGINT), COUNT(margin_minor) \
                  FROM campaign_members WHERE campaign_id = $1 \
                  GROUP BY variant, state ORDER BY variant, state",
                 vec![Val::Uuid(campaign.0)],
