@@ -17,7 +17,9 @@
 // The journeys get GUANXI_E2E_URL, GUANXI_E2E_LOGINS (JSON [{email, role, name}]),
 // GUANXI_E2E_CUSTOMER (JSON {email, name} of the customer portal's demo login, or null),
 // GUANXI_E2E_PASSWORD and GUANXI_E2E_ARTIFACTS (emptied at the start; the server's output
-// goes to server.log there).
+// goes to server.log there). With GUANXI_E2E_PYTHON (a Python with aiosmtpd), the demo
+// sends its mail to a local SMTP sink: the journeys get GUANXI_E2E_MAIL, the folder with
+// each message as JSON, and GUANXI_E2E_BOUNCE_PORT, the demo's bounce listener.
 
 import { spawn } from 'node:child_process';
 import {
@@ -41,6 +43,7 @@ const REPO = resolve(HERE, '..', '..');
 const JOURNEYS = join(HERE, 'journeys');
 const ARTIFACTS = resolve(process.env.GUANXI_E2E_ARTIFACTS || join(HERE, 'artifacts'));
 const SERVER_LOG = join(ARTIFACTS, 'server.log');
+const MAILDIR = join(ARTIFACTS, 'mail');
 const START_TIMEOUT_MS = 1000 * Number(process.env.GUANXI_E2E_START_TIMEOUT || 180);
 const HEALTH_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
@@ -77,13 +80,45 @@ function lastLines(file, n) {
  * the login list has been printed, and rejects when the server exits first or does not
  * get there within START_TIMEOUT_MS.
  */
-function startDemo(bin, dir, port, log) {
+/**
+ * The SMTP server the demo's mail goes to: the outbound tests' aiosmtpd sink, which keeps
+ * each message parsed as JSON in `maildir` (the journeys read it there). Resolves with
+ * {child, port}; needs GUANXI_E2E_PYTHON, a Python with aiosmtpd (.ci/py-env prints one).
+ */
+function startMailSink(python, maildir) {
+  mkdirSync(maildir, { recursive: true });
+  const script = join(REPO, 'crates', 'outbound', 'tests', 'support', 'smtp_sink.py');
+  const child = spawn(python, [script, maildir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((ok, fail) => {
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = out.match(/PORT (\d+)/);
+      if (m) ok({ child, port: Number(m[1]) });
+    });
+    child.on('exit', (code) => fail(new Fatal(`the mail sink exited (${code}) before listening`)));
+  });
+}
+
+function startDemo(bin, dir, port, log, mail) {
   const args = [
     '--database', process.env.GUANXI_E2E_DATABASE || `sqlite:${join(dir, 'e2e.db')}`,
     'demo',
     '--bind', `127.0.0.1:${port}`,
     '--analytics-every', '0',
   ];
+  if (mail) {
+    // Mail goes to the sink; bounces come back to the demo's own bounce address; links in
+    // mail (tracking, unsubscribe) lead to this server.
+    args.push(
+      '--smtp-host', '127.0.0.1', '--smtp-port', String(mail.port), '--smtp-security', 'none',
+      '--smtp-from', 'Guanxi Demo <crm@guanxi.demo>',
+      '--smtp-bounce-address', 'bounces@guanxi.demo',
+      '--bounce-listen', `127.0.0.1:${mail.bouncePort}`,
+      '--public-url', `http://127.0.0.1:${port}/`,
+    );
+  }
   say(`starting ${bin.startsWith(REPO + '/') ? relative(REPO, bin) : bin} ${args.join(' ')}`);
   const env = { ...process.env };
   // Nothing from a config file or the caller's settings: the demo is hermetic.
@@ -253,6 +288,7 @@ async function main() {
   const log = createWriteStream(SERVER_LOG);
   let server = null;
   let tests = null;
+  let sink = null;
   let status = 1;
 
   // Ctrl-C or a CI cancel: stop the journeys, then clean up as on any other ending.
@@ -272,7 +308,13 @@ async function main() {
 
   try {
     const port = Number(process.env.GUANXI_E2E_PORT) || (await freePort());
-    server = startDemo(bin, dir, port, log);
+    const python = process.env.GUANXI_E2E_PYTHON;
+    if (python) {
+      sink = await startMailSink(python, MAILDIR);
+      sink.bouncePort = await freePort();
+      say(`mail goes to the sink on port ${sink.port} (kept in ${relative(REPO, MAILDIR)}); bounces come back on ${sink.bouncePort}`);
+    }
+    server = startDemo(bin, dir, port, log, sink);
     const demo = await Promise.race([server.ready, interruption]);
     if (!demo.logins.length) throw new Fatal('the demo printed no logins');
     await Promise.race([waitHealthy(demo.url), interruption]);
@@ -286,6 +328,8 @@ async function main() {
       GUANXI_E2E_CUSTOMER: JSON.stringify(demo.customer),
       GUANXI_E2E_PASSWORD: demo.password ?? 'guanxi-demo',
       GUANXI_E2E_ARTIFACTS: ARTIFACTS,
+      GUANXI_E2E_MAIL: sink ? MAILDIR : '',
+      GUANXI_E2E_BOUNCE_PORT: sink ? String(sink.bouncePort) : '',
     };
     tests = runJourneys(files, options, env);
     status = await tests.done;
@@ -301,6 +345,7 @@ async function main() {
     status = { SIGINT: 130, SIGTERM: 143 }[interrupted] ?? 1;
   } finally {
     await stopServer(server);
+    if (sink) sink.child.kill('SIGKILL');
     await new Promise((ok) => log.end(ok));
     rmSync(dir, { recursive: true, force: true });
   }

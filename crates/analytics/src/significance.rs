@@ -29,6 +29,9 @@ pub struct Independence {
     pub df: u32,
     pub p_value: f64,
     pub cramers_v: f64,
+    /// Cochran's rule holds: no expected count below 1 and at most a fifth below 5. When
+    /// it does not (few responses spread over many groups) the p-value and V overstate.
+    pub reliable: bool,
 }
 
 /// `groups` as (members, responders); groups without members are left out. `None` with
@@ -45,6 +48,12 @@ pub fn independence(groups: &[(u64, u64)]) -> Option<Independence> {
         return None;
     }
     let rate = x / n;
+    let expected: Vec<f64> = groups
+        .iter()
+        .flat_map(|&(gn, _)| [gn * rate, gn * (1.0 - rate)])
+        .collect();
+    let small = expected.iter().filter(|e| **e < 5.0).count();
+    let reliable = expected.iter().all(|e| *e >= 1.0) && small * 5 <= expected.len();
     let chi2: f64 = groups
         .iter()
         .map(|&(gn, gx)| {
@@ -63,6 +72,7 @@ pub fn independence(groups: &[(u64, u64)]) -> Option<Independence> {
             1.0
         },
         cramers_v: (chi2 / n).sqrt(),
+        reliable,
     })
 }
 
@@ -136,6 +146,10 @@ mod tests {
         assert_eq!(t.df, 1);
         assert!((t.p_value - 0.000_407).abs() < 1e-5, "{t:?}");
         assert!((t.cramers_v - 0.25).abs() < 1e-9);
+        assert!(t.reliable);
+        // One responder among many small groups: the test would overstate.
+        let sparse = independence(&[(9, 0), (8, 0), (3, 1), (5, 0)]).unwrap();
+        assert!(!sparse.reliable, "{sparse:?}");
         // Three groups responding alike: nothing to see.
         let same = independence(&[(100, 10), (200, 20), (50, 5)]).unwrap();
         assert!(same.chi2.abs() < 1e-12 && (same.p_value - 1.0).abs() < 1e-12);

@@ -182,6 +182,16 @@ impl OutgoingMail {
     }
 }
 
+/// Whether `url` names this machine (`localhost`, 127.0.0.0/8, ::1).
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
     #[error("the mail settings are wrong: {0}")]
@@ -207,8 +217,15 @@ pub enum MailError {
 impl MailError {
     /// Whether sending this message again can ever succeed. Settings errors count as
     /// transient: the message is fine, the relay settings need fixing.
+    /// Settings (the relay's, or a public URL unfit for unsubscribe addresses) and a relay
+    /// that is away may be fixed or pass: a campaign waits rather than failing its list.
     pub fn is_permanent(&self) -> bool {
-        !matches!(self, MailError::Config(_) | MailError::Unavailable { .. })
+        !matches!(
+            self,
+            MailError::Config(_)
+                | MailError::Unavailable { .. }
+                | MailError::UnsubscribeNotHttps(_)
+        )
     }
 
     pub fn is_transient(&self) -> bool {
@@ -385,8 +402,9 @@ impl Mailer {
             Category::Marketing => {
                 let url = mail.unsubscribe.as_ref().ok_or(MailError::NoUnsubscribe)?;
                 // RFC 8058: one-click unsubscription needs an https URI, which the mailbox
-                // provider POSTs `List-Unsubscribe=One-Click` to.
-                if url.scheme() != "https" {
+                // provider POSTs `List-Unsubscribe=One-Click` to. A server on this machine
+                // (a trial, a test) may use http: no outside provider could reach it anyway.
+                if url.scheme() != "https" && !is_loopback(url) {
                     return Err(MailError::UnsubscribeNotHttps(url.to_string()));
                 }
                 headers.insert_raw(raw("List-Unsubscribe", &format!("<{url}>")));
@@ -484,6 +502,9 @@ mod tests {
             mailer().format(&m),
             Err(MailError::UnsubscribeNotHttps(_))
         ));
+        // On this machine (a trial, a test), plain http does.
+        m.unsubscribe = Some(Url::parse("http://127.0.0.1:8080/u/1").unwrap());
+        assert!(formatted(&m).contains("List-Unsubscribe: <http://127.0.0.1:8080/u/1>\r\n"));
         m.unsubscribe = Some(Url::parse("https://crm.example.com/u/1?t=abc").unwrap());
         let text = formatted(&m);
         assert!(

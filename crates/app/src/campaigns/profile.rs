@@ -2,7 +2,8 @@
 //! campaign reached — their account's grade, RFM segment, lifecycle, tier, size, industry,
 //! province, the contact's buying role and department — the response rate of each value with
 //! its 95 % interval and its lift over the campaign's rate, and how strongly the attribute
-//! separates responders (Cramér's V of the chi-square test), strongest first: what to select
+//! separates responders (Cramér's V of the chi-square test), strongest first — those with
+//! too few responses per group for the test to hold come last, marked so: what to select
 //! on next time. A responder clicked or converted; opens are left out, since mail clients
 //! fetch (or block) images whatever the reader does.
 
@@ -33,6 +34,9 @@ pub struct AttributeProfile {
     /// How strongly response depends on the attribute (0: not at all, 1: fully).
     pub cramers_v: f64,
     pub p_value: f64,
+    /// Enough responses per group for the test to hold (Cochran's rule); attributes
+    /// without are listed after those with, whatever their V.
+    pub reliable: bool,
     pub groups: Vec<GroupProfile>,
 }
 
@@ -88,6 +92,7 @@ fn profile_of(by: &[(&str, Vec<ResponseGroup>)]) -> Profile {
                 attribute: attribute.to_string(),
                 cramers_v: test.cramers_v,
                 p_value: test.p_value,
+                reliable: test.reliable,
                 groups: groups
                     .into_iter()
                     .filter_map(|(g, other)| group(g, other, rate))
@@ -95,7 +100,11 @@ fn profile_of(by: &[(&str, Vec<ResponseGroup>)]) -> Profile {
             })
         })
         .collect();
-    attributes.sort_by(|a, b| b.cramers_v.total_cmp(&a.cramers_v));
+    attributes.sort_by(|a, b| {
+        b.reliable
+            .cmp(&a.reliable)
+            .then(b.cramers_v.total_cmp(&a.cramers_v))
+    });
     Profile {
         members,
         responders,
@@ -172,12 +181,26 @@ mod tests {
         assert_eq!((p.members, p.responders), (200, 40));
         assert!((p.rate - 0.2).abs() < 1e-12);
         assert_eq!(p.attributes[0].attribute, "account.grade");
+        assert!(p.attributes[0].reliable);
         assert!(p.attributes[0].cramers_v > 0.2 && p.attributes[0].p_value < 0.001);
         assert!(p.attributes[1].cramers_v < 1e-9);
         let a = &p.attributes[0].groups[0];
         assert_eq!(a.value.as_deref(), Some("A"));
         assert!((a.lift - 1.5).abs() < 1e-12);
         assert!(a.lift_low < 1.5 && a.lift_high > 1.5 && a.rate_low > 0.2);
+    }
+
+    #[test]
+    fn too_few_responses_come_last_whatever_their_strength() {
+        let p = profile_of(&[
+            (
+                "account.province",
+                vec![g("上海", 9, 1), g("北京", 9, 0), g("天津", 9, 0)],
+            ),
+            ("account.grade", vec![g("A", 100, 30), g("C", 100, 10)]),
+        ]);
+        assert_eq!(p.attributes[0].attribute, "account.grade");
+        assert!(!p.attributes[1].reliable);
     }
 
     #[test]

@@ -159,7 +159,8 @@ async fn marketing(store: &Store, sys: &Actor, marketer: Id) -> anyhow::Result<(
                 segment_id: Some(people.meta.id),
                 variants: vec![variant("A 九折", &a), variant("B 延保", &b)],
                 control_percent: 10,
-                cost_per_message: 0,
+                // 5 fen a message: what an e-mail service charges at volume.
+                cost_per_message: 5,
                 conversion_days: 30,
             })
             .owned_by(marketer, None),

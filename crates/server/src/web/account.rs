@@ -594,9 +594,14 @@ async fn consent_rows(store: &Store, u: &WebUser, id: Id) -> Vec<[String; 4]> {
     history
         .into_iter()
         .map(|e| {
+            let channel = format!("preferences.{}", e.channel);
             let what = format!(
                 "{} {}",
-                t.field("contact", &format!("consent_{}", e.channel)),
+                if t.has(&channel) {
+                    t.s(&channel)
+                } else {
+                    t.field("contact", &format!("consent_{}", e.channel))
+                },
                 t.s(if e.given {
                     "consent.given"
                 } else {

@@ -444,6 +444,7 @@ struct AttributeView {
     label: String,
     strength: String,
     p_value: String,
+    reliable: bool,
     groups: Vec<GroupView>,
 }
 
@@ -490,6 +491,7 @@ pub async fn profile(State(store): State<Store>, u: WebUser, Path(id): Path<Stri
                 label: attribute_label(t, &a.attribute),
                 strength: t.decimal(a.cramers_v, 3),
                 p_value: t.decimal(a.p_value, 4),
+                reliable: a.reliable,
                 groups: a
                     .groups
                     .iter()

@@ -65,6 +65,8 @@ impl Wanted {
                 "sla_policies" => {
                     named::<SlaPolicy>(store, &system, &ids, |p| p.name.clone()).await
                 }
+                "segments" => named::<Segment>(store, actor, &ids, |s| s.name.clone()).await,
+                "campaigns" => named::<Campaign>(store, actor, &ids, |c| c.name.clone()).await,
                 _ => Ok(vec![]),
             };
             match r {
