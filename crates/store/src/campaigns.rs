@@ -47,6 +47,16 @@ pub struct Tally {
     pub margin_known: i64,
 }
 
+/// Where one member's message stands, for [`Store::mark_members`].
+#[derive(Debug, Clone)]
+pub struct MemberMark<'a> {
+    pub contact: Id,
+    /// One of [`state`].
+    pub state: &'a str,
+    pub detail: Option<String>,
+    pub interaction: Option<Id>,
+}
+
 impl Store {
     /// The contacts a segment reaches for `actor`, in id order after `after`, at most
     /// `limit`: a contact segment's own, an account segment's accounts' contacts (those the
@@ -189,21 +199,37 @@ impl Store {
         detail: Option<&str>,
         interaction: Option<Id>,
     ) -> Result<()> {
-        let sent_at = (to == state::SENT).then(now);
+        let mark = MemberMark {
+            contact,
+            state: to,
+            detail: detail.map(str::to_string),
+            interaction,
+        };
+        self.mark_members(campaign, &[mark]).await
+    }
+
+    /// [`Self::mark_member`] for a batch of members, in one transaction.
+    pub async fn mark_members(&self, campaign: Id, marks: &[MemberMark<'_>]) -> Result<()> {
+        let at = now();
         let mut tx = self.db.begin().await?;
-        tx.exec(
-            "UPDATE campaign_members SET state = $3, detail = $4, interaction_id = $5, sent_at = $6 \
-             WHERE campaign_id = $1 AND contact_id = $2",
-            vec![
-                Val::Uuid(campaign.0),
-                Val::Uuid(contact.0),
-                Val::Text(to.into()),
-                detail.map_or(Val::Null(Kind::Text), |d| Val::Text(d.into())),
-                Val::opt_uuid(interaction.map(|i| i.0)),
-                Val::opt_ts(sent_at),
-            ],
-        )
-        .await?;
+        for m in marks {
+            let sent_at = (m.state == state::SENT).then_some(at);
+            tx.exec(
+                "UPDATE campaign_members SET state = $3, detail = $4, interaction_id = $5, \
+                 sent_at = $6 WHERE campaign_id = $1 AND contact_id = $2",
+                vec![
+                    Val::Uuid(campaign.0),
+                    Val::Uuid(m.contact.0),
+                    Val::Text(m.state.into()),
+                    m.detail
+                        .as_ref()
+                        .map_or(Val::Null(Kind::Text), |d| Val::Text(d.clone())),
+                    Val::opt_uuid(m.interaction.map(|i| i.0)),
+                    Val::opt_ts(sent_at),
+                ],
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use guanxi_domain::entities::{ConsentChannel, ConsentSource, Contact};
 use guanxi_domain::{Actor, Entity, Id, Record, Right};
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// One change of a contact's consent on a channel.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
@@ -210,6 +211,23 @@ impl Store {
             .suppression_rows("WHERE address = $1", vec![Val::Text(address_key(address))])
             .await?
             .pop())
+    }
+
+    /// Which of `addresses` are suppressed, by their [`address_key`].
+    pub async fn suppressions_of(
+        &self,
+        addresses: &[&str],
+    ) -> Result<HashMap<String, Suppression>> {
+        let mut out = HashMap::new();
+        for chunk in addresses.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let params = chunk.iter().map(|a| Val::Text(address_key(a))).collect();
+            let tail = format!("WHERE address IN ({})", marks.join(", "));
+            for s in self.suppression_rows(&tail, params).await? {
+                out.insert(s.address.clone(), s);
+            }
+        }
+        Ok(out)
     }
 
     /// The suppression list, newest first, `limit` after skipping `offset`.

@@ -44,7 +44,7 @@ pub use account360::{
 };
 pub use auth::{ApiToken, MIN_PASSWORD_CHARS, Session, SignIn, check_password_strength};
 pub use campaigns::{
-    Converted as CampaignConversion, Outcome as CampaignOutcome, PROFILE_ATTRIBUTES,
+    Converted as CampaignConversion, MemberMark, Outcome as CampaignOutcome, PROFILE_ATTRIBUTES,
     Response as MemberResponse, ResponseGroup, Tally as CampaignTally, state as member_state,
 };
 pub use changelog::{ChainReport, ChangeEntry, ChangeEvent, ChangeEvents, ImportBatch};

@@ -7,7 +7,7 @@
 //! merged record's soft delete. An undo writes `restore`, `update` and `unmerge`.
 
 use crate::changelog;
-use crate::codec::{all_cols, decode_record, kind_of, kinds, select_list};
+use crate::codec::kind_of;
 use crate::db::{Kind, Tx, Val};
 use crate::query::{self, Sql};
 use crate::records::{now, require};
@@ -486,26 +486,13 @@ impl Store {
         actor: &Actor,
         ids: &[Uuid],
     ) -> Result<HashMap<Uuid, Value>> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let def = T::DEF;
-        let cols = all_cols(def);
-        let mut sql = Sql::default();
-        let list: Vec<String> = ids.iter().map(|i| sql.bind(Val::Uuid(*i))).collect();
-        let scope = query::scope(def, actor, &mut sql);
-        let text = format!(
-            "SELECT {} FROM {} WHERE id IN ({}) AND deleted_at IS NULL AND {scope}",
-            select_list(&cols),
-            def.table,
-            list.join(", ")
-        );
-        let mut out = HashMap::new();
-        for row in self.db.fetch(&text, sql.params, &kinds(&cols)).await? {
-            let record: Record<T> = decode_record(row)?;
-            out.insert(record.meta.id.0, record.to_json());
-        }
-        Ok(out)
+        let ids: Vec<Id> = ids.iter().map(|i| Id(*i)).collect();
+        Ok(self
+            .get_many::<T>(actor, &ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.meta.id.0, r.to_json()))
+            .collect())
     }
 
     /// A queue decision needs the right to change the entity and both records in sight

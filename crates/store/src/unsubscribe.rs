@@ -7,33 +7,63 @@ use crate::records::now;
 use crate::{Result, Store};
 use guanxi_domain::Id;
 use rand::RngCore;
+use std::collections::HashMap;
 
 impl Store {
     /// The contact's token, made now if it has none.
     pub async fn unsubscribe_token(&self, contact_id: Id) -> Result<String> {
-        let mut bytes = [0u8; 24];
-        rand::rng().fill_bytes(&mut bytes);
-        let fresh = hex::encode(bytes);
-        let mut tx = self.db.begin().await?;
-        tx.exec(
-            "INSERT INTO unsubscribe_tokens (token, contact_id, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (contact_id) DO NOTHING",
-            vec![Val::Text(fresh), Val::Uuid(contact_id.0), Val::Ts(now())],
-        )
-        .await?;
-        let token = tx
-            .fetch(
-                "SELECT token FROM unsubscribe_tokens WHERE contact_id = $1",
-                vec![Val::Uuid(contact_id.0)],
-                &[Kind::Text],
-            )
+        Ok(self
+            .unsubscribe_tokens(&[contact_id])
             .await?
-            .into_iter()
-            .next()
-            .and_then(|mut r| r.swap_remove(0).into_text())
-            .expect("inserted or found in this transaction");
+            .remove(&contact_id)
+            .expect("inserted or found in this transaction"))
+    }
+
+    /// The tokens of `contacts`, made now for those that have none, in one transaction.
+    pub async fn unsubscribe_tokens(&self, contacts: &[Id]) -> Result<HashMap<Id, String>> {
+        let mut out = HashMap::with_capacity(contacts.len());
+        let mut tx = self.db.begin().await?;
+        let at = now();
+        // Three values a row, within every backend's parameter limit.
+        for chunk in contacts.chunks(300) {
+            let mut params = Vec::with_capacity(chunk.len() * 3);
+            let mut rows = Vec::with_capacity(chunk.len());
+            let mut marks = Vec::with_capacity(chunk.len());
+            for (i, c) in chunk.iter().enumerate() {
+                let mut bytes = [0u8; 24];
+                rand::rng().fill_bytes(&mut bytes);
+                params.extend([Val::Text(hex::encode(bytes)), Val::Uuid(c.0), Val::Ts(at)]);
+                rows.push(format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3));
+                marks.push(format!("${}", i + 1));
+            }
+            tx.exec(
+                &format!(
+                    "INSERT INTO unsubscribe_tokens (token, contact_id, created_at) VALUES {} \
+                     ON CONFLICT (contact_id) DO NOTHING",
+                    rows.join(", ")
+                ),
+                params,
+            )
+            .await?;
+            let found = tx
+                .fetch(
+                    &format!(
+                        "SELECT contact_id, token FROM unsubscribe_tokens WHERE contact_id IN ({})",
+                        marks.join(", ")
+                    ),
+                    chunk.iter().map(|c| Val::Uuid(c.0)).collect(),
+                    &[Kind::Uuid, Kind::Text],
+                )
+                .await?;
+            for mut r in found {
+                let token = r.swap_remove(1).into_text();
+                if let (Some(id), Some(token)) = (r[0].as_uuid(), token) {
+                    out.insert(Id(id), token);
+                }
+            }
+        }
         tx.commit().await?;
-        Ok(token)
+        Ok(out)
     }
 
     /// The contact a token stands for.

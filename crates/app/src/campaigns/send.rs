@@ -1,12 +1,12 @@
-//! The job that sends a campaign: a batch of queued members at a time, each through the one
-//! e-mail path, then the batch after it.
+//! The job that sends a campaign: a batch of queued members at a time through the one
+//! e-mail path ([`mail::send_batch`]), then the batch after it.
 
 use super::{BATCH, LEASE, SEND};
 use crate::jobs::{Handler, JobError};
-use crate::mail::{self, Outbox, Outcome};
+use crate::mail::{self, Message, Outbox, Outcome};
 use guanxi_domain::entities::{Campaign, CampaignStatus};
 use guanxi_domain::{Actor, Id};
-use guanxi_store::{Job, NewJob, Store, StoreError, member_state};
+use guanxi_store::{Job, MemberMark, NewJob, Store, StoreError, member_state};
 use serde_json::json;
 
 /// Sends a campaign's next batch of queued members, then queues the batch after it.
@@ -39,43 +39,64 @@ impl Handler for SendCampaign {
             .claim_members(id, &job.id.to_string(), BATCH, LEASE)
             .await
             .map_err(JobError::retry)?;
-        let by = Actor::campaign(id);
+        // One batch through the mail path: its records read once, its messages sent side
+        // by side, its interactions and the members' states each written in one go.
+        let mut marks = vec![];
+        let mut messages = vec![];
         for (contact, variant) in &batch {
-            let Some(v) = c.data.variants.get(*variant) else {
-                let detail = "the variant drawn for this member no longer exists";
-                self.mark(id, *contact, member_state::FAILED, Some(detail), None)
-                    .await?;
-                continue;
-            };
-            let key = format!("campaign:{id}:{contact}");
-            let sent = mail::send_template(
-                &self.store,
-                &self.outbox,
-                &by,
-                v.template_id,
-                *contact,
-                &key,
-                c.meta.created_at,
-                Some(id),
-            )
-            .await;
-            match sent {
+            match c.data.variants.get(*variant) {
+                Some(v) => messages.push(Message {
+                    template_id: v.template_id,
+                    contact_id: *contact,
+                    key: format!("campaign:{id}:{contact}"),
+                }),
+                None => marks.push(MemberMark {
+                    contact: *contact,
+                    state: member_state::FAILED,
+                    detail: Some("the variant drawn for this member no longer exists".into()),
+                    interaction: None,
+                }),
+            }
+        }
+        let answers = mail::send_batch(
+            &self.store,
+            &self.outbox,
+            &Actor::campaign(id),
+            &messages,
+            c.meta.created_at,
+            Some(id),
+        )
+        .await
+        .map_err(JobError::retry)?;
+        // Trouble that may pass leaves its members claimed by this job, which takes them
+        // again when it is tried again; the others are recorded first.
+        let mut transient = None;
+        for (m, answer) in messages.iter().zip(answers) {
+            let (state, detail, interaction) = match answer {
                 Ok(Outcome::Sent { interaction_id, .. })
                 | Ok(Outcome::AlreadySent { interaction_id }) => {
-                    self.mark(id, *contact, member_state::SENT, None, Some(interaction_id))
-                        .await?
+                    (member_state::SENT, None, Some(interaction_id))
                 }
-                Ok(Outcome::Refused(r)) => {
-                    self.mark(id, *contact, member_state::REFUSED, Some(r.code()), None)
-                        .await?
+                Ok(Outcome::Refused(r)) => (member_state::REFUSED, Some(r.code().into()), None),
+                Err(e) if e.is_transient() => {
+                    transient.get_or_insert(e);
+                    continue;
                 }
-                Err(e) if e.is_transient() => return Err(JobError::retry(e)),
-                Err(e) => {
-                    let detail = e.to_string();
-                    self.mark(id, *contact, member_state::FAILED, Some(&detail), None)
-                        .await?
-                }
-            }
+                Err(e) => (member_state::FAILED, Some(e.to_string()), None),
+            };
+            marks.push(MemberMark {
+                contact: m.contact_id,
+                state,
+                detail,
+                interaction,
+            });
+        }
+        self.store
+            .mark_members(id, &marks)
+            .await
+            .map_err(JobError::retry)?;
+        if let Some(e) = transient {
+            return Err(JobError::retry(e));
         }
         if batch.len() == BATCH as usize
             && let Some((last, _)) = batch.last()
@@ -86,21 +107,5 @@ impl Handler for SendCampaign {
             self.store.enqueue(&[next]).await.map_err(JobError::retry)?;
         }
         Ok(())
-    }
-}
-
-impl SendCampaign {
-    async fn mark(
-        &self,
-        campaign: Id,
-        contact: Id,
-        to: &str,
-        detail: Option<&str>,
-        interaction: Option<Id>,
-    ) -> Result<(), JobError> {
-        self.store
-            .mark_member(campaign, contact, to, detail, interaction)
-            .await
-            .map_err(JobError::retry)
     }
 }

@@ -1,11 +1,12 @@
 """An SMTP server on loopback (aiosmtpd) that keeps what it receives, parsed by Python's
 own `email` package, so that tests read our messages the way a mail client would.
 
-    smtp_sink.py DIR [--tls starttls|implicit] [--auth USER:PASSWORD] [--discard]
+    smtp_sink.py DIR [--tls starttls|implicit] [--auth USER:PASSWORD] [--discard] [--workers N]
 
 Prints "PORT <n>" once listening. For each message, DIR/<n>.eml holds the raw message
 and DIR/<n>.json what the parser makes of it: envelope, decoded headers and the parts
-(content type and decoded text). --discard keeps nothing (for the benchmark).
+(content type and decoded text). --discard keeps nothing (for the benchmark); --workers N
+serves the one port from N processes (one Python process is one core: for benchmarks).
 With --tls, DIR/ca.pem is the CA that signed the server's certificate for localhost and
 127.0.0.1; starttls requires STARTTLS before MAIL, implicit speaks TLS from the start.
 Recipients starting with "reject" get 550, with "later" 451.
@@ -20,6 +21,7 @@ import itertools
 import json
 import os
 import logging
+import socket
 import ssl
 
 from aiosmtpd.smtp import SMTP, AuthResult
@@ -29,6 +31,7 @@ parser.add_argument("dir")
 parser.add_argument("--tls", choices=["starttls", "implicit"])
 parser.add_argument("--auth")
 parser.add_argument("--discard", action="store_true")
+parser.add_argument("--workers", type=int, default=1)
 args = parser.parse_args()
 COUNTER = itertools.count(1)
 # aiosmtpd 1.4 logs a warning about its own use of a deprecated attribute on every AUTH.
@@ -160,12 +163,20 @@ async def main():
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(Handler(), **options),
-        "127.0.0.1",
-        0,
+        sock=LISTENER,
         ssl=context if args.tls == "implicit" else None,
     )
-    print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
     await server.serve_forever()
 
 
+# Bound before the workers are forked, so that they all accept on it.
+LISTENER = socket.create_server(("127.0.0.1", 0), backlog=512)
+print(f"PORT {LISTENER.getsockname()[1]}", flush=True)
+for _ in range(args.workers - 1):
+    if os.fork() == 0:
+        # A worker ends with the process the test started (and kills when done).
+        import ctypes, signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        break
 asyncio.run(main())

@@ -14,11 +14,14 @@ use guanxi_domain::entities::{
     Account, Contact, Direction, EmailTemplate, Interaction, InteractionKind, InteractionStatus,
     MailCategory, User,
 };
-use guanxi_domain::{Actor, Entity, Id, NewRecord, Record};
+use guanxi_domain::{Actor, Entity, Id, NewRecord};
 use guanxi_outbound::{
     Address, Category, MailError, Mailer, OutgoingMail, Rendered, SmtpConfig, TemplateError,
 };
-use guanxi_store::{Store, StoreError};
+use guanxi_store::{Store, StoreError, Suppression};
+
+mod batch;
+pub use batch::{Message, send_batch};
 use serde_json::{Value, json};
 use url::Url;
 
@@ -145,7 +148,7 @@ impl Refusal {
 
 /// Send `template_id` to `contact_id`, once for `key`, the interaction written as `actor`
 /// at `at` (the time the cause happened: the id sorts by it), naming `campaign` when the
-/// message is a campaign's.
+/// message is a campaign's. A batch of one ([`send_batch`]).
 #[allow(clippy::too_many_arguments)]
 pub async fn send_template(
     store: &Store,
@@ -157,136 +160,23 @@ pub async fn send_template(
     at: DateTime<Utc>,
     campaign: Option<Id>,
 ) -> Result<Outcome, SendError> {
-    let interaction_id = crate::records::derived_id(at, key);
-    let system = Actor::system();
-    if store
-        .get::<Interaction>(&system, interaction_id)
-        .await
-        .is_ok()
-    {
-        return Ok(Outcome::AlreadySent { interaction_id });
-    }
-    let template = store.get::<EmailTemplate>(&system, template_id).await?;
-    let contact = store.get::<Contact>(&system, contact_id).await?;
-    let Some(email) = contact.data.email.clone() else {
-        return Ok(Outcome::Refused(Refusal::NoAddress));
+    let message = Message {
+        template_id,
+        contact_id,
+        key: key.to_string(),
     };
-    let category = template.data.category;
-    if category == MailCategory::Marketing && contact.data.consent_email != Some(true) {
-        return Ok(Outcome::Refused(Refusal::NoConsent));
-    }
-    if suppressed(store, email.as_str(), category).await? {
-        return Ok(Outcome::Refused(Refusal::Suppressed));
-    }
-    let mailer = outbox.mailer.as_ref().ok_or(SendError::NotConfigured)?;
-    let unsubscribe = match category {
-        MailCategory::Marketing => {
-            Some(outbox.unsubscribe_url(&store.unsubscribe_token(contact_id).await?)?)
-        }
-        MailCategory::Transactional => None,
-    };
-    let (ctx, owner) = merge_values(store, &contact, unsubscribe.as_ref()).await?;
-    // The interaction is owned like the contact: without an owner it could not be written,
-    // and no message goes out that the timeline would not show.
-    let owner_id = owner
-        .as_ref()
-        .map(|u| u.meta.id)
-        .ok_or(SendError::NoOwner)?;
-    let mut rendered = template
-        .data
-        .compile()
-        .and_then(|t| t.render(&ctx))
-        .map_err(|e| SendError::Template(e.to_string()))?;
-    // A campaign's marketing mail is tracked: its links and an open pixel.
-    if let (Some(campaign), Some(base), Some(unsubscribe)) =
-        (campaign, outbox.public_url(), unsubscribe.as_ref())
-    {
-        let tracker = crate::tracking::Tracker::new(store, base).await?;
-        rendered.html =
-            tracker.decorate(&rendered.html, campaign, contact_id, unsubscribe.as_str());
-    }
-    let mut mail = OutgoingMail::new(
-        Address::named(contact.data.name.clone(), email.as_str()),
-        rendered,
-        match category {
-            MailCategory::Transactional => Category::Transactional,
-            MailCategory::Marketing => Category::Marketing,
-        },
-    );
-    mail.reply_to = owner
-        .as_ref()
-        .map(|u| Address::named(u.data.name.clone(), u.data.email.as_str()));
-    mail.unsubscribe = unsubscribe;
-    mail.idempotency_key = Some(interaction_id.to_string());
-    mailer.send(&mail).await?;
-
-    let interaction = Interaction {
-        kind: InteractionKind::Email,
-        direction: Some(Direction::Outbound),
-        status: InteractionStatus::Done,
-        at: Utc::now(),
-        subject: mail.subject.chars().take(200).collect(),
-        body: Some(mail.text),
-        // The category travels with the record: service mail is sent whatever the consent.
-        outcome: Some(category.as_str().to_string()),
-        account_id: contact.data.account_id,
-        contact_id: Some(contact_id),
-        opportunity_id: None,
-        case_id: None,
-        campaign_id: campaign,
-        parts: vec![],
-    };
-    let mut new = NewRecord::new(interaction);
-    new.id = Some(interaction_id);
-    new.owner_id = Some(owner_id);
-    match store.create(actor, new).await {
-        Ok(_) | Err(StoreError::Duplicate { .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
-    Ok(Outcome::Sent {
-        interaction_id,
-        category,
-    })
+    send_batch(store, outbox, actor, &[message], at, campaign)
+        .await?
+        .pop()
+        .expect("one answer for one message")
 }
 
-/// Whether the suppression list stops mail of `category` to `address`: a hard bounce stops
-/// all mail (there is no such mailbox); a complaint or an administrator's entry stops
-/// marketing.
-async fn suppressed(
-    store: &Store,
-    address: &str,
-    category: MailCategory,
-) -> Result<bool, StoreError> {
-    Ok(store.suppression(address).await?.is_some_and(|s| {
+/// Whether a suppression stops mail of `category`: a hard bounce stops all mail (there is
+/// no such mailbox); a complaint or an administrator's entry stops marketing.
+fn suppressed_by(entry: Option<&Suppression>, category: MailCategory) -> bool {
+    entry.is_some_and(|s| {
         category == MailCategory::Marketing || s.reason == guanxi_store::suppression_reason::BOUNCE
-    }))
-}
-
-/// The values of the merge fields for a contact (see `merge_fields`), and its owner.
-async fn merge_values(
-    store: &Store,
-    contact: &Record<Contact>,
-    unsubscribe: Option<&Url>,
-) -> Result<(Value, Option<Record<User>>), StoreError> {
-    let system = Actor::system();
-    let account = match contact.data.account_id {
-        Some(id) => Some(store.get::<Account>(&system, id).await?),
-        None => None,
-    };
-    let owner = match contact.meta.owner_id {
-        Some(id) => store.get::<User>(&system, id).await.ok(),
-        None => None,
-    };
-    let ctx = json!({
-        "contact": contact.to_json(),
-        "account": account.as_ref().map(|a| a.to_json()).unwrap_or(Value::Null),
-        "user": owner.as_ref().map(|u| json!({
-            "name": u.data.name,
-            "email": u.data.email.as_str(),
-        })).unwrap_or(Value::Null),
-        "unsubscribe_url": unsubscribe.map(Url::as_str),
-    });
-    Ok((ctx, owner))
+    })
 }
 
 /// A template as it would reach `contact_id` (one the actor may read), or a sample contact
@@ -304,8 +194,17 @@ pub async fn preview(
     let ctx = match contact_id {
         Some(id) => {
             let contact = store.get::<Contact>(actor, id).await?;
+            let system = Actor::system();
+            let account = match contact.data.account_id {
+                Some(a) => Some(store.get::<Account>(&system, a).await?),
+                None => None,
+            };
+            let owner = match contact.meta.owner_id {
+                Some(o) => store.get::<User>(&system, o).await.ok(),
+                None => None,
+            };
             let url = Url::parse(sample_unsubscribe).expect("a URL");
-            merge_values(store, &contact, Some(&url)).await?.0
+            batch::merge_context(&contact, account.as_ref(), owner.as_ref(), Some(&url))
         }
         None => json!({
             "contact": { "name": "王芳", "title": "采购经理", "email": "wang.fang@example.cn" },
@@ -364,7 +263,8 @@ pub async fn send_service(
     let Some(email) = contact.data.email.clone() else {
         return Ok(Outcome::Refused(Refusal::NoAddress));
     };
-    if suppressed(store, email.as_str(), MailCategory::Transactional).await? {
+    let entry = store.suppression(email.as_str()).await?;
+    if suppressed_by(entry.as_ref(), MailCategory::Transactional) {
         return Ok(Outcome::Refused(Refusal::Suppressed));
     }
     let mailer = outbox.mailer.as_ref().ok_or(SendError::NotConfigured)?;
