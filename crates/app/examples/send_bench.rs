@@ -4,11 +4,14 @@
 //! interaction and the member's state; on a fresh SQLite file, or an empty PostgreSQL
 //! database when one is named.
 //!
-//!   cargo run --release -p guanxi-app --example send_bench -- [members] [sink processes] [database URL]
+//!   cargo run --release -p guanxi-app --example send_bench -- [members] [sink] [database URL]
 //!
-//! Defaults: 20,000 members, one aiosmtpd process. The contacts are imported and the
-//! campaign launched (its members drawn) first; the clock runs from starting the job runner
-//! to the last member recorded. Prints the rate and the process's resident memory every
+//! Defaults: 20,000 members, sink `aiosmtpd`. The sink is `aiosmtpd` or `aiosmtpd:N` (N
+//! Python processes on one port), or `rust`: Guanxi's own SMTP listener (the bounce
+//! address's, `guanxi_outbound::bounce`) in a child process, discarding what it accepts,
+//! for when Python is the limit. The contacts are imported and the campaign launched (its
+//! members drawn) first; the clock runs from starting the job runner to the last member
+//! recorded. Prints the rate, the resident memory and the CPU time of this process every
 //! 5 s, then the whole run's rate.
 
 #[path = "../../outbound/tests/support/mod.rs"]
@@ -25,16 +28,55 @@ use std::time::{Duration, Instant};
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--serve-sink") {
+        return rust_sink().await;
+    }
     let n: usize = args.first().map_or(20_000, |a| a.parse().expect("members"));
-    let workers = args.get(1).map_or("1", String::as_str);
+    let sink_name = args.get(1).map_or("aiosmtpd", String::as_str).to_string();
     let dir = tempfile::tempdir().unwrap();
     let url = args
         .get(2)
         .cloned()
         .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("bench.db").display()));
     let store = Store::open(&url).await.unwrap();
-    let sink = support::Sink::start(&["--discard", "--workers", workers]);
-    let mut smtp = sink.config(guanxi_outbound::Security::None);
+    let (mut smtp, _sink) = match sink_name.split_once(':').unwrap_or((&sink_name, "1")) {
+        ("aiosmtpd", workers) => {
+            let sink = support::Sink::start(&["--discard", "--workers", workers]);
+            (
+                sink.config(guanxi_outbound::Security::None),
+                Sink::Python(sink),
+            )
+        }
+        ("rust", _) => {
+            let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+                .arg("--serve-sink")
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut line = String::new();
+            std::io::BufRead::read_line(
+                &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+                &mut line,
+            )
+            .unwrap();
+            let port: u16 = line.trim().strip_prefix("PORT ").unwrap().parse().unwrap();
+            let config = guanxi_outbound::SmtpConfig {
+                host: "127.0.0.1".into(),
+                port: Some(port),
+                security: guanxi_outbound::Security::None,
+                username: None,
+                password: None,
+                from: "关系 CRM <crm@guanxi.example>".into(),
+                hello_name: Some("crm.guanxi.example".into()),
+                ca_cert: None,
+                timeout_secs: Some(20),
+                pool_size: None,
+                bounce_address: None,
+            };
+            (config, Sink::Child(child))
+        }
+        _ => panic!("the sink is aiosmtpd, aiosmtpd:N or rust"),
+    };
     smtp.pool_size = Some(32);
     let outbox = Outbox::new(Some(&smtp), Some("https://crm.example.cn/")).unwrap();
     let system = Actor::system();
@@ -142,7 +184,7 @@ async fn main() {
         jobs::served(&store, &outbox),
         jobs::Options::default(),
     );
-    let (mut last, mut last_at) = (0, Instant::now());
+    let (mut last, mut last_at, mut last_cpu) = (0, Instant::now(), cpu_seconds());
     loop {
         tokio::time::sleep(Duration::from_secs(5)).await;
         let p = campaigns::progress(&store, &system, id).await.unwrap();
@@ -152,23 +194,66 @@ async fn main() {
             .map(|v| v.sent + v.refused + v.failed)
             .sum();
         let failed: i64 = p.variants.iter().map(|v| v.refused + v.failed).sum();
+        let (now, cpu) = (last_at.elapsed().as_secs_f64(), cpu_seconds());
         println!(
-            "{:>6.0} s  {done:>8} recorded ({failed} refused or failed)  {:>6.0}/s  resident {} MiB",
+            "{:>6.0} s  {done:>8} recorded ({failed} refused or failed)  {:>6.0}/s  resident {} MiB  {:.0} % of a core",
             started.elapsed().as_secs_f64(),
-            (done - last) as f64 / last_at.elapsed().as_secs_f64(),
-            resident_mib()
+            (done - last) as f64 / now,
+            resident_mib(),
+            100.0 * (cpu - last_cpu) / now
         );
-        (last, last_at) = (done, Instant::now());
+        (last, last_at, last_cpu) = (done, Instant::now(), cpu);
         if done >= to_send {
             break;
         }
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "{to_send} personalised messages sent and recorded in {secs:.1} s: {:.0} messages/s ({workers} aiosmtpd processes)",
-        to_send as f64 / secs
+        "{to_send} personalised messages sent and recorded in {secs:.1} s: {:.0} messages/s into {sink_name}; this process {:.2} ms of CPU a message",
+        to_send as f64 / secs,
+        1000.0 * cpu_seconds() / to_send as f64
     );
     runner.stop().await;
+}
+
+/// What the mail goes into, stopped when dropped.
+enum Sink {
+    Python(#[allow(dead_code)] support::Sink), // held for its drop
+    Child(std::process::Child),
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        if let Sink::Child(c) = self {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The `rust` sink: Guanxi's SMTP listener on a free loopback port, printed as "PORT n",
+/// taking every message and dropping it.
+async fn rust_sink() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("PORT {}", listener.local_addr().unwrap().port());
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let mut settings = guanxi_outbound::BounceListener::new("sink.localhost");
+    settings.max_connections = 256;
+    settings.serve(listener, tx, std::future::pending()).await;
+}
+
+/// The CPU time (user and system) this process has used, from /proc (Linux; 100 ticks a
+/// second).
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = after.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 /// The process's resident set, from /proc (Linux).

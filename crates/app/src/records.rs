@@ -191,6 +191,31 @@ pub fn derived_id(at: chrono::DateTime<chrono::Utc>, seed: &str) -> Id {
     Id(uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid())
 }
 
+/// Create records of derived ids (see [`derived_id`]) that work tried again may have
+/// created already: more than one in one import, one as a create; a record there already
+/// is no error (then the batch is written one at a time).
+pub async fn create_once<T: Entity + Clone>(
+    store: &Store,
+    actor: &Actor,
+    mut records: Vec<NewRecord<T>>,
+) -> Result<(), guanxi_store::StoreError> {
+    use guanxi_store::StoreError;
+    if records.len() > 1 {
+        match store.import(actor, records.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(StoreError::Duplicate { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    for r in records.drain(..) {
+        match store.create(actor, r).await {
+            Ok(_) | Err(StoreError::Duplicate { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

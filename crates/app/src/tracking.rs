@@ -6,10 +6,13 @@
 //! recorded as an interaction on the contact's timeline, naming the campaign.
 
 use crate::AppError;
-use crate::campaigns::record_response;
+use crate::campaigns::{Noted, record_responses};
 use guanxi_domain::Id;
 use guanxi_outbound::tracking::{decorate, sign, verify};
 use guanxi_store::{MemberResponse, Store, StoreError};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::{OnceCell, mpsc};
 use url::Url;
 
 /// The name of the secret that signs tracking links.
@@ -65,44 +68,125 @@ fn parse(s: &str) -> Option<Id> {
     Id::parse(s).ok()
 }
 
-/// An open pixel was fetched: noted if it is signed. `false` for a refused signature.
-pub async fn opened(
-    store: &Store,
-    campaign: &str,
-    contact: &str,
-    sig: &str,
-) -> Result<bool, AppError> {
-    let secret = store.secret(SECRET).await?;
-    if !verify(secret.as_bytes(), &["open", campaign, contact], sig) {
-        return Ok(false);
-    }
-    let (Some(c), Some(p)) = (parse(campaign), parse(contact)) else {
-        return Ok(false);
-    };
-    record_response(store, c, p, MemberResponse::Opened, None).await?;
-    Ok(true)
+/// Notes opens and clicks off the request's path: a request checks its link's signature
+/// (the secret read once) and queues the response; one task records what is queued, in
+/// batches (`record_responses`). The pixel and the redirect answer without waiting for the
+/// database. What is queued when the process dies is lost: a few milliseconds of opens,
+/// which tracking pixels never promised anyway (blocked images, proxies).
+#[derive(Clone)]
+pub struct Recorder {
+    inner: Arc<Inner>,
 }
 
-/// A tracked link was followed: where to send the reader, if the link is signed (noted
-/// then); `None` for an unsigned or tampered one.
-pub async fn clicked(
-    store: &Store,
-    campaign: &str,
-    contact: &str,
-    target: &str,
-    sig: &str,
-) -> Result<Option<Url>, AppError> {
-    let secret = store.secret(SECRET).await?;
-    if !verify(
-        secret.as_bytes(),
-        &["click", campaign, contact, target],
-        sig,
-    ) {
-        return Ok(None);
+struct Inner {
+    store: Store,
+    secret: OnceCell<Vec<u8>>,
+    queue: OnceLock<mpsc::Sender<Noted>>,
+}
+
+/// Responses held at most in the queue: beyond it, requests wait for the recorder.
+const QUEUE: usize = 50_000;
+/// Responses recorded in one batch.
+const BATCH: usize = 1_000;
+
+impl Recorder {
+    /// The recorder of `store`; its task starts on the first response.
+    pub fn new(store: Store) -> Recorder {
+        Recorder {
+            inner: Arc::new(Inner {
+                store,
+                secret: OnceCell::new(),
+                queue: OnceLock::new(),
+            }),
+        }
     }
-    let (Some(c), Some(p), Ok(url)) = (parse(campaign), parse(contact), Url::parse(target)) else {
-        return Ok(None);
-    };
-    record_response(store, c, p, MemberResponse::Clicked, Some(target)).await?;
-    Ok(Some(url))
+
+    async fn secret(&self) -> Result<&[u8], StoreError> {
+        let s = &self.inner.store;
+        Ok(self
+            .inner
+            .secret
+            .get_or_try_init(|| async { Ok::<_, StoreError>(s.secret(SECRET).await?.into_bytes()) })
+            .await?)
+    }
+
+    /// An open pixel was fetched: noted if it is signed. `false` for a refused signature.
+    pub async fn opened(&self, campaign: &str, contact: &str, sig: &str) -> Result<bool, AppError> {
+        if !verify(self.secret().await?, &["open", campaign, contact], sig) {
+            return Ok(false);
+        }
+        let (Some(c), Some(p)) = (parse(campaign), parse(contact)) else {
+            return Ok(false);
+        };
+        self.note(c, p, MemberResponse::Opened, None).await;
+        Ok(true)
+    }
+
+    /// A tracked link was followed: where to send the reader, if the link is signed (noted
+    /// then); `None` for an unsigned or tampered one.
+    pub async fn clicked(
+        &self,
+        campaign: &str,
+        contact: &str,
+        target: &str,
+        sig: &str,
+    ) -> Result<Option<Url>, AppError> {
+        let signed = &["click", campaign, contact, target];
+        if !verify(self.secret().await?, signed, sig) {
+            return Ok(None);
+        }
+        let (Some(c), Some(p), Ok(url)) = (parse(campaign), parse(contact), Url::parse(target))
+        else {
+            return Ok(None);
+        };
+        self.note(c, p, MemberResponse::Clicked, Some(target.into()))
+            .await;
+        Ok(Some(url))
+    }
+
+    async fn note(
+        &self,
+        campaign: Id,
+        contact: Id,
+        response: MemberResponse,
+        detail: Option<String>,
+    ) {
+        let queue = self.inner.queue.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            tokio::spawn(record(self.inner.store.clone(), rx));
+            tx
+        });
+        let noted = Noted {
+            campaign,
+            contact,
+            response,
+            detail,
+        };
+        // The task ends only when every sender is gone: this one is not.
+        let _ = queue.send(noted).await;
+    }
+}
+
+/// Record queued responses a batch at a time until the recorder is dropped. A batch the
+/// database refuses is tried again a few times (it may be restarting), then given up with
+/// a warning.
+async fn record(store: Store, mut queue: mpsc::Receiver<Noted>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut batch, BATCH).await > 0 {
+        let mut wait = Duration::from_millis(200);
+        for attempt in 1..=5 {
+            match record_responses(&store, &batch).await {
+                Ok(_) => break,
+                Err(e) if attempt == 5 => {
+                    tracing::warn!("{} opens and clicks not recorded: {e}", batch.len())
+                }
+                Err(e) => {
+                    tracing::warn!("recording opens and clicks: {e}; trying again in {wait:?}");
+                    tokio::time::sleep(wait).await;
+                    wait *= 4;
+                }
+            }
+        }
+        batch.clear();
+    }
 }

@@ -292,3 +292,183 @@ async fn a_campaign_mails_its_segment_once_with_a_control_group_and_variants() {
         assert_eq!(again.data.status, CampaignStatus::Active);
     }
 }
+
+async fn launched(s: &Store, c: Record<Campaign>) -> Record<Campaign> {
+    campaigns::launch(s, &Actor::system(), c.meta.id, c.meta.version)
+        .await
+        .unwrap()
+}
+
+/// Members by state once the runner has had `ms` to work: (sent, refused, queued).
+async fn states_after(
+    s: &Store,
+    outbox: &Outbox,
+    actor: &Actor,
+    c: &Record<Campaign>,
+    ms: u64,
+) -> (i64, i64, i64) {
+    let runner = jobs::start(s.clone(), jobs::served(s, outbox), quick());
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    runner.stop().await;
+    let p = campaigns::progress(s, actor, c.meta.id).await.unwrap();
+    let sum = |f: fn(&campaigns::VariantProgress) -> i64| p.variants.iter().map(f).sum();
+    (sum(|v| v.sent), sum(|v| v.refused), sum(|v| v.queued))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending_rules_hold_a_campaign_to_its_window_its_rate_and_the_frequency_cap() {
+    let sink = Sink::start(&[]);
+    let (stores, _dir) = stores("gx_sending_rules").await;
+    for (n, s) in stores.into_iter().enumerate() {
+        let system = Actor::system();
+        let rep = s
+            .create(
+                &system,
+                NewRecord::new(User {
+                    email: Email::parse(&format!("rep.{n}@example.cn")).unwrap(),
+                    name: "李娜".into(),
+                    role: "sales".into(),
+                    team_id: None,
+                    partner_id: None,
+                    locale: Locale::ZhCn,
+                    active: true,
+                }),
+            )
+            .await
+            .unwrap();
+        let rep = s.actor_for(rep.meta.id).await.unwrap();
+        let account = create::<Account>(
+            &s,
+            &rep,
+            json!({ "name": "杭州青山茶业有限公司", "kind": "organisation", "relationship": "customer", "city": "杭州市" }),
+        )
+        .await;
+        for i in 0..10 {
+            create::<Contact>(
+                &s,
+                &rep,
+                json!({ "name": format!("茶客{i}"), "account_id": account.meta.id,
+                        "email": format!("tea{i}.{n}@example.cn"), "consent_email": true }),
+            )
+            .await;
+        }
+        let template = create::<EmailTemplate>(
+            &s,
+            &system,
+            json!({ "name": "新茶上市", "locale": "zh-CN", "category": "marketing",
+                    "subject": "{{contact.name}}，明前龙井到了",
+                    "html": "<p>{{contact.name}} 您好</p><a href=\"{{unsubscribe_url}}\">退订</a>",
+                    "text": "{{contact.name}} 您好\n退订：{{unsubscribe_url}}" }),
+        )
+        .await;
+        let segment = create::<Segment>(
+            &s,
+            &system,
+            json!({ "name": "杭州茶客", "entity": "contact",
+                    "conditions": [{ "field": "account.city", "op": "eq", "value": "杭州市" }] }),
+        )
+        .await;
+        let campaign = |name: &str, rules: Value| {
+            let mut body = json!({
+                "name": name, "channel": "email", "status": "planned",
+                "budget": { "minor": 0, "currency": "CNY" }, "segment_id": segment.meta.id,
+                "variants": [{ "name": "A", "template_id": template.meta.id, "percent": 100 }],
+            });
+            body.as_object_mut()
+                .unwrap()
+                .extend(rules.as_object().unwrap().clone());
+            body
+        };
+        let outbox = Outbox::new(
+            Some(&sink.config(Security::None)),
+            Some("https://crm.example.cn/"),
+        )
+        .unwrap();
+        let mailed = || {
+            sink.received()
+                .into_iter()
+                .filter(|m| {
+                    m["rcpt_tos"][0]
+                        .as_str()
+                        .unwrap()
+                        .ends_with(&format!(".{n}@example.cn"))
+                })
+                .count()
+        };
+
+        // A rate of 4 a minute: one batch of 4 goes, the next waits its minute.
+        let paced = create::<Campaign>(
+            &s,
+            &system,
+            campaign("新茶 · 限速", json!({ "max_per_minute": 4 })),
+        )
+        .await;
+        let paced = launched(&s, paced).await;
+        assert_eq!(
+            states_after(&s, &outbox, &system, &paced, 1_500).await,
+            (4, 0, 6)
+        );
+        assert_eq!(mailed(), 4);
+
+        // A window that opens in two hours, China time: nothing goes before.
+        let beijing = chrono::Utc::now().with_timezone(&guanxi_domain::entities::SEND_ZONE);
+        let hhmm = |h: i64| {
+            (beijing + chrono::Duration::hours(h))
+                .format("%H:%M")
+                .to_string()
+        };
+        let later = create::<Campaign>(
+            &s,
+            &system,
+            campaign(
+                "新茶 · 晚些",
+                json!({ "send_from": hhmm(2), "send_until": hhmm(3) }),
+            ),
+        )
+        .await;
+        let later = launched(&s, later).await;
+        assert_eq!(
+            states_after(&s, &outbox, &system, &later, 1_000).await,
+            (0, 0, 10)
+        );
+        assert_eq!(mailed(), 4, "nothing outside the window");
+        let waiting = s
+            .list_jobs(
+                &guanxi_store::JobFilter {
+                    kind: Some(campaigns::SEND.into()),
+                    ..Default::default()
+                },
+                50,
+                None,
+            )
+            .await
+            .unwrap()
+            .items;
+        let opening = waiting
+            .iter()
+            .filter(|j| j.payload["campaign_id"] == json!(later.meta.id))
+            .map(|j| j.run_at)
+            .max()
+            .unwrap();
+        let ahead = opening - chrono::Utc::now();
+        assert!(
+            ahead > chrono::Duration::minutes(110) && ahead <= chrono::Duration::minutes(120),
+            "the next batch waits for the window to open: {ahead}"
+        );
+
+        // A cap of one message a week: the 4 the paced campaign reached are refused, the
+        // other 6 are sent.
+        let capped = create::<Campaign>(
+            &s,
+            &system,
+            campaign("新茶 · 限频", json!({ "cap_messages": 1, "cap_days": 7 })),
+        )
+        .await;
+        let capped = launched(&s, capped).await;
+        assert_eq!(
+            states_after(&s, &outbox, &system, &capped, 1_500).await,
+            (6, 4, 0)
+        );
+        assert_eq!(mailed(), 10);
+    }
+}

@@ -40,6 +40,9 @@ pub fn router(store: Store, index: Option<guanxi_search::Index>, deployment: Dep
         .layer(axum::Extension(rate_limit::LoginLimiter::default()))
         .layer(axum::Extension(deployment))
         .layer(axum::Extension(guanxi_app::search::Searcher(index)))
+        .layer(axum::Extension(guanxi_app::tracking::Recorder::new(
+            store.clone(),
+        )))
         .with_state(store)
 }
 

@@ -311,6 +311,11 @@ impl Sample for Campaign {
             control_percent: 0,
             cost_per_message: 0,
             conversion_days: 30,
+            send_from: None,
+            send_until: None,
+            cap_messages: None,
+            cap_days: None,
+            max_per_minute: None,
         }
     }
 }

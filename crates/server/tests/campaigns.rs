@@ -28,6 +28,23 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// The campaign's response interactions once there are `n` (the recorder notes them just
+/// after answering); panics if they never come.
+async fn responses_come(
+    s: &Server,
+    campaign: &Record<Campaign>,
+    n: usize,
+) -> Vec<Record<Interaction>> {
+    for _ in 0..500 {
+        let seen = responses(s, campaign).await;
+        if seen.len() >= n {
+            return seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the responses were never recorded");
+}
+
 async fn responses(s: &Server, campaign: &Record<Campaign>) -> Vec<Record<Interaction>> {
     let q = ListQuery::default()
         .filter(Filter::new(
@@ -119,7 +136,7 @@ async fn launching_and_tracking(s: Server) {
         assert_eq!(res.headers()["content-type"], "image/gif");
         assert_eq!(&res.bytes().await.unwrap()[..6], b"GIF89a");
     }
-    let seen = responses(&s, &campaign).await;
+    let seen = responses_come(&s, &campaign, 1).await;
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].data.outcome.as_deref(), Some("opened"));
     assert_eq!(seen[0].data.contact_id, Some(p));
@@ -135,7 +152,7 @@ async fn launching_and_tracking(s: Server) {
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(res.headers()["location"], target);
     }
-    let seen = responses(&s, &campaign).await;
+    let seen = responses_come(&s, &campaign, 2).await;
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[0].data.outcome.as_deref(), Some("clicked"));
     assert_eq!(seen[0].data.body.as_deref(), Some(target));

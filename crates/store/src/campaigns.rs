@@ -155,22 +155,31 @@ impl Store {
         lease: chrono::Duration,
     ) -> Result<Vec<(Id, usize)>> {
         let at = now();
-        let lock = match self.backend() {
-            crate::Backend::Sqlite => "",
-            crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        let pick = format!(
+            "SELECT contact_id FROM campaign_members WHERE campaign_id = $1 \
+             AND (state = 'queued' OR (state = 'sending' AND (claimed_by = $4 OR claimed_at < $3))) \
+             ORDER BY contact_id LIMIT {limit}"
+        );
+        let set = "SET state = 'sending', claimed_at = $2, claimed_by = $4";
+        let sql = match self.backend() {
+            // SQLite has one writer: the statement sees the rows as they are.
+            crate::Backend::Sqlite => format!(
+                "UPDATE campaign_members {set} WHERE campaign_id = $1 AND contact_id IN ({pick}) \
+                 RETURNING contact_id, variant"
+            ),
+            // Picked once, in a materialised step: as `IN (subquery)` PostgreSQL may run a
+            // LIMIT … SKIP LOCKED subquery again per row, and took every member at once.
+            crate::Backend::Postgres => format!(
+                "WITH picked AS MATERIALIZED ({pick} FOR UPDATE SKIP LOCKED) \
+                 UPDATE campaign_members m {set} FROM picked \
+                 WHERE m.campaign_id = $1 AND m.contact_id = picked.contact_id \
+                 RETURNING m.contact_id, m.variant"
+            ),
         };
         let mut tx = self.db.begin().await?;
         let rows = tx
             .fetch(
-                &format!(
-                    "UPDATE campaign_members SET state = 'sending', claimed_at = $2, claimed_by = $4 \
-                     WHERE campaign_id = $1 AND contact_id IN (\
-                       SELECT contact_id FROM campaign_members WHERE campaign_id = $1 \
-                       AND (state = 'queued' OR (state = 'sending' \
-                            AND (claimed_by = $4 OR claimed_at < $3))) \
-                       ORDER BY contact_id LIMIT {limit}{lock}) \
-                     RETURNING contact_id, variant"
-                ),
+                &sql,
                 vec![
                     Val::Uuid(campaign.0),
                     Val::Ts(at),
@@ -232,6 +241,39 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// How many campaign messages each of `contacts` was sent since `since`, across
+    /// campaigns (those with none are left out): what a frequency cap counts.
+    pub async fn recent_sends(
+        &self,
+        contacts: &[Id],
+        since: DateTime<Utc>,
+    ) -> Result<std::collections::HashMap<Id, i64>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in contacts.chunks(500) {
+            let marks: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let mut params = vec![Val::Ts(since)];
+            params.extend(chunk.iter().map(|c| Val::Uuid(c.0)));
+            let rows = self
+                .db
+                .fetch(
+                    &format!(
+                        "SELECT contact_id, COUNT(*) FROM campaign_members \
+                         WHERE contact_id IN ({}) AND sent_at >= $1 GROUP BY contact_id",
+                        marks.join(", ")
+                    ),
+                    params,
+                    &[Kind::Uuid, Kind::Int],
+                )
+                .await?;
+            for r in rows {
+                if let (Some(c), Some(n)) = (r[0].as_uuid(), r[1].as_i64()) {
+                    out.insert(Id(c), n);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// How many members are in each variant and state.
@@ -513,25 +555,40 @@ impl Store {
         contact: Id,
         response: Response,
     ) -> Result<bool> {
-        let col = response.column();
-        let also_opened = if response == Response::Clicked {
-            ", opened_at = COALESCE(opened_at, $3)"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "UPDATE campaign_members SET {col} = $3{also_opened} \
-             WHERE campaign_id = $1 AND contact_id = $2 AND {col} IS NULL"
-        );
+        Ok(self
+            .members_responded(&[(campaign, contact, response)])
+            .await?
+            .pop()
+            .unwrap_or(false))
+    }
+
+    /// [`Self::member_responded`] for many (campaign, member, response), in one
+    /// transaction; answers each in order.
+    pub async fn members_responded(&self, noted: &[(Id, Id, Response)]) -> Result<Vec<bool>> {
+        let at = now();
+        let mut firsts = Vec::with_capacity(noted.len());
         let mut tx = self.db.begin().await?;
-        let first = tx
-            .exec(
-                &sql,
-                vec![Val::Uuid(campaign.0), Val::Uuid(contact.0), Val::Ts(now())],
-            )
-            .await?;
+        for (campaign, contact, response) in noted {
+            let col = response.column();
+            let also_opened = if *response == Response::Clicked {
+                ", opened_at = COALESCE(opened_at, $3)"
+            } else {
+                ""
+            };
+            let sql = format!(
+                "UPDATE campaign_members SET {col} = $3{also_opened} \
+                 WHERE campaign_id = $1 AND contact_id = $2 AND {col} IS NULL"
+            );
+            let n = tx
+                .exec(
+                    &sql,
+                    vec![Val::Uuid(campaign.0), Val::Uuid(contact.0), Val::Ts(at)],
+                )
+                .await?;
+            firsts.push(n > 0);
+        }
         tx.commit().await?;
-        Ok(first > 0)
+        Ok(firsts)
     }
 
     /// The campaign whose message reached `contact` last: an unsubscribe from the link

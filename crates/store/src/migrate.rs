@@ -167,6 +167,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0026_consent_and_responses.sql"),
         postgres: include_str!("../migrations/postgres/0026_consent_and_responses.sql"),
     },
+    Migration {
+        version: 28,
+        name: "sending rules",
+        sqlite: include_str!("../migrations/sqlite/0028_sending_rules.sql"),
+        postgres: include_str!("../migrations/postgres/0028_sending_rules.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

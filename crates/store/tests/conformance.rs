@@ -123,6 +123,11 @@ conformance!(every_entity_round_trips, |s: Store| async move {
         control_percent: 0,
         cost_per_message: 0,
         conversion_days: 30,
+        send_from: None,
+        send_until: None,
+        cap_messages: None,
+        cap_days: None,
+        max_per_minute: None,
     };
     let campaign = s.create(&w.admin, NewRecord::new(campaign)).await.unwrap();
     assert_eq!(

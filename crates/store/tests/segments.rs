@@ -172,6 +172,11 @@ conformance!(
                     control_percent: 0,
                     cost_per_message: 0,
                     conversion_days: 30,
+                    send_from: None,
+                    send_until: None,
+                    cap_messages: None,
+                    cap_days: None,
+                    max_per_minute: None,
                 })
                 .owned_by(w.rep_b.user_id, w.rep_b.team_id),
             )

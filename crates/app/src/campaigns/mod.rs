@@ -2,7 +2,7 @@
 //! the person launching sees it (a snapshot: who joins the segment later is not added),
 //! draws each member's variant or the control group, sets the campaign active and queues
 //! [`SendCampaign`], which mails the queued members a batch at a time through the one
-//! e-mail path (`mail::send_template`: consent checked, merge fields, one-click
+//! e-mail path (`mail::send_batch`: consent checked, merge fields, one-click
 //! unsubscribe, an interaction on the contact's timeline naming the campaign). [`pause`]
 //! stops it after the batch being sent; launching a paused campaign resumes it. Every
 //! member's message is sent once: its row moves from queued to sent (or refused, failed)
@@ -16,7 +16,7 @@ mod results;
 mod send;
 
 pub use profile::{AttributeProfile, GroupProfile, Profile, profile};
-pub use responses::{Conversions, convert, outcome_of, record_response};
+pub use responses::{Conversions, Noted, convert, outcome_of, record_response, record_responses};
 pub use results::{AbTest, Progress, Roi, VariantProgress, progress};
 pub use send::SendCampaign;
 

@@ -14,6 +14,7 @@ use guanxi_domain::{Actor, Currency, Entity, Id, Money, NewRecord};
 use guanxi_store::follow::{self, Follower, Subscriber};
 use guanxi_store::{CampaignOutcome, ChangeEvent, MemberResponse, Store, StoreError};
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// Note a member's response; the first of its kind becomes an interaction on the
 /// contact's timeline, written as the campaign and owned like the contact. `detail` is the
@@ -26,58 +27,125 @@ pub async fn record_response(
     response: MemberResponse,
     detail: Option<&str>,
 ) -> Result<bool, AppError> {
-    if !store.member_responded(campaign, contact, response).await? {
-        return Ok(false);
-    }
-    let (kind, outcome) = match response {
-        MemberResponse::Opened => (InteractionKind::Email, "opened"),
-        MemberResponse::Clicked => (InteractionKind::WebVisit, "clicked"),
-        MemberResponse::Bounced => (InteractionKind::Email, "bounced"),
-        MemberResponse::Complained => (InteractionKind::Email, "complained"),
-        MemberResponse::Unsubscribed => (InteractionKind::Email, "unsubscribed"),
+    let noted = Noted {
+        campaign,
+        contact,
+        response,
+        detail: detail.map(str::to_string),
     };
-    on_timeline(store, campaign, contact, kind, outcome, detail).await?;
-    Ok(true)
+    Ok(record_responses(store, &[noted])
+        .await?
+        .pop()
+        .unwrap_or(false))
 }
 
-/// The interaction of a response, with an id fixed by campaign, contact and response:
-/// recorded twice, it is there once.
-async fn on_timeline(
-    store: &Store,
+/// One member's response, as [`record_response`] takes it.
+#[derive(Debug, Clone)]
+pub struct Noted {
+    pub campaign: Id,
+    pub contact: Id,
+    pub response: MemberResponse,
+    pub detail: Option<String>,
+}
+
+/// [`record_response`] for many, in a few transactions: the members' rows in one, the
+/// interactions of first responses in one per campaign. Answers each in order.
+pub async fn record_responses(store: &Store, noted: &[Noted]) -> Result<Vec<bool>, AppError> {
+    let rows: Vec<_> = noted
+        .iter()
+        .map(|n| (n.campaign, n.contact, n.response))
+        .collect();
+    let firsts = store.members_responded(&rows).await?;
+    let entries: Vec<Entry> = noted
+        .iter()
+        .zip(&firsts)
+        .filter(|(_, first)| **first)
+        .map(|(n, _)| {
+            let (kind, outcome) = match n.response {
+                MemberResponse::Opened => (InteractionKind::Email, "opened"),
+                MemberResponse::Clicked => (InteractionKind::WebVisit, "clicked"),
+                MemberResponse::Bounced => (InteractionKind::Email, "bounced"),
+                MemberResponse::Complained => (InteractionKind::Email, "complained"),
+                MemberResponse::Unsubscribed => (InteractionKind::Email, "unsubscribed"),
+            };
+            Entry {
+                campaign: n.campaign,
+                contact: n.contact,
+                kind,
+                outcome,
+                detail: n.detail.clone(),
+            }
+        })
+        .collect();
+    on_timeline(store, &entries).await?;
+    Ok(firsts)
+}
+
+/// A response as its interaction shows it.
+struct Entry {
     campaign: Id,
     contact: Id,
     kind: InteractionKind,
-    outcome: &str,
-    detail: Option<&str>,
-) -> Result<(), AppError> {
-    let system = Actor::system();
-    let c = store.get::<Campaign>(&system, campaign).await?;
-    let person = store.get::<Contact>(&system, contact).await?;
-    let interaction = Interaction {
-        kind,
-        direction: Some(Direction::Inbound),
-        status: InteractionStatus::Done,
-        at: Utc::now(),
-        subject: c.data.name.chars().take(200).collect(),
-        body: detail.map(|d| d.chars().take(2_000).collect()),
-        outcome: Some(outcome.into()),
-        account_id: person.data.account_id,
-        contact_id: Some(contact),
-        opportunity_id: None,
-        case_id: None,
-        campaign_id: Some(campaign),
-        parts: vec![],
-    };
-    let mut new = NewRecord::new(interaction);
-    new.id = Some(crate::records::derived_id(
-        c.meta.created_at,
-        &format!("campaign-{outcome}:{campaign}:{contact}"),
-    ));
-    new.owner_id = person.meta.owner_id;
-    match store.create(&Actor::campaign(campaign), new).await {
-        Ok(_) | Err(StoreError::Duplicate { .. }) => Ok(()),
-        Err(e) => Err(e.into()),
+    outcome: &'static str,
+    detail: Option<String>,
+}
+
+/// The interactions of responses, each with an id fixed by campaign, contact and
+/// outcome: recorded twice, it is there once.
+async fn on_timeline(store: &Store, entries: &[Entry]) -> Result<(), AppError> {
+    if entries.is_empty() {
+        return Ok(());
     }
+    let system = Actor::system();
+    let ids = |f: fn(&Entry) -> Id| {
+        let mut v: Vec<Id> = entries.iter().map(f).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let campaigns = store
+        .get_many::<Campaign>(&system, &ids(|n| n.campaign))
+        .await?;
+    let people: HashMap<Id, _> = store
+        .get_many::<Contact>(&system, &ids(|n| n.contact))
+        .await?
+        .into_iter()
+        .map(|c| (c.meta.id, c))
+        .collect();
+    for c in campaigns {
+        let records = entries
+            .iter()
+            .filter(|n| n.campaign == c.meta.id)
+            .filter_map(|n| {
+                let person = people.get(&n.contact)?;
+                let (kind, outcome) = (n.kind, n.outcome);
+                let interaction = Interaction {
+                    kind,
+                    direction: Some(Direction::Inbound),
+                    status: InteractionStatus::Done,
+                    at: Utc::now(),
+                    subject: c.data.name.chars().take(200).collect(),
+                    body: n.detail.as_ref().map(|d| d.chars().take(2_000).collect()),
+                    outcome: Some(outcome.into()),
+                    account_id: person.data.account_id,
+                    contact_id: Some(n.contact),
+                    opportunity_id: None,
+                    case_id: None,
+                    campaign_id: Some(c.meta.id),
+                    parts: vec![],
+                };
+                let mut new = NewRecord::new(interaction);
+                new.id = Some(crate::records::derived_id(
+                    c.meta.created_at,
+                    &format!("campaign-{outcome}:{}:{}", c.meta.id, n.contact),
+                ));
+                new.owner_id = person.meta.owner_id;
+                Some(new)
+            })
+            .collect();
+        crate::records::create_once(store, &Actor::campaign(c.meta.id), records).await?;
+    }
+    Ok(())
 }
 
 /// The subscriber's name, which keys its position: keep it stable.
@@ -187,22 +255,22 @@ impl Subscriber for Conversions {
 
 /// Attribute one outcome and put it on the timelines of the treated members it converted.
 pub async fn convert(store: &Store, o: &CampaignOutcome) -> Result<(), AppError> {
-    for c in store.attribute_conversion(o).await? {
-        if c.treated {
-            let what = match Currency::parse(&o.currency) {
-                Ok(currency) => Money::new(o.revenue, currency).to_string(),
-                Err(_) => format!("{} {}", o.revenue, o.currency),
-            };
-            on_timeline(
-                store,
-                c.campaign_id,
-                c.contact_id,
-                InteractionKind::Note,
-                "converted",
-                Some(&what),
-            )
-            .await?;
-        }
-    }
-    Ok(())
+    let what = match Currency::parse(&o.currency) {
+        Ok(currency) => Money::new(o.revenue, currency).to_string(),
+        Err(_) => format!("{} {}", o.revenue, o.currency),
+    };
+    let entries: Vec<Entry> = store
+        .attribute_conversion(o)
+        .await?
+        .into_iter()
+        .filter(|c| c.treated)
+        .map(|c| Entry {
+            campaign: c.campaign_id,
+            contact: c.contact_id,
+            kind: InteractionKind::Note,
+            outcome: "converted",
+            detail: Some(what.clone()),
+        })
+        .collect();
+    on_timeline(store, &entries).await
 }

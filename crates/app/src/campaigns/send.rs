@@ -4,10 +4,12 @@
 use super::{BATCH, LEASE, SEND};
 use crate::jobs::{Handler, JobError};
 use crate::mail::{self, Message, Outbox, Outcome};
+use chrono::{DateTime, Utc};
 use guanxi_domain::entities::{Campaign, CampaignStatus};
 use guanxi_domain::{Actor, Id};
 use guanxi_store::{Job, MemberMark, NewJob, Store, StoreError, member_state};
 use serde_json::json;
+use std::collections::HashSet;
 
 /// Sends a campaign's next batch of queued members, then queues the batch after it.
 pub struct SendCampaign {
@@ -34,16 +36,40 @@ impl Handler for SendCampaign {
         if c.data.status != CampaignStatus::Active {
             return Ok(()); // paused, completed or cancelled: resuming queues a job again
         }
+        // Outside the send window: the same job again when it opens.
+        let started = Utc::now();
+        let opens = c.data.next_send_at(started);
+        if opens > started {
+            let mut later = NewJob::new(SEND, json!({ "campaign_id": id }));
+            later.key = Some(format!("{SEND}:{id}:at:{}", opens.timestamp()));
+            later.run_at = Some(opens);
+            self.store
+                .enqueue(&[later])
+                .await
+                .map_err(JobError::retry)?;
+            return Ok(());
+        }
+        let (size, wait) = c.data.pace(BATCH);
         let batch = self
             .store
-            .claim_members(id, &job.id.to_string(), BATCH, LEASE)
+            .claim_members(id, &job.id.to_string(), size, LEASE)
             .await
             .map_err(JobError::retry)?;
+        let capped = self.capped(&c.data, &batch, started).await?;
         // One batch through the mail path: its records read once, its messages sent side
         // by side, its interactions and the members' states each written in one go.
         let mut marks = vec![];
         let mut messages = vec![];
         for (contact, variant) in &batch {
+            if capped.contains(contact) {
+                marks.push(MemberMark {
+                    contact: *contact,
+                    state: member_state::REFUSED,
+                    detail: Some(FREQUENCY_CAP.into()),
+                    interaction: None,
+                });
+                continue;
+            }
             match c.data.variants.get(*variant) {
                 Some(v) => messages.push(Message {
                     template_id: v.template_id,
@@ -98,14 +124,45 @@ impl Handler for SendCampaign {
         if let Some(e) = transient {
             return Err(JobError::retry(e));
         }
-        if batch.len() == BATCH as usize
+        if batch.len() == size as usize
             && let Some((last, _)) = batch.last()
         {
-            // Keyed by where it starts: a batch run twice queues its successor once.
+            // Keyed by where it starts: a batch run twice queues its successor once. A
+            // rate limit holds it until this batch's share of the minute has passed.
             let mut next = NewJob::new(SEND, json!({ "campaign_id": id }));
             next.key = Some(format!("{SEND}:{id}:after:{last}"));
+            next.run_at = wait.map(|w| started + w);
             self.store.enqueue(&[next]).await.map_err(JobError::retry)?;
         }
         Ok(())
+    }
+}
+
+/// The refusal of a member the frequency cap stops.
+pub const FREQUENCY_CAP: &str = "frequency_cap";
+
+impl SendCampaign {
+    /// The members of `batch` the campaign's frequency cap stops: sent `cap_messages`
+    /// campaign messages or more in the last `cap_days` days.
+    async fn capped(
+        &self,
+        c: &Campaign,
+        batch: &[(Id, usize)],
+        now: DateTime<Utc>,
+    ) -> Result<HashSet<Id>, JobError> {
+        let (Some(n), Some(days)) = (c.cap_messages, c.cap_days) else {
+            return Ok(HashSet::new());
+        };
+        let contacts: Vec<Id> = batch.iter().map(|(c, _)| *c).collect();
+        let sent = self
+            .store
+            .recent_sends(&contacts, now - chrono::Duration::days(days))
+            .await
+            .map_err(JobError::retry)?;
+        Ok(sent
+            .into_iter()
+            .filter(|(_, count)| *count >= n)
+            .map(|(c, _)| c)
+            .collect())
     }
 }

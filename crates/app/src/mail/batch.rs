@@ -86,7 +86,8 @@ pub async fn send_batch(
         .iter()
         .map(|(i, m)| m.interaction(&facts.contacts[&messages[*i].contact_id], campaign))
         .collect();
-    write(store, actor, records).await?;
+    // Sent twice at once (a lease ran out), the interaction is there once.
+    crate::records::create_once(store, actor, records).await?;
     for (i, m) in sent {
         answers[i] = Some(Ok(Outcome::Sent {
             interaction_id: m.interaction_id,
@@ -305,29 +306,6 @@ impl Ready {
         new.owner_id = Some(self.owner_id);
         new
     }
-}
-
-/// Write the interactions of what was sent: one as a create, more in one import. One that
-/// exists already (a send tried twice at once) is no error.
-async fn write(
-    store: &Store,
-    actor: &Actor,
-    mut records: Vec<NewRecord<Interaction>>,
-) -> Result<(), SendError> {
-    if records.len() > 1 {
-        match store.import(actor, records.clone()).await {
-            Ok(_) => return Ok(()),
-            Err(StoreError::Duplicate { .. }) => {} // one at a time below
-            Err(e) => return Err(e.into()),
-        }
-    }
-    for r in records.drain(..) {
-        match store.create(actor, r).await {
-            Ok(_) | Err(StoreError::Duplicate { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
 }
 
 /// The values of the merge fields (see `merge_fields`) for a contact.

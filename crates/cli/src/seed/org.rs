@@ -162,6 +162,13 @@ async fn marketing(store: &Store, sys: &Actor, marketer: Id) -> anyhow::Result<(
                 // 5 fen a message: what an e-mail service charges at volume.
                 cost_per_message: 5,
                 conversion_days: 30,
+                // Sent at any hour (the demo's journey launches it whenever it runs), but
+                // nobody gets more than three campaign messages a week.
+                send_from: None,
+                send_until: None,
+                cap_messages: Some(3),
+                cap_days: Some(7),
+                max_per_minute: None,
             })
             .owned_by(marketer, None),
         )

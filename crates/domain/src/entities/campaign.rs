@@ -1,6 +1,6 @@
 use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
 use crate::{Id, Money, ValidationErrors};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
 str_enum! {
@@ -59,6 +59,23 @@ pub struct Campaign {
     /// campaign's conversion (after the launch for the control group).
     #[serde(default = "default_conversion_days")]
     pub conversion_days: i64,
+    /// Messages go out only from this time of day (`09:00`) until `send_until`, China time
+    /// (Asia/Shanghai); the window may cross midnight. Both or neither: none sends at any
+    /// hour.
+    #[serde(default)]
+    pub send_from: Option<String>,
+    #[serde(default)]
+    pub send_until: Option<String>,
+    /// A contact who received this many marketing messages from any campaign in the last
+    /// `cap_days` days is not sent this one (refused: `frequency_cap`). Both or neither.
+    #[serde(default)]
+    pub cap_messages: Option<i64>,
+    #[serde(default)]
+    pub cap_days: Option<i64>,
+    /// At most this many messages a minute (a provider's limit; replies that reach the
+    /// sales team spread out).
+    #[serde(default)]
+    pub max_per_minute: Option<i64>,
 }
 
 fn default_conversion_days() -> i64 {
@@ -104,6 +121,112 @@ impl Campaign {
     }
 }
 
+/// The time zone of send windows: the business's, China's.
+pub const SEND_ZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+
+/// A time of day as a send window's end: `HH:MM`, 24-hour.
+fn time_of_day(s: &str) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(s.trim(), "%H:%M").ok()
+}
+
+impl Campaign {
+    /// The send window, when the campaign has a valid one.
+    pub fn window(&self) -> Option<(NaiveTime, NaiveTime)> {
+        Some((
+            time_of_day(self.send_from.as_deref()?)?,
+            time_of_day(self.send_until.as_deref()?)?,
+        ))
+    }
+
+    /// When a batch may go out, asked at `now`: `now` inside the send window (or with
+    /// none), else the window's next opening.
+    pub fn next_send_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let Some((from, until)) = self.window() else {
+            return now;
+        };
+        let local = now.with_timezone(&SEND_ZONE);
+        let t = local.time();
+        let open = if from < until {
+            from <= t && t < until
+        } else {
+            t >= from || t < until // across midnight
+        };
+        if open {
+            return now;
+        }
+        // The next `from` on the local clock: today's if it is still ahead, else tomorrow's.
+        let day = if t < from {
+            local.date_naive()
+        } else {
+            local.date_naive() + chrono::Days::new(1)
+        };
+        day.and_time(from)
+            .and_local_timezone(SEND_ZONE)
+            .earliest()
+            .map_or(now, |d| d.with_timezone(&Utc))
+    }
+
+    /// How many members one batch sends and how long the next waits after its start, by
+    /// `max_per_minute`; `batch` when there is no limit.
+    pub fn pace(&self, batch: u32) -> (u32, Option<chrono::Duration>) {
+        match self.max_per_minute {
+            Some(m) if m > 0 => {
+                let n = batch.min(u32::try_from(m).unwrap_or(u32::MAX)).max(1);
+                let wait = chrono::Duration::milliseconds(60_000 * i64::from(n) / m);
+                (n, Some(wait))
+            }
+            _ => (batch, None),
+        }
+    }
+
+    fn validate_sending(&self, e: &mut ValidationErrors) {
+        for (field, value) in [
+            ("send_from", &self.send_from),
+            ("send_until", &self.send_until),
+        ] {
+            if let Some(v) = value
+                && time_of_day(v).is_none()
+            {
+                e.add(field, "invalid", "a time of day, like 09:00 or 21:30");
+            }
+        }
+        match (&self.send_from, &self.send_until) {
+            (Some(_), None) => e.add("send_until", "required", "a send window has an end"),
+            (None, Some(_)) => e.add("send_from", "required", "a send window has a start"),
+            _ => {}
+        }
+        if let Some((from, until)) = self.window()
+            && from == until
+        {
+            e.add(
+                "send_until",
+                "invalid",
+                "a send window ends at another time than it starts",
+            );
+        }
+        match (self.cap_messages, self.cap_days) {
+            (Some(n), Some(d)) => {
+                e.range("cap_messages", n, 1, 100);
+                e.range("cap_days", d, 1, 365);
+            }
+            (Some(_), None) => e.add(
+                "cap_days",
+                "required",
+                "a frequency cap counts over a number of days",
+            ),
+            (None, Some(_)) => e.add(
+                "cap_messages",
+                "required",
+                "a frequency cap names how many messages",
+            ),
+            (None, None) => {}
+        }
+        if let Some(m) = self.max_per_minute {
+            e.range("max_per_minute", m, 1, 100_000);
+        }
+    }
+}
+
 impl Entity for Campaign {
     const DEF: &'static EntityDef = &EntityDef {
         name: "campaign",
@@ -122,6 +245,11 @@ impl Entity for Campaign {
             FieldDef::new("control_percent", Int),
             FieldDef::new("cost_per_message", Int),
             FieldDef::new("conversion_days", Int),
+            FieldDef::new("send_from", Text),
+            FieldDef::new("send_until", Text),
+            FieldDef::new("cap_messages", Int),
+            FieldDef::new("cap_days", Int),
+            FieldDef::new("max_per_minute", Int),
         ],
         collection: Some("campaigns"),
         list_columns: &["name", "channel", "status", "starts_on", "budget"],
@@ -169,6 +297,7 @@ impl Entity for Campaign {
                 format!("the variants' shares add up to 100 %, not {total} %"),
             );
         }
+        self.validate_sending(&mut e);
         if let (Some(s), Some(end)) = (self.starts_on, self.ends_on)
             && end < s
         {
@@ -209,6 +338,11 @@ mod tests {
             control_percent: control,
             cost_per_message: 0,
             conversion_days: 30,
+            send_from: None,
+            send_until: None,
+            cap_messages: None,
+            cap_days: None,
+            max_per_minute: None,
         }
     }
 
@@ -225,6 +359,73 @@ mod tests {
         assert_eq!(counts, [1_000, 6_300, 2_700]);
         assert_eq!(campaign(0, &[100]).assign(0), Some(0));
         assert_eq!(campaign(0, &[]).assign(5_000), None, "nothing to send");
+    }
+
+    #[test]
+    fn a_send_window_in_china_time_waits_for_its_next_opening() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let mut c = campaign(0, &[100]);
+        let now = at("2026-12-07T23:00:00Z"); // 07:00 on the 8th in Beijing
+        assert_eq!(c.next_send_at(now), now, "no window: now");
+        (c.send_from, c.send_until) = (Some("09:00".into()), Some("21:00".into()));
+        assert_eq!(
+            c.next_send_at(now),
+            at("2026-12-08T01:00:00Z"),
+            "09:00 the same day"
+        );
+        let evening = at("2026-12-08T13:30:00Z"); // 21:30 in Beijing
+        assert_eq!(
+            c.next_send_at(evening),
+            at("2026-12-09T01:00:00Z"),
+            "09:00 the next day"
+        );
+        let noon = at("2026-12-08T04:00:00Z");
+        assert_eq!(c.next_send_at(noon), noon, "inside the window");
+        // Across midnight: 22:00–06:00.
+        (c.send_from, c.send_until) = (Some("22:00".into()), Some("06:00".into()));
+        assert_eq!(
+            c.next_send_at(now),
+            at("2026-12-08T14:00:00Z"),
+            "07:00 waits for 22:00"
+        );
+        let late = at("2026-12-07T15:30:00Z"); // 23:30 in Beijing
+        assert_eq!(c.next_send_at(late), late, "inside, before midnight");
+        let early = at("2026-12-07T21:00:00Z"); // 05:00 in Beijing
+        assert_eq!(c.next_send_at(early), early, "inside, after midnight");
+    }
+
+    #[test]
+    fn pace_spreads_batches_over_the_minute() {
+        let mut c = campaign(0, &[100]);
+        assert_eq!(c.pace(200), (200, None));
+        c.max_per_minute = Some(60);
+        assert_eq!(c.pace(200), (60, Some(chrono::Duration::seconds(60))));
+        c.max_per_minute = Some(1_000);
+        assert_eq!(c.pace(200), (200, Some(chrono::Duration::seconds(12))));
+    }
+
+    #[test]
+    fn sending_rules_are_checked_and_named() {
+        let fields = |c: &Campaign| -> Vec<String> {
+            c.validate()
+                .err()
+                .map_or(vec![], |e| e.0.into_iter().map(|e| e.field).collect())
+        };
+        let mut c = campaign(0, &[100]);
+        c.send_from = Some("9点".into());
+        assert_eq!(fields(&c), ["send_from", "send_until"]);
+        c.send_until = Some("09:00".into());
+        c.send_from = Some("09:00".into());
+        assert_eq!(fields(&c), ["send_until"]);
+        c.send_from = Some("08:00".into());
+        c.cap_messages = Some(3);
+        assert_eq!(fields(&c), ["cap_days"]);
+        c.cap_days = Some(0);
+        c.max_per_minute = Some(0);
+        assert_eq!(fields(&c), ["cap_days", "max_per_minute"]);
+        c.cap_days = Some(7);
+        c.max_per_minute = Some(600);
+        assert_eq!(fields(&c), Vec::<String>::new());
     }
 
     #[test]

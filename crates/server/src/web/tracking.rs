@@ -1,13 +1,13 @@
 //! The addresses campaign mail's tracking leads to, open to anyone holding a signed link
-//! (`guanxi_app::tracking`): the open pixel (a transparent GIF, whatever happens, so a
+//! (`guanxi_app::tracking`; noted by its [`Recorder`] after the answer): the open pixel (a transparent GIF, whatever happens, so a
 //! mail client shows nothing broken) and the click redirect, which leads only where the
 //! signed link says and refuses an unsigned or tampered one.
 
-use axum::extract::{Path, Query, State};
+use axum::Extension;
+use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use guanxi_app::tracking;
-use guanxi_store::Store;
+use guanxi_app::tracking::Recorder;
 use serde::Deserialize;
 
 /// A 1×1 transparent GIF.
@@ -19,10 +19,10 @@ const PIXEL: &[u8] = &[
 
 /// `GET /t/o/{campaign}/{contact}/{sig}`: the pixel; a signed one notes the open.
 pub async fn open(
-    State(store): State<Store>,
+    Extension(recorder): Extension<Recorder>,
     Path((campaign, contact, sig)): Path<(String, String, String)>,
 ) -> Response {
-    let status = match tracking::opened(&store, &campaign, &contact, &sig).await {
+    let status = match recorder.opened(&campaign, &contact, &sig).await {
         Ok(true) => StatusCode::OK,
         Ok(false) => StatusCode::NOT_FOUND,
         Err(e) => {
@@ -50,11 +50,11 @@ pub struct Target {
 /// `GET /t/c/{campaign}/{contact}/{sig}?u=<target>`: to the target of a signed link (the
 /// click noted); a 404 for any other.
 pub async fn click(
-    State(store): State<Store>,
+    Extension(recorder): Extension<Recorder>,
     Path((campaign, contact, sig)): Path<(String, String, String)>,
     Query(t): Query<Target>,
 ) -> Result<Response, crate::Problem> {
-    match tracking::clicked(&store, &campaign, &contact, &t.u, &sig).await? {
+    match recorder.clicked(&campaign, &contact, &t.u, &sig).await? {
         Some(url) => Ok(Redirect::to(url.as_str()).into_response()),
         None => Err(crate::Problem::new(
             StatusCode::NOT_FOUND,
