@@ -311,6 +311,11 @@ impl Sample for Campaign {
             control_percent: 0,
             cost_per_message: 0,
             conversion_days: 30,
+            targeting: Default::default(),
+            target_top_n: None,
+            target_min_score: None,
+            model_auc: None,
+            model_trained_at: None,
         }
     }
 }

@@ -167,6 +167,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0026_consent_and_responses.sql"),
         postgres: include_str!("../migrations/postgres/0026_consent_and_responses.sql"),
     },
+    Migration {
+        version: 27,
+        name: "propensity",
+        sqlite: include_str!("../migrations/sqlite/0027_propensity.sql"),
+        postgres: include_str!("../migrations/postgres/0027_propensity.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

@@ -123,6 +123,11 @@ conformance!(every_entity_round_trips, |s: Store| async move {
         control_percent: 0,
         cost_per_message: 0,
         conversion_days: 30,
+        targeting: Default::default(),
+        target_top_n: None,
+        target_min_score: None,
+        model_auc: None,
+        model_trained_at: None,
     };
     let campaign = s.create(&w.admin, NewRecord::new(campaign)).await.unwrap();
     assert_eq!(

@@ -172,6 +172,11 @@ conformance!(
                     control_percent: 0,
                     cost_per_message: 0,
                     conversion_days: 30,
+                    targeting: Default::default(),
+                    target_top_n: None,
+                    target_min_score: None,
+                    model_auc: None,
+                    model_trained_at: None,
                 })
                 .owned_by(w.rep_b.user_id, w.rep_b.team_id),
             )

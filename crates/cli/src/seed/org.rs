@@ -162,6 +162,11 @@ async fn marketing(store: &Store, sys: &Actor, marketer: Id) -> anyhow::Result<(
                 // 5 fen a message: what an e-mail service charges at volume.
                 cost_per_message: 5,
                 conversion_days: 30,
+                targeting: Default::default(),
+                target_top_n: None,
+                target_min_score: None,
+                model_auc: None,
+                model_trained_at: None,
             })
             .owned_by(marketer, None),
         )
