@@ -1,19 +1,22 @@
 //! Campaigns over HTTP on a real server, on both backends: launching refuses what cannot be
 //! sent, naming the field, and a stale version; the tracking addresses of a campaign's mail,
 //! hit by a real HTTP client, note a member's first open and click on the contact's
-//! timeline and refuse a tampered or unsigned link.
+//! timeline and refuse a tampered or unsigned link. A segment ranked by the
+//! response-propensity model: too thin a history and a bad limit or targeting refused as
+//! problem+json naming the field, then the model and the top contacts.
 
 mod common;
 
 use common::{Server, bearer};
 use guanxi_app::tracking::Tracker;
-use guanxi_domain::entities::{Campaign, Contact, Interaction};
+use guanxi_domain::entities::{Campaign, Contact, Interaction, Segment};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::{Actor, Record};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 on_both!(launching_and_tracking, launching_and_tracking);
+on_both!(propensity_over_http, propensity_over_http);
 
 async fn create<T: guanxi_domain::Entity>(s: &Server, actor: &Actor, body: Value) -> Record<T> {
     guanxi_app::records::create::<T>(&s.store, actor, body)
@@ -161,4 +164,134 @@ async fn launching_and_tracking(s: Server) {
         assert!(res.headers().get("location").is_none());
     }
     assert_eq!(responses(&s, &campaign).await.len(), 2);
+}
+
+/// The field a problem+json response names first, checking it is one.
+async fn refused_field(res: reqwest::Response) -> String {
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let v: Value = res.json().await.unwrap();
+    v["errors"][0]["field"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn propensity_over_http(s: Server) {
+    let (admin, auth) = bearer(&s, "admin@t.cn").await;
+    let base = &s.base;
+    let segment = create::<Segment>(
+        &s,
+        &admin,
+        json!({ "name": "南京联系人", "entity": "contact",
+                "conditions": [{ "field": "account.city", "op": "eq", "value": "南京市" }] }),
+    )
+    .await;
+    let account = create::<guanxi_domain::entities::Account>(
+        &s,
+        &admin,
+        json!({ "name": "南京长江贸易有限公司", "kind": "organisation", "relationship": "customer", "city": "南京市" }),
+    )
+    .await;
+    let mut contacts = vec![];
+    for i in 0..120 {
+        let c = create::<Contact>(
+            &s,
+            &admin,
+            json!({ "name": format!("客户{i:03}"), "account_id": account.meta.id,
+                    "buying_role": if i % 2 == 0 { "decision_maker" } else { "user" } }),
+        )
+        .await;
+        contacts.push(c.meta.id);
+    }
+    let ranked = |query: &str| {
+        client()
+            .get(format!(
+                "{base}/segments/{}/propensity{query}",
+                segment.meta.id
+            ))
+            .header("authorization", &auth)
+            .send()
+    };
+    // No campaign history yet: refused, naming why.
+    assert_eq!(refused_field(ranked("").await.unwrap()).await, "history");
+    assert_eq!(
+        refused_field(ranked("?limit=0").await.unwrap()).await,
+        "limit"
+    );
+    // Targeting the top N needs N ≥ 1; a least score lies strictly between 0 and 1.
+    for (targeting, field) in [
+        (
+            json!({ "targeting": "top_n", "target_top_n": 0 }),
+            "target_top_n",
+        ),
+        (
+            json!({ "targeting": "min_score", "target_min_score": 1.0 }),
+            "target_min_score",
+        ),
+    ] {
+        let mut body = json!({ "name": "精准投放", "channel": "email", "status": "planned",
+                               "budget": { "minor": 0, "currency": "CNY" } });
+        body.as_object_mut()
+            .unwrap()
+            .extend(targeting.as_object().unwrap().clone());
+        let res = client()
+            .post(format!("{base}/campaigns"))
+            .header("authorization", &auth)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused_field(res).await, field);
+    }
+
+    // Two past campaigns: decision makers clicked three times in five, users one in ten.
+    for k in 0..2u64 {
+        let c = create::<Campaign>(
+            &s,
+            &admin,
+            json!({ "name": format!("往期{k}"), "channel": "email", "status": "completed",
+                    "budget": { "minor": 0, "currency": "CNY" } }),
+        )
+        .await;
+        let members: Vec<_> = contacts.iter().map(|p| (*p, Some(0))).collect();
+        s.store
+            .add_campaign_members(c.meta.id, &members)
+            .await
+            .unwrap();
+        let marks: Vec<_> = contacts
+            .iter()
+            .map(|p| guanxi_store::MemberMark {
+                contact: *p,
+                state: guanxi_store::member_state::SENT,
+                detail: None,
+                interaction: None,
+            })
+            .collect();
+        s.store.mark_members(c.meta.id, &marks).await.unwrap();
+        for (i, p) in contacts.iter().enumerate() {
+            let u = (i as u64 * 7 + k * 3) % 10;
+            if u < if i % 2 == 0 { 6 } else { 1 } {
+                s.store
+                    .member_responded(c.meta.id, *p, guanxi_store::MemberResponse::Clicked)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    let res = ranked("?limit=5").await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let v: Value = res.json().await.unwrap();
+    let auc = v["model"]["auc"].as_f64().unwrap();
+    assert!(auc > 0.5 && auc <= 1.0, "{v}");
+    assert_eq!(
+        v["model"]["training_rows"].as_u64().unwrap()
+            + v["model"]["held_out_rows"].as_u64().unwrap(),
+        240
+    );
+    assert!(v["model"]["features"][0]["feature"].is_string(), "{v}");
+    assert_eq!(v["contacts"], 120);
+    let top = v["top"].as_array().unwrap();
+    assert_eq!(top.len(), 5);
+    assert!(top[0]["score"].as_f64().unwrap() >= top[4]["score"].as_f64().unwrap());
 }

@@ -6,14 +6,15 @@ use super::propensity::{self, Model, ModelSummary};
 use crate::AppError;
 use chrono::{DateTime, Utc};
 use guanxi_domain::entities::{Campaign, Contact, Segment, Targeting};
-use guanxi_domain::{Actor, Id, Record};
+use guanxi_domain::{Actor, Id, Record, ValidationErrors};
 use guanxi_store::{SegmentRef, Store};
 use serde::Serialize;
 
 /// Contacts read from the segment at a time.
 const PAGE: u32 = 1_000;
-/// The most contacts a ranking lists.
+/// The most contacts a ranking lists, and how many unless told.
 pub const MAX_LIMIT: usize = 1_000;
+pub const DEFAULT_LIMIT: usize = 50;
 
 /// A segment ranked by the model.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
@@ -93,10 +94,11 @@ pub async fn score_segment(
 /// model and the `limit` highest-scored contacts.
 pub async fn rank(store: &Store, actor: &Actor, id: Id, limit: usize) -> Result<Ranking, AppError> {
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(AppError::bad_request(
+        return Err(AppError::Invalid(ValidationErrors::single(
             "limit",
-            format!("between 1 and {MAX_LIMIT}"),
-        ));
+            "out_of_range",
+            format!("limit must be 1 to {MAX_LIMIT}"),
+        )));
     }
     let segment = store.get::<Segment>(actor, id).await?;
     let model = propensity::fit(store, actor).await?;
