@@ -312,7 +312,11 @@ async fn a_campaign_targets_the_top_of_its_segment_by_response_propensity() {
         let e = campaigns::launch(&s, &marketer, high.meta.id, high.meta.version)
             .await
             .unwrap_err();
-        assert_eq!(refusal(&e), ("target_min_score".into(), "empty"), "{e}");
+        assert_eq!(
+            refusal(&e),
+            ("target_min_score".into(), "none_selected"),
+            "{e}"
+        );
         let threshold = ranking.top[TOP_N - 1].score;
         let above = create::<Campaign>(
             &s,

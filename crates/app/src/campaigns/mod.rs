@@ -236,12 +236,12 @@ async fn targeted(
         return Err(match rule {
             Rule::MinScore(s) if !best.is_nan() => refused(
                 "target_min_score",
-                "empty",
+                "none_selected",
                 format!("no contact of the segment scores {s} or more: the highest is {best:.3}"),
             ),
             _ => refused(
                 "segment_id",
-                "empty",
+                "none_selected",
                 "the segment holds no contacts to score",
             ),
         });
