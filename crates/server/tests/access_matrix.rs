@@ -316,6 +316,11 @@ impl Sample for Campaign {
             cap_messages: None,
             cap_days: None,
             max_per_minute: None,
+            targeting: Default::default(),
+            target_top_n: None,
+            target_min_score: None,
+            model_auc: None,
+            model_trained_at: None,
         }
     }
 }

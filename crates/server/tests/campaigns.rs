@@ -1,19 +1,23 @@
 //! Campaigns over HTTP on a real server, on both backends: launching refuses what cannot be
 //! sent, naming the field, and a stale version; the tracking addresses of a campaign's mail,
 //! hit by a real HTTP client, note a member's first open and click on the contact's
-//! timeline and refuse a tampered or unsigned link.
+//! timeline and refuse a tampered or unsigned link. A segment ranked by the
+//! response-propensity model: too thin a history and a bad limit or targeting refused as
+//! problem+json naming the field, then the model and the top contacts; the same on its
+//! page in Chinese and English, and the campaign form keeping a refused targeting.
 
 mod common;
 
-use common::{Server, bearer};
+use common::{PASSWORD, Server, bearer};
 use guanxi_app::tracking::Tracker;
-use guanxi_domain::entities::{Campaign, Contact, Interaction};
+use guanxi_domain::entities::{Campaign, Contact, Interaction, Segment};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::{Actor, Record};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 on_both!(launching_and_tracking, launching_and_tracking);
+on_both!(propensity_over_http, propensity_over_http);
 
 async fn create<T: guanxi_domain::Entity>(s: &Server, actor: &Actor, body: Value) -> Record<T> {
     guanxi_app::records::create::<T>(&s.store, actor, body)
@@ -178,4 +182,268 @@ async fn launching_and_tracking(s: Server) {
         assert!(res.headers().get("location").is_none());
     }
     assert_eq!(responses(&s, &campaign).await.len(), 2);
+}
+
+fn encoded(form: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish()
+}
+
+/// A signed-in browser without JavaScript: its cookies and CSRF token.
+struct Web {
+    cookies: Vec<(String, String)>,
+    csrf: String,
+    root: String,
+}
+
+impl Web {
+    async fn sign_in(s: &Server, email: &str) -> Web {
+        let mut web = Web {
+            cookies: vec![],
+            csrf: String::new(),
+            root: s.root.clone(),
+        };
+        let (status, _) = web
+            .post(
+                "/login",
+                &[("email", email), ("password", PASSWORD), ("next", "/")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, body) = web.get("/profile").await;
+        let start = body.find("name=\"csrf-token\" content=\"").unwrap() + 27;
+        web.csrf = body[start..start + body[start..].find('"').unwrap()].to_string();
+        web
+    }
+
+    fn cookie(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        let res = client()
+            .get(format!("{}{path}", self.root))
+            .header("cookie", self.cookie())
+            .send()
+            .await
+            .unwrap();
+        (res.status(), res.text().await.unwrap())
+    }
+
+    /// Posts a form (with the CSRF token once signed in), keeping the cookies set.
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
+        let mut form = form.to_vec();
+        if !self.csrf.is_empty() {
+            form.push(("_csrf", &self.csrf));
+        }
+        let res = client()
+            .post(format!("{}{path}", self.root))
+            .header("cookie", self.cookie())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(encoded(&form))
+            .send()
+            .await
+            .unwrap();
+        for v in res.headers().get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            let kv = v.split(';').next().unwrap_or_default();
+            if let Some((k, val)) = kv.split_once('=') {
+                self.cookies.retain(|(n, _)| n != k);
+                if !val.is_empty() {
+                    self.cookies.push((k.to_string(), val.to_string()));
+                }
+            }
+        }
+        (res.status(), res.text().await.unwrap())
+    }
+}
+
+/// The field a problem+json response names first, checking it is one.
+async fn refused_field(res: reqwest::Response) -> String {
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let v: Value = res.json().await.unwrap();
+    v["errors"][0]["field"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn propensity_over_http(s: Server) {
+    let (admin, auth) = bearer(&s, "admin@t.cn").await;
+    let base = &s.base;
+    let segment = create::<Segment>(
+        &s,
+        &admin,
+        json!({ "name": "南京联系人", "entity": "contact",
+                "conditions": [{ "field": "account.city", "op": "eq", "value": "南京市" }] }),
+    )
+    .await;
+    let account = create::<guanxi_domain::entities::Account>(
+        &s,
+        &admin,
+        json!({ "name": "南京长江贸易有限公司", "kind": "organisation", "relationship": "customer", "city": "南京市" }),
+    )
+    .await;
+    let mut contacts = vec![];
+    for i in 0..120 {
+        let c = create::<Contact>(
+            &s,
+            &admin,
+            json!({ "name": format!("客户{i:03}"), "account_id": account.meta.id,
+                    "buying_role": if i % 2 == 0 { "decision_maker" } else { "user" } }),
+        )
+        .await;
+        contacts.push(c.meta.id);
+    }
+    let ranked = |query: &str| {
+        client()
+            .get(format!(
+                "{base}/segments/{}/propensity{query}",
+                segment.meta.id
+            ))
+            .header("authorization", &auth)
+            .send()
+    };
+    // No campaign history yet: refused, naming why — on the page too, in words.
+    assert_eq!(refused_field(ranked("").await.unwrap()).await, "history");
+    let mut web = Web::sign_in(&s, "admin@t.cn").await;
+    let page = format!("/segments/{}/propensity", segment.meta.id);
+    let (status, body) = web.get(&page).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("id=\"propensity-refused\""), "{body}");
+    assert!(body.contains("营销历史太少"), "{body}");
+    let (_, body) = web.get(&format!("/segments/{}", segment.meta.id)).await;
+    assert!(
+        body.contains(&format!("href=\"{page}\"")),
+        "linked from the segment"
+    );
+    // The campaign form: targeting the top 0 is refused beside the field, what was typed
+    // kept.
+    let (status, body) = web
+        .post(
+            "/campaigns/new",
+            &[
+                ("name", "精准投放"),
+                ("channel", "email"),
+                ("status", "planned"),
+                ("budget", "0"),
+                ("conversion_days", "30"),
+                ("targeting", "top_n"),
+                ("target_top_n", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("id=\"f-target_top_n-err\""), "{body}");
+    assert!(body.contains("value=\"精准投放\""), "{body}");
+    // A campaign's page says whom it targets.
+    let targeted = create::<Campaign>(
+        &s,
+        &admin,
+        json!({ "name": "前三名", "channel": "email", "status": "planned",
+                "budget": { "minor": 0, "currency": "CNY" },
+                "targeting": "top_n", "target_top_n": 3 }),
+    )
+    .await;
+    let (_, body) = web.get(&format!("/campaigns/{}", targeted.meta.id)).await;
+    assert!(body.contains("id=\"campaign-targeting\""), "{body}");
+    assert!(body.contains("响应倾向得分最高的前 3 名"), "{body}");
+    assert_eq!(
+        refused_field(ranked("?limit=0").await.unwrap()).await,
+        "limit"
+    );
+    // Targeting the top N needs N ≥ 1; a least score lies strictly between 0 and 1.
+    for (targeting, field) in [
+        (
+            json!({ "targeting": "top_n", "target_top_n": 0 }),
+            "target_top_n",
+        ),
+        (
+            json!({ "targeting": "min_score", "target_min_score": 1.0 }),
+            "target_min_score",
+        ),
+    ] {
+        let mut body = json!({ "name": "精准投放", "channel": "email", "status": "planned",
+                               "budget": { "minor": 0, "currency": "CNY" } });
+        body.as_object_mut()
+            .unwrap()
+            .extend(targeting.as_object().unwrap().clone());
+        let res = client()
+            .post(format!("{base}/campaigns"))
+            .header("authorization", &auth)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused_field(res).await, field);
+    }
+
+    // Two past campaigns: decision makers clicked three times in five, users one in ten.
+    for k in 0..2u64 {
+        let c = create::<Campaign>(
+            &s,
+            &admin,
+            json!({ "name": format!("往期{k}"), "channel": "email", "status": "completed",
+                    "budget": { "minor": 0, "currency": "CNY" } }),
+        )
+        .await;
+        let members: Vec<_> = contacts.iter().map(|p| (*p, Some(0))).collect();
+        s.store
+            .add_campaign_members(c.meta.id, &members)
+            .await
+            .unwrap();
+        let marks: Vec<_> = contacts
+            .iter()
+            .map(|p| guanxi_store::MemberMark {
+                contact: *p,
+                state: guanxi_store::member_state::SENT,
+                detail: None,
+                interaction: None,
+            })
+            .collect();
+        s.store.mark_members(c.meta.id, &marks).await.unwrap();
+        for (i, p) in contacts.iter().enumerate() {
+            let u = (i as u64 * 7 + k * 3) % 10;
+            if u < if i % 2 == 0 { 6 } else { 1 } {
+                s.store
+                    .member_responded(c.meta.id, *p, guanxi_store::MemberResponse::Clicked)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    let res = ranked("?limit=5").await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let v: Value = res.json().await.unwrap();
+    let auc = v["model"]["auc"].as_f64().unwrap();
+    assert!(auc > 0.5 && auc <= 1.0, "{v}");
+    assert_eq!(
+        v["model"]["training_rows"].as_u64().unwrap()
+            + v["model"]["held_out_rows"].as_u64().unwrap(),
+        240
+    );
+    assert!(v["model"]["features"][0]["feature"].is_string(), "{v}");
+    assert_eq!(v["contacts"], 120);
+    let top = v["top"].as_array().unwrap();
+    assert_eq!(top.len(), 5);
+    assert!(top[0]["score"].as_f64().unwrap() >= top[4]["score"].as_f64().unwrap());
+    // The page: the AUC, the weights and the top contacts, in either language.
+    let shown = format!("{auc:.3}");
+    for (lang, words) in [("zh-CN", "得分的依据"), ("en", "What the score rests on")] {
+        // The page speaks the user's language.
+        let (status, _) = web.post("/profile", &[("locale", lang)]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (status, body) = web.get(&format!("{page}?limit=5")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains(&shown), "the AUC {shown}: {body}");
+        assert!(body.contains(words), "{body}");
+        assert!(body.contains("id=\"propensity-coefficients\""));
+        assert!(body.contains(top[0]["name"].as_str().unwrap()), "{body}");
+    }
 }

@@ -104,13 +104,25 @@ impl Store {
         campaign: Id,
         members: &[(Id, Option<usize>)],
     ) -> Result<usize> {
+        let scored: Vec<(Id, Option<usize>, Option<f64>)> =
+            members.iter().map(|(c, v)| (*c, *v, None)).collect();
+        self.add_scored_members(campaign, &scored).await
+    }
+
+    /// [`Self::add_campaign_members`] with the score of the propensity model that chose
+    /// each member (`None`: none did).
+    pub async fn add_scored_members(
+        &self,
+        campaign: Id,
+        members: &[(Id, Option<usize>, Option<f64>)],
+    ) -> Result<usize> {
         let mut added = 0;
         let at = now();
         for chunk in members.chunks(500) {
             let mut params = vec![Val::Uuid(campaign.0), Val::Ts(at)];
             let rows: Vec<String> = chunk
                 .iter()
-                .map(|(contact, variant)| {
+                .map(|(contact, variant, score)| {
                     params.push(Val::Uuid(contact.0));
                     let c = params.len();
                     params.push(Val::Int(variant.map_or(-1, |v| v as i64)));
@@ -123,14 +135,16 @@ impl Store {
                         }
                         .into(),
                     ));
-                    format!("($1, ${c}, ${v}, ${}, $2)", params.len())
+                    let st = params.len();
+                    params.push(score.map_or(Val::Null(Kind::Float), Val::Float));
+                    format!("($1, ${c}, ${v}, ${st}, $2, ${})", params.len())
                 })
                 .collect();
             let mut tx = self.db.begin().await?;
             added += tx
                 .exec(
                     &format!(
-                        "INSERT INTO campaign_members (campaign_id, contact_id, variant, state, added_at) \
+                        "INSERT INTO campaign_members (campaign_id, contact_id, variant, state, added_at, score) \
                          VALUES {} ON CONFLICT (campaign_id, contact_id) DO NOTHING",
                         rows.join(", ")
                     ),
@@ -344,6 +358,10 @@ pub const PROFILE_ATTRIBUTES: &[(&str, &str)] = &[
     ("contact.department", "p.department"),
 ];
 
+/// Whether the member `m` responded to the message: clicked or converted. Opens are left
+/// out, since mail clients fetch (or block) images whatever the reader does.
+pub(crate) const RESPONDED: &str = "(m.clicked_at IS NOT NULL OR m.converted_at IS NOT NULL)";
+
 /// The members sent a campaign's message who share one value of an attribute (`None`: no
 /// value), and how many of them responded (clicked or converted).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -372,7 +390,7 @@ impl Store {
             .fetch(
                 &format!(
                     "SELECT {col}, COUNT(*), \
-                     COUNT(CASE WHEN m.clicked_at IS NOT NULL OR m.converted_at IS NOT NULL THEN 1 END) \
+                     COUNT(CASE WHEN {RESPONDED} THEN 1 END) \
                      FROM campaign_members m JOIN contacts p ON p.id = m.contact_id \
                      LEFT JOIN accounts a ON a.id = p.account_id \
                      WHERE m.campaign_id = $1 AND m.state = 'sent' GROUP BY {col}"

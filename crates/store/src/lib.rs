@@ -24,6 +24,7 @@ mod merge;
 mod migrate;
 mod notifications;
 mod portal;
+mod propensity;
 mod query;
 mod records;
 mod rule_runs;
@@ -62,6 +63,7 @@ pub use jobs::{
 pub use merge::{DuplicatePair, MergeOutcome, ScanReport};
 pub use notifications::{NewNotification, Notification};
 pub use portal::{LINK_TTL as PORTAL_LINK_TTL, PortalSession};
+pub use propensity::{ContactAttributes, SentMessage};
 pub use records::errors_by_record;
 pub use rule_runs::{NewRuleRun, RuleRun, RunsOf};
 pub use segments::{MAX_MEMBERS_PER_CALL, SegmentRef};

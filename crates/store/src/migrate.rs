@@ -168,6 +168,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0026_consent_and_responses.sql"),
     },
     Migration {
+        version: 27,
+        name: "propensity",
+        sqlite: include_str!("../migrations/sqlite/0027_propensity.sql"),
+        postgres: include_str!("../migrations/postgres/0027_propensity.sql"),
+    },
+    Migration {
         version: 28,
         name: "sending rules",
         sqlite: include_str!("../migrations/sqlite/0028_sending_rules.sql"),

@@ -128,6 +128,11 @@ conformance!(every_entity_round_trips, |s: Store| async move {
         cap_messages: None,
         cap_days: None,
         max_per_minute: None,
+        targeting: Default::default(),
+        target_top_n: None,
+        target_min_score: None,
+        model_auc: None,
+        model_trained_at: None,
     };
     let campaign = s.create(&w.admin, NewRecord::new(campaign)).await.unwrap();
     assert_eq!(

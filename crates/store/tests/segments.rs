@@ -177,6 +177,11 @@ conformance!(
                     cap_messages: None,
                     cap_days: None,
                     max_per_minute: None,
+                    targeting: Default::default(),
+                    target_top_n: None,
+                    target_min_score: None,
+                    model_auc: None,
+                    model_trained_at: None,
                 })
                 .owned_by(w.rep_b.user_id, w.rep_b.team_id),
             )

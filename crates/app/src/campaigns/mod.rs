@@ -8,12 +8,17 @@
 //! member's message is sent once: its row moves from queued to sent (or refused, failed)
 //! and its send is keyed by campaign and contact. What members did next is recorded by
 //! [`record_response`] and [`Conversions`]; [`progress`] sums it up with the return over
-//! the control group, and [`profile`] sets responders against non-responders.
+//! the control group, and [`profile`] sets responders against non-responders. A campaign
+//! may target only the contacts a response-propensity model ([`propensity`]) ranks
+//! highest ([`targeting`]): the top N, or those scoring at least s; the control group is
+//! drawn from those, and the model's AUC and time are kept on the campaign.
 
 mod profile;
+pub mod propensity;
 mod responses;
 mod results;
 mod send;
+pub mod targeting;
 
 pub use profile::{AttributeProfile, GroupProfile, Profile, profile};
 pub use responses::{Conversions, Noted, convert, outcome_of, record_response, record_responses};
@@ -27,7 +32,9 @@ use guanxi_domain::entities::{
 };
 use guanxi_domain::{Actor, Entity, FieldError, Id, Record, Right, ValidationErrors};
 use guanxi_store::{NewJob, SegmentRef, Store, StoreError};
+use propensity::ModelSummary;
 use serde_json::json;
+use targeting::Rule;
 
 /// The job that sends a campaign's next batch.
 pub const SEND: &str = "campaign.send";
@@ -146,10 +153,11 @@ pub async fn launch(
         }
         .into());
     }
+    let mut model = None;
     match c.data.status {
         CampaignStatus::Planned => {
             let segment = check_launchable(store, actor, &c.data).await?;
-            snapshot(store, actor, &c, &segment).await?;
+            model = snapshot(store, actor, &c, &segment).await?;
         }
         CampaignStatus::Paused => {}
         other => {
@@ -165,6 +173,10 @@ pub async fn launch(
     let launched = store
         .update::<Campaign, _>(actor, id, version, |r| {
             r.data.status = CampaignStatus::Active;
+            if let Some(m) = &model {
+                r.data.model_auc = Some(m.auc);
+                r.data.model_trained_at = Some(m.trained_at);
+            }
             Ok(())
         })
         .await?;
@@ -174,14 +186,19 @@ pub async fn launch(
     Ok(launched)
 }
 
-/// The members, drawn: every contact the segment reaches for the launcher now.
+/// The members, drawn: every contact the segment reaches for the launcher now, or those of
+/// them the campaign's targeting selects by score (the model that scored them returned).
 async fn snapshot(
     store: &Store,
     actor: &Actor,
     c: &Record<Campaign>,
     segment: &Record<Segment>,
-) -> Result<(), AppError> {
+) -> Result<Option<ModelSummary>, AppError> {
     let at = Utc::now();
+    let rule = Rule::of(&c.data);
+    if rule != Rule::All {
+        return targeted(store, actor, c, segment, rule).await.map(Some);
+    }
     let mut after = None;
     loop {
         let page = store
@@ -193,10 +210,54 @@ async fn snapshot(
             .collect();
         store.add_campaign_members(c.meta.id, &members).await?;
         if page.len() < PAGE as usize {
-            return Ok(());
+            return Ok(None);
         }
         after = page.last().copied();
     }
+}
+
+/// The members a targeted campaign takes: the segment's contacts scored by a model fitted
+/// now, those `rule` selects, each with its score; the control group is drawn from them,
+/// so it compares like with like. Too thin a history, or nobody selected, is refused.
+async fn targeted(
+    store: &Store,
+    actor: &Actor,
+    c: &Record<Campaign>,
+    segment: &Record<Segment>,
+    rule: Rule,
+) -> Result<ModelSummary, AppError> {
+    let at = Utc::now();
+    let messages = store.sent_messages(actor).await?;
+    let model = propensity::Model::fit(&messages, at).map_err(|e| e.refusal("targeting"))?;
+    let scored = targeting::score_segment(store, actor, segment, &model, at).await?;
+    let best = scored.iter().map(|(_, s)| *s).fold(f64::NAN, f64::max);
+    let selected = targeting::select(scored, rule);
+    if selected.is_empty() {
+        return Err(match rule {
+            Rule::MinScore(s) if !best.is_nan() => refused(
+                "target_min_score",
+                "none_selected",
+                format!("no contact of the segment scores {s} or more: the highest is {best:.3}"),
+            ),
+            _ => refused(
+                "segment_id",
+                "none_selected",
+                "the segment holds no contacts to score",
+            ),
+        });
+    }
+    let members: Vec<(Id, Option<usize>, Option<f64>)> = selected
+        .iter()
+        .map(|(contact, score)| {
+            (
+                *contact,
+                c.data.assign(draw(c.meta.id, *contact)),
+                Some(*score),
+            )
+        })
+        .collect();
+    store.add_scored_members(c.meta.id, &members).await?;
+    Ok(model.summary)
 }
 
 /// Pause an active campaign at `version`: no batch starts after the one being sent.

@@ -169,6 +169,11 @@ async fn marketing(store: &Store, sys: &Actor, marketer: Id) -> anyhow::Result<(
                 cap_messages: Some(3),
                 cap_days: Some(7),
                 max_per_minute: None,
+                targeting: Default::default(),
+                target_top_n: None,
+                target_min_score: None,
+                model_auc: None,
+                model_trained_at: None,
             })
             .owned_by(marketer, None),
         )

@@ -27,6 +27,18 @@ str_enum! {
     }
 }
 
+str_enum! {
+    /// Whom of its segment a campaign reaches: everyone, or those a response-propensity
+    /// model ranks highest (the `target_top_n` best) or scores at least `target_min_score`.
+    #[derive(Default)]
+    pub enum Targeting {
+        #[default]
+        All = "all",
+        TopN = "top_n",
+        MinScore = "min_score",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Campaign {
@@ -76,6 +88,22 @@ pub struct Campaign {
     /// sales team spread out).
     #[serde(default)]
     pub max_per_minute: Option<i64>,
+    /// Whom of the segment the launch takes: all, or the best by response propensity.
+    #[serde(default)]
+    pub targeting: Targeting,
+    /// With `top_n`: how many contacts, the highest scores first.
+    #[serde(default)]
+    pub target_top_n: Option<i64>,
+    /// With `min_score`: the least predicted response probability, between 0 and 1.
+    #[serde(default)]
+    pub target_min_score: Option<f64>,
+    /// The hold-out AUC of the propensity model that selected the members at launch
+    /// (kept by Guanxi; none when everyone was taken).
+    #[serde(default)]
+    pub model_auc: Option<f64>,
+    /// When that model was fitted.
+    #[serde(default)]
+    pub model_trained_at: Option<DateTime<Utc>>,
 }
 
 fn default_conversion_days() -> i64 {
@@ -225,6 +253,51 @@ impl Campaign {
             e.range("max_per_minute", m, 1, 100_000);
         }
     }
+
+    /// The targeting names what it needs: a count of at least one for `top_n`, a score
+    /// strictly between 0 and 1 for `min_score`; the other's value is refused.
+    fn validate_targeting(&self, e: &mut ValidationErrors) {
+        let (n, s) = (self.target_top_n, self.target_min_score);
+        match self.targeting {
+            Targeting::TopN => match n {
+                None => e.add(
+                    "target_top_n",
+                    "required",
+                    "say how many of the highest-scored contacts to send to",
+                ),
+                Some(n) if n < 1 => e.add("target_top_n", "invalid", "at least 1 contact"),
+                Some(_) => {}
+            },
+            Targeting::MinScore => match s {
+                None => e.add(
+                    "target_min_score",
+                    "required",
+                    "say the least score (a probability between 0 and 1) to send to",
+                ),
+                Some(s) if !(s > 0.0 && s < 1.0) => e.add(
+                    "target_min_score",
+                    "invalid",
+                    "a score is a probability: more than 0 and less than 1",
+                ),
+                Some(_) => {}
+            },
+            Targeting::All => {}
+        }
+        if self.targeting != Targeting::TopN && n.is_some() {
+            e.add(
+                "target_top_n",
+                "invalid",
+                "a count is for targeting the top N by score",
+            );
+        }
+        if self.targeting != Targeting::MinScore && s.is_some() {
+            e.add(
+                "target_min_score",
+                "invalid",
+                "a least score is for targeting by score ≥ s",
+            );
+        }
+    }
 }
 
 impl Entity for Campaign {
@@ -250,6 +323,11 @@ impl Entity for Campaign {
             FieldDef::new("cap_messages", Int),
             FieldDef::new("cap_days", Int),
             FieldDef::new("max_per_minute", Int),
+            FieldDef::new("targeting", Enum(Targeting::VALUES)),
+            FieldDef::new("target_top_n", Int),
+            FieldDef::new("target_min_score", Float),
+            FieldDef::computed("model_auc", Float),
+            FieldDef::computed("model_trained_at", Timestamp),
         ],
         collection: Some("campaigns"),
         list_columns: &["name", "channel", "status", "starts_on", "budget"],
@@ -298,6 +376,7 @@ impl Entity for Campaign {
             );
         }
         self.validate_sending(&mut e);
+        self.validate_targeting(&mut e);
         if let (Some(s), Some(end)) = (self.starts_on, self.ends_on)
             && end < s
         {
@@ -343,6 +422,11 @@ mod tests {
             cap_messages: None,
             cap_days: None,
             max_per_minute: None,
+            targeting: Targeting::All,
+            target_top_n: None,
+            target_min_score: None,
+            model_auc: None,
+            model_trained_at: None,
         }
     }
 
@@ -444,5 +528,33 @@ mod tests {
         let mut same = campaign(0, &[50, 50]);
         same.variants[1].name = "A".into();
         assert_eq!(fields(same), ["variants[1].name"]);
+    }
+
+    #[test]
+    fn targeting_names_what_it_needs() {
+        let fields = |t: Targeting, n: Option<i64>, s: Option<f64>| -> Vec<String> {
+            let mut c = campaign(0, &[100]);
+            (c.targeting, c.target_top_n, c.target_min_score) = (t, n, s);
+            c.validate()
+                .err()
+                .map(|e| e.0.into_iter().map(|e| e.field).collect())
+                .unwrap_or_default()
+        };
+        assert!(fields(Targeting::All, None, None).is_empty());
+        assert!(fields(Targeting::TopN, Some(1), None).is_empty());
+        assert!(fields(Targeting::MinScore, None, Some(0.25)).is_empty());
+        assert_eq!(fields(Targeting::TopN, None, None), ["target_top_n"]);
+        assert_eq!(fields(Targeting::TopN, Some(0), None), ["target_top_n"]);
+        for s in [0.0, 1.0, -0.1, 1.5, f64::NAN] {
+            assert_eq!(
+                fields(Targeting::MinScore, None, Some(s)),
+                ["target_min_score"]
+            );
+        }
+        assert_eq!(fields(Targeting::All, Some(5), None), ["target_top_n"]);
+        assert_eq!(
+            fields(Targeting::TopN, Some(5), Some(0.5)),
+            ["target_min_score"]
+        );
     }
 }

@@ -68,6 +68,7 @@ pub fn routes() -> Router<Store> {
         .route("/suppressions/{address}", delete(consent::remove))
         .route("/segments/count", post(segments::preview))
         .route("/segments/{id}/count", get(segments::count))
+        .route("/segments/{id}/propensity", get(segments::propensity))
         .route(
             "/segments/{id}/members",
             get(segments::members).post(segments::add),

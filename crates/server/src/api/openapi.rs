@@ -649,6 +649,16 @@ fn special_paths(
         "parameters": [id_param()],
         "responses": responses(&[("200", ok("The count", counted))], &["403", "404", "422"]),
     }));
+    let ranking = doc.schema::<guanxi_app::campaigns::targeting::Ranking>();
+    doc.op("/segments/{id}/propensity", "get", json!({
+        "tags": ["segments"], "operationId": "segment_propensity",
+        "summary": "The segment's contacts (those the caller may see) ranked by a response-propensity model: a logistic regression of responding (clicked or converted) on the account's analytics, the buying role and the campaign history before each message, fitted on the campaigns the caller may read with about 30 % of contacts held out; its coefficients, counts and hold-out AUC, and the highest-scored contacts. Too thin a history (fewer than 20 responders or non-responders, or none held out) is refused, naming `history`",
+        "parameters": [
+            id_param(),
+            param("limit", "query", false, json!({ "type": "integer", "minimum": 1, "maximum": guanxi_app::campaigns::targeting::MAX_LIMIT, "default": guanxi_app::campaigns::targeting::DEFAULT_LIMIT }), "How many contacts, the highest scores first"),
+        ],
+        "responses": responses(&[("200", ok("The model and the ranking", ranking))], &["403", "404", "422"]),
+    }));
     let ids = object(
         json!({ "ids": { "type": "array", "items": { "type": "string", "format": "uuid" }, "minItems": 1, "maxItems": guanxi_store::MAX_MEMBERS_PER_CALL } }),
         &["ids"],

@@ -8,6 +8,7 @@ use crate::Problem;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, RawQuery, State};
+use guanxi_app::campaigns::targeting;
 use guanxi_app::listing::list_query;
 use guanxi_app::segments;
 use guanxi_domain::entities::Segment;
@@ -42,6 +43,26 @@ pub async fn count(
 ) -> Result<Json<Value>, Problem> {
     let n = segments::count(&store, &actor, id_of(&id)?).await?;
     Ok(Json(json!({ "count": n })))
+}
+
+#[derive(Deserialize)]
+pub struct PropensityParams {
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// `GET /segments/{id}/propensity?limit=`: the response-propensity model fitted on the
+/// caller's campaign history (coefficients, hold-out AUC) and the segment's contacts with
+/// the highest scores; too thin a history is refused, naming `history`.
+pub async fn propensity(
+    State(store): State<Store>,
+    Authed(actor): Authed,
+    Path(id): Path<String>,
+    Query(p): Query<PropensityParams>,
+) -> Result<Json<Value>, Problem> {
+    let limit = p.limit.unwrap_or(targeting::DEFAULT_LIMIT);
+    let r = targeting::rank(&store, &actor, id_of(&id)?, limit).await?;
+    Ok(Json(serde_json::to_value(r).unwrap_or_default()))
 }
 
 /// `GET /segments/{id}/members?filter=&sort=&limit=&cursor=&count=`: a page of the

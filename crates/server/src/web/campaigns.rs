@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use guanxi_app::AppError;
 use guanxi_app::campaigns::{self, Progress, Roi};
-use guanxi_domain::entities::{Campaign, CampaignStatus, EmailTemplate, MailCategory};
+use guanxi_domain::entities::{Campaign, CampaignStatus, EmailTemplate, MailCategory, Targeting};
 use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::{FieldError, Id, Record, Right};
 use guanxi_store::{Store, StoreError};
@@ -36,6 +36,9 @@ pub struct Panel {
     /// The label of the launch button: launch, or resume a paused campaign.
     pub launch_label: String,
     pub can_edit_variants: bool,
+    /// Whom the launch takes, in words, and the model that chose them once launched.
+    pub targeting: String,
+    pub selected_by: Option<String>,
 }
 
 pub async fn panel(store: &Store, u: &WebUser, c: &Record<Campaign>) -> Option<Panel> {
@@ -53,7 +56,10 @@ pub async fn panel(store: &Store, u: &WebUser, c: &Record<Campaign>) -> Option<P
         &[("days", &c.data.conversion_days.to_string())],
     );
     let (roi, lift) = roi_lines(t, &progress.roi);
+    let (targeting, selected_by) = targeting_lines(t, &c.data);
     Some(Panel {
+        targeting,
+        selected_by,
         id: c.meta.id,
         version: c.meta.version,
         revenues,
@@ -72,6 +78,25 @@ pub async fn panel(store: &Store, u: &WebUser, c: &Record<Campaign>) -> Option<P
             .to_string(),
         can_edit_variants: may && status == CampaignStatus::Planned,
     })
+}
+
+/// The campaign's targeting in words, and what selected its members.
+fn targeting_lines(t: guanxi_app::i18n::Tr, c: &Campaign) -> (String, Option<String>) {
+    let targeting = match (c.targeting, c.target_top_n, c.target_min_score) {
+        (Targeting::TopN, Some(n), _) => t.f("campaign.targeting_top_n", &[("n", &t.int(n))]),
+        (Targeting::MinScore, _, Some(s)) => {
+            t.f("campaign.targeting_min_score", &[("s", &t.decimal(s, 3))])
+        }
+        (other, ..) => t.choice("campaign", "targeting", other.as_str()),
+    };
+    let selected_by = match (c.model_auc, c.model_trained_at) {
+        (Some(auc), Some(at)) => Some(t.f(
+            "campaign.selected_by",
+            &[("auc", &t.decimal(auc, 3)), ("at", &t.datetime(at))],
+        )),
+        _ => None,
+    };
+    (targeting, selected_by)
 }
 
 /// The return as the panel lists it.

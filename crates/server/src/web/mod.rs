@@ -24,6 +24,7 @@ mod notifications;
 mod page;
 mod pipeline;
 mod portal;
+mod propensity;
 mod records;
 mod rules;
 mod search;
@@ -174,6 +175,7 @@ pub fn routes() -> Router<Store> {
         )
         .route("/segments/count", get(segments::count))
         .route("/segments/{id}", get(segments::show))
+        .route("/segments/{id}/propensity", get(propensity::page))
         .route(
             "/segments/{id}/edit",
             get(segments::edit_form).post(segments::save),
