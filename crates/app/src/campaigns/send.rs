@@ -6,9 +6,8 @@ use crate::jobs::{Handler, JobError};
 use crate::mail::{self, Message, Outbox, Outcome};
 use chrono::{DateTime, Utc};
 use guanxi_domain::entities::{Campaign, CampaignStatus};
-use guanxi_domain::{Actor, Id};
+use guanxi_domain::{Actor, Id, Record};
 use guanxi_store::{Job, MemberMark, NewJob, Store, StoreError, member_state};
-use serde_json::json;
 use std::collections::HashSet;
 
 /// Sends a campaign's next batch of queued members, then queues the batch after it.
@@ -27,28 +26,68 @@ impl Handler for SendCampaign {
             .as_str()
             .and_then(|s| Id::parse(s).ok())
             .ok_or_else(|| JobError::permanent("no campaign_id in the payload"))?;
-        let system = Actor::system();
-        let c = match self.store.get::<Campaign>(&system, id).await {
-            Ok(c) => c,
-            Err(StoreError::NotFound { .. }) => return Ok(()),
-            Err(e) => return Err(JobError::retry(e)),
-        };
-        if c.data.status != CampaignStatus::Active {
-            return Ok(()); // paused, completed or cancelled: resuming queues a job again
+        // Batch after batch in one run, so that the next does not wait for the runner's
+        // poll; the campaign is read again before each (a pause stops it there).
+        let begun = std::time::Instant::now();
+        loop {
+            let c = match self.store.get::<Campaign>(&Actor::system(), id).await {
+                Ok(c) => c,
+                Err(StoreError::NotFound { .. }) => return Ok(()),
+                Err(e) => return Err(JobError::retry(e)),
+            };
+            if c.data.status != CampaignStatus::Active {
+                return Ok(()); // paused, completed or cancelled: resuming queues a job again
+            }
+            // Outside the send window: the same job again when it opens.
+            let started = Utc::now();
+            let opens = c.data.next_send_at(started);
+            if opens > started {
+                let mut later = NewJob::new(SEND, job.payload.clone());
+                later.key = Some(format!(
+                    "{SEND}:{id}:at:{}:{}",
+                    opens.timestamp(),
+                    job.payload["lane"]
+                ));
+                later.run_at = Some(opens);
+                self.store
+                    .enqueue(&[later])
+                    .await
+                    .map_err(JobError::retry)?;
+                return Ok(());
+            }
+            let Some((last, wait)) = self.batch(job, &c, started).await? else {
+                return Ok(()); // the last batch
+            };
+            if wait.is_some() || begun.elapsed() > RUN_BUDGET {
+                // Keyed by where it starts: a batch run twice queues its successor once.
+                // A rate limit holds it until this batch's share of the minute has passed.
+                let mut next = NewJob::new(SEND, job.payload.clone());
+                next.key = Some(format!("{SEND}:{id}:after:{last}"));
+                next.run_at = wait.map(|w| started + w);
+                self.store.enqueue(&[next]).await.map_err(JobError::retry)?;
+                return Ok(());
+            }
         }
-        // Outside the send window: the same job again when it opens.
-        let started = Utc::now();
-        let opens = c.data.next_send_at(started);
-        if opens > started {
-            let mut later = NewJob::new(SEND, json!({ "campaign_id": id }));
-            later.key = Some(format!("{SEND}:{id}:at:{}", opens.timestamp()));
-            later.run_at = Some(opens);
-            self.store
-                .enqueue(&[later])
-                .await
-                .map_err(JobError::retry)?;
-            return Ok(());
-        }
+    }
+}
+
+/// The refusal of a member the frequency cap stops.
+pub const FREQUENCY_CAP: &str = "frequency_cap";
+
+/// How long one run of the send job goes on taking batches before it hands over to a
+/// new job: well within the runner's lease.
+const RUN_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
+impl SendCampaign {
+    /// Send the next batch of `c`'s queued members: the last member taken and how long
+    /// the next batch waits (a rate limit), or `None` when this was the last batch.
+    async fn batch(
+        &self,
+        job: &Job,
+        c: &Record<Campaign>,
+        started: DateTime<Utc>,
+    ) -> Result<Option<(Id, Option<chrono::Duration>)>, JobError> {
+        let id = c.meta.id;
         let (size, wait) = c.data.pace(BATCH);
         let batch = self
             .store
@@ -124,24 +163,12 @@ impl Handler for SendCampaign {
         if let Some(e) = transient {
             return Err(JobError::retry(e));
         }
-        if batch.len() == size as usize
-            && let Some((last, _)) = batch.last()
-        {
-            // Keyed by where it starts: a batch run twice queues its successor once. A
-            // rate limit holds it until this batch's share of the minute has passed.
-            let mut next = NewJob::new(SEND, json!({ "campaign_id": id }));
-            next.key = Some(format!("{SEND}:{id}:after:{last}"));
-            next.run_at = wait.map(|w| started + w);
-            self.store.enqueue(&[next]).await.map_err(JobError::retry)?;
-        }
-        Ok(())
+        Ok(match batch.last() {
+            Some((last, _)) if batch.len() == size as usize => Some((*last, wait)),
+            _ => None,
+        })
     }
-}
 
-/// The refusal of a member the frequency cap stops.
-pub const FREQUENCY_CAP: &str = "frequency_cap";
-
-impl SendCampaign {
     /// The members of `batch` the campaign's frequency cap stops: sent `cap_messages`
     /// campaign messages or more in the last `cap_days` days.
     async fn capped(
