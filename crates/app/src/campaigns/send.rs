@@ -10,7 +10,9 @@ use guanxi_domain::{Actor, Id, Record};
 use guanxi_store::{Job, MemberMark, NewJob, Store, StoreError, member_state};
 use std::collections::HashSet;
 
-/// Sends a campaign's next batch of queued members, then queues the batch after it.
+/// Sends a campaign's queued members batch after batch (one of the campaign's lanes), then
+/// queues its own successor: at once after its run's budget, later for a rate limit or
+/// outside the send window.
 pub struct SendCampaign {
     pub store: Store,
     pub outbox: Outbox,
