@@ -151,8 +151,7 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=ok)
 
 
-async def main():
-    context = certificates() if args.tls else None
+async def main(context):
     options = {"hostname": "sink.localhost"}
     if args.tls == "starttls":
         options.update(tls_context=context, require_starttls=True)
@@ -169,7 +168,9 @@ async def main():
     await server.serve_forever()
 
 
-# Bound before the workers are forked, so that they all accept on it.
+# The CA is written before the port is told (tests read it once they know the port), and
+# the socket bound before the workers are forked, so that they all accept on it.
+CONTEXT = certificates() if args.tls else None
 LISTENER = socket.create_server(("127.0.0.1", 0), backlog=512)
 print(f"PORT {LISTENER.getsockname()[1]}", flush=True)
 for _ in range(args.workers - 1):
@@ -179,4 +180,4 @@ for _ in range(args.workers - 1):
 
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         break
-asyncio.run(main())
+asyncio.run(main(CONTEXT))
