@@ -15,10 +15,10 @@ use guanxi_app::campaigns;
 use guanxi_app::mail::Outbox;
 use guanxi_app::{AppError, jobs, records};
 use guanxi_domain::entities::{
-    Account, Campaign, CampaignStatus, Contact, EmailTemplate, Interaction, Segment, User,
+    Account, Campaign, CampaignStatus, Contact, EmailTemplate, Interaction, Segment,
 };
 use guanxi_domain::filter::{Filter, ListQuery, Op};
-use guanxi_domain::{Actor, Email, Locale, NewRecord, Record};
+use guanxi_domain::{Actor, Record};
 use guanxi_outbound::Security;
 use guanxi_store::Store;
 use serde_json::{Value, json};
@@ -56,25 +56,8 @@ async fn a_campaign_mails_its_segment_once_with_a_control_group_and_variants() {
     for (n, s) in stores.into_iter().enumerate() {
         let system = Actor::system();
         let at = |who: String| format!("{who}.{n}@example.cn");
-        let user = |email: String, role: &str| User {
-            email: Email::parse(&email).unwrap(),
-            name: "李娜".into(),
-            role: role.into(),
-            team_id: None,
-            partner_id: None,
-            locale: Locale::ZhCn,
-            active: true,
-        };
-        let rep = s
-            .create(&system, NewRecord::new(user(at("li.na".into()), "sales")))
-            .await
-            .unwrap();
-        let rep = s.actor_for(rep.meta.id).await.unwrap();
-        let marketer = s
-            .create(&system, NewRecord::new(user(at("ma".into()), "marketing")))
-            .await
-            .unwrap();
-        let marketer = s.actor_for(marketer.meta.id).await.unwrap();
+        let rep = common::user(&s, &at("li.na".into()), "李娜", "sales").await;
+        let marketer = common::user(&s, &at("ma".into()), "李娜", "marketing").await;
         let account = create::<Account>(
             &s,
             &rep,
@@ -321,22 +304,7 @@ async fn sending_rules_hold_a_campaign_to_its_window_its_rate_and_the_frequency_
     let (stores, _dir) = stores("gx_sending_rules").await;
     for (n, s) in stores.into_iter().enumerate() {
         let system = Actor::system();
-        let rep = s
-            .create(
-                &system,
-                NewRecord::new(User {
-                    email: Email::parse(&format!("rep.{n}@example.cn")).unwrap(),
-                    name: "李娜".into(),
-                    role: "sales".into(),
-                    team_id: None,
-                    partner_id: None,
-                    locale: Locale::ZhCn,
-                    active: true,
-                }),
-            )
-            .await
-            .unwrap();
-        let rep = s.actor_for(rep.meta.id).await.unwrap();
+        let rep = common::user(&s, &format!("rep.{n}@example.cn"), "李娜", "sales").await;
         let account = create::<Account>(
             &s,
             &rep,

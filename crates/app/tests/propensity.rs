@@ -14,8 +14,8 @@ use common::{quick, stores};
 use guanxi_app::campaigns::{self, targeting};
 use guanxi_app::mail::Outbox;
 use guanxi_app::{AppError, jobs, records};
-use guanxi_domain::entities::{Account, Campaign, Contact, EmailTemplate, Segment, User};
-use guanxi_domain::{Actor, Email, Entity, Id, Locale, NewRecord, Record};
+use guanxi_domain::entities::{Account, Campaign, Contact, EmailTemplate, Segment};
+use guanxi_domain::{Actor, Entity, Id, Record};
 use guanxi_outbound::Security;
 use guanxi_store::{MemberMark, MemberResponse, Store, member_state};
 use serde_json::{Value, json};
@@ -96,26 +96,9 @@ async fn a_campaign_targets_the_top_of_its_segment_by_response_propensity() {
     for (n, s) in stores.into_iter().enumerate() {
         let system = Actor::system();
         let at = |who: String| format!("{who}.{n}@example.cn");
-        let user = |email: String, role: &str| User {
-            email: Email::parse(&email).unwrap(),
-            name: "马丽".into(),
-            role: role.into(),
-            team_id: None,
-            partner_id: None,
-            locale: Locale::ZhCn,
-            active: true,
-        };
-        let rep = s
-            .create(&system, NewRecord::new(user(at("rep".into()), "sales")))
-            .await
-            .unwrap();
         // The contacts' owner: their mail goes out in the owner's name.
-        let rep = s.actor_for(rep.meta.id).await.unwrap();
-        let marketer = s
-            .create(&system, NewRecord::new(user(at("ma".into()), "marketing")))
-            .await
-            .unwrap();
-        let marketer = s.actor_for(marketer.meta.id).await.unwrap();
+        let rep = common::user(&s, &at("rep".into()), "马丽", "sales").await;
+        let marketer = common::user(&s, &at("ma".into()), "马丽", "marketing").await;
         let account = create::<Account>(
             &s,
             &rep,

@@ -16,10 +16,10 @@ use guanxi_app::campaigns::{self, Conversions};
 use guanxi_app::mail::{self, Outbox, Outcome, Refusal};
 use guanxi_app::{consent, jobs, records};
 use guanxi_domain::entities::{
-    Account, Campaign, ConsentChannel, Contact, EmailTemplate, Interaction, Order, Segment, User,
+    Account, Campaign, ConsentChannel, Contact, EmailTemplate, Interaction, Order, Segment,
 };
 use guanxi_domain::filter::{Filter, ListQuery, Op};
-use guanxi_domain::{Actor, Email, Entity, Id, Locale, NewRecord, Record};
+use guanxi_domain::{Actor, Entity, Id, Record};
 use guanxi_outbound::{Security, SmtpConfig};
 use guanxi_store::Store;
 use lettre::address::Envelope;
@@ -136,25 +136,8 @@ async fn bounces_complaints_unsubscribes_and_conversions_come_back_to_the_campai
     for (n, s) in stores.into_iter().enumerate() {
         let system = Actor::system();
         let at = |who: &str| format!("{who}.{n}@example.cn");
-        let user = |who: &str, role: &str| User {
-            email: Email::parse(&at(who)).unwrap(),
-            name: "马丽".into(),
-            role: role.into(),
-            team_id: None,
-            partner_id: None,
-            locale: Locale::ZhCn,
-            active: true,
-        };
-        let marketer = s
-            .create(&system, NewRecord::new(user("ma", "marketing")))
-            .await
-            .unwrap();
-        let marketer = s.actor_for(marketer.meta.id).await.unwrap();
-        let rep = s
-            .create(&system, NewRecord::new(user("rep", "sales")))
-            .await
-            .unwrap();
-        let rep = s.actor_for(rep.meta.id).await.unwrap();
+        let marketer = common::user(&s, &at("ma"), "马丽", "marketing").await;
+        let rep = common::user(&s, &at("rep"), "马丽", "sales").await;
         let account = create::<Account>(
             &s,
             &rep,

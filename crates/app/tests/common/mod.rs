@@ -3,6 +3,8 @@
 
 use guanxi_app::jobs::Options;
 use guanxi_domain::backoff::Backoff;
+use guanxi_domain::entities::User;
+use guanxi_domain::{Actor, Email, Locale, NewRecord};
 use guanxi_store::Store;
 use std::time::Duration;
 
@@ -32,4 +34,20 @@ pub fn quick() -> Options {
             cap: Duration::from_millis(10),
         },
     }
+}
+
+/// A user the system makes (active, Chinese locale, no team), as the actor who signs in.
+#[allow(dead_code)] // Not every test file makes users this way.
+pub async fn user(s: &Store, email: &str, name: &str, role: &str) -> Actor {
+    let u = User {
+        email: Email::parse(email).unwrap(),
+        name: name.into(),
+        role: role.into(),
+        team_id: None,
+        partner_id: None,
+        locale: Locale::ZhCn,
+        active: true,
+    };
+    let u = s.create(&Actor::system(), NewRecord::new(u)).await.unwrap();
+    s.actor_for(u.meta.id).await.unwrap()
 }
