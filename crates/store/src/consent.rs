@@ -208,9 +208,9 @@ impl Store {
     /// Why `address` is suppressed, if it is.
     pub async fn suppression(&self, address: &str) -> Result<Option<Suppression>> {
         Ok(self
-            .suppression_rows("WHERE address = $1", vec![Val::Text(address_key(address))])
+            .suppressions_of(&[address])
             .await?
-            .pop())
+            .remove(&address_key(address)))
     }
 
     /// Which of `addresses` are suppressed, by their [`address_key`].
