@@ -67,8 +67,13 @@ async fn main() {
             .await
             .unwrap();
         for id in ids {
-            writeln!(opens, "{}", tracker.open_url(campaign.meta.id, id).path()).unwrap();
-            let click = tracker.click_url(campaign.meta.id, id, target);
+            writeln!(
+                opens,
+                "{}",
+                tracker.open_url(campaign.meta.id.into(), id).path()
+            )
+            .unwrap();
+            let click = tracker.click_url(campaign.meta.id.into(), id, target);
             writeln!(clicks, "{}?{}", click.path(), click.query().unwrap_or("")).unwrap();
         }
     }

@@ -3,7 +3,9 @@
 //! contact and are signed with the servers' shared secret (`guanxi_outbound::tracking`), so
 //! an unsigned or tampered link is refused and the redirect leads only where the message
 //! pointed. A member's first open and first click are noted on their campaign row and
-//! recorded as an interaction on the contact's timeline, naming the campaign.
+//! recorded as an interaction on the contact's timeline, naming the campaign. A journey
+//! step's e-mail names its step too (`{campaign}.{step}` where the campaign stands), and
+//! its responses are noted on the member's row of the step, for the steps after it.
 
 use crate::AppError;
 use crate::campaigns::{Noted, record_responses};
@@ -36,16 +38,16 @@ impl Tracker {
         self.base.join(path).expect("a path under the public URL")
     }
 
-    /// The open pixel of `contact`'s message of `campaign`.
-    pub fn open_url(&self, campaign: Id, contact: Id) -> Url {
-        let (c, p) = (campaign.to_string(), contact.to_string());
+    /// The open pixel of `contact`'s message of `mail`.
+    pub fn open_url(&self, mail: Mailing, contact: Id) -> Url {
+        let (c, p) = (mail.to_string(), contact.to_string());
         let sig = sign(&self.secret, &["open", &c, &p]);
         self.url(&format!("t/o/{c}/{p}/{sig}"))
     }
 
-    /// The tracked form of a link to `target` in `contact`'s message of `campaign`.
-    pub fn click_url(&self, campaign: Id, contact: Id, target: &str) -> Url {
-        let (c, p) = (campaign.to_string(), contact.to_string());
+    /// The tracked form of a link to `target` in `contact`'s message of `mail`.
+    pub fn click_url(&self, mail: Mailing, contact: Id, target: &str) -> Url {
+        let (c, p) = (mail.to_string(), contact.to_string());
         let sig = sign(&self.secret, &["click", &c, &p, target]);
         let mut u = self.url(&format!("t/c/{c}/{p}/{sig}"));
         u.query_pairs_mut().append_pair("u", target);
@@ -54,13 +56,52 @@ impl Tracker {
 
     /// The message's HTML with its links tracked (not the unsubscribe address) and the
     /// open pixel added.
-    pub fn decorate(&self, html: &str, campaign: Id, contact: Id, unsubscribe: &str) -> String {
+    pub fn decorate(&self, html: &str, mail: Mailing, contact: Id, unsubscribe: &str) -> String {
         decorate(
             html,
             |u| u == unsubscribe,
-            |u| self.click_url(campaign, contact, u).to_string(),
-            self.open_url(campaign, contact).as_str(),
+            |u| self.click_url(mail, contact, u).to_string(),
+            self.open_url(mail, contact).as_str(),
         )
+    }
+}
+
+/// Which message a tracking link is of: a campaign's, or one of its journey's steps'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mailing {
+    pub campaign: Id,
+    pub step: Option<Id>,
+}
+
+impl std::fmt::Display for Mailing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.step {
+            None => write!(f, "{}", self.campaign),
+            Some(s) => write!(f, "{}.{s}", self.campaign),
+        }
+    }
+}
+
+impl From<Id> for Mailing {
+    /// The campaign's own message.
+    fn from(campaign: Id) -> Mailing {
+        Mailing {
+            campaign,
+            step: None,
+        }
+    }
+}
+
+impl Mailing {
+    fn parse(s: &str) -> Option<Mailing> {
+        let (campaign, step) = match s.split_once('.') {
+            None => (s, None),
+            Some((c, s)) => (c, Some(parse(s)?)),
+        };
+        Some(Mailing {
+            campaign: parse(campaign)?,
+            step,
+        })
     }
 }
 
@@ -115,10 +156,10 @@ impl Recorder {
         if !verify(self.secret().await?, &["open", campaign, contact], sig) {
             return Ok(false);
         }
-        let (Some(c), Some(p)) = (parse(campaign), parse(contact)) else {
+        let (Some(m), Some(p)) = (Mailing::parse(campaign), parse(contact)) else {
             return Ok(false);
         };
-        self.note(c, p, MemberResponse::Opened, None).await;
+        self.note(m, p, MemberResponse::Opened, None).await;
         Ok(true)
     }
 
@@ -135,18 +176,19 @@ impl Recorder {
         if !verify(self.secret().await?, signed, sig) {
             return Ok(None);
         }
-        let (Some(c), Some(p), Ok(url)) = (parse(campaign), parse(contact), Url::parse(target))
+        let (Some(m), Some(p), Ok(url)) =
+            (Mailing::parse(campaign), parse(contact), Url::parse(target))
         else {
             return Ok(None);
         };
-        self.note(c, p, MemberResponse::Clicked, Some(target.into()))
+        self.note(m, p, MemberResponse::Clicked, Some(target.into()))
             .await;
         Ok(Some(url))
     }
 
     async fn note(
         &self,
-        campaign: Id,
+        mail: Mailing,
         contact: Id,
         response: MemberResponse,
         detail: Option<String>,
@@ -157,7 +199,8 @@ impl Recorder {
             tx
         });
         let noted = Noted {
-            campaign,
+            campaign: mail.campaign,
+            step: mail.step,
             contact,
             response,
             detail,

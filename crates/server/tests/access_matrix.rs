@@ -321,6 +321,7 @@ impl Sample for Campaign {
             target_min_score: None,
             model_auc: None,
             model_trained_at: None,
+            steps: vec![],
         }
     }
 }

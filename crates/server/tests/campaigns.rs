@@ -130,8 +130,8 @@ async fn launching_and_tracking(s: Server) {
     let public = reqwest::Url::parse(&format!("{}/", s.root)).unwrap();
     let tracker = Tracker::new(&s.store, &public).await.unwrap();
     let target = "https://shop.example.cn/spring?from=mail&x=1";
-    let open = tracker.open_url(c, p);
-    let click = tracker.click_url(c, p, target);
+    let open = tracker.open_url(c.into(), p);
+    let click = tracker.click_url(c.into(), p, target);
 
     // The pixel: a GIF; opened twice, noted once.
     for _ in 0..2 {

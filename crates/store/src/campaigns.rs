@@ -258,7 +258,8 @@ impl Store {
     }
 
     /// How many campaign messages each of `contacts` was sent since `since`, across
-    /// campaigns (those with none are left out): what a frequency cap counts.
+    /// campaigns and their journeys' e-mails (those with none are left out): what a
+    /// frequency cap counts.
     pub async fn recent_sends(
         &self,
         contacts: &[Id],
@@ -273,9 +274,12 @@ impl Store {
                 .db
                 .fetch(
                     &format!(
-                        "SELECT contact_id, COUNT(*) FROM campaign_members \
-                         WHERE contact_id IN ({}) AND sent_at >= $1 GROUP BY contact_id",
-                        marks.join(", ")
+                        "SELECT contact_id, COUNT(*) FROM (\
+                         SELECT contact_id FROM campaign_members WHERE contact_id IN ({list}) \
+                         AND sent_at >= $1 UNION ALL \
+                         SELECT contact_id FROM campaign_steps WHERE contact_id IN ({list}) \
+                         AND sent_at >= $1) sends GROUP BY contact_id",
+                        list = marks.join(", ")
                     ),
                     params,
                     &[Kind::Uuid, Kind::Int],

@@ -20,6 +20,7 @@ mod import_templates;
 mod imports;
 mod insights;
 mod jobs;
+mod journeys;
 mod merge;
 mod migrate;
 mod notifications;
@@ -60,6 +61,7 @@ pub use insights::{AccountFacts, Facts, OrderFact};
 pub use jobs::{
     DEFAULT_MAX_ATTEMPTS, Enqueued, Job, JobFailure, JobFilter, JobState, NewJob, Retry,
 };
+pub use journeys::{MessageFate, StepDue, StepMark, StepTally, step_state};
 pub use merge::{DuplicatePair, MergeOutcome, ScanReport};
 pub use notifications::{NewNotification, Notification};
 pub use portal::{LINK_TTL as PORTAL_LINK_TTL, PortalSession};

@@ -179,6 +179,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0028_sending_rules.sql"),
         postgres: include_str!("../migrations/postgres/0028_sending_rules.sql"),
     },
+    Migration {
+        version: 29,
+        name: "journeys",
+        sqlite: include_str!("../migrations/sqlite/0029_journeys.sql"),
+        postgres: include_str!("../migrations/postgres/0029_journeys.sql"),
+    },
 ];
 
 /// Apply every migration not applied yet; returns how many ran.

@@ -133,6 +133,7 @@ conformance!(every_entity_round_trips, |s: Store| async move {
         target_min_score: None,
         model_auc: None,
         model_trained_at: None,
+        steps: vec![],
     };
     let campaign = s.create(&w.admin, NewRecord::new(campaign)).await.unwrap();
     assert_eq!(

@@ -182,6 +182,7 @@ conformance!(
                     target_min_score: None,
                     model_auc: None,
                     model_trained_at: None,
+                    steps: vec![],
                 })
                 .owned_by(w.rep_b.user_id, w.rep_b.team_id),
             )

@@ -11,8 +11,11 @@
 //! the control group, and [`profile`] sets responders against non-responders. A campaign
 //! may target only the contacts a response-propensity model ([`propensity`]) ranks
 //! highest ([`targeting`]): the top N, or those scoring at least s; the control group is
-//! drawn from those, and the model's AUC and time are kept on the campaign.
+//! drawn from those, and the model's AUC and time are kept on the campaign. A campaign's
+//! [`journey`] follows its message with steps (more e-mails, tasks, field updates) on what
+//! each member did, run by [`RunSteps`].
 
+pub mod journey;
 mod profile;
 pub mod propensity;
 mod responses;
@@ -20,15 +23,16 @@ mod results;
 mod send;
 pub mod targeting;
 
+pub use journey::RunSteps;
 pub use profile::{AttributeProfile, GroupProfile, Profile, profile};
 pub use responses::{Conversions, Noted, convert, outcome_of, record_response, record_responses};
-pub use results::{AbTest, Progress, Roi, VariantProgress, progress};
+pub use results::{AbTest, Progress, Roi, StepProgress, VariantProgress, progress};
 pub use send::SendCampaign;
 
 use crate::AppError;
 use chrono::Utc;
 use guanxi_domain::entities::{
-    Campaign, CampaignChannel, CampaignStatus, EmailTemplate, MailCategory, Segment,
+    Campaign, CampaignChannel, CampaignStatus, EmailTemplate, MailCategory, Segment, StepAction,
 };
 use guanxi_domain::{Actor, Entity, FieldError, Id, Record, Right, ValidationErrors};
 use guanxi_store::{NewJob, SegmentRef, Store, StoreError};
@@ -103,6 +107,24 @@ async fn check_launchable(
                 "not_found",
                 "no such e-mail template",
             ),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for (i, step) in c.steps.iter().enumerate() {
+        let StepAction::SendEmail { template_id } = step.action else {
+            continue;
+        };
+        let field = format!("steps[{i}].action.template_id");
+        match store.get::<EmailTemplate>(actor, template_id).await {
+            Ok(t) if t.data.category == MailCategory::Marketing => {}
+            Ok(_) => errors.add(
+                field,
+                "invalid",
+                "a journey sends marketing templates (with their unsubscribe link)",
+            ),
+            Err(StoreError::NotFound { .. } | StoreError::Forbidden { .. }) => {
+                errors.add(field, "not_found", "no such e-mail template")
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -189,13 +211,17 @@ pub async fn launch(
     } else {
         LANES
     };
-    let jobs: Vec<NewJob> = (0..lanes)
+    let mut jobs: Vec<NewJob> = (0..lanes)
         .map(|lane| {
             let mut job = NewJob::new(SEND, json!({ "campaign_id": id, "lane": lane }));
             job.key = Some(format!("{SEND}:{id}:{}:{lane}", launched.meta.version));
             job
         })
         .collect();
+    // Resumed, the journey goes on with the steps that fell due while it was paused.
+    if !launched.data.steps.is_empty() {
+        jobs.push(journey::job(id, launched.meta.updated_at));
+    }
     store.enqueue(&jobs).await?;
     Ok(launched)
 }

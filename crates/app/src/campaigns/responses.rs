@@ -29,6 +29,7 @@ pub async fn record_response(
 ) -> Result<bool, AppError> {
     let noted = Noted {
         campaign,
+        step: None,
         contact,
         response,
         detail: detail.map(str::to_string),
@@ -39,23 +40,46 @@ pub async fn record_response(
         .unwrap_or(false))
 }
 
-/// One member's response, as [`record_response`] takes it.
+/// One member's response, as [`record_response`] takes it: to the campaign's message, or
+/// to the e-mail of its journey's `step`.
 #[derive(Debug, Clone)]
 pub struct Noted {
     pub campaign: Id,
+    pub step: Option<Id>,
     pub contact: Id,
     pub response: MemberResponse,
     pub detail: Option<String>,
 }
 
-/// [`record_response`] for many, in a few transactions: the members' rows in one, the
-/// interactions of first responses in one per campaign. Answers each in order.
+/// [`record_response`] for many, in a few transactions: the members' rows in one (their
+/// steps' in another), the interactions of first responses in one per campaign. Answers
+/// each in order.
 pub async fn record_responses(store: &Store, noted: &[Noted]) -> Result<Vec<bool>, AppError> {
-    let rows: Vec<_> = noted
+    let (to_steps, to_campaigns): (Vec<usize>, Vec<usize>) =
+        (0..noted.len()).partition(|i| noted[*i].step.is_some());
+    let rows: Vec<_> = to_campaigns
         .iter()
-        .map(|n| (n.campaign, n.contact, n.response))
+        .map(|i| (noted[*i].campaign, noted[*i].contact, noted[*i].response))
         .collect();
-    let firsts = store.members_responded(&rows).await?;
+    let step_rows: Vec<_> = to_steps
+        .iter()
+        .filter_map(|i| {
+            let n = &noted[*i];
+            Some((n.campaign, n.contact, n.step?, n.response))
+        })
+        .collect();
+    let mut firsts = vec![false; noted.len()];
+    for (i, first) in to_campaigns
+        .iter()
+        .zip(store.members_responded(&rows).await?)
+        .chain(
+            to_steps
+                .iter()
+                .zip(store.steps_responded(&step_rows).await?),
+        )
+    {
+        firsts[*i] = first;
+    }
     let entries: Vec<Entry> = noted
         .iter()
         .zip(&firsts)
@@ -70,6 +94,7 @@ pub async fn record_responses(store: &Store, noted: &[Noted]) -> Result<Vec<bool
             };
             Entry {
                 campaign: n.campaign,
+                step: n.step,
                 contact: n.contact,
                 kind,
                 outcome,
@@ -84,6 +109,7 @@ pub async fn record_responses(store: &Store, noted: &[Noted]) -> Result<Vec<bool
 /// A response as its interaction shows it.
 struct Entry {
     campaign: Id,
+    step: Option<Id>,
     contact: Id,
     kind: InteractionKind,
     outcome: &'static str,
@@ -137,7 +163,10 @@ async fn on_timeline(store: &Store, entries: &[Entry]) -> Result<(), AppError> {
                 let mut new = NewRecord::new(interaction);
                 new.id = Some(crate::records::derived_id(
                     c.meta.created_at,
-                    &format!("campaign-{outcome}:{}:{}", c.meta.id, n.contact),
+                    &match n.step {
+                        None => format!("campaign-{outcome}:{}:{}", c.meta.id, n.contact),
+                        Some(s) => format!("step-{outcome}:{}:{s}:{}", c.meta.id, n.contact),
+                    },
                 ));
                 new.owner_id = person.meta.owner_id;
                 Some(new)
@@ -266,6 +295,7 @@ pub async fn convert(store: &Store, o: &CampaignOutcome) -> Result<(), AppError>
         .filter(|c| c.treated)
         .map(|c| Entry {
             campaign: c.campaign_id,
+            step: None,
             contact: c.contact_id,
             kind: InteractionKind::Note,
             outcome: "converted",

@@ -7,7 +7,7 @@ use crate::AppError;
 use guanxi_analytics::significance::two_proportions;
 use guanxi_domain::entities::Campaign;
 use guanxi_domain::{Actor, Id};
-use guanxi_store::{CampaignTally, Store, member_state};
+use guanxi_store::{CampaignTally, StepTally, Store, member_state, step_state};
 use serde::Serialize;
 
 /// Where a campaign's messages stand, per variant and for the control group.
@@ -19,6 +19,24 @@ pub struct Progress {
     /// The first two variants' click rates (of those sent) compared, once both were sent.
     pub ab_test: Option<AbTest>,
     pub roi: Roi,
+    /// The journey's steps in their order: where the members stand on each.
+    pub steps: Vec<StepProgress>,
+}
+
+/// Where the members stand on one journey step: waiting, done, skipped (its condition did
+/// not hold), refused (consent, the frequency cap, no owner) or failed; and of the e-mails
+/// it sent, how many were opened and clicked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct StepProgress {
+    pub id: Id,
+    pub name: String,
+    pub due: i64,
+    pub done: i64,
+    pub skipped: i64,
+    pub refused: i64,
+    pub failed: i64,
+    pub opened: i64,
+    pub clicked: i64,
 }
 
 /// Whether variant A's rate differs from B's by more than chance (two-proportion z-test):
@@ -78,7 +96,11 @@ pub struct Roi {
 /// The progress of a campaign the actor may read.
 pub async fn progress(store: &Store, actor: &Actor, id: Id) -> Result<Progress, AppError> {
     let c = store.get::<Campaign>(actor, id).await?;
-    Ok(progress_of(&c.data, &store.campaign_tally(id).await?))
+    Ok(progress_of(
+        &c.data,
+        &store.campaign_tally(id).await?,
+        &store.step_tally(id).await?,
+    ))
 }
 
 fn compare(a: (i64, i64), b: (i64, i64)) -> Option<AbTest> {
@@ -92,7 +114,7 @@ fn compare(a: (i64, i64), b: (i64, i64)) -> Option<AbTest> {
     })
 }
 
-pub(super) fn progress_of(c: &Campaign, tally: &[CampaignTally]) -> Progress {
+pub(super) fn progress_of(c: &Campaign, tally: &[CampaignTally], steps: &[StepTally]) -> Progress {
     let mut variants: Vec<VariantProgress> = c
         .variants
         .iter()
@@ -137,7 +159,16 @@ pub(super) fn progress_of(c: &Campaign, tally: &[CampaignTally]) -> Progress {
     roi.treated = variants.iter().map(|v| v.sent).sum();
     roi.treated_conversions = variants.iter().map(|v| v.converted).sum();
     roi.revenue = variants.iter().map(|v| v.revenue).sum();
-    roi.cost = c.budget.minor + c.cost_per_message * roi.treated;
+    let steps = steps_of(c, steps);
+    // The journey's e-mails cost as much as the first message.
+    let follow_ups: i64 = c
+        .steps
+        .iter()
+        .zip(&steps)
+        .filter(|(s, _)| s.action.sends())
+        .map(|(_, p)| p.done)
+        .sum();
+    roi.cost = c.budget.minor + c.cost_per_message * (roi.treated + follow_ups);
     if control > 0 && roi.treated > 0 {
         let (t, k) = (roi.treated as f64, control as f64);
         let rate = |conv: i64, n: f64| conv as f64 / n;
@@ -162,7 +193,33 @@ pub(super) fn progress_of(c: &Campaign, tally: &[CampaignTally]) -> Progress {
         variants,
         ab_test,
         roi,
+        steps,
     }
+}
+
+fn steps_of(c: &Campaign, tally: &[StepTally]) -> Vec<StepProgress> {
+    c.steps
+        .iter()
+        .map(|s| {
+            let mut p = StepProgress {
+                id: s.id,
+                name: s.name.clone(),
+                ..StepProgress::default()
+            };
+            for t in tally.iter().filter(|t| t.step == s.id) {
+                p.opened += t.opened;
+                p.clicked += t.clicked;
+                *match t.state.as_str() {
+                    step_state::DUE | step_state::RUNNING => &mut p.due,
+                    step_state::DONE => &mut p.done,
+                    step_state::SKIPPED => &mut p.skipped,
+                    step_state::REFUSED => &mut p.refused,
+                    _ => &mut p.failed,
+                } += t.count;
+            }
+            p
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -214,6 +271,7 @@ mod tests {
                 },
                 t(Some(1), "sending", 5),
             ],
+            &[],
         );
         assert_eq!((p.members, p.control), (2235, 200));
         let (a, b) = (&p.variants[0], &p.variants[1]);
@@ -253,6 +311,7 @@ mod tests {
                     ..t(Some(1), "sent", 1000)
                 },
             ],
+            &[],
         );
         let r = &p.roi;
         assert_eq!((r.treated, r.treated_conversions), (2000, 100));
@@ -271,7 +330,7 @@ mod tests {
         assert!((ror - (inc - 110_000.0) / 110_000.0).abs() < 1e-9);
         assert!(r.lift_test.as_ref().unwrap().significant);
         // Without a control group there is nothing to count against.
-        let none = progress_of(&campaign(), &[t(Some(0), "sent", 10)]);
+        let none = progress_of(&campaign(), &[t(Some(0), "sent", 10)], &[]);
         assert_eq!(none.roi.incremental_revenue, None);
         assert_eq!(none.roi.lift_test, None);
     }

@@ -96,7 +96,8 @@ impl SendCampaign {
             .claim_members(id, &job.id.to_string(), size, LEASE)
             .await
             .map_err(JobError::retry)?;
-        let capped = self.capped(&c.data, &batch, started).await?;
+        let contacts: Vec<Id> = batch.iter().map(|(c, _)| *c).collect();
+        let capped = capped(&self.store, &c.data, &contacts, started).await?;
         // One batch through the mail path: its records read once, its messages sent side
         // by side, its interactions and the members' states each written in one go.
         let mut marks = vec![];
@@ -116,6 +117,7 @@ impl SendCampaign {
                     template_id: v.template_id,
                     contact_id: *contact,
                     key: format!("campaign:{id}:{contact}"),
+                    step: None,
                 }),
                 None => marks.push(MemberMark {
                     contact: *contact,
@@ -162,6 +164,15 @@ impl SendCampaign {
             .mark_members(id, &marks)
             .await
             .map_err(JobError::retry)?;
+        // The journey goes on from each message sent.
+        let sent: Vec<(Id, Option<Id>)> = marks
+            .iter()
+            .filter(|m| m.state == member_state::SENT)
+            .map(|m| (m.contact, None))
+            .collect();
+        super::journey::schedule(&self.store, c, &sent, Utc::now())
+            .await
+            .map_err(JobError::retry)?;
         if let Some(e) = transient {
             return Err(JobError::retry(e));
         }
@@ -170,28 +181,29 @@ impl SendCampaign {
             _ => None,
         })
     }
+}
 
-    /// The members of `batch` the campaign's frequency cap stops: sent `cap_messages`
-    /// campaign messages or more in the last `cap_days` days.
-    async fn capped(
-        &self,
-        c: &Campaign,
-        batch: &[(Id, usize)],
-        now: DateTime<Utc>,
-    ) -> Result<HashSet<Id>, JobError> {
-        let (Some(n), Some(days)) = (c.cap_messages, c.cap_days) else {
-            return Ok(HashSet::new());
-        };
-        let contacts: Vec<Id> = batch.iter().map(|(c, _)| *c).collect();
-        let sent = self
-            .store
-            .recent_sends(&contacts, now - chrono::Duration::days(days))
-            .await
-            .map_err(JobError::retry)?;
-        Ok(sent
-            .into_iter()
-            .filter(|(_, count)| *count >= n)
-            .map(|(c, _)| c)
-            .collect())
+/// The contacts of `contacts` the campaign's frequency cap stops: sent `cap_messages`
+/// campaign messages or more in the last `cap_days` days.
+pub(super) async fn capped(
+    store: &Store,
+    c: &Campaign,
+    contacts: &[Id],
+    now: DateTime<Utc>,
+) -> Result<HashSet<Id>, JobError> {
+    let (Some(n), Some(days)) = (c.cap_messages, c.cap_days) else {
+        return Ok(HashSet::new());
+    };
+    if contacts.is_empty() {
+        return Ok(HashSet::new());
     }
+    let sent = store
+        .recent_sends(contacts, now - chrono::Duration::days(days))
+        .await
+        .map_err(JobError::retry)?;
+    Ok(sent
+        .into_iter()
+        .filter(|(_, count)| *count >= n)
+        .map(|(c, _)| c)
+        .collect())
 }

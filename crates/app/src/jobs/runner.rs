@@ -111,6 +111,10 @@ pub fn served(store: &Store, outbox: &crate::mail::Outbox) -> Handlers {
             store: store(),
             outbox: outbox.clone(),
         })
+        .with(crate::campaigns::RunSteps {
+            store: store(),
+            outbox: outbox.clone(),
+        })
 }
 
 /// How a runner claims and retries.

@@ -18,12 +18,14 @@ use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use url::Url;
 
-/// One message of a batch: `template_id` to `contact_id`, once for `key`.
+/// One message of a batch: `template_id` to `contact_id`, once for `key`; a campaign's
+/// message is tracked as the journey `step`'s when it names one.
 #[derive(Debug, Clone)]
 pub struct Message {
     pub template_id: Id,
     pub contact_id: Id,
     pub key: String,
+    pub step: Option<Id>,
 }
 
 /// Messages handed to the relay at once by one batch: the relay's round trip, not our
@@ -254,8 +256,12 @@ impl Facts {
         if let (Some(campaign), Some(tracker), Some(unsubscribe)) =
             (campaign, &self.tracker, unsubscribe.as_ref())
         {
+            let mailing = crate::tracking::Mailing {
+                campaign,
+                step: m.step,
+            };
             rendered.html =
-                tracker.decorate(&rendered.html, campaign, m.contact_id, unsubscribe.as_str());
+                tracker.decorate(&rendered.html, mailing, m.contact_id, unsubscribe.as_str());
         }
         let mut mail = OutgoingMail::new(
             Address::named(contact.data.name.clone(), email.as_str()),

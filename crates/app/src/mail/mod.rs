@@ -164,6 +164,7 @@ pub async fn send_template(
         template_id,
         contact_id,
         key: key.to_string(),
+        step: None,
     };
     send_batch(store, outbox, actor, &[message], at, campaign)
         .await?

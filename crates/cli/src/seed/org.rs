@@ -174,6 +174,7 @@ async fn marketing(store: &Store, sys: &Actor, marketer: Id) -> anyhow::Result<(
                 target_min_score: None,
                 model_auc: None,
                 model_trained_at: None,
+                steps: vec![],
             })
             .owned_by(marketer, None),
         )

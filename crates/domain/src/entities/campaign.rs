@@ -1,3 +1,4 @@
+use super::{Step, check_steps};
 use crate::entity::{Entity, EntityDef, FieldDef, FieldType::*};
 use crate::{Id, Money, ValidationErrors};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -104,6 +105,10 @@ pub struct Campaign {
     /// When that model was fitted.
     #[serde(default)]
     pub model_trained_at: Option<DateTime<Utc>>,
+    /// The journey after the message: follow-up e-mails, tasks and field updates, each
+    /// after a wait and on what the member did (see [`Step`]).
+    #[serde(default)]
+    pub steps: Vec<Step>,
 }
 
 fn default_conversion_days() -> i64 {
@@ -328,6 +333,7 @@ impl Entity for Campaign {
             FieldDef::new("target_min_score", Float),
             FieldDef::computed("model_auc", Float),
             FieldDef::computed("model_trained_at", Timestamp),
+            FieldDef::new("steps", Json),
         ],
         collection: Some("campaigns"),
         list_columns: &["name", "channel", "status", "starts_on", "budget"],
@@ -377,6 +383,7 @@ impl Entity for Campaign {
         }
         self.validate_sending(&mut e);
         self.validate_targeting(&mut e);
+        check_steps(&self.steps, &mut e);
         if let (Some(s), Some(end)) = (self.starts_on, self.ends_on)
             && end < s
         {
@@ -427,6 +434,7 @@ mod tests {
             target_min_score: None,
             model_auc: None,
             model_trained_at: None,
+            steps: vec![],
         }
     }
 

@@ -161,7 +161,7 @@ fn check_trigger(def: &Def, t: &Trigger, e: &mut ValidationErrors) {
     }
 }
 
-fn check_action(def: &Def, a: &Action, path: &str, e: &mut ValidationErrors) {
+pub(crate) fn check_action(def: &Def, a: &Action, path: &str, e: &mut ValidationErrors) {
     match a {
         // Who an assignee names is checked when the rule runs: users and teams change; so
         // is the webhook a call names (it may be switched off or deleted meanwhile).

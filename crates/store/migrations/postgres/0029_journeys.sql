@@ -1,0 +1,27 @@
+-- Journeys (issue 18): a campaign's steps after its message, and where each member stands
+-- on each step. A member's row for a step is made when its parent is done (the campaign's
+-- message sent, or the parent step run), due after the step's wait; the steps job takes
+-- the due rows (state due → running, held by the job like campaign members), runs them
+-- (done, skipped when the condition does not hold, refused, failed) and makes the rows of
+-- the steps after. A step's own e-mail is tracked on its row: opened_at, clicked_at.
+ALTER TABLE campaigns ADD COLUMN steps JSONB NOT NULL DEFAULT '[]';
+
+CREATE TABLE campaign_steps (
+    campaign_id UUID NOT NULL,
+    contact_id UUID NOT NULL,
+    step_id UUID NOT NULL,
+    state TEXT NOT NULL,
+    due_at TIMESTAMPTZ NOT NULL,
+    detail TEXT,
+    interaction_id UUID,
+    done_at TIMESTAMPTZ,
+    sent_at TIMESTAMPTZ,
+    claimed_by TEXT,
+    claimed_at TIMESTAMPTZ,
+    opened_at TIMESTAMPTZ,
+    clicked_at TIMESTAMPTZ,
+    PRIMARY KEY (campaign_id, contact_id, step_id)
+);
+CREATE INDEX campaign_steps__due ON campaign_steps (campaign_id, state, due_at);
+-- The frequency cap counts a contact's journey e-mails with the campaigns' messages.
+CREATE INDEX campaign_steps__contact ON campaign_steps (contact_id, sent_at);
