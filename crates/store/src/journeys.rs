@@ -274,6 +274,35 @@ impl Store {
         Ok(rows.first().and_then(|r| r[0].as_ts()))
     }
 
+    /// Bring forward to `at` the waiting steps of each (member, steps) that were due later:
+    /// steps watching for a response the member just gave. Answers how many moved.
+    pub async fn hasten_steps(
+        &self,
+        campaign: Id,
+        rows: &[(Id, Vec<Id>)],
+        at: DateTime<Utc>,
+    ) -> Result<u64> {
+        let mut moved = 0;
+        let mut tx = self.db.begin().await?;
+        for (contact, steps) in rows.iter().filter(|(_, s)| !s.is_empty()) {
+            let mut params = vec![Val::Uuid(campaign.0), Val::Uuid(contact.0), Val::Ts(at)];
+            params.extend(steps.iter().map(|s| Val::Uuid(s.0)));
+            moved += tx
+                .exec(
+                    &format!(
+                        "UPDATE campaign_steps SET due_at = $3 WHERE campaign_id = $1 \
+                         AND contact_id = $2 AND state = 'due' AND due_at > $3 \
+                         AND step_id IN ({})",
+                        marks(4, steps.len())
+                    ),
+                    params,
+                )
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+
     /// Note responses to steps' e-mails (campaign, contact, step, response); `true` for
     /// each first of its kind (a click is an open too). Answers each in order.
     pub async fn steps_responded(&self, noted: &[(Id, Id, Id, Response)]) -> Result<Vec<bool>> {

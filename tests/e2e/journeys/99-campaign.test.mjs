@@ -186,6 +186,30 @@ test('a marketer segments, launches an A/B campaign and reads responses, return 
   assert.equal(res.status(), 200, await formErrors(page));
   assert.equal(pathOf(page), `/campaigns/${campaign}`);
 
+  // --- The journey after the message, drawn as a tree: the demo's three steps, and one
+  // added here that marks every contact sent the message. A step that sends without a
+  // template is refused beside the template, with what was typed kept.
+  await page.goto(url(`/campaigns/${campaign}/journey`));
+  assert.equal(await page.locator('#journey-tree [data-step]').count(), 3, await page.locator('#journey-tree').innerText());
+  const add = page.locator('#journey-add');
+  const stepName = `E2E 已发送标记 ${mark}`;
+  await add.locator('#j-name').fill(stepName);
+  await add.locator('#j-type').selectOption('send_email');
+  res = await navigation(page, () => add.locator('button[type=submit].primary').click());
+  assert.equal(res.status(), 422);
+  assert.equal(await add.locator('#j-name').inputValue(), stepName, 'what was typed is kept');
+  assert.ok(await add.locator('#j-template[aria-invalid=true], .invalid #j-template').count() > 0, await formErrors(page));
+  await add.locator('#j-type').selectOption('update_field');
+  await add.locator('#j-when').selectOption('always');
+  await add.locator('#j-wait').fill('0');
+  await add.locator('#j-field').selectOption('department');
+  await add.locator('#j-value').fill('回馈已发');
+  res = await navigation(page, () => add.locator('button[type=submit].primary').click());
+  assert.equal(res.status(), 200, await formErrors(page));
+  assert.equal(await page.locator('#journey-tree [data-step]').count(), 4);
+  await shot(page, 'j99-journey');
+  await page.goto(url(`/campaigns/${campaign}`));
+
   // --- Launch; the demo's job runner sends.
   page.once('dialog', (d) => d.accept());
   res = await navigation(page, () => page.locator(`form[action="/campaigns/${campaign}/launch"] button`).click());
@@ -265,6 +289,15 @@ test('a marketer segments, launches an A/B campaign and reads responses, return 
     return ok ? vs : null;
   }, 60_000, 'the responses');
   assert.ok(after.some((v) => v.converted >= 1 && v.revenue.includes('3,000')), JSON.stringify(after));
+  // The journey ran: every contact sent the message marked, and the click made the
+  // owner's call task at once (the step watches a week for clicks).
+  const node = (name) => page.locator('#journey-tree [data-step]', { hasText: name }).locator('.journey-counts').first();
+  const ran = await until(page, `/campaigns/${campaign}`, async () => {
+    const marked = await node(stepName).innerText();
+    const called = await node('点击：销售致电').innerText();
+    return marked.includes(`完成 ${total(sent, 'sent')}`) && /完成 1\b/.test(called) ? [marked, called] : null;
+  }, 60_000, 'the journey steps');
+  assert.ok(ran);
   const roi = await page.locator('#campaign-roi').innerText();
   assert.match(roi, /成本/);
   assert.match(roi, /¥3,000\.00/, roi);

@@ -1,6 +1,7 @@
 //! A campaign's journey run by the durable jobs. When a member's message is sent (or one of
 //! their steps is done) the steps after it are scheduled for them, each due after its
-//! wait ([`schedule`]); [`RunSteps`] takes the due ones a batch at a time, looks whether each
+//! wait ([`schedule`]); a step watching for an open or a click falls due as soon as the
+//! member gives it ([`on_responses`]). [`RunSteps`] takes the due ones a batch at a time, looks whether each
 //! step's condition holds on what the member did with the parent's message (opened,
 //! clicked, replied), and runs it: an e-mail through the one mail path (consent,
 //! suppression and the frequency cap checked, tracked as the step's), a task for the
@@ -8,18 +9,20 @@
 //! and contact, so a step run twice (a job tried again) does it once.
 
 use super::send::{FREQUENCY_CAP, capped};
-use super::{BATCH, LEASE};
+use super::{BATCH, LEASE, Noted};
 use crate::jobs::{Handler, JobError};
 use crate::mail::{self, Message, Outbox, Outcome};
 use crate::records::{self, derived_id};
 use chrono::{DateTime, Duration, Utc};
 use guanxi_domain::entities::{
     Campaign, CampaignStatus, Contact, Direction, Interaction, InteractionKind, InteractionStatus,
-    Responded, Step, StepAction, children,
+    Responded, Step, StepAction, StepWhen, children,
 };
 use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::{Actor, Id, NewRecord, Record};
-use guanxi_store::{Job, NewJob, StepDue, StepMark, Store, StoreError, step_state};
+use guanxi_store::{
+    Job, MemberResponse as Response, NewJob, StepDue, StepMark, Store, StoreError, step_state,
+};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 
@@ -53,6 +56,41 @@ pub async fn schedule(
     };
     store.schedule_steps(c.meta.id, &due).await?;
     store.enqueue(&[job(c.meta.id, first)]).await?;
+    Ok(())
+}
+
+/// Members who just opened or clicked a message (first responses, as recorded) need not
+/// wait out the steps watching for it: those steps fall due now.
+pub async fn on_responses(store: &Store, firsts: &[&Noted]) -> Result<(), StoreError> {
+    let watched: Vec<&&Noted> = firsts
+        .iter()
+        .filter(|n| matches!(n.response, Response::Opened | Response::Clicked))
+        .collect();
+    if watched.is_empty() {
+        return Ok(());
+    }
+    let ids = distinct(watched.iter().map(|n| n.campaign));
+    let now = Utc::now();
+    for c in store.get_many::<Campaign>(&Actor::system(), &ids).await? {
+        let rows: Vec<(Id, Vec<Id>)> = watched
+            .iter()
+            .filter(|n| n.campaign == c.meta.id)
+            .map(|n| {
+                let steps = children(&c.data.steps, n.step)
+                    .filter(|s| match s.when {
+                        StepWhen::Opened => true, // a click is an open
+                        StepWhen::Clicked => n.response == Response::Clicked,
+                        _ => false,
+                    })
+                    .map(|s| s.id)
+                    .collect();
+                (n.contact, steps)
+            })
+            .collect();
+        if store.hasten_steps(c.meta.id, &rows, now).await? > 0 {
+            store.enqueue(&[job(c.meta.id, now)]).await?;
+        }
+    }
     Ok(())
 }
 
@@ -363,12 +401,11 @@ async fn replies(
     steps: &HashMap<Id, &Step>,
     fates: &HashMap<(Id, Option<Id>), guanxi_store::MessageFate>,
 ) -> Result<HashSet<(Id, Option<Id>)>, JobError> {
-    use guanxi_domain::entities::StepWhen::{NotReplied, Replied};
     let asks: Vec<(Id, Option<Id>, DateTime<Utc>)> = due
         .iter()
         .filter_map(|d| {
             let s = steps.get(&d.step)?;
-            if !matches!(s.when, Replied | NotReplied) {
+            if !matches!(s.when, StepWhen::Replied | StepWhen::NotReplied) {
                 return None;
             }
             let sent = fates.get(&(d.contact, s.parent))?.sent_at?;

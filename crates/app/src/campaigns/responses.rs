@@ -80,6 +80,13 @@ pub async fn record_responses(store: &Store, noted: &[Noted]) -> Result<Vec<bool
     {
         firsts[*i] = first;
     }
+    let first: Vec<&Noted> = noted
+        .iter()
+        .zip(&firsts)
+        .filter(|(_, f)| **f)
+        .map(|(n, _)| n)
+        .collect();
+    super::journey::on_responses(store, &first).await?;
     let entries: Vec<Entry> = noted
         .iter()
         .zip(&firsts)

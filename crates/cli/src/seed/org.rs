@@ -102,6 +102,16 @@ async fn marketing(store: &Store, sys: &Actor, marketer: Id) -> anyhow::Result<(
             )),
         )
         .await?;
+    let reminder = store
+        .create(
+            sys,
+            NewRecord::new(template(
+                "老客户回馈 · 提醒",
+                "回馈本月底截止",
+                "九折与延保回馈本月底截止，别错过。",
+            )),
+        )
+        .await?;
     let valuable = vec![
         Filter::new("grade", Op::In, serde_json::json!(["A", "B"])),
         Filter::new("churn_risk", Op::Ge, serde_json::json!(0.5)),
@@ -174,12 +184,58 @@ async fn marketing(store: &Store, sys: &Actor, marketer: Id) -> anyhow::Result<(
                 target_min_score: None,
                 model_auc: None,
                 model_trained_at: None,
-                steps: vec![],
+                steps: follow_up(&reminder),
             })
             .owned_by(marketer, None),
         )
         .await?;
     Ok(())
+}
+
+/// The demo campaign's journey: a reminder three days later to those who did not open
+/// the message, a call for the owner of anyone who clicks within a week, and whoever
+/// answers the reminder marked a supporter.
+fn follow_up(reminder: &Record<EmailTemplate>) -> Vec<Step> {
+    let step = |n: u128| {
+        Id(uuid::Uuid::from_u128(
+            0x0190_0000_0000_7000_8000_0000_0000_0000 + n,
+        ))
+    };
+    vec![
+        Step {
+            id: step(1),
+            name: "未打开：三天后提醒".into(),
+            parent: None,
+            when: StepWhen::NotOpened,
+            wait_hours: 72,
+            action: StepAction::SendEmail {
+                template_id: reminder.meta.id,
+            },
+        },
+        Step {
+            id: step(2),
+            name: "点击：销售致电".into(),
+            parent: None,
+            when: StepWhen::Clicked,
+            // Watches a week for a click; the task is made at the click.
+            wait_hours: 168,
+            action: StepAction::CreateTask {
+                subject: "致电：对老客户回馈感兴趣".into(),
+                due_in_hours: 24,
+            },
+        },
+        Step {
+            id: step(3),
+            name: "回复提醒：标为支持者".into(),
+            parent: Some(step(1)),
+            when: StepWhen::Replied,
+            wait_hours: 48,
+            action: StepAction::UpdateField {
+                field: "stance".into(),
+                value: serde_json::json!("supporter"),
+            },
+        },
+    ]
 }
 
 #[derive(Debug, Clone)]

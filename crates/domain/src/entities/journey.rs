@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 str_enum! {
-    /// When a step runs, once its wait after the parent is over: always, or on what the
-    /// member did with the parent's message by then. A condition on a response follows an
-    /// e-mail: the campaign's message or a step that sends one.
+    /// When a step runs: always, or on what the member did with the parent's e-mail (the
+    /// campaign's message or a step that sends one). A step waiting for an open or a click
+    /// runs as soon as the member gives it, within its wait; every other step looks when
+    /// its wait is over (replies are looked for then).
     #[derive(Default)]
     pub enum StepWhen {
         #[default]
@@ -76,7 +77,7 @@ impl StepAction {
     }
 
     /// The rule action that does the same: one set of checks for both.
-    fn as_rule_action(&self) -> Action {
+    pub fn as_rule_action(&self) -> Action {
         match self {
             StepAction::SendEmail { template_id } => Action::SendEmail {
                 template_id: *template_id,
@@ -109,7 +110,8 @@ pub struct Step {
     pub parent: Option<Id>,
     #[serde(default)]
     pub when: StepWhen,
-    /// Hours after the parent (its message sent, its task made) before the step looks.
+    /// Hours after the parent (its message sent, its task made) before the step looks;
+    /// for a step waiting for an open or a click, how long it watches for one.
     #[serde(default)]
     pub wait_hours: i64,
     pub action: StepAction,

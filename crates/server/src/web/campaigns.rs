@@ -39,6 +39,9 @@ pub struct Panel {
     /// Whom the launch takes, in words, and the model that chose them once launched.
     pub targeting: String,
     pub selected_by: Option<String>,
+    /// The journey after the message, as a tree.
+    pub journey: super::journey::Tree,
+    pub can_edit_journey: bool,
 }
 
 pub async fn panel(store: &Store, u: &WebUser, c: &Record<Campaign>) -> Option<Panel> {
@@ -57,7 +60,11 @@ pub async fn panel(store: &Store, u: &WebUser, c: &Record<Campaign>) -> Option<P
     );
     let (roi, lift) = roi_lines(t, &progress.roi);
     let (targeting, selected_by) = targeting_lines(t, &c.data);
+    let names = super::journey::template_names(store, u).await;
+    let journey = super::journey::tree(t, &c.data, &progress.steps, &names);
     Some(Panel {
+        journey,
+        can_edit_journey: super::journey::may_edit(u, &c.data),
         targeting,
         selected_by,
         id: c.meta.id,
@@ -250,7 +257,7 @@ struct VariantsPage {
 }
 
 /// The marketing templates the user may read, for the rows' selects.
-async fn templates(store: &Store, u: &WebUser) -> Vec<(String, String)> {
+pub(super) async fn templates(store: &Store, u: &WebUser) -> Vec<(String, String)> {
     let q = ListQuery::default()
         .filter(Filter::new(
             "category",
@@ -347,7 +354,11 @@ fn variants_page(
     }
 }
 
-async fn campaign(store: &Store, u: &WebUser, id: &str) -> Result<Record<Campaign>, Response> {
+pub(super) async fn campaign(
+    store: &Store,
+    u: &WebUser,
+    id: &str,
+) -> Result<Record<Campaign>, Response> {
     let id = Id::parse(id).map_err(|_| not_found(u))?;
     if !u.may("campaign", Right::Update) {
         return Err(super::error_page(u.t(), StatusCode::FORBIDDEN, ""));

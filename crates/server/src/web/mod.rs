@@ -14,6 +14,7 @@ mod email_templates;
 mod fields;
 mod home;
 mod jobs;
+mod journey;
 mod kb;
 mod kpis;
 pub use guanxi_app::i18n;
@@ -146,6 +147,11 @@ pub fn routes() -> Router<Store> {
         .route("/campaigns/{id}/launch", post(campaigns::launch))
         .route("/campaigns/{id}/pause", post(campaigns::pause))
         .route("/campaigns/{id}/profile", get(campaigns::profile))
+        .route(
+            "/campaigns/{id}/journey",
+            get(journey::form).post(journey::add),
+        )
+        .route("/campaigns/{id}/journey/remove", post(journey::remove))
         .route(
             "/suppressions",
             get(suppressions::list).post(suppressions::add),

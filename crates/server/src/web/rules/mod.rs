@@ -35,8 +35,8 @@ mod words;
 use draft::{ActDraft, CondDraft, Draft, place};
 pub(super) use draft::{Errs, row_of, text_of, type_of, typed};
 use std::collections::HashMap;
-use words::{action_words, did_words, status_label, trigger_words, want_people};
-pub(super) use words::{condition_words, label_of, name_of};
+pub(super) use words::{action_words, condition_words, label_of, name_of};
+use words::{did_words, status_label, trigger_words, want_people};
 
 /// Blank rows a form offers after the filled ones (the script adds more).
 const BLANK_CONDITIONS: usize = 2;

@@ -134,7 +134,7 @@ pub(super) fn assignee_words(t: Tr, who: &Assignee, names: &Names) -> String {
     }
 }
 
-pub(super) fn action_words(
+pub(in crate::web) fn action_words(
     t: Tr,
     def: &EntityDef,
     custom: &[CustomFieldDef],
