@@ -4,7 +4,10 @@
 //! timeline and refuse a tampered or unsigned link. A segment ranked by the
 //! response-propensity model: too thin a history and a bad limit or targeting refused as
 //! problem+json naming the field, then the model and the top contacts; the same on its
-//! page in Chinese and English, and the campaign form keeping a refused targeting.
+//! page in Chinese and English, and the campaign form keeping a refused targeting. A
+//! journey edited through the API (a bad step refused naming its field, a stale version a
+//! conflict) and in the browser (a step added, refused beside its field with what was
+//! typed kept, a stale page a conflict, a step removed with the steps after it).
 
 mod common;
 
@@ -18,6 +21,7 @@ use serde_json::{Value, json};
 
 on_both!(launching_and_tracking, launching_and_tracking);
 on_both!(propensity_over_http, propensity_over_http);
+on_both!(journey_over_http, journey_over_http);
 
 async fn create<T: guanxi_domain::Entity>(s: &Server, actor: &Actor, body: Value) -> Record<T> {
     guanxi_app::records::create::<T>(&s.store, actor, body)
@@ -446,4 +450,119 @@ async fn propensity_over_http(s: Server) {
         assert!(body.contains("id=\"propensity-coefficients\""));
         assert!(body.contains(top[0]["name"].as_str().unwrap()), "{body}");
     }
+}
+
+async fn journey_over_http(s: Server) {
+    let (admin, auth) = bearer(&s, "admin@t.cn").await;
+    let base = &s.base;
+    let template = create::<guanxi_domain::entities::EmailTemplate>(
+        &s,
+        &admin,
+        json!({ "name": "提醒", "locale": "zh-CN", "category": "marketing",
+                "subject": "{{contact.name}}，别错过", "html": "<p>您好</p><a href=\"{{unsubscribe_url}}\">退订</a>",
+                "text": "您好 {{unsubscribe_url}}" }),
+    )
+    .await;
+    let campaign = create::<Campaign>(
+        &s,
+        &admin,
+        json!({ "name": "秋季回馈", "channel": "email", "status": "planned",
+                "budget": { "minor": 0, "currency": "CNY" } }),
+    )
+    .await;
+    let patch = |version: i64, steps: Value| {
+        client()
+            .patch(format!("{base}/campaigns/{}", campaign.meta.id))
+            .header("authorization", &auth)
+            .header("if-match", format!("\"{version}\""))
+            .json(&json!({ "steps": steps }))
+            .send()
+    };
+    let remind = guanxi_domain::Id::new();
+    let reminder = json!({ "id": remind, "name": "未打开：提醒", "when": "not_opened",
+                           "wait_hours": 72,
+                           "action": { "type": "send_email", "template_id": template.meta.id } });
+    // A step that waits for a click after a task is refused, naming it.
+    let task = guanxi_domain::Id::new();
+    let bad = json!([
+        { "id": task, "name": "致电", "action": { "type": "create_task", "subject": "致电" } },
+        { "id": guanxi_domain::Id::new(), "name": "点击后", "parent": task, "when": "clicked",
+          "action": { "type": "create_task", "subject": "再致电" } },
+    ]);
+    assert_eq!(
+        refused_field(patch(campaign.meta.version, bad).await.unwrap()).await,
+        "steps[1].when"
+    );
+    let res = patch(campaign.meta.version, json!([reminder]))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let saved: Value = res.json().await.unwrap();
+    assert_eq!(saved["steps"][0]["name"], "未打开：提醒");
+    // The same version again: someone saved meanwhile.
+    let res = patch(campaign.meta.version, json!([])).await.unwrap();
+    assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
+
+    // The browser: the tree, a step added under the reminder, refused first for a bad
+    // wait with the name kept, then a stale page refused as a conflict.
+    let mut web = Web::sign_in(&s, "admin@t.cn").await;
+    let page = format!("/campaigns/{}/journey", campaign.meta.id);
+    let (status, body) = web.get(&page).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(&format!("data-step=\"{remind}\"")), "{body}");
+    let version = (campaign.meta.version + 1).to_string();
+    let remind_s = remind.to_string();
+    let step = |wait: &'static str, version: String| {
+        vec![
+            ("_version", version),
+            ("j_name", "回复后：支持者".to_string()),
+            ("j_parent", remind_s.clone()),
+            ("j_when", "replied".to_string()),
+            ("j_wait", wait.to_string()),
+            ("j_type", "update_field".to_string()),
+            ("j_field", "stance".to_string()),
+            ("j_value", "supporter".to_string()),
+        ]
+    };
+    let path = format!("/campaigns/{}/journey", campaign.meta.id);
+    let post = async |w: &mut Web, fields: Vec<(&'static str, String)>| {
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        w.post(&path, &pairs).await
+    };
+    let (status, body) = post(&mut web, step("两天", version.clone())).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains("value=\"回复后：支持者\""),
+        "the name is kept"
+    );
+    assert!(body.contains("id=\"j-wait\" name=\"j_wait\" value=\"两天\" inputmode=\"numeric\" aria-invalid=\"true\""), "{body}");
+    let (status, _) = post(&mut web, step("48", version.clone())).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, body) = post(&mut web, step("48", version)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body.contains("id=\"conflict\""));
+    let c = s
+        .store
+        .get::<Campaign>(&Actor::system(), campaign.meta.id)
+        .await
+        .unwrap();
+    assert_eq!(c.data.steps.len(), 2);
+    assert_eq!(c.data.steps[1].parent, Some(remind));
+    // Removing the reminder removes the step after it too.
+    let (status, _) = web
+        .post(
+            &format!("/campaigns/{}/journey/remove", campaign.meta.id),
+            &[
+                ("_version", &c.meta.version.to_string()),
+                ("step", &remind.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let c = s
+        .store
+        .get::<Campaign>(&Actor::system(), campaign.meta.id)
+        .await
+        .unwrap();
+    assert!(c.data.steps.is_empty(), "{:?}", c.data.steps);
 }
