@@ -395,11 +395,27 @@ async fn bounces_complaints_unsubscribes_and_conversions_come_back_to_the_campai
             order(held[0].meta.id, &format!("SO-H{n}"), 80_000),
         )
         .await;
-        wait_for("both orders are attributed", || async {
+        // A treated member writes back (logged by the rep): the campaign's reply. A
+        // held-out member's call is no reply to anything sent.
+        let inbound = |contact: Id, kind: &str, subject: &str| {
+            json!({ "kind": kind, "direction": "inbound", "status": "done",
+                    "at": chrono::Utc::now(), "subject": subject,
+                    "account_id": account.meta.id, "contact_id": contact })
+        };
+        create::<Interaction>(
+            &s,
+            &rep,
+            inbound(treated[3].meta.id, "email", "回复：会员礼包怎么领？"),
+        )
+        .await;
+        create::<Interaction>(&s, &rep, inbound(held[0].meta.id, "call", "来电咨询")).await;
+        wait_for("both orders are attributed and the reply noted", || async {
             let p = campaigns::progress(&s, &marketer, campaign.meta.id)
                 .await
                 .unwrap();
-            p.roi.treated_conversions == 1 && p.roi.control_conversions == 1
+            p.roi.treated_conversions == 1
+                && p.roi.control_conversions == 1
+                && p.variants[0].replied == 1
         })
         .await;
         let _ = follower.stop().await;
@@ -442,6 +458,7 @@ async fn bounces_complaints_unsubscribes_and_conversions_come_back_to_the_campai
         assert_eq!(timeline.items.len(), 1);
         assert_eq!(timeline.items[0].data.campaign_id, Some(campaign.meta.id));
         for (who, outcome) in [
+            (treated[3], "replied"),
             (bounced, "bounced"),
             (complainer, "complained"),
             (leaver, "unsubscribed"),

@@ -39,6 +39,7 @@ pub struct Tally {
     pub bounced: i64,
     pub complained: i64,
     pub unsubscribed: i64,
+    pub replied: i64,
     pub converted: i64,
     /// The revenue of their conversions, and the margin of those whose margin is known
     /// (`margin_known` of them), in minor units of the budget's currency.
@@ -302,13 +303,15 @@ impl Store {
                 "SELECT variant, state, COUNT(*), COUNT(opened_at), COUNT(clicked_at), \
                  COUNT(bounced_at), COUNT(complained_at), COUNT(unsubscribed_at), \
                  COUNT(converted_at), CAST(COALESCE(SUM(revenue_minor), 0) AS BIGINT), \
-                 CAST(COALESCE(SUM(margin_minor), 0) AS BIGINT), COUNT(margin_minor) \
+                 CAST(COALESCE(SUM(margin_minor), 0) AS BIGINT), COUNT(margin_minor), \
+                 COUNT(replied_at) \
                  FROM campaign_members WHERE campaign_id = $1 \
                  GROUP BY variant, state ORDER BY variant, state",
                 vec![Val::Uuid(campaign.0)],
                 &[
                     Kind::Int,
                     Kind::Text,
+                    Kind::Int,
                     Kind::Int,
                     Kind::Int,
                     Kind::Int,
@@ -340,6 +343,7 @@ impl Store {
                     revenue: n(9),
                     margin: n(10),
                     margin_known: n(11),
+                    replied: n(12),
                 };
                 t.state = r.swap_remove(1).into_text().unwrap_or_default();
                 t
@@ -554,6 +558,7 @@ pub enum Response {
     Bounced,
     Complained,
     Unsubscribed,
+    Replied,
 }
 
 impl Response {
@@ -564,6 +569,7 @@ impl Response {
             Response::Bounced => "bounced_at",
             Response::Complained => "complained_at",
             Response::Unsubscribed => "unsubscribed_at",
+            Response::Replied => "replied_at",
         }
     }
 }
@@ -611,6 +617,28 @@ impl Store {
         }
         tx.commit().await?;
         Ok(firsts)
+    }
+
+    /// Note a reply from `contact` at `at` to every campaign message sent them in the
+    /// `window` before it that has none yet; answers those campaigns.
+    pub async fn members_replied(
+        &self,
+        contact: Id,
+        at: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<Vec<Id>> {
+        let mut tx = self.db.begin().await?;
+        let rows = tx
+            .fetch(
+                "UPDATE campaign_members SET replied_at = $2 WHERE contact_id = $1 \
+                 AND state = 'sent' AND replied_at IS NULL AND sent_at <= $2 AND sent_at >= $3 \
+                 RETURNING campaign_id",
+                vec![Val::Uuid(contact.0), Val::Ts(at), Val::Ts(at - window)],
+                &[Kind::Uuid],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(rows.iter().filter_map(|r| r[0].as_uuid()).map(Id).collect())
     }
 
     /// The campaign whose message reached `contact` last: an unsubscribe from the link

@@ -60,7 +60,7 @@ async function variants(page) {
     const n = (j) => Number(cells[j].replace(/,/g, ''));
     out.push({
       name: cells[0], members: n(1), queued: n(2), sent: n(3), refused: n(4), failed: n(5),
-      opened: n(6), clicked: n(7), bounced: n(8), unsubscribed: n(9), converted: n(10), revenue: cells[11],
+      opened: n(6), clicked: n(7), bounced: n(8), unsubscribed: n(9), replied: n(10), converted: n(11), revenue: cells[12],
     });
   }
   return out;

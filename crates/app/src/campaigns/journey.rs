@@ -59,12 +59,17 @@ pub async fn schedule(
     Ok(())
 }
 
-/// Members who just opened or clicked a message (first responses, as recorded) need not
-/// wait out the steps watching for it: those steps fall due now.
+/// Members who just opened, clicked or replied to a message (first responses, as
+/// recorded) need not wait out the steps watching for it: those steps fall due now.
 pub async fn on_responses(store: &Store, firsts: &[&Noted]) -> Result<(), StoreError> {
     let watched: Vec<&&Noted> = firsts
         .iter()
-        .filter(|n| matches!(n.response, Response::Opened | Response::Clicked))
+        .filter(|n| {
+            matches!(
+                n.response,
+                Response::Opened | Response::Clicked | Response::Replied
+            )
+        })
         .collect();
     if watched.is_empty() {
         return Ok(());
@@ -78,8 +83,10 @@ pub async fn on_responses(store: &Store, firsts: &[&Noted]) -> Result<(), StoreE
             .map(|n| {
                 let steps = children(&c.data.steps, n.step)
                     .filter(|s| match s.when {
-                        StepWhen::Opened => true, // a click is an open
+                        // A click is an open.
+                        StepWhen::Opened => n.response != Response::Replied,
                         StepWhen::Clicked => n.response == Response::Clicked,
+                        StepWhen::Replied => n.response == Response::Replied,
                         _ => false,
                     })
                     .map(|s| s.id)

@@ -25,7 +25,10 @@ pub mod targeting;
 
 pub use journey::RunSteps;
 pub use profile::{AttributeProfile, GroupProfile, Profile, profile};
-pub use responses::{Conversions, Noted, convert, outcome_of, record_response, record_responses};
+pub use responses::{
+    Conversions, Noted, REPLY_DAYS, convert, outcome_of, record_reply, record_response,
+    record_responses, reply_of,
+};
 pub use results::{AbTest, Progress, Roi, StepProgress, VariantProgress, progress};
 pub use send::SendCampaign;
 

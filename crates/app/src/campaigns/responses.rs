@@ -1,8 +1,9 @@
 //! What members did after a campaign's message, each recorded once on their campaign row
 //! and as an interaction on the contact's timeline naming the campaign: opened, clicked
-//! (tracking), bounced, complained (the bounce address), unsubscribed (the link) and
-//! converted — an order placed or a deal won within the campaign's window, which
-//! [`Conversions`] finds by following the change log.
+//! (tracking), bounced, complained (the bounce address), unsubscribed (the link), replied
+//! (an inbound message within two weeks) and converted — an order placed or a deal won
+//! within the campaign's window. [`Conversions`] finds replies and conversions by
+//! following the change log.
 
 use crate::AppError;
 use chrono::{DateTime, Utc};
@@ -98,6 +99,7 @@ pub async fn record_responses(store: &Store, noted: &[Noted]) -> Result<Vec<bool
                 MemberResponse::Bounced => (InteractionKind::Email, "bounced"),
                 MemberResponse::Complained => (InteractionKind::Email, "complained"),
                 MemberResponse::Unsubscribed => (InteractionKind::Email, "unsubscribed"),
+                MemberResponse::Replied => (InteractionKind::Note, "replied"),
             };
             Entry {
                 campaign: n.campaign,
@@ -261,6 +263,70 @@ pub fn outcome_of(e: &ChangeEvent) -> Option<CampaignOutcome> {
     None
 }
 
+/// How long after a campaign's message an inbound message from the member counts as its
+/// reply.
+pub const REPLY_DAYS: i64 = 14;
+
+/// The reply an event records: an inbound message from a contact (a mail, a call, a WeChat
+/// message, a visit, logged or received) that is not itself a campaign's response: the
+/// contact, when, and its subject.
+pub fn reply_of(e: &ChangeEvent) -> Option<(Id, DateTime<Utc>, String)> {
+    if e.entity != Interaction::DEF.name || e.action != "create" {
+        return None;
+    }
+    let after = e.after.as_ref()?;
+    let kind = after["kind"].as_str()?;
+    if after["direction"] != "inbound"
+        || !after["campaign_id"].is_null()
+        || matches!(kind, "web_visit" | "note" | "task")
+    {
+        return None;
+    }
+    let contact = after["contact_id"]
+        .as_str()
+        .and_then(|s| Id::parse(s).ok())?;
+    let at = serde_json::from_value::<DateTime<Utc>>(after["at"].clone()).ok()?;
+    let subject = after["subject"].as_str().unwrap_or_default().to_string();
+    Some((contact, at, subject))
+}
+
+/// Note a reply from `contact` at `at` for each campaign that mailed them in the
+/// [`REPLY_DAYS`] before, on their row and their timeline; journey steps waiting for it
+/// fall due.
+pub async fn record_reply(
+    store: &Store,
+    contact: Id,
+    at: DateTime<Utc>,
+    subject: &str,
+) -> Result<(), AppError> {
+    let campaigns = store
+        .members_replied(contact, at, chrono::Duration::days(REPLY_DAYS))
+        .await?;
+    let noted: Vec<Noted> = campaigns
+        .iter()
+        .map(|c| Noted {
+            campaign: *c,
+            step: None,
+            contact,
+            response: MemberResponse::Replied,
+            detail: Some(subject.to_string()),
+        })
+        .collect();
+    super::journey::on_responses(store, &noted.iter().collect::<Vec<_>>()).await?;
+    let entries: Vec<Entry> = noted
+        .into_iter()
+        .map(|n| Entry {
+            campaign: n.campaign,
+            step: None,
+            contact,
+            kind: InteractionKind::Note,
+            outcome: "replied",
+            detail: n.detail,
+        })
+        .collect();
+    on_timeline(store, &entries).await
+}
+
 impl Subscriber for Conversions {
     type Error = String;
 
@@ -269,6 +335,11 @@ impl Subscriber for Conversions {
     }
 
     async fn handle(&mut self, events: &[ChangeEvent]) -> Result<(), String> {
+        for (contact, at, subject) in events.iter().filter_map(reply_of) {
+            record_reply(&self.store, contact, at, &subject)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         let outcomes: Vec<CampaignOutcome> = events.iter().filter_map(outcome_of).collect();
         if outcomes.is_empty() {
             return Ok(());

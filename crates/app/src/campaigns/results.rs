@@ -63,6 +63,7 @@ pub struct VariantProgress {
     pub bounced: i64,
     pub complained: i64,
     pub unsubscribed: i64,
+    pub replied: i64,
     pub converted: i64,
     /// Revenue of the conversions, minor units of the budget's currency.
     pub revenue: i64,
@@ -142,6 +143,7 @@ pub(super) fn progress_of(c: &Campaign, tally: &[CampaignTally], steps: &[StepTa
         v.bounced += t.bounced;
         v.complained += t.complained;
         v.unsubscribed += t.unsubscribed;
+        v.replied += t.replied;
         match t.state.as_str() {
             member_state::QUEUED | member_state::SENDING => v.queued += t.count,
             member_state::SENT => {

@@ -1,4 +1,4 @@
--- Journeys (issue 18): a campaign's steps after its message, and where each member stands
+-- Journeys and replies (issue 18): a campaign's steps after its message, and where each member stands
 -- on each step. A member's row for a step is made when its parent is done (the campaign's
 -- message sent, or the parent step run), due after the step's wait; the steps job takes
 -- the due rows (state due → running, held by the job like campaign members), runs them
@@ -25,3 +25,6 @@ CREATE TABLE campaign_steps (
 CREATE INDEX campaign_steps__due ON campaign_steps (campaign_id, state, due_at);
 -- The frequency cap counts a contact's journey e-mails with the campaigns' messages.
 CREATE INDEX campaign_steps__contact ON campaign_steps (contact_id, sent_at);
+-- A reply: an inbound message from a member (a mail, a call, a WeChat message logged or
+-- received) within two weeks of the campaign's message.
+ALTER TABLE campaign_members ADD COLUMN replied_at INTEGER;
