@@ -8,15 +8,15 @@
 //! contact's owner, or a field of the contact set. Every effect is keyed by campaign, step
 //! and contact, so a step run twice (a job tried again) does it once.
 
-use super::send::{FREQUENCY_CAP, capped};
+use super::send::{FREQUENCY_CAP, active, campaign_of, capped};
 use super::{BATCH, LEASE, Noted};
 use crate::jobs::{Handler, JobError};
 use crate::mail::{self, Message, Outbox, Outcome};
 use crate::records::{self, derived_id};
 use chrono::{DateTime, Duration, Utc};
 use guanxi_domain::entities::{
-    Campaign, CampaignStatus, Contact, Direction, Interaction, InteractionKind, InteractionStatus,
-    Responded, Step, StepAction, StepWhen, children,
+    Campaign, Contact, Direction, Interaction, InteractionKind, InteractionStatus, Responded, Step,
+    StepAction, StepWhen, children,
 };
 use guanxi_domain::filter::{Filter, ListQuery, Op};
 use guanxi_domain::{Actor, Id, NewRecord, Record};
@@ -122,20 +122,12 @@ impl Handler for RunSteps {
     }
 
     async fn run(&self, job: &Job) -> Result<(), JobError> {
-        let id = job.payload["campaign_id"]
-            .as_str()
-            .and_then(|s| Id::parse(s).ok())
-            .ok_or_else(|| JobError::permanent("no campaign_id in the payload"))?;
+        let id = campaign_of(job)?;
         let begun = std::time::Instant::now();
         loop {
-            let c = match self.store.get::<Campaign>(&Actor::system(), id).await {
-                Ok(c) => c,
-                Err(StoreError::NotFound { .. }) => return Ok(()),
-                Err(e) => return Err(JobError::retry(e)),
+            let Some(c) = active(&self.store, id).await? else {
+                return Ok(());
             };
-            if c.data.status != CampaignStatus::Active {
-                return Ok(()); // resuming queues a steps job again
-            }
             let now = Utc::now();
             // Steps keep the campaign's send window: no mail, task or change at night.
             let opens = c.data.next_send_at(now);

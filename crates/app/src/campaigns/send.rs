@@ -24,22 +24,14 @@ impl Handler for SendCampaign {
     }
 
     async fn run(&self, job: &Job) -> Result<(), JobError> {
-        let id = job.payload["campaign_id"]
-            .as_str()
-            .and_then(|s| Id::parse(s).ok())
-            .ok_or_else(|| JobError::permanent("no campaign_id in the payload"))?;
+        let id = campaign_of(job)?;
         // Batch after batch in one run, so that the next does not wait for the runner's
         // poll; the campaign is read again before each (a pause stops it there).
         let begun = std::time::Instant::now();
         loop {
-            let c = match self.store.get::<Campaign>(&Actor::system(), id).await {
-                Ok(c) => c,
-                Err(StoreError::NotFound { .. }) => return Ok(()),
-                Err(e) => return Err(JobError::retry(e)),
+            let Some(c) = active(&self.store, id).await? else {
+                return Ok(());
             };
-            if c.data.status != CampaignStatus::Active {
-                return Ok(()); // paused, completed or cancelled: resuming queues a job again
-            }
             // Outside the send window: the same job again when it opens.
             let started = Utc::now();
             let opens = c.data.next_send_at(started);
@@ -70,6 +62,24 @@ impl Handler for SendCampaign {
                 return Ok(());
             }
         }
+    }
+}
+
+/// The campaign a job's payload names.
+pub(super) fn campaign_of(job: &Job) -> Result<Id, JobError> {
+    job.payload["campaign_id"]
+        .as_str()
+        .and_then(|s| Id::parse(s).ok())
+        .ok_or_else(|| JobError::permanent("no campaign_id in the payload"))
+}
+
+/// The campaign as it is now, if it is active: paused, completed, cancelled or deleted,
+/// its jobs stop (resuming queues them again).
+pub(super) async fn active(store: &Store, id: Id) -> Result<Option<Record<Campaign>>, JobError> {
+    match store.get::<Campaign>(&Actor::system(), id).await {
+        Ok(c) if c.data.status == CampaignStatus::Active => Ok(Some(c)),
+        Ok(_) | Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(JobError::retry(e)),
     }
 }
 
