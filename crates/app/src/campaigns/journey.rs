@@ -241,16 +241,20 @@ impl RunSteps {
             !over
         });
         let actor = Actor::campaign(id);
-        let answers = mail::send_batch(
-            store,
-            &self.outbox,
-            &actor,
-            &messages,
-            c.meta.created_at,
-            Some(id),
-        )
-        .await
-        .map_err(JobError::retry)?;
+        let answers = if messages.is_empty() {
+            vec![]
+        } else {
+            mail::send_batch(
+                store,
+                &self.outbox,
+                &actor,
+                &messages,
+                c.meta.created_at,
+                Some(id),
+            )
+            .await
+            .map_err(JobError::retry)?
+        };
         let mut transient = None;
         for (m, answer) in messages.iter().zip(answers) {
             let step = m.step.expect("a step's message");
