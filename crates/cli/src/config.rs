@@ -593,6 +593,10 @@ pub struct BindArgs {
     pub trusted_proxies: Option<Proxies>,
     #[command(flatten)]
     pub smtp: SmtpArgs,
+    #[command(flatten)]
+    pub sms: SmsArgs,
+    #[command(flatten)]
+    pub wechat: WechatArgs,
 }
 
 /// The relay outgoing e-mail goes through; without a host no mail is sent (and mail jobs
@@ -635,6 +639,127 @@ pub struct SmtpArgs {
     /// [env: GUANXI_BOUNCE_LISTEN] [file: bounce_listen]
     #[arg(long, value_name = "ADDR")]
     pub bounce_listen: Option<std::net::SocketAddr>,
+}
+
+/// The provider SMS campaigns go out through: a JSON POST whose body, signature and
+/// headers are configured; without an endpoint SMS campaigns are not launched.
+#[derive(Debug, Args, Default)]
+pub struct SmsArgs {
+    /// The provider's URL messages are POSTed to [env: GUANXI_SMS_ENDPOINT]
+    /// [file: sms_endpoint]
+    #[arg(long, value_name = "URL")]
+    pub sms_endpoint: Option<String>,
+    /// The JSON body with placeholders {{to}}, {{text}}, {{subject}}, {{id}},
+    /// {{template_code}}, {{params}} (required with an endpoint) [env: GUANXI_SMS_PAYLOAD]
+    /// [file: sms_payload]
+    #[arg(long, value_name = "JSON")]
+    pub sms_payload: Option<String>,
+    /// Sign each body with HMAC-SHA256 under this secret [env: GUANXI_SMS_SECRET]
+    /// [file: sms_secret]
+    #[arg(long, value_name = "SECRET")]
+    pub sms_secret: Option<String>,
+    /// The header the signature goes in [env: GUANXI_SMS_SIGNATURE_HEADER]
+    /// [file: sms_signature_header] [default: X-Signature]
+    #[arg(long, value_name = "NAME")]
+    pub sms_signature_header: Option<String>,
+    /// hex or base64 [env: GUANXI_SMS_SIGNATURE_ENCODING] [file: sms_signature_encoding]
+    /// [default: hex]
+    #[arg(long, value_name = "ENCODING")]
+    pub sms_signature_encoding: Option<guanxi_outbound::SignatureEncoding>,
+    /// A header sent with every message, `Name: value` (an API key); repeat for more
+    /// [env: GUANXI_SMS_HEADERS, one a line] [file: sms_headers, a list]
+    #[arg(long, value_name = "HEADER")]
+    pub sms_header: Vec<String>,
+    /// The JSON pointer of the provider's message id in its answer (/data/msgid)
+    /// [env: GUANXI_SMS_ID_POINTER] [file: sms_id_pointer]
+    #[arg(long, value_name = "POINTER")]
+    pub sms_id_pointer: Option<String>,
+    /// What {{template_code}} stands for: the template registered with the provider
+    /// [env: GUANXI_SMS_TEMPLATE_CODE] [file: sms_template_code]
+    #[arg(long, value_name = "CODE")]
+    pub sms_template_code: Option<String>,
+}
+
+/// The provider WeChat campaigns go out through: a JSON POST whose body, signature and
+/// headers are configured; without an endpoint WeChat campaigns are not launched.
+#[derive(Debug, Args, Default)]
+pub struct WechatArgs {
+    /// The provider's URL messages are POSTed to [env: GUANXI_WECHAT_ENDPOINT]
+    /// [file: wechat_endpoint]
+    #[arg(long, value_name = "URL")]
+    pub wechat_endpoint: Option<String>,
+    /// The JSON body with placeholders {{to}}, {{text}}, {{subject}}, {{id}},
+    /// {{template_code}}, {{params}} (required with an endpoint) [env: GUANXI_WECHAT_PAYLOAD]
+    /// [file: wechat_payload]
+    #[arg(long, value_name = "JSON")]
+    pub wechat_payload: Option<String>,
+    /// Sign each body with HMAC-SHA256 under this secret [env: GUANXI_WECHAT_SECRET]
+    /// [file: wechat_secret]
+    #[arg(long, value_name = "SECRET")]
+    pub wechat_secret: Option<String>,
+    /// The header the signature goes in [env: GUANXI_WECHAT_SIGNATURE_HEADER]
+    /// [file: wechat_signature_header] [default: X-Signature]
+    #[arg(long, value_name = "NAME")]
+    pub wechat_signature_header: Option<String>,
+    /// hex or base64 [env: GUANXI_WECHAT_SIGNATURE_ENCODING] [file: wechat_signature_encoding]
+    /// [default: hex]
+    #[arg(long, value_name = "ENCODING")]
+    pub wechat_signature_encoding: Option<guanxi_outbound::SignatureEncoding>,
+    /// A header sent with every message, `Name: value` (an API key); repeat for more
+    /// [env: GUANXI_WECHAT_HEADERS, one a line] [file: wechat_headers, a list]
+    #[arg(long, value_name = "HEADER")]
+    pub wechat_header: Vec<String>,
+    /// The JSON pointer of the provider's message id in its answer (/msgid)
+    /// [env: GUANXI_WECHAT_ID_POINTER] [file: wechat_id_pointer]
+    #[arg(long, value_name = "POINTER")]
+    pub wechat_id_pointer: Option<String>,
+    /// What {{template_code}} stands for: the template registered with the provider
+    /// [env: GUANXI_WECHAT_TEMPLATE_CODE] [file: wechat_template_code]
+    #[arg(long, value_name = "CODE")]
+    pub wechat_template_code: Option<String>,
+}
+
+impl From<SmsArgs> for ProviderSettings {
+    fn from(a: SmsArgs) -> Self {
+        ProviderSettings {
+            endpoint: a.sms_endpoint,
+            payload: a.sms_payload,
+            secret: a.sms_secret,
+            signature_header: a.sms_signature_header,
+            signature_encoding: a.sms_signature_encoding,
+            headers: a.sms_header,
+            id_pointer: a.sms_id_pointer,
+            template_code: a.sms_template_code,
+        }
+    }
+}
+
+impl From<WechatArgs> for ProviderSettings {
+    fn from(a: WechatArgs) -> Self {
+        ProviderSettings {
+            endpoint: a.wechat_endpoint,
+            payload: a.wechat_payload,
+            secret: a.wechat_secret,
+            signature_header: a.wechat_signature_header,
+            signature_encoding: a.wechat_signature_encoding,
+            headers: a.wechat_header,
+            id_pointer: a.wechat_id_pointer,
+            template_code: a.wechat_template_code,
+        }
+    }
+}
+
+/// One text provider's settings from one source (the flags, or the file).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct ProviderSettings {
+    endpoint: Option<String>,
+    payload: Option<String>,
+    secret: Option<String>,
+    signature_header: Option<String>,
+    signature_encoding: Option<guanxi_outbound::SignatureEncoding>,
+    headers: Vec<String>,
+    id_pointer: Option<String>,
+    template_code: Option<String>,
 }
 
 /// A comma-separated list of proxy addresses.
@@ -698,11 +823,55 @@ pub struct FileConfig {
     pub smtp_ca_cert: Option<PathBuf>,
     pub smtp_bounce_address: Option<String>,
     pub bounce_listen: Option<std::net::SocketAddr>,
+    pub sms_endpoint: Option<String>,
+    pub sms_payload: Option<String>,
+    pub sms_secret: Option<String>,
+    pub sms_signature_header: Option<String>,
+    pub sms_signature_encoding: Option<guanxi_outbound::SignatureEncoding>,
+    #[serde(default)]
+    pub sms_headers: Vec<String>,
+    pub sms_id_pointer: Option<String>,
+    pub sms_template_code: Option<String>,
+    pub wechat_endpoint: Option<String>,
+    pub wechat_payload: Option<String>,
+    pub wechat_secret: Option<String>,
+    pub wechat_signature_header: Option<String>,
+    pub wechat_signature_encoding: Option<guanxi_outbound::SignatureEncoding>,
+    #[serde(default)]
+    pub wechat_headers: Vec<String>,
+    pub wechat_id_pointer: Option<String>,
+    pub wechat_template_code: Option<String>,
 }
 
 impl FileConfig {
     pub fn parse(text: &str) -> anyhow::Result<FileConfig> {
         Ok(toml::from_str(text)?)
+    }
+
+    fn sms(&self) -> ProviderSettings {
+        ProviderSettings {
+            endpoint: self.sms_endpoint.clone(),
+            payload: self.sms_payload.clone(),
+            secret: self.sms_secret.clone(),
+            signature_header: self.sms_signature_header.clone(),
+            signature_encoding: self.sms_signature_encoding,
+            headers: self.sms_headers.clone(),
+            id_pointer: self.sms_id_pointer.clone(),
+            template_code: self.sms_template_code.clone(),
+        }
+    }
+
+    fn wechat(&self) -> ProviderSettings {
+        ProviderSettings {
+            endpoint: self.wechat_endpoint.clone(),
+            payload: self.wechat_payload.clone(),
+            secret: self.wechat_secret.clone(),
+            signature_header: self.wechat_signature_header.clone(),
+            signature_encoding: self.wechat_signature_encoding,
+            headers: self.wechat_headers.clone(),
+            id_pointer: self.wechat_id_pointer.clone(),
+            template_code: self.wechat_template_code.clone(),
+        }
     }
 }
 
@@ -788,13 +957,15 @@ pub fn resolve(
     };
     let analytics_every = pick(every_flag, &env, ENV_ANALYTICS_EVERY, file.analytics_every)?
         .unwrap_or(DEFAULT_ANALYTICS_EVERY);
-    let (url_flag, proxies_flag, smtp_flags) = match &mut cli.command {
+    let (url_flag, proxies_flag, smtp_flags, sms_flags, wechat_flags) = match &mut cli.command {
         Command::Serve(a) | Command::Demo(a) => (
             a.public_url.clone(),
             a.trusted_proxies.clone(),
             std::mem::take(&mut a.smtp),
+            std::mem::take(&mut a.sms).into(),
+            std::mem::take(&mut a.wechat).into(),
         ),
-        _ => (None, None, SmtpArgs::default()),
+        _ => Default::default(),
     };
     let bounce_listen = pick(
         smtp_flags.bounce_listen,
@@ -814,6 +985,8 @@ pub fn resolve(
         .0,
         smtp: smtp(smtp_flags, &env, &file)?,
         bounce_listen,
+        sms: provider("sms", sms_flags, &env, file.sms())?,
+        wechat: provider("wechat", wechat_flags, &env, file.wechat())?,
     };
     let index = match cli.index {
         Some(flag) => Some(flag),
@@ -920,6 +1093,91 @@ fn smtp(
             file.smtp_bounce_address.clone(),
         )?,
     }))
+}
+
+/// A text provider's settings (`channel` is `sms` or `wechat`: flags `--sms-…`, variables
+/// `GUANXI_SMS_…`, keys `sms_…`), each from its flag, variable or key; none without an
+/// endpoint. Settings that would be refused when sending (a payload template naming an
+/// unknown placeholder, or not JSON once filled) are refused here, at start-up.
+fn provider(
+    channel: &str,
+    flags: ProviderSettings,
+    env: impl Fn(&str) -> Option<String>,
+    file: ProviderSettings,
+) -> anyhow::Result<Option<guanxi_outbound::HttpProviderConfig>> {
+    let upper = channel.to_uppercase();
+    let key = |name: &str| format!("GUANXI_{upper}_{name}");
+    let endpoint = pick(flags.endpoint, &env, &key("ENDPOINT"), file.endpoint)?;
+    let payload = pick(flags.payload, &env, &key("PAYLOAD"), file.payload)?;
+    let secret = pick(flags.secret, &env, &key("SECRET"), file.secret)?;
+    let signature_header = pick(
+        flags.signature_header,
+        &env,
+        &key("SIGNATURE_HEADER"),
+        file.signature_header,
+    )?;
+    let signature_encoding = pick(
+        flags.signature_encoding,
+        &env,
+        &key("SIGNATURE_ENCODING"),
+        file.signature_encoding,
+    )?;
+    let headers = if !flags.headers.is_empty() {
+        flags.headers
+    } else if let Some(lines) = lookup(&env, &key("HEADERS")) {
+        lines
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    } else {
+        file.headers
+    };
+    let id_pointer = pick(flags.id_pointer, &env, &key("ID_POINTER"), file.id_pointer)?;
+    let template_code = pick(
+        flags.template_code,
+        &env,
+        &key("TEMPLATE_CODE"),
+        file.template_code,
+    )?;
+    let Some(endpoint) = endpoint else {
+        let given = payload.is_some()
+            || secret.is_some()
+            || signature_header.is_some()
+            || !headers.is_empty()
+            || id_pointer.is_some()
+            || template_code.is_some();
+        if given {
+            bail!(
+                "the {channel} provider's settings need its endpoint: --{channel}-endpoint, \
+                 {} or `{channel}_endpoint` in the config file",
+                key("ENDPOINT")
+            );
+        }
+        return Ok(None);
+    };
+    let Some(payload) = payload else {
+        bail!(
+            "the {channel} endpoint needs its payload template: --{channel}-payload, {} or \
+             `{channel}_payload` in the config file",
+            key("PAYLOAD")
+        );
+    };
+    let config = guanxi_outbound::HttpProviderConfig {
+        endpoint,
+        payload,
+        secret,
+        signature_header,
+        signature_encoding: signature_encoding.unwrap_or_default(),
+        headers,
+        id_pointer,
+        template_code,
+    };
+    config
+        .check()
+        .with_context(|| format!("the {channel} provider's settings (--{channel}-…)"))?;
+    Ok(Some(config))
 }
 
 fn lookup(env: impl Fn(&str) -> Option<String>, key: &str) -> Option<String> {
@@ -1069,6 +1327,69 @@ mod tests {
         let e = env(&[("GUANXI_SMTP_SECURITY", "ssl")]);
         let bad = resolve(cli(&["serve"]), e, f).unwrap_err().to_string();
         assert!(bad.contains("GUANXI_SMTP_SECURITY"), "{bad}");
+    }
+
+    #[test]
+    fn text_providers_come_from_flag_environment_or_file_and_bad_payloads_are_refused() {
+        let c = resolve(cli(&["serve"]), no_env(), None).unwrap();
+        assert_eq!((c.deployment.sms, c.deployment.wechat), (None, None));
+        let f = file(
+            r#"
+            sms_endpoint = "https://sms.example.cn/send"
+            sms_payload = '{"to": "{{to}}", "text": "{{text}}"}'
+            sms_headers = ["X-Api-Key: k-1"]
+            wechat_endpoint = "https://wx.example.cn/send"
+            wechat_payload = '{"touser": "{{to}}", "data": {{params}}}'
+            "#,
+        );
+        let e = env(&[
+            ("GUANXI_SMS_SECRET", "s3cret"),
+            ("GUANXI_SMS_SIGNATURE_ENCODING", "base64"),
+        ]);
+        let c = resolve(
+            cli(&[
+                "serve",
+                "--sms-id-pointer",
+                "/data/id",
+                "--wechat-secret",
+                "w",
+            ]),
+            e,
+            f.clone(),
+        )
+        .unwrap();
+        assert!(c.deployment.providers().sms && c.deployment.providers().wechat);
+        let sms = c.deployment.sms.unwrap();
+        assert_eq!(sms.endpoint, "https://sms.example.cn/send");
+        assert_eq!(sms.secret.as_deref(), Some("s3cret"));
+        assert_eq!(
+            sms.signature_encoding,
+            guanxi_outbound::SignatureEncoding::Base64
+        );
+        assert_eq!(sms.headers, ["X-Api-Key: k-1"]);
+        assert_eq!(sms.id_pointer.as_deref(), Some("/data/id"));
+        let wechat = c.deployment.wechat.unwrap();
+        assert_eq!(wechat.secret.as_deref(), Some("w"));
+
+        let refused = |args: &[&str]| {
+            let mut argv = vec!["serve", "--sms-endpoint", "https://sms.example.cn/send"];
+            argv.extend_from_slice(args);
+            format!("{:#}", resolve(cli(&argv), no_env(), None).unwrap_err())
+        };
+        let e = refused(&["--sms-payload", r#"{"to": "{{mobile}}"}"#]);
+        assert!(
+            e.contains("sms provider") && e.contains("{{mobile}}"),
+            "{e}"
+        );
+        let e = refused(&["--sms-payload", r#"{"to": {{to}}"#]);
+        assert!(e.contains("not valid JSON"), "{e}");
+        let e = refused(&[]);
+        assert!(e.contains("--sms-payload"), "{e}");
+        let e = format!(
+            "{:#}",
+            resolve(cli(&["serve", "--wechat-secret", "w"]), no_env(), None).unwrap_err()
+        );
+        assert!(e.contains("--wechat-endpoint"), "{e}");
     }
 
     #[test]

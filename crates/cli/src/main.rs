@@ -580,9 +580,20 @@ async fn run_server(
         Some(dir) if dir == Path::new("off") => None,
         dir => Some(start_search(&store, dir)?),
     };
-    let outbox =
+    let mut outbox =
         guanxi_app::mail::Outbox::new(deployment.smtp.as_ref(), deployment.public_url.as_deref())
             .context("the mail settings")?;
+    use guanxi_app::mail::Channel;
+    for (channel, config) in [
+        (Channel::Sms, &deployment.sms),
+        (Channel::Wechat, &deployment.wechat),
+    ] {
+        if let Some(config) = config {
+            outbox = outbox
+                .with_http_provider(channel, config)
+                .context("the text provider settings")?;
+        }
+    }
     let bounces = match deployment.bounce_listen {
         Some(addr) => {
             let l = tokio::net::TcpListener::bind(addr)

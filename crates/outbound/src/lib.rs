@@ -1,7 +1,8 @@
 //! Putting things on the wire: e-mail over SMTP ([`mail`]) from templates with merge
 //! fields ([`template`]), webhook deliveries signed as the Standard Webhooks
 //! specification says ([`webhook`]), messages to the group robots of WeCom, DingTalk and
-//! Feishu ([`robots`]), and the bounce address, where the reports on sent mail come back
+//! Feishu ([`robots`]), text messages (SMS, WeChat) through a configurable HTTP
+//! provider ([`messaging`]), and the bounce address, where the reports on sent mail come back
 //! ([`bounce`]).
 //!
 //! Every call is one attempt: retries, backoff and delivery logs belong to the job queue
@@ -10,6 +11,7 @@
 
 pub mod bounce;
 pub mod mail;
+pub mod messaging;
 pub mod robots;
 pub mod tracking;
 pub mod webhook;
@@ -21,6 +23,10 @@ mod tls;
 
 pub use bounce::{BounceListener, Received, Report, ReportKind, parse_reports};
 pub use mail::{Address, Category, MailError, Mailer, OutgoingMail, Security, Sent, SmtpConfig};
+pub use messaging::{
+    HttpProvider, HttpProviderConfig, ProviderError, Receipt, SignatureEncoding, TextMessage,
+    TextProvider,
+};
 pub use robots::{Robot, RobotError, RobotKind, RobotMessage, RobotRequest};
 pub use template::{MailTemplate, Part, Rendered, TemplateError};
 pub use webhook::{

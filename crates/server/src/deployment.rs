@@ -1,7 +1,8 @@
 //! How the server is reached: the public address users open and the reverse proxies in
 //! front of it. Behind a TLS proxy the socket sees plain HTTP from the proxy's address, so
 //! both facts come from the configuration, never from what a client claims. The mail relay
-//! is part of how the server reaches the outside, so its settings travel here too.
+//! is part of how the server reaches the outside, so its settings travel here too, and so
+//! do the SMS and WeChat providers'.
 
 use axum::http::HeaderMap;
 use std::net::IpAddr;
@@ -17,9 +18,21 @@ pub struct Deployment {
     pub smtp: Option<guanxi_outbound::SmtpConfig>,
     /// Where bounces and complaints are received over SMTP; none: not received.
     pub bounce_listen: Option<std::net::SocketAddr>,
+    /// The provider SMS campaigns go out through; none: they are not launched.
+    pub sms: Option<guanxi_outbound::HttpProviderConfig>,
+    /// The provider WeChat campaigns go out through; none: they are not launched.
+    pub wechat: Option<guanxi_outbound::HttpProviderConfig>,
 }
 
 impl Deployment {
+    /// The text channels a campaign may be launched on here.
+    pub fn providers(&self) -> guanxi_app::campaigns::Providers {
+        guanxi_app::campaigns::Providers {
+            sms: self.sms.is_some(),
+            wechat: self.wechat.is_some(),
+        }
+    }
+
     /// Whether users reach the server over TLS.
     pub fn https(&self) -> bool {
         self.public_url

@@ -100,6 +100,8 @@ async fn launching_and_tracking(s: Server) {
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["channel", "variants", "segment_id"], "{v}");
+    // This server has no SMS provider.
+    assert_eq!(v["errors"][0]["code"], "not_configured", "{v}");
     let res = client()
         .get(format!("{base}/campaigns/{}/progress", bare.meta.id))
         .header("authorization", &auth)

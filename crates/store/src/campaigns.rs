@@ -258,6 +258,31 @@ impl Store {
         Ok(())
     }
 
+    /// Where one member's message stands: its state and why (a refusal's code, a
+    /// failure's error); none when the contact is not a member.
+    pub async fn campaign_member(
+        &self,
+        campaign: Id,
+        contact: Id,
+    ) -> Result<Option<(String, Option<String>)>> {
+        Ok(self
+            .db
+            .fetch(
+                "SELECT state, detail FROM campaign_members \
+                 WHERE campaign_id = $1 AND contact_id = $2",
+                vec![Val::Uuid(campaign.0), Val::Uuid(contact.0)],
+                &[Kind::Text, Kind::Text],
+            )
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|r| {
+                let mut r = r.into_iter();
+                let state = r.next()?.into_text()?;
+                Some((state, r.next().and_then(Val::into_text)))
+            }))
+    }
+
     /// How many campaign messages each of `contacts` was sent since `since`, across
     /// campaigns and their journeys' e-mails (those with none are left out): what a
     /// frequency cap counts.

@@ -3,7 +3,9 @@
 //! draws each member's variant or the control group, sets the campaign active and queues
 //! [`SendCampaign`], which mails the queued members a batch at a time through the one
 //! e-mail path (`mail::send_batch`: consent checked, merge fields, one-click
-//! unsubscribe, an interaction on the contact's timeline naming the campaign). [`pause`]
+//! unsubscribe, an interaction on the contact's timeline naming the campaign), or, for an
+//! SMS or WeChat campaign, sends them the templates' plain text through the channel's
+//! provider on the same path (`mail::send_batch_on`). [`pause`]
 //! stops it after the batch being sent; launching a paused campaign resumes it. Every
 //! member's message is sent once: its row moves from queued to sent (or refused, failed)
 //! and its send is keyed by campaign and contact. What members did next is recorded by
@@ -33,9 +35,10 @@ pub use results::{AbTest, Progress, Roi, StepProgress, VariantProgress, progress
 pub use send::SendCampaign;
 
 use crate::AppError;
+use crate::mail::Channel;
 use chrono::Utc;
 use guanxi_domain::entities::{
-    Campaign, CampaignChannel, CampaignStatus, EmailTemplate, MailCategory, Segment, StepAction,
+    Campaign, CampaignStatus, EmailTemplate, MailCategory, Segment, StepAction,
 };
 use guanxi_domain::{Actor, Entity, FieldError, Id, Record, Right, ValidationErrors};
 use guanxi_store::{NewJob, SegmentRef, Store, StoreError};
@@ -75,19 +78,54 @@ fn refused(field: &str, code: &'static str, message: impl Into<String>) -> AppEr
     }]))
 }
 
-/// Whether a planned campaign can be sent: an e-mail campaign with a segment the launcher
-/// may read and marketing templates for its variants. Every refusal names its field.
+/// The text channels the server launching a campaign has a provider for. E-mail is not
+/// among them: an e-mail campaign launches without a relay, and its sends wait, failing
+/// "e-mail is not configured", until one is set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Providers {
+    pub sms: bool,
+    pub wechat: bool,
+}
+
+impl Providers {
+    /// The providers `outbox` sends through.
+    pub fn of(outbox: &crate::mail::Outbox) -> Providers {
+        Providers {
+            sms: outbox.sends(Channel::Sms),
+            wechat: outbox.sends(Channel::Wechat),
+        }
+    }
+}
+
+/// Whether a planned campaign can be sent: an e-mail campaign, or an SMS or WeChat one
+/// where that channel's provider is configured, with a segment the launcher may read and
+/// marketing templates for its variants. Every refusal names its field.
 async fn check_launchable(
     store: &Store,
     actor: &Actor,
     c: &Campaign,
+    providers: Providers,
 ) -> Result<Record<Segment>, AppError> {
     let mut errors = ValidationErrors::new();
-    if c.channel != CampaignChannel::Email {
+    let configured = match Channel::of(c.channel) {
+        None => {
+            errors.add(
+                "channel",
+                "unsupported",
+                "Guanxi sends e-mail, SMS and WeChat campaigns; this channel is not sent",
+            );
+            true
+        }
+        Some(Channel::Email) => true,
+        Some(Channel::Sms) => providers.sms,
+        Some(Channel::Wechat) => providers.wechat,
+    };
+    if !configured {
+        let channel = Channel::of(c.channel).expect("a channel sent");
         errors.add(
             "channel",
-            "unsupported",
-            "only e-mail campaigns are sent by Guanxi so far",
+            "not_configured",
+            crate::mail::SendError::ChannelNotConfigured(channel).to_string(),
         );
     }
     if c.variants.is_empty() {
@@ -156,12 +194,25 @@ async fn check_launchable(
 }
 
 /// Launch a planned campaign (or resume a paused one) at `version`: a stale version is a
-/// conflict. Returns the campaign as it now stands.
+/// conflict. Returns the campaign as it now stands. Knows of no SMS or WeChat provider:
+/// [`launch_with`] is for a server that has them.
 pub async fn launch(
     store: &Store,
     actor: &Actor,
     id: Id,
     version: i64,
+) -> Result<Record<Campaign>, AppError> {
+    launch_with(store, actor, id, version, Providers::default()).await
+}
+
+/// [`launch`] on a server with `providers`: an SMS or WeChat campaign whose channel has
+/// none is refused, naming `channel`.
+pub async fn launch_with(
+    store: &Store,
+    actor: &Actor,
+    id: Id,
+    version: i64,
+    providers: Providers,
 ) -> Result<Record<Campaign>, AppError> {
     if !actor.may(Campaign::DEF.name, Right::Update) {
         return Err(StoreError::Forbidden {
@@ -183,7 +234,7 @@ pub async fn launch(
     let mut model = None;
     match c.data.status {
         CampaignStatus::Planned => {
-            let segment = check_launchable(store, actor, &c.data).await?;
+            let segment = check_launchable(store, actor, &c.data, providers).await?;
             model = snapshot(store, actor, &c, &segment).await?;
         }
         CampaignStatus::Paused => {}

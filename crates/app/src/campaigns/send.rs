@@ -1,9 +1,10 @@
 //! The job that sends a campaign: a batch of queued members at a time through the one
-//! e-mail path ([`mail::send_batch`]), then the batch after it.
+//! message path ([`mail::send_batch_on`], on the campaign's channel), then the batch
+//! after it.
 
 use super::{BATCH, LEASE, SEND};
 use crate::jobs::{Handler, JobError};
-use crate::mail::{self, Message, Outbox, Outcome};
+use crate::mail::{self, Channel, Message, Outbox, Outcome};
 use chrono::{DateTime, Utc};
 use guanxi_domain::entities::{Campaign, CampaignStatus};
 use guanxi_domain::{Actor, Id, Record};
@@ -100,6 +101,9 @@ impl SendCampaign {
         started: DateTime<Utc>,
     ) -> Result<Option<(Id, Option<chrono::Duration>)>, JobError> {
         let id = c.meta.id;
+        let channel = Channel::of(c.data.channel).ok_or_else(|| {
+            JobError::permanent(format!("a {} campaign is not sent", c.data.channel))
+        })?;
         let (size, wait) = c.data.pace(BATCH);
         let batch = self
             .store
@@ -108,8 +112,8 @@ impl SendCampaign {
             .map_err(JobError::retry)?;
         let contacts: Vec<Id> = batch.iter().map(|(c, _)| *c).collect();
         let capped = capped(&self.store, &c.data, &contacts, started).await?;
-        // One batch through the mail path: its records read once, its messages sent side
-        // by side, its interactions and the members' states each written in one go.
+        // One batch through the message path: its records read once, its messages sent
+        // side by side, its interactions and the members' states each written in one go.
         let mut marks = vec![];
         let mut messages = vec![];
         for (contact, variant) in &batch {
@@ -137,10 +141,11 @@ impl SendCampaign {
                 }),
             }
         }
-        let answers = mail::send_batch(
+        let answers = mail::send_batch_on(
             &self.store,
             &self.outbox,
             &Actor::campaign(id),
+            channel,
             &messages,
             c.meta.created_at,
             Some(id),

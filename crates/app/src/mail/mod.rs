@@ -1,7 +1,9 @@
 //! E-mail to contacts from stored templates ([`EmailTemplate`]): consent checked, merge
 //! fields filled from the contact, its account and its owner, sent through the relay
 //! `guanxi serve` was configured with, and recorded as an interaction of kind e-mail on
-//! the contact's timeline.
+//! the contact's timeline. The same path sends a template's plain-text part as an SMS or
+//! a WeChat message ([`Channel`], [`send_batch_on`]) through the text provider configured
+//! for that channel, recorded as an interaction of kind sms or wechat.
 //!
 //! Exactly once as far as it is ours: the caller names the send with a key (a rule run's
 //! action), from which the interaction's id and the Message-ID are made. A send tried again
@@ -21,9 +23,66 @@ use guanxi_outbound::{
 use guanxi_store::{Store, StoreError, Suppression};
 
 mod batch;
-pub use batch::{Message, send_batch};
+pub use batch::{Message, send_batch, send_batch_on};
+use guanxi_domain::entities::CampaignChannel;
+use guanxi_outbound::{ProviderError, TextProvider};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use url::Url;
+
+/// The channels a message from a template goes out on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// The whole template, through the SMTP relay, to the contact's e-mail address.
+    Email,
+    /// The plain-text part, through the SMS provider, to the contact's mobile number.
+    Sms,
+    /// The plain-text part, through the WeChat provider, to the contact's WeChat id
+    /// (openid).
+    Wechat,
+}
+
+impl Channel {
+    /// The channel a campaign's messages go out on, if Guanxi sends on it.
+    pub fn of(channel: CampaignChannel) -> Option<Channel> {
+        match channel {
+            CampaignChannel::Email => Some(Channel::Email),
+            CampaignChannel::Sms => Some(Channel::Sms),
+            CampaignChannel::Wechat => Some(Channel::Wechat),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+            Channel::Wechat => "wechat",
+        }
+    }
+
+    /// What sets the channel up, for the message saying it is not.
+    fn settings(self) -> &'static str {
+        match self {
+            Channel::Email => "--smtp-host, GUANXI_SMTP_HOST",
+            Channel::Sms => "--sms-endpoint, GUANXI_SMS_ENDPOINT",
+            Channel::Wechat => "--wechat-endpoint, GUANXI_WECHAT_ENDPOINT",
+        }
+    }
+}
+
+impl std::fmt::Display for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Channel::Email => "e-mail",
+            Channel::Sms => "SMS",
+            Channel::Wechat => "WeChat",
+        })
+    }
+}
+
+/// How long one attempt at handing a text message to its provider may take.
+pub const TEXT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Where mail goes out: the relay (none when SMTP is not configured) and the address users
 /// reach the CRM at, under which the unsubscribe addresses of marketing mail lie.
@@ -31,6 +90,8 @@ use url::Url;
 pub struct Outbox {
     mailer: Option<Mailer>,
     public_url: Option<Url>,
+    sms: Option<Arc<dyn TextProvider>>,
+    wechat: Option<Arc<dyn TextProvider>>,
 }
 
 impl Outbox {
@@ -45,7 +106,53 @@ impl Outbox {
         Ok(Outbox {
             mailer: smtp.map(Mailer::new).transpose()?,
             public_url,
+            ..Outbox::default()
         })
+    }
+
+    /// This outbox with `provider` sending its `channel` (SMS or WeChat; e-mail has its
+    /// relay).
+    pub fn with_provider(mut self, channel: Channel, provider: Arc<dyn TextProvider>) -> Outbox {
+        match channel {
+            Channel::Sms => self.sms = Some(provider),
+            Channel::Wechat => self.wechat = Some(provider),
+            Channel::Email => panic!("e-mail goes through the SMTP relay, not a text provider"),
+        }
+        self
+    }
+
+    /// This outbox with an [`HttpProvider`](guanxi_outbound::HttpProvider) made from
+    /// `config` sending `channel`, over a client of its own (each attempt bounded by
+    /// [`TEXT_TIMEOUT`]).
+    pub fn with_http_provider(
+        self,
+        channel: Channel,
+        config: &guanxi_outbound::HttpProviderConfig,
+    ) -> Result<Outbox, MailError> {
+        let config_error = |e: &dyn std::fmt::Display| {
+            MailError::Config(format!("the {} provider: {e}", channel.as_str()))
+        };
+        let deliverer =
+            guanxi_outbound::Deliverer::new(TEXT_TIMEOUT).map_err(|e| config_error(&e))?;
+        let provider =
+            guanxi_outbound::HttpProvider::new(config, deliverer).map_err(|e| config_error(&e))?;
+        Ok(self.with_provider(channel, Arc::new(provider)))
+    }
+
+    /// Whether messages on `channel` have somewhere to go.
+    pub fn sends(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Email => self.mailer.is_some(),
+            Channel::Sms | Channel::Wechat => self.provider(channel).is_some(),
+        }
+    }
+
+    fn provider(&self, channel: Channel) -> Option<&Arc<dyn TextProvider>> {
+        match channel {
+            Channel::Email => None,
+            Channel::Sms => self.sms.as_ref(),
+            Channel::Wechat => self.wechat.as_ref(),
+        }
     }
 
     /// The address users reach the CRM at, when it is set.
@@ -74,6 +181,15 @@ impl Outbox {
         base.join(&format!("unsubscribe/{token}"))
             .map_err(|e| SendError::Mail(MailError::Config(e.to_string())))
     }
+
+    /// The preferences page of a token (every channel answered): what a text message
+    /// links to as its `unsubscribe_url`.
+    fn preferences_url(&self, token: &str) -> Option<Url> {
+        self.public_url
+            .as_ref()?
+            .join(&format!("preferences/{token}"))
+            .ok()
+    }
 }
 
 /// Why a send did not happen, and whether trying again can help.
@@ -85,6 +201,10 @@ pub enum SendError {
         "marketing e-mail needs the public URL (GUANXI_PUBLIC_URL) for its unsubscribe address"
     )]
     NoPublicUrl,
+    #[error("{} is not configured (set {})", .0, .0.settings())]
+    ChannelNotConfigured(Channel),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
     #[error("the contact has no owner to record the e-mail under")]
     NoOwner,
     #[error(transparent)]
@@ -100,7 +220,10 @@ impl SendError {
     /// template will fail the same way again.
     pub fn is_transient(&self) -> bool {
         match self {
-            SendError::NotConfigured | SendError::NoPublicUrl => true,
+            SendError::NotConfigured
+            | SendError::NoPublicUrl
+            | SendError::ChannelNotConfigured(_) => true,
+            SendError::Provider(e) => e.is_retryable(),
             SendError::Store(e) => !matches!(
                 e,
                 StoreError::Invalid(_) | StoreError::Forbidden { .. } | StoreError::NotFound { .. }
@@ -129,11 +252,15 @@ pub enum Outcome {
 pub enum Refusal {
     /// The contact has no e-mail address.
     NoAddress,
-    /// Marketing mail to a contact who did not consent to e-mail, or withdrew it.
+    /// A marketing message to a contact who did not consent to its channel, or withdrew it.
     NoConsent,
     /// The address is on the suppression list: it bounced for good (no mail at all), or
     /// its owner complained or an administrator put it there (no marketing).
     Suppressed,
+    /// An SMS to a contact without a mobile number.
+    NoMobile,
+    /// A WeChat message to a contact without a WeChat id.
+    NoWechat,
 }
 
 impl Refusal {
@@ -142,6 +269,8 @@ impl Refusal {
             Refusal::NoAddress => "no_address",
             Refusal::NoConsent => "no_consent",
             Refusal::Suppressed => "suppressed",
+            Refusal::NoMobile => "no_mobile",
+            Refusal::NoWechat => "no_wechat",
         }
     }
 }

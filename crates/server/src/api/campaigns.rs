@@ -16,12 +16,13 @@ use serde_json::Value;
 /// its segment and starts sending; a paused one resumes.
 pub async fn launch(
     State(store): State<Store>,
+    axum::Extension(deployment): axum::Extension<crate::Deployment>,
     Authed(actor): Authed,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let (id, version) = (id_of(&id)?, if_match(&headers)?);
-    let c = campaigns::launch(&store, &actor, id, version).await?;
+    let c = campaigns::launch_with(&store, &actor, id, version, deployment.providers()).await?;
     let custom = store.custom_fields("campaign").await?;
     Ok(one(&actor, &custom, &c, StatusCode::OK))
 }

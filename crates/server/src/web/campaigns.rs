@@ -201,13 +201,15 @@ fn refused_notice(u: &WebUser, id: Id, e: AppError) -> Response {
 /// `POST /campaigns/{id}/launch`: launch (or resume) at the version the page showed.
 pub async fn launch(
     State(store): State<Store>,
+    axum::Extension(deployment): axum::Extension<crate::Deployment>,
     Path(id): Path<String>,
     Posted { user: u, form }: Posted,
 ) -> Response {
     let Ok(id) = Id::parse(&id) else {
         return not_found(&u);
     };
-    match campaigns::launch(&store, &u.actor, id, version_of(&form)).await {
+    let providers = deployment.providers();
+    match campaigns::launch_with(&store, &u.actor, id, version_of(&form), providers).await {
         Ok(_) => page::done(&format!("/campaigns/{id}"), u.t().s("campaign.launched")),
         Err(e) => refused_notice(&u, id, e),
     }
