@@ -282,9 +282,15 @@ impl Store {
         rows: &[(Id, Vec<Id>)],
         at: DateTime<Utc>,
     ) -> Result<u64> {
+        let rows: Vec<&(Id, Vec<Id>)> = rows.iter().filter(|(_, s)| !s.is_empty()).collect();
+        // Most campaigns have no step watching for a response: the tracking recorder's
+        // batches then take no write transaction here.
+        if rows.is_empty() {
+            return Ok(0);
+        }
         let mut moved = 0;
         let mut tx = self.db.begin().await?;
-        for (contact, steps) in rows.iter().filter(|(_, s)| !s.is_empty()) {
+        for (contact, steps) in rows {
             let mut params = vec![Val::Uuid(campaign.0), Val::Uuid(contact.0), Val::Ts(at)];
             params.extend(steps.iter().map(|s| Val::Uuid(s.0)));
             moved += tx
